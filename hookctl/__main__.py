@@ -1,0 +1,3 @@
+from hookctl.cli import main
+
+raise SystemExit(main())
