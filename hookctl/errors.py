@@ -46,12 +46,14 @@ class KeapError(HookctlError):
         status: int | None,
         message: str,
         hint: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.method = method
         self.path = path
         self.status = status
         self.keap_message = message
         self.hint = hint
+        self.retry_after = retry_after
         text = f"{method} {path}"
         if status is not None:
             text += f" -> HTTP {status}"

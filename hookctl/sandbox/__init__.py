@@ -1,0 +1,9 @@
+"""A Keap-compatible hooks server for tests and demos (`hookctl sandbox`)."""
+
+from __future__ import annotations
+
+from hookctl.sandbox.faults import Faults
+from hookctl.sandbox.receiver import Received
+from hookctl.sandbox.server import DEFAULT_PORT, Sandbox, serve
+
+__all__ = ["DEFAULT_PORT", "Faults", "Received", "Sandbox", "serve"]

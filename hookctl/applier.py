@@ -1,0 +1,155 @@
+"""The applier: the only code that writes to Keap.
+
+It carries out a Plan in a fixed order — creates and updates, then verifies, then deletes — so
+that a receiver that moved never misses events between the old subscription and the new one.
+Within a phase, changes run concurrently up to `parallelism`; the client paces all of them on
+Keap's throttle headers. A failed change never stops the others, and every step is safe to
+repeat: a rerun after any failure finishes the job without making a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from hookctl.errors import HookctlError, NotFoundError
+from hookctl.keap import Keap
+from hookctl.models import DesiredState, Hook
+from hookctl.planner import Change, Create, Delete, Plan, Update, Verify, plan
+
+logger = logging.getLogger(__name__)
+
+Result = Literal["done", "skipped", "unverified", "failed", "planned"]
+PHASES: tuple[tuple[type, ...], ...] = ((Create, Update), (Verify,), (Delete,))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one change."""
+
+    change: Change
+    result: Result
+    detail: str = ""
+    hook: Hook | None = None
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """Every change's outcome, and what the account looked like afterwards."""
+
+    outcomes: tuple[Outcome, ...]
+    after: Plan | None
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.result in ("failed", "unverified"))
+
+    @property
+    def converged(self) -> bool:
+        return self.after is not None and not self.after.changes
+
+    @property
+    def ok(self) -> bool:
+        return self.dry_run or (not self.failed and self.converged)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes:
+            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        return counts
+
+
+def apply(
+    the_plan: Plan,
+    keap: Keap,
+    desired: DesiredState,
+    live: Sequence[Hook],
+    *,
+    parallelism: int = 4,
+    dry_run: bool = False,
+    progress: Callable[[Outcome], None] | None = None,
+) -> ApplyReport:
+    """Carry out `the_plan` against the account `keap` talks to.
+
+    `live` is what the account held when the plan was checked against it; a change it shows to
+    be in place already is skipped rather than written twice.
+    """
+    if dry_run:
+        planned = tuple(
+            Outcome(change, "planned", "dry run: not sent") for change in the_plan.changes
+        )
+        return ApplyReport(outcomes=planned, after=None, dry_run=True)
+
+    by_key = {hook.key: hook for hook in live}
+    pairs = {hook.pair for hook in live}
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        for phase in PHASES:
+            batch = [c for c in the_plan.changes if isinstance(c, phase)]
+            for outcome in pool.map(lambda c: _run(c, keap, by_key, pairs), batch):
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+
+    try:
+        after = plan(desired, keap.list())
+    except HookctlError as exc:
+        logger.error("could not list the hooks after applying: %s", exc)
+        after = None
+    return ApplyReport(outcomes=tuple(outcomes), after=after)
+
+
+def _run(
+    change: Change,
+    keap: Keap,
+    by_key: dict[str, Hook],
+    pairs: set[tuple[str, str]],
+) -> Outcome:
+    try:
+        return _write(change, keap, by_key, pairs)
+    except HookctlError as exc:
+        logger.debug("%s %s failed: %s", change.action, change.name, exc)
+        return Outcome(change, "failed", str(exc))
+
+
+def _write(
+    change: Change,
+    keap: Keap,
+    by_key: dict[str, Hook],
+    pairs: set[tuple[str, str]],
+) -> Outcome:
+    if isinstance(change, Create):
+        if (change.event_key, change.hook_url) in pairs:
+            return Outcome(change, "skipped", "already exists")
+        return _verified(change, keap.create(change.event_key, change.hook_url))
+    if isinstance(change, Update):
+        current = by_key.get(change.key)
+        if current is not None and current.pair == (change.event_key, change.hook_url):
+            return Outcome(change, "skipped", "already updated", current)
+        return _verified(change, keap.update(change.key, change.event_key, change.hook_url))
+    if isinstance(change, Verify):
+        return _verified(change, keap.verify(change.key))
+    if isinstance(change, Delete):
+        if change.key not in by_key:
+            return Outcome(change, "skipped", "already gone")
+        try:
+            keap.delete(change.key)
+        except NotFoundError:
+            return Outcome(change, "skipped", "already gone")
+        return Outcome(change, "done")
+    raise TypeError(f"not a change: {change!r}")
+
+
+def _verified(change: Change, hook: Hook) -> Outcome:
+    if hook.status == "Verified":
+        return Outcome(change, "done", hook=hook)
+    return Outcome(
+        change,
+        "unverified",
+        f"{hook.status}: the receiver did not answer Keap's X-Hook-Secret handshake",
+        hook,
+    )

@@ -1,0 +1,297 @@
+"""Renderers: a Plan as text for people, markdown for pull requests, and JSON for machines.
+
+They return strings (a dict for JSON) and never print; the CLI decides where output goes and
+whether to colour it. Values that come from Keap are untrusted: control characters are shown
+escaped, so a hostile hookUrl cannot move the cursor or forge lines in a terminal or a comment.
+The apply report gets its renderers here too, built from the same helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from hookctl.models import Hook
+from hookctl.planner import ACTIONS, Change, Plan, Update, change_to_dict, hook_to_dict
+
+if TYPE_CHECKING:
+    from hookctl.applier import ApplyReport
+
+_T = TypeVar("_T")
+
+Format = Literal["text", "markdown", "json"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
+JSON_FORMAT_VERSION = 1
+# GitHub refuses comments over 65,536 characters; a row takes up to a few hundred.
+MARKDOWN_MAX_ROWS = 100
+
+_SYMBOLS = {"create": "+", "update": "~", "verify": "!", "delete": "-"}
+_EMOJI = {"create": "🟢", "update": "🟡", "verify": "🔵", "delete": "🔴"}
+_ANSI = {"create": "32", "update": "33", "verify": "36", "delete": "31", "dim": "2", "bold": "1"}
+
+
+def render_plan(plan: Plan, fmt: Format, *, color: bool = False) -> str:
+    """The plan in one of FORMATS, as the text the CLI writes to stdout."""
+    if fmt == "text":
+        return plan_text(plan, color=color)
+    if fmt == "markdown":
+        return plan_markdown(plan)
+    # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
+    return json.dumps(plan_json(plan), indent=2) + "\n"
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as schemas/plan.schema.json describes it, ready for json.dumps."""
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "changes": [change_to_dict(change) for change in plan.changes],
+        "summary": plan.summary(),
+        "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
+    }
+
+
+def summary_line(plan: Plan) -> str:
+    """'2 to create, 1 to delete; 10 unchanged, 3 unmanaged' (or 'No changes; ...')."""
+    counts = plan.summary()
+    doing = ", ".join(f"{counts[a]} to {a}" for a in ACTIONS if counts[a])
+    seen = f"{counts['unchanged']} unchanged, {counts['unmanaged']} unmanaged"
+    return f"{doing}; {seen}" if doing else f"No changes; {seen}"
+
+
+def plan_text(plan: Plan, *, color: bool = False) -> str:
+    """One line per change, aligned, with the fields an update changes beneath it."""
+    paint = _painter(color)
+    lines: list[str] = []
+    names = max((len(_safe(c.name or "-")) for c in plan.changes), default=0)
+    events = max((len(_safe(c.event_key)) for c in plan.changes), default=0)
+    for change in plan.changes:
+        name = _safe(change.name or "-").ljust(names)
+        key = f"#{_safe(change.key)}" if change.key is not None else "new"
+        event = _safe(change.event_key).ljust(events)
+        head = f"{_SYMBOLS[change.action]} {change.action:<6}"
+        lines.append(
+            f"{paint(change.action, head)} {name}  {key:<8} {event}  {_safe(change.hook_url)}"
+        )
+        lines.append(paint("dim", f"    {_safe(change.reason)}"))
+        if isinstance(change, Update):
+            lines.extend(
+                f"    {field}: {_safe(old)} -> {_safe(new)}" for field, old, new in change.diff
+            )
+    if lines:
+        lines.append("")
+    lines.append(paint("bold", summary_line(plan)))
+    return "\n".join(lines) + "\n"
+
+
+def plan_markdown(
+    plan: Plan, *, title: str = "hookctl plan", max_rows: int = MARKDOWN_MAX_ROWS
+) -> str:
+    """A summary line, a table of changes and a collapsed list of unmanaged subscriptions."""
+    parts = [f"### {_md_text(title)}", "", f"**{_md_text(summary_line(plan))}**", ""]
+    if plan.changes:
+        parts += _md_table(
+            ("", "action", "name", "key", "event", "hook url", "reason"),
+            plan.changes,
+            _change_row,
+            max_rows,
+        )
+    if plan.unmanaged:
+        parts += [
+            "<details>",
+            f"<summary>{_count(len(plan.unmanaged), 'unmanaged subscription')}"
+            " (never changed)</summary>",
+            "",
+            *_md_table(("key", "event", "hook url", "status"), plan.unmanaged, _hook_row, max_rows),
+            "</details>",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def _change_row(change: Change) -> Sequence[str]:
+    hook_url = _md_code(change.hook_url)
+    reason = _md_text(change.reason)
+    if isinstance(change, Update):
+        hook_url = (
+            f"{_md_code(change.old_hook_url)} → {hook_url}"
+            if change.old_hook_url != change.hook_url
+            else hook_url
+        )
+        event = _md_code(change.event_key)
+        if change.old_event_key != change.event_key:
+            event = f"{_md_code(change.old_event_key)} → {event}"
+    else:
+        event = _md_code(change.event_key)
+    return (
+        _EMOJI[change.action],
+        change.action,
+        _md_text(change.name or ""),
+        _md_text(change.key or ""),
+        event,
+        hook_url,
+        reason,
+    )
+
+
+def _hook_row(hook: Hook) -> Sequence[str]:
+    return (_md_text(hook.key), _md_code(hook.event_key), _md_code(hook.hook_url), hook.status)
+
+
+def _md_table(
+    header: Sequence[str], items: Sequence[_T], row: Callable[[_T], Sequence[str]], max_rows: int
+) -> list[str]:
+    lines = [_md_row(header), _md_row(["---"] * len(header))]
+    lines.extend(_md_row(row(item)) for item in items[:max_rows])
+    if len(items) > max_rows:
+        lines.append("")
+        lines.append(f"… and {len(items) - max_rows} more (see `--format json` for all of them)")
+    lines.append("")
+    return lines
+
+
+def _md_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_text(value: str) -> str:
+    # Table cells: a pipe would split the cell, < and & could open HTML, * _ ` [ format.
+    text = _safe(value)
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(char, escaped)
+    return "".join(f"\\{c}" if c in "*_`[]" else c for c in text)
+
+
+def _md_code(value: str) -> str:
+    # Inside a code span nothing is formatted; only a pipe (table syntax wins over the span)
+    # and backticks (the fence must be longer than any run inside) need care.
+    text = _safe(value).replace("|", "\\|")
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+    return f"{fence} {text} {fence}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _safe(value: str) -> str:
+    """The value with non-printable characters (ESC, CR, newlines, ...) escaped."""
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+
+
+def _painter(color: bool) -> Callable[[str, str], str]:
+    def paint(style: str, text: str) -> str:
+        return f"\033[{_ANSI[style]}m{text}\033[0m" if color else text
+
+    return paint
+
+
+# -- apply reports -----------------------------------------------------------------------------
+
+_RESULT_STYLE = {"done": "create", "skipped": "dim", "planned": "dim", "unverified": "update"}
+
+
+def report_json(report: ApplyReport) -> dict[str, Any]:
+    """The apply report: each change with its outcome, and the plan left afterwards."""
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "dry_run": report.dry_run,
+        "ok": report.ok,
+        "converged": report.converged,
+        "outcomes": [
+            {**change_to_dict(o.change), "result": o.result, "detail": o.detail}
+            for o in report.outcomes
+        ],
+        "counts": report.counts(),
+        "remaining": plan_json(report.after) if report.after is not None else None,
+    }
+
+
+def report_text(report: ApplyReport, *, color: bool = False) -> str:
+    paint = _painter(color)
+    lines = []
+    for o in report.outcomes:
+        change = o.change
+        label = paint(_RESULT_STYLE.get(o.result, "delete"), f"{o.result:<10}")
+        target = f"#{_safe(change.key)}" if change.key else (o.hook and f"#{o.hook.key}") or ""
+        line = f"{label} {change.action:<6} {_safe(change.name or '-')} {target}"
+        detail = f" ({_safe(o.detail)})" if o.detail else ""
+        lines.append(f"{line} {_safe(change.event_key)} {_safe(change.hook_url)}{detail}")
+    lines += ["", paint("bold", _report_summary(report))]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: ApplyReport) -> str:
+    parts = [f"### hookctl apply{' (dry run)' if report.dry_run else ''}", ""]
+    parts += [f"**{_md_text(_report_summary(report))}**", ""]
+    parts += _md_table(
+        ("result", "action", "name", "key", "event", "hook url", "detail"),
+        report.outcomes,
+        lambda o: (
+            o.result,
+            o.change.action,
+            _md_text(o.change.name or ""),
+            _md_text(o.change.key or (o.hook.key if o.hook else "")),
+            _md_code(o.change.event_key),
+            _md_code(o.change.hook_url),
+            _md_text(o.detail),
+        ),
+        MARKDOWN_MAX_ROWS,
+    )
+    return "\n".join(parts)
+
+
+def _report_summary(report: ApplyReport) -> str:
+    counts = ", ".join(f"{n} {result}" for result, n in sorted(report.counts().items()))
+    if report.dry_run:
+        return f"Dry run: {counts or 'nothing'} — nothing was sent to Keap."
+    if report.after is None:
+        return f"Applied: {counts}. Could not list the account afterwards to check it."
+    if report.converged and not report.failed:
+        return f"Applied: {counts}. The account now matches."
+    left = summary_line(report.after)
+    unverified = [c for c in report.after.changes if c.action == "verify"]
+    hint = (
+        f" {_count(len(unverified), 'hook')} not Verified: the receiver did not answer Keap's"
+        " handshake; fix it, then run apply again."
+        if unverified
+        else " Run apply again to finish."
+    )
+    return f"Applied: {counts}. The account does not match yet ({left}).{hint}"
+
+
+# -- single hooks (hookctl hooks ...) ----------------------------------------------------------
+
+
+def hooks_json(result: Hook | Sequence[Hook] | Sequence[str] | None) -> Any:
+    """Keap's own field names: one object, an array of them, or an array of event keys."""
+    if result is None or isinstance(result, Hook):
+        return hook_to_dict(result) if result is not None else None
+    return [item if isinstance(item, str) else hook_to_dict(item) for item in result]
+
+
+def hooks_table(result: Hook | Sequence[Hook] | Sequence[str]) -> str:
+    """An aligned table for a terminal; an empty list says so."""
+    if isinstance(result, Hook):
+        result = [result]
+    if not result:
+        return "No hook subscriptions."
+    if all(isinstance(item, str) for item in result):
+        return "\n".join(_safe(str(item)) for item in result)
+    rows = [("KEY", "EVENT", "STATUS", "URL")] + [
+        (_safe(h.key), _safe(h.event_key), h.status, _safe(h.hook_url))
+        for h in result
+        if isinstance(h, Hook)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
+    )

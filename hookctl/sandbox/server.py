@@ -1,0 +1,671 @@
+"""A Keap-compatible hooks API on loopback, with a receiver, event delivery and fault injection.
+
+Keap's paths live under /crm/rest/v1 and answer what ../shared/keap/hooks-openapi.yaml declares.
+Where that definition is silent the sandbox does what Keap most plausibly does; each such choice
+is marked "Assumption" below. Admin paths under /_sandbox are not Keap's and need no credentials
+(the sandbox is a local test tool; bind it to loopback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from hookctl.models import KNOWN_EVENT_KEYS, STATUSES, Hook, Status
+from hookctl.sandbox.events import Deliverer
+from hookctl.sandbox.faults import FaultInjector, Faults
+from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
+from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
+from hookctl.sandbox.receiver import Received, Receiver
+from hookctl.sandbox.store import Store
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/crm/rest/v1"
+ADMIN_PREFIX = "/_sandbox"
+DEFAULT_PORT = 8787
+DEFAULT_TIME_SCALE = 0.001
+
+_JSON = "application/json;charset=UTF-8"
+_MAX_BODY = 1024 * 1024
+_EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
+# What each route template allows; anything else on a known template is 405.
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "/hooks": ("GET", "POST"),
+    "/hooks/event_keys": ("GET",),
+    "/hooks/{key}": ("GET", "PUT", "DELETE"),
+    "/hooks/{key}/verify": ("POST",),
+    "/hooks/{key}/delayedVerify": ("POST",),
+}
+_THROTTLED_BODY = {
+    "code": "429",
+    "message": "Quota Exceeded",
+    "status": "Request Throttled",
+    "details": None,
+}
+_GATEWAY_FAULT = {
+    "fault": {
+        "faultstring": "Invalid access token",
+        "detail": {"errorcode": "oauth.v2.InvalidAccessToken"},
+    }
+}
+_HTML_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>The upstream server is not answering.</p></body></html>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Returned instead of a Response when the connection must close without any answer.
+DROP = None
+
+
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Response(status, body, {"Content-Type": _JSON, **(headers or {})})
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    # Keap's declared error body is a serialized java.lang.Throwable; message is what clients read.
+    return _json(status, {"message": message, "localizedMessage": message}, headers)
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise _BadRequest(f"Request body is not valid JSON: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise _BadRequest("Request body is not UTF-8") from None
+
+
+def _hook_request(body: bytes) -> tuple[str, str]:
+    """Assumption: the spec declares no 400 and no required property, but Keap answers 400 to a
+    body it cannot use, so a RestHookRequest needs a known eventKey and an absolute http(s)
+    hookUrl, for PUT as for POST. Unknown properties are ignored, as Jackson does by default."""
+    data = _json_body(body)
+    if not isinstance(data, dict):
+        raise _BadRequest("Request body must be a JSON object with eventKey and hookUrl")
+    event_key, hook_url = data.get("eventKey"), data.get("hookUrl")
+    if not isinstance(event_key, str) or not event_key:
+        raise _BadRequest("eventKey is required")
+    if not isinstance(hook_url, str) or not hook_url:
+        raise _BadRequest("hookUrl is required")
+    if event_key not in _EVENT_KEYS:
+        raise _BadRequest(f"Invalid eventKey: {event_key}")
+    try:
+        parts = urlsplit(hook_url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise _BadRequest("hookUrl must be an absolute http or https URL")
+    return event_key, hook_url
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class Sandbox:
+    """The server and its state. Start it once, stop it once (also a context manager)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db: str | os.PathLike[str] = ":memory:",
+        api_key: str | None = "sandbox-key",
+        access_token: str | None = None,
+        handshake_timeout: float = 2.0,
+        faults: Faults | None = None,
+        time_scale: float = DEFAULT_TIME_SCALE,
+        loopback_only: bool | None = None,
+    ) -> None:
+        """handshake_timeout bounds every outbound call (handshakes and deliveries).
+        time_scale multiplies Keap's delivery delays (30 s .. 30 min). loopback_only (default:
+        the HOOKCTL_SANDBOX_LOOPBACK_ONLY environment variable) treats hookUrls on other hosts
+        as unreachable without calling them."""
+        self._host = host
+        self._port = port
+        self._api_key = api_key
+        self._access_token = access_token
+        self._store = Store(db)
+        self._faults = FaultInjector(faults or Faults())
+        if loopback_only is None:
+            loopback_only = loopback_only_from_env()
+        self._outbound = Outbound(handshake_timeout, loopback_only)
+        self._receiver = Receiver(slow_delay=handshake_timeout + 0.5)
+        self._deliverer = Deliverer(self._store, self._outbound, time_scale)
+        self._stats_lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._responses: Counter[str] = Counter()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        self._server = _Server((self._host, self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            # shutdown() waits for the loop to notice; a short poll keeps stop() fast.
+            kwargs={"poll_interval": 0.01},
+            name="sandbox-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+            if self._thread is not None:
+                self._thread.join()
+        self._deliverer.stop()
+        self._store.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server's root, e.g. http://127.0.0.1:8787."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._server.server_address[:2]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(str(host), str(host))
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    @property
+    def receiver_url(self) -> str:
+        return self.url + RECEIVER_PREFIX
+
+    # -- in-process helpers for tests --------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults.faults
+
+    def set_faults(self, faults: Faults) -> None:
+        self._faults.configure(faults)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Keap API calls per "METHOD /route/{template}", and answers per status ("dropped" for
+        a connection closed without one)."""
+        with self._stats_lock:
+            return {"calls": dict(self._calls), "responses": dict(self._responses)}
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self._calls.clear()
+            self._responses.clear()
+
+    def seed(self, hooks: list[tuple[str, str, str]]) -> list[Hook]:
+        """Insert subscriptions as they are, without handshake or validation of the event key."""
+        return [
+            self._store.create(event_key, hook_url, _status(status))
+            for event_key, hook_url, status in hooks
+        ]
+
+    def set_status(self, key: str, status: str) -> Hook:
+        hook = self._store.set_status(key, _status(status))
+        if hook is None:
+            raise KeyError(key)
+        return hook
+
+    def hooks(self) -> list[Hook]:
+        return self._store.list()
+
+    def fire_event(
+        self, event_key: str, object_ids: list[Any], wait: bool = True
+    ) -> dict[str, Any]:
+        """Deliver event_key for object_ids to its Verified subscriptions, as Keap would.
+
+        With wait, blocks until every delivery has succeeded or been given up and returns each
+        outcome; without, returns at once (see wait_idle)."""
+        if event_key not in _EVENT_KEYS:
+            raise ValueError(f"unknown event key: {event_key}")
+        return self._deliverer.fire(event_key, list(object_ids), wait)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for every queued delivery to end; False if the timeout came first."""
+        return self._deliverer.wait_idle(timeout)
+
+    def received(self) -> list[Received]:
+        return self._receiver.received()
+
+    def clear_received(self) -> None:
+        self._receiver.clear()
+
+    def last_secret(self, url: str) -> str | None:
+        """The last X-Hook-Secret the built-in receiver got at url; in-process only, for tests
+        of delayed verification. No HTTP call exposes it and nothing logs it."""
+        return self._receiver.last_secret(url)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Message, body: bytes) -> Response | None:
+        path = urlsplit(target).path
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            return self._api(method, path[len(API_PREFIX) :], headers, body)
+        if path == RECEIVER_PREFIX or path.startswith(RECEIVER_PREFIX + "/"):
+            return self._receive(method, path, headers, body)
+        if path.startswith(ADMIN_PREFIX + "/"):
+            return self._admin(method, path[len(ADMIN_PREFIX) :], body)
+        return _error(404, f"No handler found for {method} {path}")
+
+    def _api(self, method: str, path: str, headers: Message, body: bytes) -> Response | None:
+        template, key = _route(method, path.rstrip("/") or "/")
+        if template is None:
+            return _error(404, f"No handler found for {method} {API_PREFIX}{path}")
+        with self._stats_lock:
+            self._calls[f"{method} {template}"] += 1
+        if self._faults.latency:
+            time.sleep(self._faults.latency)
+        # Assumption: Keap's gateway throttles before it checks credentials, so every answer,
+        # a 401 too, spends a token and carries the throttle headers.
+        throttle = self._faults.throttle()
+        response: Response | None
+        if not throttle.allowed:
+            response = _json(429, _THROTTLED_BODY)
+        elif (refusal := self._authenticate(headers)) is not None:
+            response = refusal
+        elif (injected := self._faults.pick_error()) == 500:
+            response = _error(500, "Internal Server Error")
+        elif injected == 502:
+            response = Response(502, _HTML_502, {"Content-Type": "text/html"})
+        elif method not in _ROUTES[template]:
+            allowed = {"Allow": ", ".join(_ROUTES[template])}
+            response = _error(405, f"Request method '{method}' is not supported", allowed)
+        else:
+            try:
+                response = self._operation(method, template, key, headers, body)
+            except _BadRequest as error:
+                response = _error(400, error.message)
+        with self._stats_lock:
+            self._responses["dropped" if response is DROP else str(response.status)] += 1
+        if response is not DROP:
+            response.headers.update(throttle.headers)
+        return response
+
+    def _authenticate(self, headers: Message) -> Response | None:
+        api_key = headers.get("X-Keap-API-Key")
+        if api_key is not None and self._api_key is not None and _same(api_key, self._api_key):
+            return None
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer":
+            if self._access_token is not None and _same(token.strip(), self._access_token):
+                return None
+            # A refused token is turned away by Keap's gateway, in the gateway's own shape.
+            return _json(401, _GATEWAY_FAULT)
+        if api_key is not None:
+            return _error(401, "Invalid API key")
+        return _error(401, "Missing credentials: send X-Keap-API-Key or Authorization: Bearer")
+
+    def _operation(
+        self, method: str, template: str, key: str, headers: Message, body: bytes
+    ) -> Response | None:
+        if template == "/hooks/event_keys":
+            return _json(200, list(KNOWN_EVENT_KEYS))
+        if template == "/hooks":
+            if method == "GET":
+                return _json(200, [hook.to_keap() for hook in self._store.list()])
+            return self._create(*_hook_request(body))
+        hook = self._store.get(key)
+        if hook is None:
+            # Assumption: also 404 on verify and delayedVerify, where the spec declares none.
+            return _error(404, f"Hook subscription with key {key} not found")
+        if template == "/hooks/{key}/verify":
+            return self._verify(hook)
+        if template == "/hooks/{key}/delayedVerify":
+            return self._delayed_verify(hook, headers.get("X-Hook-Secret"))
+        if method == "GET":
+            return _json(200, hook.to_keap())
+        if method == "DELETE":
+            self._store.delete(key)
+            return Response(204)
+        return self._update(hook, *_hook_request(body))
+
+    def _create(self, event_key: str, hook_url: str) -> Response | None:
+        # Assumption: Keap stores the subscription before the handshake (the secret must belong
+        # to a key for delayedVerify), so a concurrent list may see it Unverified for a moment.
+        # Duplicates of an (eventKey, hookUrl) pair are accepted, as Keap does.
+        hook = self._handshake(self._store.create(event_key, hook_url, "Unverified"))
+        if self._faults.take_drop():
+            logger.info("created hook %s, dropping the connection (fault)", hook.key)
+            return DROP
+        return _json(200, hook.to_keap())
+
+    def _update(self, hook: Hook, event_key: str, hook_url: str) -> Response:
+        updated = self._store.update(hook.key, event_key, hook_url) or hook
+        if hook_url != hook.hook_url:
+            # Assumption: a new hookUrl has not shown it wants the events, so it gets a new
+            # handshake and is Verified only if that succeeds, whatever the old status was. An
+            # eventKey change alone keeps the status (the receiver already proved itself).
+            updated = self._handshake(self._store.set_status(hook.key, "Unverified") or updated)
+        return _json(200, updated.to_keap())
+
+    def _verify(self, hook: Hook) -> Response:
+        """Assumption: only a successful handshake changes the status (to Verified): a failed one
+        leaves an Inactive hook Inactive and a Verified hook Verified."""
+        return _json(200, self._handshake(hook).to_keap())
+
+    def _delayed_verify(self, hook: Hook, secret: str | None) -> Response:
+        # Assumption: a missing header is a 400 (Spring's answer to a missing required header);
+        # a wrong secret, or none issued, is a 403 (declared for this operation). A secret verifies
+        # once: it is forgotten when it or a handshake succeeds.
+        if secret is None:
+            raise _BadRequest("Missing request header 'X-Hook-Secret'")
+        issued = self._store.secret(hook.key)
+        if issued is None or not _same(secret, issued):
+            return _error(403, "X-Hook-Secret does not match the secret sent to the hookUrl")
+        self._store.set_secret(hook.key, None)
+        verified = self._store.set_status(hook.key, "Verified") or hook
+        return _json(200, verified.to_keap())
+
+    def _handshake(self, hook: Hook) -> Hook:
+        verified, secret = self._outbound.handshake(hook.hook_url)
+        logger.debug("hook %s: handshake %s", hook.key, "succeeded" if verified else "failed")
+        if not verified:
+            self._store.set_secret(hook.key, secret)
+            return self._store.get(hook.key) or hook
+        self._store.set_secret(hook.key, None)
+        return self._store.set_status(hook.key, "Verified") or hook
+
+    def _receive(self, method: str, path: str, headers: Message, body: bytes) -> Response:
+        if method != "POST":
+            return _error(405, "The receiver answers POST only")
+        answer = self._receiver.answer(path, headers.get("X-Hook-Secret"), body)
+        if answer.delay:
+            time.sleep(answer.delay)
+        return Response(answer.status, b"", answer.headers)
+
+    def _admin(self, method: str, path: str, body: bytes) -> Response:
+        try:
+            return self._admin_call(f"{method} {path.rstrip('/')}", body)
+        except (_BadRequest, ValueError, KeyError) as error:
+            message = error.message if isinstance(error, _BadRequest) else str(error)
+            return _error(400, message)
+
+    def _admin_call(self, call: str, body: bytes) -> Response:
+        if call == "GET /health":
+            return _json(200, {"status": "ok"})
+        if call == "GET /stats":
+            return _json(200, self.stats())
+        if call == "POST /stats/reset":
+            self.reset_stats()
+            return Response(204)
+        if call == "GET /faults":
+            return _json(200, self.faults.to_json())
+        if call == "PUT /faults":
+            self.set_faults(Faults.from_json(_json_body(body)))
+            return _json(200, self.faults.to_json())
+        if call == "POST /events":
+            return _json(200, self._fire(_json_body(body)))
+        if call == "GET /receiver-log":
+            return _json(200, [record.to_json() for record in self.received()])
+        if call == "DELETE /receiver-log":
+            self.clear_received()
+            return Response(204)
+        if call == "GET /hooks":
+            return _json(200, [hook.to_keap() for hook in self.hooks()])
+        if call == "POST /hooks":
+            return _json(200, [hook.to_keap() for hook in self.seed(_seed_request(body))])
+        if call.startswith("PUT /hooks/") and call.endswith("/status"):
+            key = call[len("PUT /hooks/") : -len("/status")]
+            data = _json_body(body)
+            status = data.get("status") if isinstance(data, dict) else None
+            if self._store.get(key) is None:
+                return _error(404, f"Hook subscription with key {key} not found")
+            return _json(200, self.set_status(key, str(status)).to_keap())
+        return _error(404, f"No sandbox admin call {call}")
+
+    def _fire(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise _BadRequest('body must be {"event_key": ..., "object_keys": [...]}')
+        event_key, object_keys = data.get("event_key"), data.get("object_keys")
+        wait = data.get("wait", True)
+        if not isinstance(event_key, str) or event_key not in _EVENT_KEYS:
+            raise _BadRequest(f"event_key must be one of the event types, not {event_key!r}")
+        if not isinstance(object_keys, list) or not object_keys:
+            raise _BadRequest("object_keys must be a non-empty list of object ids")
+        if not all(isinstance(item, (int, str)) for item in object_keys):
+            raise _BadRequest("object_keys must hold integers or strings")
+        if not isinstance(wait, bool):
+            raise _BadRequest("wait must be true or false")
+        return self.fire_event(event_key, object_keys, wait)
+
+
+def _seed_request(body: bytes) -> list[tuple[str, str, str]]:
+    data = _json_body(body)
+    items = data if isinstance(data, list) else None
+    hooks = []
+    for item in items or [None]:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(name), str) for name in ("eventKey", "hookUrl", "status")
+        ):
+            raise _BadRequest("body must be a list of {eventKey, hookUrl, status}")
+        hooks.append((item["eventKey"], item["hookUrl"], item["status"]))
+    return hooks
+
+
+def _status(status: str) -> Status:
+    for known in STATUSES:
+        if status == known:
+            return known
+    raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+
+
+def _route(method: str, path: str) -> tuple[str | None, str]:
+    """(route template, key) of a path below the API prefix; (None, "") when none matches."""
+    parts = path.split("/")[1:]
+    if not parts or parts[0] != "hooks":
+        return None, ""
+    if len(parts) == 1:
+        return "/hooks", ""
+    key = parts[1]
+    if len(parts) == 2:
+        # Only GET reaches the event types; PUT /hooks/event_keys names a (missing) key, as a
+        # path-variable mapping would read it.
+        event_keys = key == "event_keys" and method == "GET"
+        return ("/hooks/event_keys" if event_keys else "/hooks/{key}"), key
+    if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
+        return f"/hooks/{{key}}/{parts[2]}", key
+    return None, ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 keeps connections open between calls, as Keap's does; every answer has a length.
+    protocol_version = "HTTP/1.1"
+    server_version = "hookctl-sandbox"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (40 ms a call on Linux).
+    disable_nagle_algorithm = True
+    # An idle keep-alive connection is closed after this long, so its thread ends.
+    timeout = 60
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _serve(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            self._refuse(411, "Send a Content-Length, not a chunked body")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
+            self._refuse(413 if length > 0 else 400, "Bad Content-Length")
+            return
+        body = self.rfile.read(length) if length else b""
+        response = self.server.app.handle(self.command, self.path, self.headers, body)
+        if response is DROP:
+            self.close_connection = True
+            return
+        self._send(response)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._send(_error(status, message))
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.status != 204:
+            self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if response.body:
+            self.wfile.write(response.body)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line holds no secret (they travel in headers); headers are never logged.
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    # The client and the handshakes it triggers arrive in bursts; a backlog of 5 would make
+    # the kernel drop SYNs and cost a second each.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: Sandbox) -> None:
+        self.app = app
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can take seconds.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections, so that nothing is served after stop()."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("error while serving %s", client_address, exc_info=True)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    db: str | os.PathLike[str] | None = None,
+    api_key: str | None = "sandbox-key",
+    access_token: str | None = None,
+    faults: Faults | None = None,
+    *,
+    handshake_timeout: float = 2.0,
+    time_scale: float = DEFAULT_TIME_SCALE,
+) -> None:
+    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command)."""
+    sandbox = Sandbox(
+        host=host,
+        port=port,
+        db=db if db is not None else ":memory:",
+        api_key=api_key,
+        access_token=access_token,
+        handshake_timeout=handshake_timeout,
+        faults=faults,
+        time_scale=time_scale,
+    )
+    stopping = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    with sandbox:
+        logger.info(
+            "listening on %s (API %s, receiver %s)",
+            sandbox.url,
+            sandbox.api_url,
+            sandbox.receiver_url,
+        )
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            while not stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        logger.info("stopping")

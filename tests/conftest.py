@@ -1,0 +1,134 @@
+"""Shared fixtures: a fresh sandbox per test, its API key, and the Keap OpenAPI checker."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+import yaml
+
+from hookctl.sandbox import Sandbox
+from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV
+
+API_KEY = "sbx-test-key-4f2c9e71d0"
+OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "keap" / "hooks-openapi.yaml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_hosts() -> Iterator[None]:
+    """No test reaches a real host: the client's default API is a closed loopback port, no
+    credential leaks in from the developer's shell, no proxy reroutes loopback calls, and the
+    sandbox treats hookUrls on other hosts as unreachable instead of calling them."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+            patch.delenv(name, raising=False)
+            patch.delenv(name.lower(), raising=False)
+        patch.setenv("NO_PROXY", "*")
+        patch.setenv("KEAP_API_URL", "http://127.0.0.1:9/crm/rest/v1")
+        patch.setenv(LOOPBACK_ONLY_ENV, "1")
+        yield
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return API_KEY
+
+
+@pytest.fixture
+def sandbox(api_key: str) -> Iterator[Sandbox]:
+    """A fresh in-memory sandbox on an ephemeral loopback port (starts in a few ms).
+
+    Keap's delivery delays run 10,000 times faster than real ones (the 30-minute retry
+    takes 0.18 s), so retry tests finish quickly."""
+    with Sandbox(api_key=api_key, time_scale=1e-4) as sb:
+        yield sb
+
+
+class Api:
+    """Plain HTTP against a sandbox's Keap API with the test key (no hookctl client involved)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["X-Keap-API-Key"] = api_key
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        return self.session.request(
+            method, self.base_url + path, json=json, data=data, headers=headers, timeout=10
+        )
+
+    def create(self, event_key: str, hook_url: str) -> dict[str, Any]:
+        response = self.call("POST", "/hooks", {"eventKey": event_key, "hookUrl": hook_url})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def api(sandbox: Sandbox, api_key: str) -> Iterator[Api]:
+    client = Api(sandbox.api_url, api_key)
+    yield client
+    client.session.close()
+
+
+class KeapOpenAPI:
+    """Checks an answer against what hooks-openapi.yaml declares for the operation."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = copy.deepcopy(document)
+        # The spec marks no property required, so {} would pass as a RestHook. Keap always sends
+        # all four fields and nothing else, so the check holds the sandbox to that.
+        rest_hook = self.document["components"]["schemas"]["RestHook"]
+        rest_hook["required"] = sorted(rest_hook["properties"])
+        rest_hook["additionalProperties"] = False
+
+    def declared_statuses(self, method: str, template: str) -> set[int]:
+        return {int(status) for status in self._operation(method, template)["responses"]}
+
+    def check(self, response: requests.Response, method: str, template: str) -> None:
+        """template is the path below /crm/rest/v1 as the spec names it, e.g. /hooks/{key}."""
+        status = response.status_code
+        declared = self._operation(method, template)["responses"].get(str(status))
+        assert declared is not None, f"{method} {template}: {status} is not declared"
+        if "$ref" in declared:
+            declared = self._resolve(declared["$ref"])
+        content = declared.get("content")
+        if content is None:
+            assert response.content == b"", f"{method} {template}: {status} declares no body"
+            return
+        assert response.headers["Content-Type"].startswith("application/json")
+        schema = {
+            **content["application/json"]["schema"],
+            "components": self.document["components"],
+        }
+        jsonschema.Draft4Validator(schema).validate(response.json())
+
+    def _operation(self, method: str, template: str) -> dict[str, Any]:
+        operation: dict[str, Any] = self.document["paths"]["/v1" + template][method.lower()]
+        return operation
+
+    def _resolve(self, ref: str) -> dict[str, Any]:
+        node: Any = self.document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+        result: dict[str, Any] = node
+        return result
+
+
+@pytest.fixture(scope="session")
+def keap_openapi() -> KeapOpenAPI:
+    if not OPENAPI.is_file():
+        pytest.skip(f"Keap's OpenAPI file is not at {OPENAPI} (expected beside the repository)")
+    return KeapOpenAPI(yaml.safe_load(OPENAPI.read_text(encoding="utf-8")))

@@ -1,0 +1,166 @@
+"""The plan renderers: text for people, markdown for pull requests, JSON per its schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+from test_planner import BASE, CONTACTS, ZAPIER, desired_state, hook, sample_plan
+
+from hookctl.planner import Update, plan
+from hookctl.render import plan_json, plan_markdown, plan_text, render_plan, summary_line
+
+
+def plan_schema() -> dict[str, Any]:
+    text = resources.files("hookctl.schemas").joinpath("plan.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def test_json_output_validates_against_the_plan_schema() -> None:
+    document = plan_json(sample_plan())
+    jsonschema.Draft202012Validator(plan_schema()).validate(document)
+    assert document["format_version"] == 1
+    assert document["summary"] == {
+        "create": 1,
+        "update": 1,
+        "verify": 1,
+        "delete": 2,
+        "unchanged": 1,
+        "unmanaged": 1,
+    }
+    assert [c["action"] for c in document["changes"]] == [
+        "create",
+        "update",
+        "verify",
+        "delete",
+        "delete",
+    ]
+    update = document["changes"][1]
+    assert update["old_hook_url"] == f"{BASE}/old/billing"
+    assert update["diff"] == [
+        {"field": "hook_url", "old": f"{BASE}/old/billing", "new": f"{BASE}/keap/billing"}
+    ]
+    assert document["unmanaged"] == [
+        {"key": "6", "event_key": "contact.add", "hook_url": ZAPIER, "status": "Verified"}
+    ]
+
+
+def test_the_schema_refuses_what_the_renderer_never_writes() -> None:
+    validator = jsonschema.Draft202012Validator(plan_schema())
+    document = plan_json(sample_plan())
+    for broken in (
+        {**document, "changes": [{**document["changes"][0], "action": "explode"}]},
+        {**document, "changes": [{**document["changes"][0], "key": "12"}]},  # a create has none
+        {**document, "summary": {**document["summary"], "create": -1}},
+        {**document, "extra": True},
+        {**document, "checksum": "sha256:" + "0" * 64},  # a saved plan needs its other fields
+    ):
+        assert not validator.is_valid(broken)
+
+
+def test_every_property_in_the_plan_schema_has_a_description() -> None:
+    missing: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for name, sub in node.get("properties", {}).items():
+                if "description" not in sub:
+                    missing.append(f"{where}/{name}")
+            for name, sub in node.items():
+                walk(sub, f"{where}/{name}")
+        elif isinstance(node, list):
+            for index, sub in enumerate(node):
+                walk(sub, f"{where}/{index}")
+
+    walk(plan_schema(), "")
+    assert missing == []
+
+
+def test_text_shows_each_change_with_its_reason_and_the_summary() -> None:
+    result = sample_plan()
+    text = plan_text(result)
+    for change in result.changes:
+        assert change.reason in text
+        assert change.hook_url in text
+        if change.key is not None:
+            assert f"#{change.key}" in text
+    assert f"hook_url: {BASE}/old/billing -> {BASE}/keap/billing" in text
+    assert text.rstrip().endswith(
+        "1 to create, 1 to update, 1 to verify, 2 to delete; 1 unchanged, 1 unmanaged"
+    )
+    assert "\033[" not in text
+
+
+def test_text_is_coloured_only_when_asked() -> None:
+    coloured = plan_text(sample_plan(), color=True)
+    assert "\033[32m+ create" in coloured and "\033[31m- delete" in coloured
+    assert plan_text(sample_plan(), color=False).count("\033") == 0
+
+
+def test_an_empty_plan_says_there_is_nothing_to_do() -> None:
+    result = plan(
+        desired_state({"c": (CONTACTS, ["contact.add"])}), [hook(1, "contact.add", CONTACTS)]
+    )
+    assert plan_text(result) == "No changes; 1 unchanged, 0 unmanaged\n"
+    assert summary_line(result) in plan_markdown(result)
+    assert "|" not in plan_markdown(result)
+
+
+def test_markdown_has_a_summary_a_row_per_change_and_collapsed_unmanaged_hooks() -> None:
+    result = sample_plan()
+    markdown = plan_markdown(result, title="hooks.yaml")
+    assert markdown.startswith("### hooks.yaml\n")
+    assert f"**{summary_line(result)}**" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    # header and rule, one row per change, then the unmanaged table: header, rule, row
+    assert len(rows) == 2 + len(result.changes) + 3
+    for change in result.changes:
+        assert any(f"| {change.action} |" in row and change.hook_url in row for row in rows)
+    update = next(c for c in result.changes if isinstance(c, Update))
+    assert f"`{update.old_hook_url}` → `{update.hook_url}`" in markdown
+    assert "<details>\n<summary>1 unmanaged subscription (never changed)</summary>" in markdown
+    assert ZAPIER in markdown.split("<details>")[1]
+
+
+def test_markdown_tables_are_cut_for_pull_request_comments() -> None:
+    live = [hook(k, "order.add", f"{BASE}/x{k}") for k in range(1, 8)]
+    result = plan(desired_state({}, prefixes=(f"{BASE}/",)), live)
+    markdown = plan_markdown(result, max_rows=5)
+    assert markdown.count("| 🔴 | delete |") == 5
+    assert "… and 2 more" in markdown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{BASE}/x\033[2J\033[1;1Hforged",  # terminal escapes
+        f"{BASE}/x\n+ create forged",  # a line of its own
+        f"{BASE}/a|b<script>`c`",  # table syntax, html, code fences
+    ],
+)
+def test_hostile_urls_from_keap_cannot_forge_output(url: str) -> None:
+    def rendered(hook_url: str) -> tuple[str, str]:
+        result = plan(desired_state({}, all=True), [hook(1, "order.add", hook_url)])
+        return plan_text(result), plan_markdown(result)
+
+    text, markdown = rendered(url)
+    benign_text, benign_markdown = rendered(f"{BASE}/x")
+    assert "\033" not in text and "\033" not in markdown
+    assert len(text.splitlines()) == len(benign_text.splitlines())
+    assert len(markdown.splitlines()) == len(benign_markdown.splitlines())
+    # Inside a code span html is shown as text; outside it must be escaped.
+    assert "<script>" not in re.sub(r"``.*?``|`[^`]*`", "", markdown)
+    row = next(line for line in markdown.splitlines() if "| delete |" in line)
+    assert row.replace("\\|", "").count("|") == 8, "the url stays inside its cell"
+
+
+def test_render_plan_gives_each_format_as_text() -> None:
+    result = sample_plan()
+    assert json.loads(render_plan(result, "json")) == plan_json(result)
+    assert render_plan(result, "markdown") == plan_markdown(result)
+    assert render_plan(result, "text", color=True) == plan_text(result, color=True)
