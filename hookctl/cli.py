@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, config, output],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
+    drift.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST the JSON drift report (with a Slack-style `text`) here when drift is found",
+    )
     drift.set_defaults(func=cmd_drift)
 
     _hooks_commands(commands, common)
@@ -277,6 +282,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         live = keap.list()
     plan = _plan(desired, live)
     print(_render_plan(plan, args.format))
+    _step_summary(plan, "hookctl plan")
     plan.check_safety(force=args.force, allow_empty=args.allow_empty)
     if args.out:
         from hookctl import planfile
@@ -300,8 +306,43 @@ def cmd_drift(args: argparse.Namespace) -> int:
     with keap:
         live = keap.list()
     plan = _plan(desired, live)
-    print(_render_plan(plan, args.format))
+    from hookctl import notify
+
+    report = notify.drift_report(
+        plan,
+        account=desired.account.name,
+        api_url=keap.api_url,
+        source=args.file,
+        env=os.environ,
+    )
+    if args.format == "json":
+        import json
+
+        print(json.dumps(report, indent=2))
+    else:
+        print(_render_plan(plan, args.format))
+    _step_summary(plan, "hookctl drift")
+    if args.notify and plan.has_changes:
+        try:
+            notify.post(args.notify, report)
+        except HookctlError as exc:
+            # The drift itself is the news; a failed notification must not hide its exit code.
+            print(f"hookctl: error: {exc}", file=sys.stderr)
     return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
+def _step_summary(plan: Plan, title: str) -> None:
+    """In GitHub Actions, append the markdown plan to the job summary."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from hookctl import render
+
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(render.plan_markdown(plan, title=title) + "\n")
+    except OSError as exc:
+        logger.warning("could not write $GITHUB_STEP_SUMMARY: %s", exc.strerror)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:

@@ -1,0 +1,77 @@
+"""The CI recipes in examples/ci and .pre-commit-hooks.yaml run hookctl commands that exist."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hookctl.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+# pathlib's * matches dot-files too, so .gitlab-ci.yml is among these.
+RECIPES = [*sorted(ROOT.glob("examples/ci/**/*.yml")), ROOT / ".pre-commit-hooks.yaml"]
+SHELL_STOPS = {">", ">>", "|", "||", "&&", ";", "2>&1", "2>"}
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def hookctl_commands(path: Path) -> list[list[str]]:
+    """Every `hookctl ...` command line in a recipe, cut at the first shell operator."""
+    commands = []
+    for text in _strings(yaml.safe_load(path.read_text())):
+        for line in text.splitlines():
+            words = shlex.split(line, comments=True) if "hookctl " in line else []
+            if "hookctl" not in words or words[0] in ("pip", "name:"):
+                continue
+            words = words[words.index("hookctl") + 1 :]
+            cut = next((i for i, w in enumerate(words) if w in SHELL_STOPS), len(words))
+            commands.append(words[:cut])
+    return commands
+
+
+def test_every_recipe_is_found_and_runs_hookctl() -> None:
+    names = {p.name for p in RECIPES}
+    assert {"hookctl-plan.yml", "hookctl-apply.yml", "hookctl-drift.yml", ".gitlab-ci.yml"} <= names
+    for path in RECIPES:
+        assert hookctl_commands(path), f"{path} runs no hookctl command"
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_recipe_commands_parse_with_the_real_command_line(path: Path) -> None:
+    parser = build_parser()
+    for words in hookctl_commands(path):
+        try:
+            args = parser.parse_args(words)
+        except SystemExit:
+            pytest.fail(f"{path.name}: `hookctl {' '.join(words)}` is not a valid hookctl command")
+        assert getattr(args, "func", None), f"{path.name}: `hookctl {' '.join(words)}` runs nothing"
+
+
+def test_the_apply_workflow_keeps_applies_one_at_a_time() -> None:
+    workflow = yaml.safe_load((ROOT / "examples/ci/github-actions/hookctl-apply.yml").read_text())
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    gitlab = yaml.safe_load((ROOT / "examples/ci/gitlab/.gitlab-ci.yml").read_text())
+    assert gitlab["hookctl-apply"]["resource_group"]
+
+
+def test_the_checker_itself_rejects_a_flag_hookctl_does_not_have(tmp_path: Path) -> None:
+    recipe = tmp_path / "bad.yml"
+    recipe.write_text("steps:\n  - run: hookctl plan --no-such-flag -f hooks.yaml > plan.md\n")
+    [words] = hookctl_commands(recipe)
+    assert words == ["plan", "--no-such-flag", "-f", "hooks.yaml"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(words)
