@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from hookctl import __version__
 from hookctl.errors import (
     AuthenticationError,
+    HookctlError,
     InvalidRequestError,
     KeapError,
     NotFoundError,
@@ -207,8 +208,11 @@ class Keap:
         self.api_url = (api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL).rstrip("/")
         parts = urlsplit(self.api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise KeapError("", "", None, f"API url {self.api_url!r} is not an http(s) url")
-        self._host = parts.hostname
+            raise HookctlError(f"the Keap API url {self.api_url!r} is not an http(s) url")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning(
+                "%s is plain http: credentials would cross the network unencrypted", parts.hostname
+            )
         self._credentials = credentials_from_env(environ, api_key_env, access_token_env)
         self._missing_hint = (
             f"set ${api_key_env or access_token_env}"
