@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookctl import __version__
-from hookctl.errors import HookctlError, PlanError
+from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
     from hookctl.keap import Keap
@@ -124,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     drift.set_defaults(func=cmd_drift)
 
     _hooks_commands(commands, common)
+
+    adopt = commands.add_parser(
+        "import", parents=[common], help="write a hooks.yaml from the live account"
+    )
+    adopt.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    adopt.add_argument(
+        "--prefix",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="import only urls starting with URL and own that prefix (repeatable)",
+    )
+    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    adopt.set_defaults(func=cmd_import)
 
     sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -356,19 +371,24 @@ def cmd_apply(args: argparse.Namespace) -> int:
     with keap:
         live = keap.list()
         if saved is not None:
-            if saved.api_url != keap.api_url:
-                raise PlanError(
-                    f"{args.planfile} was made against {saved.api_url}, not {keap.api_url}"
-                )
-            planfile.ensure_fresh(saved, desired.digest, live)
+            planfile.ensure_fresh(saved, desired.digest, live, api_url=keap.api_url)
             plan = saved.plan
         else:
             plan = _plan(desired, live)
         plan.check_safety(force=args.force, allow_empty=args.allow_empty)
         if not plan.changes:
-            print("No changes. The account matches " + args.file + ".")
+            if args.format == "json":
+                import json
+
+                from hookctl import render
+                from hookctl.applier import ApplyReport
+
+                print(json.dumps(render.report_json(ApplyReport((), after=plan)), indent=2))
+            else:
+                print("No changes. The account matches " + args.file + ".")
             return EXIT_OK
-        print(_render_plan(plan, "text"))
+        # The report in json or markdown owns stdout; the preview then goes to stderr.
+        print(_render_plan(plan, "text"), file=sys.stdout if args.format == "text" else sys.stderr)
         if (
             not args.dry_run
             and not args.auto_approve
@@ -484,4 +504,36 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     serve(args.host, args.port, args.db, args.api_key, None, faults)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from hookctl.importer import to_yaml
+
+    # Checked before calling Keap so that a refusal costs nothing and changes nothing.
+    if args.output and os.path.exists(args.output) and not args.force:
+        raise HookctlError(f"{args.output} exists; add --force to overwrite it")
+    with _client(args, None) as keap:
+        live = keap.list()
+        api_url = keap.api_url
+    text = to_yaml(
+        live,
+        api_url=api_url,
+        prefixes=args.prefix,
+        manage_all=args.all,
+        now=datetime.now(timezone.utc),
+    )
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        with open(args.output, "w" if args.force else "x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        raise HookctlError(f"{args.output} exists; add --force to overwrite it") from None
+    except OSError as exc:
+        raise HookctlError(f"cannot write {args.output}: {exc.strerror}") from None
+    logger.warning("wrote %s", args.output)
     return EXIT_OK

@@ -271,8 +271,8 @@ def _report_summary(report: ApplyReport) -> str:
 def hooks_json(result: Hook | Sequence[Hook] | Sequence[str] | None) -> Any:
     """Keap's own field names: one object, an array of them, or an array of event keys."""
     if result is None or isinstance(result, Hook):
-        return hook_to_dict(result) if result is not None else None
-    return [item if isinstance(item, str) else hook_to_dict(item) for item in result]
+        return result.to_keap() if result is not None else None
+    return [item if isinstance(item, str) else item.to_keap() for item in result]
 
 
 def hooks_table(result: Hook | Sequence[Hook] | Sequence[str]) -> str:
