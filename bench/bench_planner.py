@@ -82,6 +82,18 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def measure(
+    states: dict[int, tuple[DesiredState, list[Hook]]], repeat: int
+) -> dict[int, list[float]]:
+    """`repeat` timings of plan() at each size; the sizes take turns, so that a noisy
+    neighbour slows both rather than one."""
+    times: dict[int, list[float]] = {size: [] for size in states}
+    for _ in range(repeat):
+        for size, (desired, live) in states.items():
+            times[size].append(timed(lambda: plan(desired, live)))  # noqa: B023 (called at once)
+    return times
+
+
 def round_trip(the_plan: Plan, live: list[Hook], directory: str) -> None:
     path = Path(directory) / "plan.json"
     planfile.write(
@@ -105,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 3 if args.smoke else args.repeat
 
     states = {size: make_state(size) for size in (small, large)}
-    times: dict[int, list[float]] = {small: [], large: []}
-    # The sizes take turns, so that a noisy neighbour slows both rather than one.
-    for _ in range(repeat):
-        for size, (desired, live) in states.items():
-            times[size].append(timed(lambda: plan(desired, live)))  # noqa: B023 (called at once)
+    times = measure(states, repeat)
     medians = {size: statistics.median(runs) for size, runs in times.items()}
     for size, (desired, live) in states.items():
         result = plan(desired, live)
