@@ -76,7 +76,8 @@ def apply(
     """Carry out `the_plan` against the account `keap` talks to.
 
     `live` is what the account held when the plan was checked against it; a change it shows to
-    be in place already is skipped rather than written twice.
+    be in place already is skipped rather than written twice, and a key it shows holding
+    another subscription than the plan saw is left alone.
     """
     if dry_run:
         planned = tuple(
@@ -87,13 +88,18 @@ def apply(
     by_key = {hook.key: hook for hook in live}
     pairs = {hook.pair for hook in live}
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    try:
         for phase in PHASES:
             batch = [c for c in the_plan.changes if isinstance(c, phase)]
             for outcome in pool.map(lambda c: _run(c, keap, by_key, pairs), batch):
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
+    finally:
+        # On Ctrl-C the writes in flight finish and none still queued is sent; a rerun plans
+        # again and does the rest.
+        pool.shutdown(wait=True, cancel_futures=True)
 
     try:
         after = plan(desired, keap.list())
@@ -126,22 +132,40 @@ def _write(
         if (change.event_key, change.hook_url) in pairs:
             return Outcome(change, "skipped", "already exists")
         return _verified(change, keap.create(change.event_key, change.hook_url))
+    current = by_key.get(change.key)
+    target = (change.event_key, change.hook_url)
+    if isinstance(change, Delete) and current is None:
+        return Outcome(change, "skipped", "already gone")
+    if isinstance(change, Update) and current is not None and current.pair == target:
+        return Outcome(change, "skipped", "already updated", current)
+    seen = (change.old_event_key, change.old_hook_url) if isinstance(change, Update) else target
+    if current is not None and current.pair != seen:
+        # The key now holds another subscription than the plan saw (changed by hand since):
+        # writing to it could change or delete what hookctl no longer manages.
+        return Outcome(
+            change,
+            "skipped",
+            f"changed since the plan was made (now {current.event_key} {current.hook_url}); "
+            "plan again",
+            current,
+        )
     if isinstance(change, Update):
-        current = by_key.get(change.key)
-        if current is not None and current.pair == (change.event_key, change.hook_url):
-            return Outcome(change, "skipped", "already updated", current)
-        return _verified(change, keap.update(change.key, change.event_key, change.hook_url))
+        hook = keap.update(change.key, change.event_key, change.hook_url)
+        if hook.status != "Verified":
+            # Keap need not run the handshake on a PUT (the sandbox, like Keap most plausibly,
+            # does only when the hookUrl changes), so an Unverified or Inactive subscription
+            # moved onto a declared pair would stay that way: one verify settles it.
+            hook = keap.verify(change.key)
+        return _verified(change, hook)
     if isinstance(change, Verify):
+        if current is not None and current.status == "Verified":
+            return Outcome(change, "skipped", "already verified", current)
         return _verified(change, keap.verify(change.key))
-    if isinstance(change, Delete):
-        if change.key not in by_key:
-            return Outcome(change, "skipped", "already gone")
-        try:
-            keap.delete(change.key)
-        except NotFoundError:
-            return Outcome(change, "skipped", "already gone")
-        return Outcome(change, "done")
-    raise TypeError(f"not a change: {change!r}")
+    try:
+        keap.delete(change.key)
+    except NotFoundError:
+        return Outcome(change, "skipped", "already gone")
+    return Outcome(change, "done")
 
 
 def _verified(change: Change, hook: Hook) -> Outcome:

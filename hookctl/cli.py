@@ -271,10 +271,11 @@ def _plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
     return plan(desired, live)
 
 
-def _render_plan(plan: Plan, fmt: Any) -> str:
+def _render_plan(plan: Plan, fmt: Any, stream: Any = None) -> str:
+    """The plan as it is to be written to `stream` (stdout by default), coloured if a terminal."""
     from hookctl import render
 
-    return render.render_plan(plan, fmt, color=_color(sys.stdout)).rstrip("\n")
+    return render.render_plan(plan, fmt, color=_color(stream or sys.stdout)).rstrip("\n")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -388,7 +389,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 print("No changes. The account matches " + args.file + ".")
             return EXIT_OK
         # The report in json or markdown owns stdout; the preview then goes to stderr.
-        print(_render_plan(plan, "text"), file=sys.stdout if args.format == "text" else sys.stderr)
+        preview = sys.stdout if args.format == "text" else sys.stderr
+        print(_render_plan(plan, "text", preview), file=preview)
         if (
             not args.dry_run
             and not args.auto_approve
@@ -486,7 +488,9 @@ def _ask(question: str, flag: str) -> bool:
             f"(review first, then add {flag})"
         )
     try:
-        answer = input(f"{question} Only 'yes' is accepted: ")
+        # The prompt goes to stderr: stdout may be a JSON or markdown report.
+        print(f"{question} Only 'yes' is accepted: ", end="", file=sys.stderr, flush=True)
+        answer = input()
     except EOFError:
         answer = ""
     if answer.strip() != "yes":
