@@ -507,7 +507,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     )
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    serve(args.host, args.port, args.db, args.api_key, None, faults)
+    try:
+        serve(args.host, args.port, args.db, args.api_key, None, faults)
+    except OSError as exc:
+        raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK
 
 

@@ -216,7 +216,14 @@ def _describe_changes(before: Iterable[Hook], after: Iterable[Hook], examples: i
 def _load_json(name: str) -> Any:
     try:
         with open(name, "rb") as file:
-            raw = file.read(MAX_BYTES + 1)
+            # In slices: read(n) reserves n bytes up front, 200 MiB for a plan of a few KiB.
+            # One byte past the bound is enough to know the file is too large.
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_BYTES and (chunk := file.read(min(1 << 20, MAX_BYTES + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+            raw = b"".join(chunks)
     except OSError as exc:
         raise PlanError(f"{name}: cannot read the plan file: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:
