@@ -33,7 +33,6 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -47,6 +46,7 @@ from hookctl.models import (
     Ownership,
     Safety,
     Subscription,
+    schema_text,
 )
 
 if TYPE_CHECKING:
@@ -615,7 +615,7 @@ def _interpolate(
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    text = (files("hookctl.schemas") / "hooks.schema.json").read_text(encoding="utf-8")
+    text = schema_text("hooks.schema.json")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Status = Literal["Unverified", "Verified", "Inactive"]
@@ -35,6 +36,18 @@ KNOWN_EVENT_KEYS: tuple[str, ...] = tuple(
     )
     for verb in verbs.split()
 )
+
+
+def schema_text(name: str) -> str:
+    """A JSON Schema from schemas/, as installed (hookctl.schemas) or beside a source checkout."""
+    from importlib.resources import files
+
+    try:
+        return (files("hookctl.schemas") / name).read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        # Run from a checkout (`python -m hookctl` in the repository), where schemas/ is not
+        # inside the package directory; an installed hookctl always has hookctl.schemas.
+        return (Path(__file__).resolve().parents[1] / "schemas" / name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)

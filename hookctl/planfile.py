@@ -21,13 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from importlib import resources
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from hookctl import __version__
 from hookctl.errors import PlanError, StalePlanError
-from hookctl.models import Hook, Safety
+from hookctl.models import Hook, Safety, schema_text
 from hookctl.planner import Plan, change_from_dict, hook_from_dict, hook_to_dict
 from hookctl.render import JSON_FORMAT_VERSION, plan_json
 
@@ -272,7 +271,7 @@ def _check_schema(name: str, document: Mapping[str, Any]) -> None:
 def _validator() -> Any:
     import jsonschema
 
-    text = resources.files("hookctl.schemas").joinpath("plan.schema.json").read_text("utf-8")
+    text = schema_text("plan.schema.json")
     return jsonschema.Draft202012Validator(json.loads(text))
 
 
