@@ -430,18 +430,23 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     from hookctl import render
 
     op = args.operation
+    # Before any call: a secret that is missing fails without touching Keap.
+    secret = _secret(args) if op == "verify" else None
+    total = 0
     with _client(args, None) as keap:
         result: Any
         if op == "types":
             result = keap.event_types()
         elif op == "list":
+            listed = keap.list()
             result = [
                 hook
-                for hook in keap.list()
+                for hook in listed
                 if (not args.status or hook.status == args.status)
                 and (not args.event or fnmatch.fnmatchcase(hook.event_key, args.event))
                 and (not args.url or fnmatch.fnmatchcase(hook.hook_url, args.url))
             ]
+            total = len(listed)
         elif op == "get":
             result = keap.get(args.key)
         elif op == "create":
@@ -449,32 +454,59 @@ def cmd_hooks(args: argparse.Namespace) -> int:
         elif op == "update":
             result = keap.update(args.key, args.event_key, args.hook_url)
         elif op == "delete":
-            if not args.yes and not _ask(f"Delete subscription {args.key}?", "--yes"):
-                return EXIT_ERROR
+            if not args.yes:
+                if sys.stdin.isatty():
+                    # Show what would go: the answer should be about a subscription, not a key.
+                    print(render.hooks_table(keap.get(args.key)), file=sys.stderr)
+                if not _ask(f"Delete subscription {args.key}?", "--yes"):
+                    return EXIT_ERROR
             keap.delete(args.key)
             result = None
         else:
-            secret = _secret(args)
             result = keap.delayed_verify(args.key, secret) if secret else keap.verify(args.key)
+    if op in ("create", "update", "verify") and result.status != "Verified":
+        logger.warning(
+            "subscription %s is %s: Keap sends it no events until its receiver answers the "
+            "handshake (HTTP 200 echoing X-Hook-Secret); fix the receiver and run `hookctl "
+            "hooks verify %s`, or give the secret it got: "
+            "`hookctl hooks verify %s --secret-env VAR`",
+            result.key,
+            result.status,
+            result.key,
+            result.key,
+        )
     if args.format == "json":
         import json
 
         print(json.dumps(render.hooks_json(result), indent=2))
     elif result is None:
         print(f"Deleted {args.key}.")
+    elif op == "list":
+        if result:
+            print(render.hooks_table(result))
+        print(render.hooks_count(result, total))
+    elif op == "types":
+        print(render.hooks_table(result, empty="No event types."))
     else:
         print(render.hooks_table(result))
     return EXIT_OK
 
 
 def _secret(args: argparse.Namespace) -> str | None:
+    """The X-Hook-Secret for delayed verification: from $VAR, or from stdin with `-` (asked
+    for without echo on a terminal), so that it need not sit in shell history."""
     if args.secret_env:
-        value = os.environ.get(args.secret_env)
+        value = os.environ.get(args.secret_env, "").strip()
         if not value:
             raise HookctlError(f"--secret-env: ${args.secret_env} is not set")
         return value
     if args.secret == "-":
-        value = sys.stdin.readline().strip()
+        if sys.stdin.isatty():
+            import getpass
+
+            value = getpass.getpass("X-Hook-Secret: ").strip()
+        else:
+            value = sys.stdin.readline().strip()
         if not value:
             raise HookctlError("--secret -: no secret on stdin")
         return value
@@ -517,30 +549,52 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
+    from hookctl import render
+    from hookctl.config import parse
+    from hookctl.errors import ConfigError
     from hookctl.importer import to_yaml
+    from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, credentials_from_env
 
     # Checked before calling Keap so that a refusal costs nothing and changes nothing.
     if args.output and os.path.exists(args.output) and not args.force:
         raise HookctlError(f"{args.output} exists; add --force to overwrite it")
+    # The file names the variable this import authenticated with.
+    used = credentials_from_env(os.environ)
+    token = used is not None and used.env_name == DEFAULT_ACCESS_TOKEN_ENV
+    target = args.output or "<stdout>"
     with _client(args, None) as keap:
         live = keap.list()
-        api_url = keap.api_url
-    text = to_yaml(
-        live,
-        api_url=api_url,
-        prefixes=args.prefix,
-        manage_all=args.all,
-        now=datetime.now(timezone.utc),
-    )
-    if not args.output:
+        text = to_yaml(
+            live,
+            api_url=keap.api_url,
+            prefixes=args.prefix,
+            manage_all=args.all,
+            now=datetime.now(timezone.utc),
+            api_key_env=DEFAULT_API_KEY_ENV,
+            access_token_env=DEFAULT_ACCESS_TOKEN_ENV if token else None,
+        )
+        try:
+            # Whatever the account holds, never hand the user a file that does not load.
+            desired = parse(text, target, keap.event_types, env={})
+        except ConfigError as exc:
+            raise HookctlError(
+                f"hookctl import made a file that does not load (please report this):\n{exc}"
+            ) from None
+    if args.output:
+        try:
+            with open(args.output, "w" if args.force else "x", encoding="utf-8") as out:
+                out.write(text)
+        except FileExistsError:
+            raise HookctlError(f"{args.output} exists; add --force to overwrite it") from None
+        except OSError as exc:
+            raise HookctlError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
         sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        with open(args.output, "w" if args.force else "x", encoding="utf-8") as out:
-            out.write(text)
-    except FileExistsError:
-        raise HookctlError(f"{args.output} exists; add --force to overwrite it") from None
-    except OSError as exc:
-        raise HookctlError(f"cannot write {args.output}: {exc.strerror}") from None
-    logger.warning("wrote %s", args.output)
+    entries = len({sub.name for sub in desired.subscriptions})
+    print(
+        f"hookctl: {'wrote ' + args.output if args.output else 'imported'}: {entries} hooks, "
+        f"{len(desired.subscriptions)} subscriptions. "
+        f"A plan on it now: {render.summary_line(_plan(desired, live))}.",
+        file=sys.stderr,
+    )
     return EXIT_OK

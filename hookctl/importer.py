@@ -1,7 +1,8 @@
 """`hookctl import`: write a hooks.yaml that adopts what a live account already has.
 
 Pure: takes the listed hooks and returns the document's text, so the round trip (import, then
-plan shows no change) can be tested without touching the file system.
+plan shows no change but verifies and the deletion of duplicate copies) can be tested without
+touching the file system or the network.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from hookctl.models import Hook
+from hookctl.config import _url_host
+from hookctl.errors import HookctlError
+from hookctl.models import DEFAULT_API_URL, Hook
+from hookctl.planner import key_order
 
 _NAME_MAX = 100
+_URL_MAX = 2048  # the schema's maxLength for urls
+# Starting with a letter rules out YAML's numbers; these words are its booleans and null.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null"})
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 # What a YAML double-quoted scalar cannot hold literally and json.dumps leaves alone: characters
 # outside YAML's printable set, and NEL and the Unicode separators, which YAML folds as breaks.
@@ -25,56 +33,118 @@ def to_yaml(
     hooks: Sequence[Hook],
     *,
     api_url: str,
-    prefixes: Sequence[str],
-    manage_all: bool,
+    prefixes: Sequence[str] = (),
+    manage_all: bool = False,
     now: datetime,
+    api_key_env: str = "KEAP_API_KEY",
+    access_token_env: str | None = None,
 ) -> str:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
     With `prefixes`, only hooks whose url starts with one of them are imported and the file
     owns those prefixes; with `manage_all` it owns the whole account; with neither it owns only
-    the urls it declares.
+    the urls it declares. The file names `access_token_env` when given, else `api_key_env`: the
+    environment variable the import itself used, never a value.
+
+    Raises HookctlError when a live url that hooks.yaml cannot declare (one carrying a
+    password, say) would be managed by the written file, because the first apply would delete
+    it; outside the managed set such hooks are left out with a comment giving their keys.
     """
-    imported = [h for h in hooks if not prefixes or h.hook_url.startswith(tuple(prefixes))]
+    if manage_all and prefixes:
+        raise HookctlError("--all and --prefix exclude each other: --all owns every url")
+    prefixes = list(dict.fromkeys(prefixes))
+    for prefix in prefixes:
+        problem = _url_problem(prefix)
+        if problem:
+            raise HookctlError(f"--prefix {_comment(_without_credentials(prefix))}: {problem}")
+    chosen = [h for h in hooks if not prefixes or h.hook_url.startswith(tuple(prefixes))]
     by_url: dict[str, list[Hook]] = {}
-    for hook in sorted(imported, key=lambda h: (h.hook_url, h.event_key, h.key)):
-        by_url.setdefault(hook.hook_url, []).append(hook)
+    left_out: dict[str, list[str]] = {}  # reason -> keys
+    for hook in sorted(chosen, key=lambda h: (h.hook_url, h.event_key, key_order(h.key))):
+        problem = _url_problem(hook.hook_url)
+        if problem:
+            left_out.setdefault(problem, []).append(hook.key)
+        else:
+            by_url.setdefault(hook.hook_url, []).append(hook)
+    if left_out and (manage_all or prefixes):
+        # Under --prefix they were chosen because the prefix owns them.
+        problems = "; ".join(
+            f"{_count_keys(keys)}: the url {why}" for why, keys in left_out.items()
+        )
+        raise HookctlError(
+            f"cannot import: hooks.yaml cannot declare these subscriptions, and the file would "
+            f"own them, so the first apply would delete them ({problems}); import without "
+            f"{'--all' if manage_all else 'a --prefix that covers them'}"
+        )
 
     lines = [
         f"# Imported by `hookctl import` on {now.isoformat(timespec='seconds')}",
         f"# from {_comment(_without_credentials(api_url))}",
+        "# Comments above an entry name its subscriptions that were not Verified or were",
+        "# duplicated then; `hookctl plan` on this file shows what apply would do about them.",
         "",
         "version: 1",
         "",
         "account:",
-        "  credentials:",
-        "    api_key_env: KEAP_API_KEY",
     ]
+    if _declarable_api_url(api_url):
+        # The file adopts this account, so a plan without --api-url must not go elsewhere.
+        lines.append(f"  api_url: {_quote(api_url)}")
+    credential = (
+        f"access_token_env: {_plain_or_quoted(access_token_env)}"
+        if access_token_env
+        else f"api_key_env: {_plain_or_quoted(api_key_env)}"
+    )
+    lines += ["  credentials:", f"    {credential}"]
     if manage_all:
         lines += ["", "ownership:", "  all: true"]
     elif prefixes:
         lines += ["", "ownership:", "  url_prefixes:"]
         lines += [f"    - {_quote(prefix)}" for prefix in prefixes]
-    lines += ["", "hooks:" if by_url else "hooks: []"]
+    lines += [""]
+    lines += [
+        f"# Not imported ({_count_keys(keys)}): the url {why}; hookctl leaves "
+        f"{'it' if len(keys) == 1 else 'them'} alone."
+        for why, keys in left_out.items()
+    ]
+    lines.append("hooks:" if by_url else "hooks: []")
 
     taken: set[str] = set()
     for url, url_hooks in by_url.items():
         name = _unique(_name(url), taken)
         lines.append("")
-        # A pair listed several times (Keap allows duplicates) is one event; the planner
-        # deletes the extra copies. Status comments describe every copy that is not Verified.
-        lines += [
-            f"  # {_comment(h.event_key)}: {h.status} (key {_comment(h.key)})"
-            for h in url_hooks
-            if h.status != "Verified"
-        ]
+        lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
         events = sorted({h.event_key for h in url_hooks})
         lines += [
-            f"  - name: {_quote(name)}",
+            f"  - name: {_plain_or_quoted(name)}",
             f"    url: {_quote(url)}",
-            "    events: [" + ", ".join(_quote(event) for event in events) + "]",
+            "    events: [" + ", ".join(_plain_or_quoted(event) for event in events) + "]",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _notes(url_hooks: list[Hook]) -> list[str]:
+    """What a plan will do about this url's live copies, in the planner's own terms: of
+    several copies of a pair it keeps the Verified one, else the oldest key, and deletes the
+    rest; the kept copy is verified when it is not Verified."""
+    by_event: dict[str, list[Hook]] = {}
+    for hook in url_hooks:  # in key order within each event
+        by_event.setdefault(hook.event_key, []).append(hook)
+    notes = []
+    for event, copies in by_event.items():
+        kept = next((h for h in copies if h.status == "Verified"), copies[0])
+        if kept.status != "Verified":
+            notes.append(f"{event}: {kept.status} (key {kept.key}); apply verifies it")
+        if len(copies) > 1:
+            others = ", ".join(h.key for h in copies if h is not kept)
+            notes.append(
+                f"{event}: {len(copies)} copies; apply keeps key {kept.key}, deletes {others}"
+            )
+    return notes
+
+
+def _count_keys(keys: list[str]) -> str:
+    return ("key " if len(keys) == 1 else "keys ") + ", ".join(_comment(k) for k in keys)
 
 
 def _name(url: str) -> str:
@@ -97,6 +167,32 @@ def _without_credentials(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=host, query="", fragment="").geturl()
+
+
+def _url_problem(url: str) -> str | None:
+    """Why hooks.yaml cannot hold `url` as a url, or None. The loader's own check, plus the
+    two the schema adds before it (a case-sensitive scheme, and a length bound)."""
+    if not url.startswith(("http://", "https://")):
+        return "must be an absolute http:// or https:// url"
+    if len(url) > _URL_MAX:
+        return f"is longer than {_URL_MAX} characters"
+    try:
+        _url_host(url)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _declarable_api_url(api_url: str) -> bool:
+    return api_url.rstrip("/") != DEFAULT_API_URL.rstrip("/") and not _url_problem(api_url)
+
+
+def _plain_or_quoted(value: str) -> str:
+    """Names and event keys as people write them (contact.add), quoted when YAML would read
+    them as something else (a number, a boolean, null) or they hold anything unusual."""
+    if _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return _quote(value)
 
 
 def _quote(value: str) -> str:

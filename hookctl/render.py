@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from hookctl.models import Hook
+from hookctl.models import STATUSES, Hook
 from hookctl.planner import ACTIONS, Change, Plan, Update, change_to_dict, hook_to_dict
 
 if TYPE_CHECKING:
@@ -275,12 +275,14 @@ def hooks_json(result: Hook | Sequence[Hook] | Sequence[str] | None) -> Any:
     return [item if isinstance(item, str) else item.to_keap() for item in result]
 
 
-def hooks_table(result: Hook | Sequence[Hook] | Sequence[str]) -> str:
-    """An aligned table for a terminal; an empty list says so."""
+def hooks_table(
+    result: Hook | Sequence[Hook] | Sequence[str], *, empty: str = "No hook subscriptions."
+) -> str:
+    """An aligned table for a terminal (the url last, unpadded); `empty` for an empty list."""
     if isinstance(result, Hook):
         result = [result]
     if not result:
-        return "No hook subscriptions."
+        return empty
     if all(isinstance(item, str) for item in result):
         return "\n".join(_safe(str(item)) for item in result)
     rows = [("KEY", "EVENT", "STATUS", "URL")] + [
@@ -295,3 +297,22 @@ def hooks_table(result: Hook | Sequence[Hook] | Sequence[str]) -> str:
         + row[3]
         for row in rows
     )
+
+
+def hooks_count(shown: Sequence[Hook], total: int) -> str:
+    """The line under a listing: '3 subscriptions: 2 Verified, 1 Inactive.', 'of N' when a
+    filter hid some, and how many are extra copies of the same (event, url) pair, which
+    Keap accepts and then delivers every event to twice. An empty listing says so."""
+    if not total:
+        return "No hook subscriptions."
+    if not shown:
+        return f"No hook subscriptions match ({total} in the account)."
+    statuses = ", ".join(
+        f"{n} {status}" for status in STATUSES if (n := sum(1 for h in shown if h.status == status))
+    )
+    line = _count(total, "subscription")
+    if len(shown) < total:
+        line = f"{len(shown)} of {line}"
+    extra = len(shown) - len({h.pair for h in shown})
+    copies = f"; {_count(extra, 'duplicate')} (same event and url)" if extra else ""
+    return f"{line}: {statuses}{copies}."
