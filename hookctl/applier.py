@@ -9,6 +9,7 @@ repeat: a rerun after any failure finishes the job without making a duplicate.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -89,10 +90,15 @@ def apply(
     pairs = {hook.pair for hook in live}
     outcomes: list[Outcome] = []
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    # Writes run in the caller's context (a copy each), so that their log lines still say
+    # which account they are about.
+    caller = contextvars.copy_context()
     try:
         for phase in PHASES:
             batch = [c for c in the_plan.changes if isinstance(c, phase)]
-            for outcome in pool.map(lambda c: _run(c, keap, by_key, pairs), batch):
+            for outcome in pool.map(
+                lambda c: caller.copy().run(_run, c, keap, by_key, pairs), batch
+            ):
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)

@@ -9,7 +9,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from hookctl import __version__
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
+    from hookctl.accounts import Outcome, Target
     from hookctl.keap import Keap
     from hookctl.models import Account, DesiredState, Hook
     from hookctl.planner import Plan
@@ -67,7 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
-        "-f", "--file", default="hooks.yaml", help="the desired state (default: hooks.yaml)"
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)",
+    )
+    config.add_argument(
+        "--account",
+        metavar="NAME",
+        help="only this account of the files' accounts: (default: every account)",
+    )
+    config.add_argument(
+        "--account-parallelism",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="accounts worked on at once, each with its own client and rate budget (default 4)",
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -163,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=("table", "json"), default="table")
+    fmt.add_argument(
+        "--account",
+        metavar="NAME",
+        help="use this account's api_url and credentials variable from the hooks file",
+    )
+    fmt.add_argument(
+        "-f",
+        "--file",
+        default="hooks.yaml",
+        metavar="FILE",
+        help="the hooks file --account is read from (default: hooks.yaml)",
+    )
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"
     ).add_subparsers(title="operations", metavar="OPERATION", required=True)
@@ -239,30 +269,117 @@ def _color(stream: Any) -> bool:
 # -- wiring ------------------------------------------------------------------------------------
 
 
+def _api_url(args: argparse.Namespace, account: Account | None) -> str | None:
+    return args.api_url or os.environ.get("KEAP_API_URL") or (account and account.api_url) or None
+
+
 def _client(args: argparse.Namespace, account: Account | None, pool_size: int = 8) -> Keap:
     from hookctl.keap import Keap
 
-    api_url = args.api_url or os.environ.get("KEAP_API_URL") or (account and account.api_url)
     return Keap(
-        api_url or None,
+        _api_url(args, account),
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         pool_size=pool_size,
     )
 
 
-def _load(path: str, event_types: Any = None) -> DesiredState:
-    from hookctl.config import load
+def _targets(args: argparse.Namespace) -> list[Target]:
+    """Every account of every hooks file `-f` names (or the one `--account` names), each file
+    checked before anything is sent to Keap. With several, log lines name their account."""
+    from hookctl import accounts
+    from hookctl.models import DEFAULT_API_URL
 
-    return load(path, event_types=event_types)
+    files = accounts.hooks_files(args.file or ["hooks.yaml"])
+    targets = accounts.select(accounts.read_all(files), args.account)
+    for first, second in accounts.same_account(
+        targets, lambda account: _api_url(args, account) or DEFAULT_API_URL
+    ):
+        logger.warning(
+            "%s and %s use the same credentials variable and API url: if they are one Keap "
+            "account, their hooks files must declare different urls, or each apply undoes the "
+            "other's work",
+            first.label,
+            second.label,
+        )
+    if len(targets) > 1:
+        _label_log_lines()
+    return targets
 
 
-def _load_with_account(args: argparse.Namespace, pool_size: int = 8) -> tuple[DesiredState, Keap]:
-    """Load hooks.yaml, checking event keys against the account only when the file needs it."""
-    from hookctl.config import account_settings
+def _label_log_lines() -> None:
+    """With several accounts at once, start each log line with the account it is about."""
+    from hookctl.accounts import CURRENT
 
-    keap = _client(args, account_settings(args.file), pool_size)
-    return _load(args.file, event_types=keap.event_types), keap
+    def label(record: logging.LogRecord) -> bool:
+        account = CURRENT.get()
+        if account is not None and not getattr(record, "labelled", False):
+            # A % in a label (a file name) must not be taken for a format of the arguments.
+            record.msg = f"{account.replace('%', '%%')}: {record.msg}"
+            record.labelled = True
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(label)
+
+
+@dataclass
+class _Planned:
+    """One account, planned: what it wants, what it has, the client that saw it, the plan."""
+
+    desired: DesiredState
+    keap: Keap
+    live: list[Hook]
+    plan: Plan
+
+
+def _plan_each(
+    args: argparse.Namespace,
+    targets: Sequence[Target],
+    *,
+    pool_size: int = 8,
+    check: Callable[[Target, _Planned], None] | None = None,
+) -> list[Outcome[_Planned]]:
+    """Plan every target side by side, each with its own client (left open for the caller to
+    close, see _close). `check` runs in the target's thread and may refuse its plan."""
+    from hookctl import accounts
+    from hookctl.planner import plan
+
+    def work(target: Target) -> _Planned:
+        keap = _client(args, target.account, pool_size)
+        try:
+            # The account's event types are fetched only when the file needs them.
+            desired = target.desired(keap.event_types)
+            live = keap.list()
+            planned = _Planned(desired, keap, live, plan(desired, live))
+            if check is not None:
+                check(target, planned)
+        except BaseException:
+            keap.close()
+            raise
+        return planned
+
+    return accounts.run_each(targets, work, args.account_parallelism)
+
+
+def _planned(
+    args: argparse.Namespace, targets: Sequence[Target], run: _Run
+) -> Iterator[tuple[Target, _Planned]]:
+    """Plan every target (for reading only: the clients are closed), yield those planned
+    and report the others to `run`."""
+    outcomes = _plan_each(args, targets)
+    _close(outcomes)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            yield outcome.target, outcome.value
+        elif outcome.error is not None:
+            run.failed(outcome.target, outcome.error)
+
+
+def _close(outcomes: Sequence[Outcome[_Planned]]) -> None:
+    for outcome in outcomes:
+        if outcome.value is not None:
+            outcome.value.keap.close()
 
 
 def _plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
@@ -278,73 +395,197 @@ def _render_plan(plan: Plan, fmt: Any, stream: Any = None) -> str:
     return render.render_plan(plan, fmt, color=_color(stream or sys.stdout)).rstrip("\n")
 
 
+def _heading(target: Target, fmt: str, stream: Any = None) -> None:
+    """With several accounts, what starts each account's part of the output."""
+    text = f"=== {target.label} ===" if fmt == "text" else f"## {target.label}"
+    print(f"\n{text}\n", file=stream or sys.stdout)
+
+
+def _error(exc: HookctlError, target: Target | None = None) -> None:
+    prefix = f"{target.label}: " if target is not None else ""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"hookctl: error: {prefix}{line}", file=sys.stderr)
+
+
+def _print_json(document: Any) -> None:
+    import json
+
+    print(json.dumps(document, indent=2))
+
+
+class _Run:
+    """The output of plan, apply or drift over its accounts. With one account it is that
+    account's output alone, as it has always been; with several, each account's part comes
+    under a heading and a closing list gives every account's outcome in a line, or, in json,
+    one document (schemas/accounts.schema.json) holds them all."""
+
+    def __init__(self, command: str, fmt: str, targets: Sequence[Target]) -> None:
+        self.command = command
+        self.fmt = fmt
+        self.multi = len(targets) > 1
+        self.status = EXIT_OK
+        self._order = {target.label: index for index, target in enumerate(targets)}
+        self._rows: list[tuple[Target, str]] = []
+        self._results: list[tuple[str, str, str, Any, str | None]] = []
+
+    def section(self, target: Target) -> bool:
+        """Start an account's part; whether it is to be printed now (json with several
+        accounts waits for the single document)."""
+        if self.multi and self.fmt != "json":
+            _heading(target, self.fmt)
+        return not (self.multi and self.fmt == "json")
+
+    def done(self, target: Target, line: str, result: Any) -> None:
+        self._add(target, line, result, None)
+
+    def failed(self, target: Target, exc: HookctlError, result: Any = None) -> None:
+        self.status = EXIT_ERROR
+        _error(exc, target if self.multi else None)
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
+        self._add(target, f"failed: {lines[0]}{more}", result, str(exc))
+
+    def _add(self, target: Target, line: str, result: Any, error: str | None) -> None:
+        self._rows.append((target, line))
+        self._results.append((target.label, target.account.name, target.source, result, error))
+
+    def close(self) -> None:
+        if not self.multi:
+            return
+        # In the order of the files and their accounts, whatever order they finished in.
+        self._rows.sort(key=lambda row: self._order[row[0].label])
+        self._results.sort(key=lambda result: self._order[result[0]])
+        if self.fmt == "json":
+            from hookctl import render
+
+            _print_json(render.accounts_json(self.command, self._results))
+            return
+        width = max(len(target.label) for target, _ in self._rows)
+        if self.fmt == "markdown":
+            print("\n## Accounts\n")
+            print("\n".join(f"- **{target.label}**: {text}" for target, text in self._rows))
+        else:
+            print("\n=== accounts ===\n")
+            print("\n".join(f"{target.label.ljust(width)}  {text}" for target, text in self._rows))
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    if args.offline:
-        desired = _load(args.file)
-    else:
-        desired, keap = _load_with_account(args)
-        keap.close()
-    hooks = {sub.name for sub in desired.subscriptions}
-    print(f"{args.file}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
-    return EXIT_OK
+    from hookctl import accounts
+    from hookctl.errors import ConfigError
+
+    targets = _targets(args)
+
+    def work(target: Target) -> DesiredState:
+        if args.offline:
+            return target.desired()
+        with _client(args, target.account) as keap:
+            return target.desired(keap.event_types)
+
+    shown: set[str] = set()
+    status = EXIT_OK
+    for outcome in accounts.run_each(targets, work, args.account_parallelism):
+        target, desired = outcome.target, outcome.value
+        if outcome.error is not None:
+            status = EXIT_ERROR
+            if isinstance(outcome.error, ConfigError):
+                # An entry meant for several accounts gets the same message from each.
+                for line in str(outcome.error).splitlines():
+                    if line not in shown:
+                        shown.add(line)
+                        print(f"hookctl: error: {line}", file=sys.stderr)
+            else:
+                _error(outcome.error, target if len(targets) > 1 else None)
+            continue
+        assert desired is not None
+        where = target.source
+        if target.document.declares_accounts:
+            where += f" (account {target.account.name})"
+        hooks = {sub.name for sub in desired.subscriptions}
+        print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
+    return status
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    desired, keap = _load_with_account(args)
-    with keap:
-        live = keap.list()
-    plan = _plan(desired, live)
-    print(_render_plan(plan, args.format))
-    _step_summary(plan, "hookctl plan")
-    plan.check_safety(force=args.force, allow_empty=args.allow_empty)
-    if args.out:
-        from hookctl import planfile
+    from hookctl import render
 
-        planfile.write(
-            args.out,
-            plan,
-            config_digest=desired.digest,
-            live_fingerprint=planfile.fingerprint(live),
-            source=args.file,
-            api_url=keap.api_url,
+    targets = _targets(args)
+    if args.out and len(targets) > 1:
+        raise HookctlError(
+            f"--out saves the plan of one account, and this run covers {len(targets)} "
+            f"({', '.join(t.label for t in targets)}): choose one with --account NAME "
+            "(and one -f FILE)"
         )
-        logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
-    if args.detailed_exitcode and plan.has_changes:
+    run = _Run("plan", args.format, targets)
+    changes = False
+    for target, planned in _planned(args, targets, run):
+        plan = planned.plan
+        if run.section(target):
+            print(_render_plan(plan, args.format))
+        _step_summary(plan, "hookctl plan" + (f": {target.label}" if run.multi else ""))
+        changes = changes or plan.has_changes
+        try:
+            plan.check_safety(force=args.force, allow_empty=args.allow_empty)
+        except HookctlError as exc:
+            run.failed(target, exc, render.plan_json(plan))
+            continue
+        run.done(target, render.summary_line(plan), render.plan_json(plan))
+        if args.out:
+            from hookctl import planfile
+
+            planfile.write(
+                args.out,
+                plan,
+                config_digest=planned.desired.digest,
+                live_fingerprint=planfile.fingerprint(planned.live),
+                source=target.source,
+                api_url=planned.keap.api_url,
+                account=target.account.name,
+            )
+            logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
+    run.close()
+    if run.status == EXIT_OK and args.detailed_exitcode and changes:
         return EXIT_CHANGES
-    return EXIT_OK
+    return run.status
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    desired, keap = _load_with_account(args)
-    with keap:
-        live = keap.list()
-    plan = _plan(desired, live)
-    from hookctl import notify
+    from hookctl import notify, render
 
-    report = notify.drift_report(
-        plan,
-        account=desired.account.name,
-        api_url=keap.api_url,
-        source=args.file,
-        env=os.environ,
-    )
-    if args.format == "json":
-        import json
-
-        print(json.dumps(report, indent=2))
-    else:
-        print(_render_plan(plan, args.format))
-    _step_summary(plan, "hookctl drift")
-    if args.notify and plan.has_changes:
-        try:
-            notify.post(args.notify, report)
-        except HookctlError as exc:
-            # The drift itself is the news; a failed notification must not hide its exit code.
-            print(f"hookctl: error: {exc}", file=sys.stderr)
-    return EXIT_CHANGES if plan.has_changes else EXIT_OK
+    targets = _targets(args)
+    run = _Run("drift", args.format, targets)
+    drifted = False
+    for target, planned in _planned(args, targets, run):
+        plan = planned.plan
+        report = notify.drift_report(
+            plan,
+            account=target.account.name,
+            api_url=planned.keap.api_url,
+            source=target.source,
+            env=os.environ,
+        )
+        if run.section(target):
+            if args.format == "json":
+                _print_json(report)
+            else:
+                print(_render_plan(plan, args.format))
+        _step_summary(plan, "hookctl drift" + (f": {target.label}" if run.multi else ""))
+        run.done(
+            target, ("drifted: " if plan.has_changes else "") + render.summary_line(plan), report
+        )
+        drifted = drifted or plan.has_changes
+        if args.notify and plan.has_changes:
+            try:
+                notify.post(args.notify, report)
+            except HookctlError as exc:
+                # The drift itself is the news; a failed notification must not hide its exit code.
+                _error(exc, target if run.multi else None)
+    run.close()
+    if run.status != EXIT_OK:
+        return run.status
+    return EXIT_CHANGES if drifted else EXIT_OK
 
 
 def _step_summary(plan: Plan, title: str) -> None:
@@ -363,65 +604,126 @@ def _step_summary(plan: Plan, title: str) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from hookctl import planfile
-    from hookctl.applier import apply
 
     saved = planfile.read(args.planfile) if args.planfile else None
     if saved is not None:
-        args.file = saved.source if args.file == "hooks.yaml" else args.file
-    desired, keap = _load_with_account(args, pool_size=args.parallelism)
-    with keap:
-        live = keap.list()
+        if args.account not in (None, saved.account):
+            raise HookctlError(
+                f"{saved.path} is a plan for account {saved.account!r}, not {args.account!r}"
+            )
+        args.file = args.file or [saved.source]
+        args.account = saved.account
+    targets = _targets(args)
+    if saved is not None and len(targets) > 1:
+        raise HookctlError(
+            f"{saved.path} is a plan for one account, and {len(targets)} files declare "
+            f"{saved.account!r}: name the file with -f FILE"
+        )
+
+    def check(target: Target, planned: _Planned) -> None:
         if saved is not None:
-            planfile.ensure_fresh(saved, desired.digest, live, api_url=keap.api_url)
-            plan = saved.plan
-        else:
-            plan = _plan(desired, live)
-        plan.check_safety(force=args.force, allow_empty=args.allow_empty)
-        if not plan.changes:
-            if args.format == "json":
-                import json
+            planfile.ensure_fresh(
+                saved,
+                planned.desired.digest,
+                planned.live,
+                api_url=planned.keap.api_url,
+                account=target.account.name,
+            )
+            planned.plan = saved.plan
+        planned.plan.check_safety(force=args.force, allow_empty=args.allow_empty)
 
-                from hookctl import render
-                from hookctl.applier import ApplyReport
+    outcomes = _plan_each(args, targets, pool_size=args.parallelism, check=check)
+    try:
+        return _apply(args, outcomes)
+    finally:
+        _close(outcomes)
 
-                print(json.dumps(render.report_json(ApplyReport((), after=plan)), indent=2))
-            else:
-                print("No changes. The account matches " + args.file + ".")
-            return EXIT_OK
-        # The report in json or markdown owns stdout; the preview then goes to stderr.
-        preview = sys.stdout if args.format == "text" else sys.stderr
-        print(_render_plan(plan, "text", preview), file=preview)
-        if (
-            not args.dry_run
-            and not args.auto_approve
-            and not _ask("Apply these changes?", "--auto-approve")
-        ):
+
+def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> int:
+    from hookctl import accounts, render
+    from hookctl.applier import ApplyReport, apply
+    from hookctl.errors import ConfigError
+
+    run = _Run("apply", args.format, [outcome.target for outcome in outcomes])
+    # Accounts that could not be planned are reported before anything is asked or sent.
+    for outcome in outcomes:
+        if outcome.error is not None:
+            run.failed(outcome.target, outcome.error)
+    if any(isinstance(outcome.error, ConfigError) for outcome in outcomes):
+        # Bad input writes nothing anywhere: fixing the file and running again is all it takes.
+        if run.multi:
+            print("hookctl: error: nothing was applied to any account", file=sys.stderr)
+        return EXIT_ERROR
+
+    planned = {o.target.label: o.value for o in outcomes if o.value is not None}
+    pending = [o.target for o in outcomes if o.value is not None and o.value.plan.changes]
+    # The report in json or markdown owns stdout; the preview then goes to stderr.
+    preview = sys.stdout if args.format == "text" else sys.stderr
+    for target in pending:
+        if run.multi:
+            _heading(target, "text", preview)
+        print(_render_plan(planned[target.label].plan, "text", preview), file=preview)
+    if pending and not args.dry_run and not args.auto_approve:
+        where = f" to {len(pending)} accounts" if len(pending) > 1 else ""
+        if not _ask(f"Apply these changes{where}?", "--auto-approve"):
             return EXIT_ERROR
-        report = apply(
-            plan,
-            keap,
-            desired,
-            live,
+
+    def work(target: Target) -> ApplyReport:
+        each = planned[target.label]
+        return apply(
+            each.plan,
+            each.keap,
+            each.desired,
+            each.live,
             parallelism=args.parallelism,
             dry_run=args.dry_run,
-            progress=_progress if sys.stderr.isatty() else None,
+            progress=_progress(target.label if run.multi else "") if sys.stderr.isatty() else None,
         )
-    from hookctl import render
 
-    if args.format == "json":
-        import json
+    applied = {
+        o.target.label: o for o in accounts.run_each(pending, work, args.account_parallelism)
+    }
+    for outcome in outcomes:
+        target, each = outcome.target, outcome.value
+        if each is None:
+            continue  # reported above
+        result = applied.get(target.label)
+        if result is not None and result.error is not None:
+            run.failed(target, result.error)
+            continue
+        report = result.value if result is not None else None
+        report = report or ApplyReport((), after=each.plan)
+        if not report.ok:
+            run.status = EXIT_ERROR
+        document = render.report_json(report)
+        run.done(
+            target, render.report_summary(report) if report.outcomes else "No changes.", document
+        )
+        if not run.section(target):
+            continue
+        if args.format == "json":
+            _print_json(document)
+        elif not report.outcomes:
+            print(f"No changes. The account matches {target.source}.")
+        elif args.format == "markdown":
+            print(render.report_markdown(report))
+        else:
+            print(render.report_text(report, color=_color(sys.stdout)).rstrip("\n"))
+    run.close()
+    return run.status
 
-        print(json.dumps(render.report_json(report), indent=2))
-    elif args.format == "markdown":
-        print(render.report_markdown(report))
-    else:
-        print(render.report_text(report, color=_color(sys.stdout)).rstrip("\n"))
-    return EXIT_OK if report.ok else EXIT_ERROR
 
+def _progress(label: str) -> Callable[[Any], None]:
+    prefix = f"{label}: " if label else ""
 
-def _progress(outcome: Any) -> None:
-    change = outcome.change
-    print(f"  {outcome.result:<10} {change.action} {change.name or change.key}", file=sys.stderr)
+    def show(outcome: Any) -> None:
+        change = outcome.change
+        print(
+            f"  {prefix}{outcome.result:<10} {change.action} {change.name or change.key}",
+            file=sys.stderr,
+        )
+
+    return show
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:
@@ -433,7 +735,13 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     # Before any call: a secret that is missing fails without touching Keap.
     secret = _secret(args) if op == "verify" else None
     total = 0
-    with _client(args, None) as keap:
+    account = None
+    if args.account:
+        from hookctl import accounts
+
+        documents = accounts.read_all([args.file])
+        account = accounts.select(documents, args.account)[0].account
+    with _client(args, account) as keap:
         result: Any
         if op == "types":
             result = keap.event_types()

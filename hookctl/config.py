@@ -10,8 +10,9 @@ The pipeline, each stage reporting every problem it finds before the next one ru
 3. ``${VAR}`` / ``${VAR:-default}`` interpolation of every string value (never keys).
 4. the JSON Schema (schemas/hooks.schema.json, the single definition of the format), on the
    interpolated data, so the verdict is about what will actually be used.
-5. what a schema cannot say: urls, duplicate names and pairs, event types and wildcards,
-   ownership conflicts.
+5. what a schema cannot say: accounts, urls, duplicate names, ownership conflicts; then, for
+   each account (Document.desired), event types, wildcards and duplicate pairs, since each
+   account has event types of its own.
 
 A path flagged by one stage is not reported again by a later one, so one mistake gives one
 message. Nothing is printed; warnings go to the ``hookctl.config`` logger as ``file:line:col``.
@@ -20,7 +21,6 @@ message. Nothing is printed; warnings go to the ``hookctl.config`` logger as ``f
 from __future__ import annotations
 
 import codecs
-import copy
 import difflib
 import fnmatch
 import hashlib
@@ -31,7 +31,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -54,11 +54,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "Document",
     "EventTypes",
-    "account_settings",
     "load",
-    "needs_event_types",
     "parse",
+    "parse_document",
+    "read",
 ]
 
 logger = logging.getLogger(__name__)
@@ -125,9 +126,13 @@ def load(
     path: str | os.PathLike[str],
     event_types: EventTypes = None,
     env: Mapping[str, str] | None = None,
+    account: str | None = None,
 ) -> DesiredState:
-    """Read and check a hooks file; raise ConfigError listing every problem found."""
-    return parse(_read(path), os.fspath(path), event_types, env)
+    """Read and check a hooks file; raise ConfigError listing every problem found.
+
+    `account` names one of the file's `accounts:`; it may be left out when there is only one.
+    """
+    return parse(_read(path), os.fspath(path), event_types, env, account)
 
 
 def parse(
@@ -135,6 +140,7 @@ def parse(
     source: str = "hooks.yaml",
     event_types: EventTypes = None,
     env: Mapping[str, str] | None = None,
+    account: str | None = None,
 ) -> DesiredState:
     """Check a hooks document given as text or bytes; `source` names it in messages.
 
@@ -145,63 +151,134 @@ def parse(
     planner spend a `GET /hooks/event_keys` only when it changes the outcome.
     """
     issues = _Issues(source)
+    checked = _check_document(document, source, env, issues)
+    if issues:
+        # Report what the account's event types reveal along with everything else, as far as
+        # the document allows knowing which entries are meant for the account.
+        doc, urls, targets = checked.doc, checked.urls, checked.targets
+        names = _mapping(_mapping(doc.data).get("accounts"))
+        if account is not None or len(names) <= 1:
+            hooks = [
+                (index, hook)
+                for index, hook in enumerate(_sequence(_mapping(doc.data).get("hooks")))
+                if isinstance(hook, dict)
+                and (index not in targets or account is None or account in targets[index])
+            ]
+            _check_events(doc, hooks, urls, event_types, issues)
+        raise issues.error()
+    return checked.document().desired(account, event_types)
+
+
+def read(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Document:
+    """Read a hooks file and run every check that needs no account (see Document)."""
+    return parse_document(_read(path), os.fspath(path), env)
+
+
+def parse_document(
+    document: str | bytes, source: str = "hooks.yaml", env: Mapping[str, str] | None = None
+) -> Document:
+    """Check a hooks document up to its event types; raise ConfigError listing every problem."""
+    issues = _Issues(source)
+    checked = _check_document(document, source, env, issues)
+    if issues:
+        raise issues.error()
+    return checked.document()
+
+
+@dataclass
+class _Checked:
+    """A document through every stage but the events, with what those stages found."""
+
+    source: str
+    raw: bytes
+    doc: _Doc
+    urls: dict[int, str]
+    targets: dict[int, frozenset[str]]
+
+    def document(self) -> Document:
+        """The Document, once the stages found no problem."""
+        data = self.doc.data
+        multi = "accounts" in data
+        sections = data["accounts"] if multi else {"default": data.get("account", {})}
+        return Document(
+            source=self.source,
+            digest=hashlib.sha256(self.raw).hexdigest(),
+            accounts=tuple(_account(name, settings) for name, settings in sections.items()),
+            declares_accounts=multi,
+            _doc=self.doc,
+            _urls=self.urls,
+            _targets=self.targets,
+        )
+
+
+def _check_document(
+    document: str | bytes, source: str, env: Mapping[str, str] | None, issues: _Issues
+) -> _Checked:
+    """Stages 1 to 5 but the events. Problems go to `issues`; raises only when there is no
+    YAML document to go on with."""
     raw, doc = _document(document, issues)
-    environ = os.environ if env is None else env
-    _interpolate_all(doc, environ, issues)
+    _interpolate_all(doc, os.environ if env is None else env, issues)
     issues.seal()
     _check_schema(doc, issues)
     issues.seal()
-    subscriptions = _check_semantics(doc, event_types, issues)
+    urls, targets = _check_semantics(doc, issues)
     issues.emit_warnings()
-    if issues:
-        raise issues.error()
-    return _desired_state(doc.data, subscriptions, source, hashlib.sha256(raw).hexdigest())
+    return _Checked(source, raw, doc, urls, targets)
 
 
-def needs_event_types(
-    source: str | os.PathLike[str] | Mapping[str, Any],
-    env: Mapping[str, str] | None = None,
-) -> bool:
-    """Whether loading `source` (a path, or an already parsed document) would call for the
-    account's event types: it has a wildcard or an event type the built-in list lacks.
+@dataclass(frozen=True, eq=False)
+class Document:
+    """A hooks file that passed every check an account's event types cannot change.
 
-    parse() applies the same rule to a callable `event_types`, so a caller that passes a
-    callable has no need to ask first. Raises ConfigError when the file cannot be read as YAML.
+    What is left, events against the account's event types and wildcard expansion, is done per
+    account by desired(): accounts may differ in the event types they offer, and each account's
+    event types come from its own client, fetched in that account's own thread.
     """
-    hooks = enumerate(_sequence(_mapping(_lenient(source, env)).get("hooks")))
-    return _beyond_builtin([event for i, hook in hooks for _, event in _events_of(i, hook)])
 
+    source: str
+    digest: str  # sha256 of the file's bytes: a saved plan is stale when it changes
+    accounts: tuple[Account, ...]  # in file order; one named "default" without `accounts:`
+    declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
+    _doc: _Doc = field(repr=False)
+    _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
+    _targets: dict[int, frozenset[str]] = field(repr=False)  # hook index -> `accounts:` of it
 
-def account_settings(
-    source: str | os.PathLike[str] | Mapping[str, Any],
-    env: Mapping[str, str] | None = None,
-) -> Account:
-    """The `account` section of `source` (a path, or an already parsed document), read before
-    load() so that a caller can build the Keap client whose event types load() may need.
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(account.name for account in self.accounts)
 
-    Lenient: checking is load()'s job, and a value of the wrong shape reads as unset. Raises
-    ConfigError only when the file cannot be read as YAML.
-    """
-    account = _mapping(_mapping(_lenient(source, env)).get("account"))
-    credentials = _mapping(account.get("credentials"))
-    return Account(
-        api_url=_text(account.get("api_url")),
-        api_key_env=_text(credentials.get("api_key_env")),
-        access_token_env=_text(credentials.get("access_token_env")),
-    )
+    def account(self, name: str | None = None) -> Account:
+        """The account `name`, or the only one; ConfigError when there is no such account."""
+        if name is None and len(self.accounts) == 1:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        declared = ", ".join(self.account_names)
+        problem = (
+            f"declares several accounts ({declared}): name one"
+            if name is None
+            else f"has no account {_short(name)} (declared: {declared})"
+        )
+        line, column = _mark(self._doc, ("accounts",), key=True) or (None, None)
+        raise ConfigError([ConfigIssue(self.source, line, column, "accounts", problem)])
 
-
-def _lenient(
-    source: str | os.PathLike[str] | Mapping[str, Any], env: Mapping[str, str] | None
-) -> Any:
-    """The interpolated data of a document, without checking it."""
-    if isinstance(source, Mapping):
-        doc = _Doc(copy.deepcopy(dict(source)), {}, {})  # interpolation writes into it
-    else:
-        _, doc = _document(_read(source), _Issues(os.fspath(source)))
-    # An undefined variable is load()'s to report; here it leaves the text as written.
-    _interpolate_all(doc, os.environ if env is None else env, _Issues(""))
-    return doc.data
+    def desired(self, account: str | None = None, event_types: EventTypes = None) -> DesiredState:
+        """The desired state of one account: the hooks meant for it, events checked against
+        `event_types` (see parse()) and wildcards expanded. ConfigError when an event is not
+        one of the account's."""
+        chosen = self.account(account)
+        issues = _Issues(self.source)
+        data = self._doc.data
+        hooks = [
+            (index, hook)
+            for index, hook in enumerate(data["hooks"])
+            if index not in self._targets or chosen.name in self._targets[index]
+        ]
+        subscriptions = _check_events(self._doc, hooks, self._urls, event_types, issues)
+        if issues:
+            raise issues.error()
+        return _desired_state(data, chosen, subscriptions, self.source, self.digest)
 
 
 # --- issues -----------------------------------------------------------------------------------
@@ -704,6 +781,9 @@ def _describe(error: ValidationError, path: JSONPath) -> list[tuple[JSONPath, bo
         index = _first_repeat(instance)
         where = (*path, index) if index is not None else path
         return [(where, False, "is listed more than once")]
+    if "propertyNames" in error.schema_path and isinstance(instance, str):
+        # A key refused by its name (an account name): point at the key, and do not echo it.
+        return [((*path, instance), True, str(schema.get("patternErrorMessage") or error.message))]
     if len(error.schema_path) > 2 and error.schema_path[-3] == "patternProperties":
         # A key refused by its name (an inline secret): point at the key.
         return [(path, True, str(schema.get("errorMessage") or error.message))]
@@ -757,10 +837,12 @@ def _first_repeat(items: list[Any]) -> int | None:
 # --- stage 5: what the schema cannot say ------------------------------------------------------
 
 
-def _check_semantics(doc: _Doc, event_types: EventTypes, issues: _Issues) -> set[Subscription]:
-    """Check urls, names, events and ownership; return the subscriptions declared."""
+def _check_semantics(
+    doc: _Doc, issues: _Issues
+) -> tuple[dict[int, str], dict[int, frozenset[str]]]:
+    """Check accounts, urls, names and ownership. Returns each usable hook url by entry, and
+    the accounts of each entry that limits itself to some."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    account = _mapping(data.get("account"))
     ownership = _mapping(data.get("ownership"))
     hooks = [
         (index, hook)
@@ -768,9 +850,20 @@ def _check_semantics(doc: _Doc, event_types: EventTypes, issues: _Issues) -> set
         if isinstance(hook, dict)
     ]
 
-    api_url = account.get("api_url")
-    if isinstance(api_url, str):
-        _check_url(doc, ("account", "api_url"), api_url, issues, "Keap API credentials")
+    accounts = _mapping(data.get("accounts"))
+    if "account" in data and "accounts" in data:
+        issues.add(
+            ("accounts",),
+            _mark(doc, ("accounts",), key=True),
+            "use either account (one account) or accounts (named accounts), not both",
+        )
+    sections: list[tuple[JSONPath, Any]] = [(("account",), data.get("account"))]
+    sections += [(("accounts", name), value) for name, value in accounts.items()]
+    for where, section in sections:
+        api_url = _mapping(section).get("api_url")
+        if isinstance(api_url, str):
+            _check_url(doc, (*where, "api_url"), api_url, issues, "Keap API credentials")
+
     for index, prefix in enumerate(_sequence(ownership.get("url_prefixes"))):
         if isinstance(prefix, str):
             _check_url(doc, ("ownership", "url_prefixes", index), prefix, issues, None)
@@ -779,17 +872,20 @@ def _check_semantics(doc: _Doc, event_types: EventTypes, issues: _Issues) -> set
 
     names: dict[str, int] = {}
     urls: dict[int, str] = {}
+    targets: dict[int, frozenset[str]] = {}
     for index, hook in hooks:
         name = hook.get("name")
+        path: JSONPath = ("hooks", index, "name")
         if isinstance(name, str):
             first = names.setdefault(name, index)
             if first != index:
-                path: JSONPath = ("hooks", index, "name")
                 issues.add(
                     path,
                     _mark(doc, path),
                     f"{_short(name)} is already the name of {_where(doc, ('hooks', first))}",
                 )
+        if "accounts" in hook:
+            targets[index] = _check_targets(doc, index, hook["accounts"], accounts, issues)
         url = hook.get("url")
         path = ("hooks", index, "url")
         if isinstance(url, str) and not issues.flagged(path):
@@ -806,8 +902,28 @@ def _check_semantics(doc: _Doc, event_types: EventTypes, issues: _Issues) -> set
                     "would never manage it: remove the glob or change the url",
                 )
             urls[index] = url
+    return urls, targets
 
-    return _check_events(doc, hooks, urls, event_types, issues)
+
+def _check_targets(
+    doc: _Doc, index: int, listed: Any, accounts: dict[str, Any], issues: _Issues
+) -> frozenset[str]:
+    """The accounts a hook entry limits itself to, each checked to be declared."""
+    path: JSONPath = ("hooks", index, "accounts")
+    if not accounts:
+        issues.add(
+            path,
+            _mark(doc, path, key=True),
+            "needs named accounts: declare them in a top-level accounts: mapping",
+        )
+        return frozenset()
+    for position, name in enumerate(_sequence(listed)):
+        where = (*path, position)
+        if isinstance(name, str) and name not in accounts and not issues.flagged(where):
+            close = difflib.get_close_matches(name, list(accounts), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "declared: " + ", ".join(accounts)
+            issues.add(where, _mark(doc, where), f"{_short(name)} is not an account ({hint})")
+    return frozenset(name for name in _sequence(listed) if isinstance(name, str))
 
 
 def _check_events(
@@ -959,10 +1075,6 @@ def _where(doc: _Doc, path: JSONPath) -> str:
     return _format_path(path) + (f" (line {mark[0]})" if mark else "")
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -980,28 +1092,38 @@ def _events_of(index: int, hook: Any) -> Iterator[tuple[JSONPath, str]]:
 # --- the result -------------------------------------------------------------------------------
 
 
+def _account(name: str, section: dict[str, Any]) -> Account:
+    credentials = section.get("credentials", {})
+    return Account(
+        name=name,
+        api_url=section.get("api_url"),
+        api_key_env=credentials.get("api_key_env"),
+        access_token_env=credentials.get("access_token_env"),
+    )
+
+
 def _desired_state(
-    data: dict[str, Any], subscriptions: set[Subscription], source: str, digest: str
+    data: dict[str, Any],
+    account: Account,
+    subscriptions: set[Subscription],
+    source: str,
+    digest: str,
 ) -> DesiredState:
     """Assemble the result from data that passed every check."""
-    account = data.get("account", {})
-    credentials = account.get("credentials", {})
     ownership = data.get("ownership", {})
     safety = data.get("safety", {})
     defaults = Safety()
     return DesiredState(
         subscriptions=frozenset(subscriptions),
         ownership=Ownership(
+            # Every url of the file, whichever accounts its entry names: taking an account off
+            # an entry must delete that entry's subscriptions there, not leave them unmanaged.
             declared_urls=frozenset(hook["url"] for hook in data["hooks"]),
             url_prefixes=tuple(ownership.get("url_prefixes", ())),
             ignore=tuple(ownership.get("ignore", ())),
             all=ownership.get("all", False),
         ),
-        account=Account(
-            api_url=account.get("api_url"),
-            api_key_env=credentials.get("api_key_env"),
-            access_token_env=credentials.get("access_token_env"),
-        ),
+        account=account,
         safety=Safety(
             min_existing=safety.get("min_existing", defaults.min_existing),
             max_update_ratio=float(safety.get("max_update_ratio", defaults.max_update_ratio)),

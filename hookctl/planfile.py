@@ -45,6 +45,7 @@ class SavedPlan:
     live_fingerprint: str
     source: str
     api_url: str
+    account: str
     hookctl_version: str
     created_at: str
     path: str
@@ -64,6 +65,7 @@ def write(
     live_fingerprint: str,
     source: str,
     api_url: str,
+    account: str = "default",
 ) -> None:
     """Write `plan` to `path` (mode 0600, atomically: a reader sees the old file or the new).
 
@@ -86,6 +88,7 @@ def write(
         "hookctl_version": __version__,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source,
+        "account": account,
         "api_url": api_url,
         "config_digest": config_digest,
         "live_fingerprint": live_fingerprint,
@@ -148,6 +151,8 @@ def read(path: PathArg) -> SavedPlan:
         live_fingerprint=document["live_fingerprint"],
         source=document["source"],
         api_url=document["api_url"],
+        # Plans saved before accounts existed were made for the file's only account.
+        account=document.get("account", "default"),
         hookctl_version=document["hookctl_version"],
         created_at=document["created_at"],
         path=name,
@@ -160,13 +165,16 @@ def ensure_fresh(
     live: Sequence[Hook],
     *,
     api_url: str | None = None,
+    account: str | None = None,
 ) -> None:
     """StalePlanError, saying what changed, unless the plan still fits the config and Keap.
 
-    `api_url`, when given, must be the one the plan was made against: two empty accounts
-    have the same fingerprint, and a staging plan must not be applied to production.
+    `api_url` and `account`, when given, must be those the plan was made for: two empty
+    accounts have the same fingerprint, and a staging plan must not be applied to production.
     """
     problems: list[str] = []
+    if account is not None and account != saved.account:
+        problems.append(f"it was made for account {saved.account!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
         problems.append(f"it was made against {saved.api_url}, not {api_url}")
     if config_digest != saved.config_digest:

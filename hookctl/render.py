@@ -212,6 +212,24 @@ def report_json(report: ApplyReport) -> dict[str, Any]:
     }
 
 
+def accounts_json(
+    command: str,
+    results: Sequence[tuple[str, str, str, dict[str, Any] | None, str | None]],
+) -> dict[str, Any]:
+    """A run over several accounts, as schemas/accounts.schema.json describes it. `results`
+    holds (label, account, source, result, error): result is the document the command prints
+    for one account (plan, apply report or drift report), error why it failed, if it did."""
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "command": command,
+        "ok": all(error is None for *_, error in results),
+        "accounts": [
+            {"label": label, "account": account, "source": source, "result": result, "error": error}
+            for label, account, source, result, error in results
+        ],
+    }
+
+
 def report_text(report: ApplyReport, *, color: bool = False) -> str:
     paint = _painter(color)
     lines = []
@@ -222,13 +240,13 @@ def report_text(report: ApplyReport, *, color: bool = False) -> str:
         line = f"{label} {change.action:<6} {_safe(change.name or '-')} {target}"
         detail = f" ({_safe(o.detail)})" if o.detail else ""
         lines.append(f"{line} {_safe(change.event_key)} {_safe(change.hook_url)}{detail}")
-    lines += ["", paint("bold", _report_summary(report))]
+    lines += ["", paint("bold", report_summary(report))]
     return "\n".join(lines) + "\n"
 
 
 def report_markdown(report: ApplyReport) -> str:
     parts = [f"### hookctl apply{' (dry run)' if report.dry_run else ''}", ""]
-    parts += [f"**{_md_text(_report_summary(report))}**", ""]
+    parts += [f"**{_md_text(report_summary(report))}**", ""]
     parts += _md_table(
         ("result", "action", "name", "key", "event", "hook url", "detail"),
         report.outcomes,
@@ -246,7 +264,8 @@ def report_markdown(report: ApplyReport) -> str:
     return "\n".join(parts)
 
 
-def _report_summary(report: ApplyReport) -> str:
+def report_summary(report: ApplyReport) -> str:
+    """One sentence on what an apply did and whether the account now matches."""
     counts = ", ".join(f"{n} {result}" for result, n in sorted(report.counts().items()))
     if report.dry_run:
         return f"Dry run: {counts or 'nothing'} — nothing was sent to Keap."

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import http.server
+import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,29 @@ def sandbox(api_key: str) -> Iterator[Sandbox]:
     takes 0.18 s), so retry tests finish quickly."""
     with Sandbox(api_key=api_key, time_scale=1e-4) as sb:
         yield sb
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A chat-webhook stand-in on loopback that records every JSON body posted to it."""
+    bodies: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            bodies.append(json.loads(self.rfile.read(length)))
+            self.send_response(200 if "fail" not in self.path else 500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/hook-token", bodies
+    server.shutdown()
+    server.server_close()
 
 
 class Api:

@@ -64,6 +64,13 @@ def test_recipe_commands_parse_with_the_real_command_line(path: Path) -> None:
 def test_the_apply_workflow_keeps_applies_one_at_a_time() -> None:
     workflow = yaml.safe_load((ROOT / "examples/ci/github-actions/hookctl-apply.yml").read_text())
     assert workflow["concurrency"]["cancel-in-progress"] is False
+    # With several accounts: one at a time in each account, the accounts side by side.
+    recipe = ROOT / "examples/ci/github-actions/hookctl-apply-accounts.yml"
+    job = yaml.safe_load(recipe.read_text())["jobs"]["apply"]
+    assert "matrix.account" in job["concurrency"]["group"]
+    assert job["concurrency"]["cancel-in-progress"] is False
+    assert job["strategy"]["fail-fast"] is False
+    assert all("--account" in words for words in hookctl_commands(recipe) if words[0] == "plan")
     gitlab = yaml.safe_load((ROOT / "examples/ci/gitlab/.gitlab-ci.yml").read_text())
     assert gitlab["hookctl-apply"]["resource_group"]
 

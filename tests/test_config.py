@@ -17,7 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from hookctl import config
-from hookctl.config import MAX_FILE_BYTES, MAX_ISSUES, load, needs_event_types, parse
+from hookctl.config import MAX_FILE_BYTES, MAX_ISSUES, load, parse
 from hookctl.errors import ConfigError
 from hookctl.models import KNOWN_EVENT_KEYS, Account, Safety, Subscription
 
@@ -658,33 +658,6 @@ def test_event_types_callable_is_called_once_for_wildcards_and_unknown_events(ev
     assert fetch.calls == 1
 
 
-def test_needs_event_types_reports_wildcards_and_unknown_events(tmp_path: Path) -> None:
-    path = tmp_path / "hooks.yaml"
-    path.write_text(one_hook(events="[contact.add]"))
-    assert needs_event_types(path) is False
-    path.write_text(one_hook(events='["contact.*"]'))
-    assert needs_event_types(path) is True
-    assert needs_event_types(yaml.safe_load(one_hook(events="[contact.merge]"))) is True
-    assert needs_event_types({"hooks": [{"events": ["${E:-note.add}"]}]}, env={}) is False
-    assert needs_event_types(EXAMPLE) is True
-
-
-def test_account_settings_are_read_before_load_without_checking_the_rest(tmp_path: Path) -> None:
-    path = tmp_path / "hooks.yaml"
-    path.write_text(
-        "account:\n  api_url: ${API:-https://api.example.com}/v1\n"
-        "  credentials: {access_token_env: TOKEN_VAR}\nhooks: 3\n"
-    )
-    assert config.account_settings(path, env={}) == Account(
-        api_url="https://api.example.com/v1", access_token_env="TOKEN_VAR"
-    )
-    assert config.account_settings({"account": {"api_url": 7}}) == Account()
-    assert config.account_settings(EXAMPLE) == Account(api_key_env="KEAP_API_KEY")
-    path.write_text("account: [\n")
-    with pytest.raises(ConfigError):
-        config.account_settings(path)
-
-
 # --- interpolation ------------------------------------------------------------------------
 
 
@@ -730,7 +703,7 @@ def test_malformed_variable_references_are_refused(url: str, message: str) -> No
 def test_keys_are_never_interpolated() -> None:
     assert problems("version: 1\nhooks: []\n${X}: 1\n", env={"X": "safety"}) == [
         "hooks.yaml:3:1: ['${X}']: unknown key '${X}' "
-        "(expected one of: version, account, ownership, safety, hooks)"
+        "(expected one of: version, account, accounts, ownership, safety, hooks)"
     ]
 
 
@@ -835,6 +808,10 @@ def test_every_schema_property_has_a_description() -> None:
 def test_every_schema_object_refuses_unknown_keys_and_inline_secrets() -> None:
     objects: list[dict[str, Any]] = []
     walk(schema(), lambda node: objects.append(node) if node.get("type") == "object" else None)
+    # The accounts mapping is keyed by account names, checked by propertyNames instead.
+    named = [node for node in objects if "propertyNames" in node]
+    assert [node["additionalProperties"] for node in named] == [{"$ref": "#/$defs/account"}]
+    objects = [node for node in objects if node not in named]
     assert len(objects) == 6
     assert all(node.get("additionalProperties") is False for node in objects)
     patterns = {json.dumps(node.get("patternProperties"), sort_keys=True) for node in objects}

@@ -35,7 +35,7 @@ from test_soak import SLOW_ONLY
 
 from hookctl import planfile
 from hookctl.cli import main
-from hookctl.config import account_settings, load, needs_event_types, parse
+from hookctl.config import Document, load, parse, read
 from hookctl.errors import ConfigError, PlanError
 from hookctl.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.planner import plan
@@ -59,6 +59,7 @@ HOOKS_SEEDS = (
     # Almost a valid file, one that anchors and a merge key would make into two hooks.
     b"version: 1\nhooks:\n  - &base\n    name: a\n    url: https://h.example.com/a\n"
     b"    events: &ev [contact.add, 'invoice.*']\n  - <<: *base\n    name: b\n    events: *ev\n",
+    (ROOT / "examples" / "accounts.yaml").read_bytes(),
 )
 YAML_TOKENS = (
     *(t.encode() for t in "-:[]{},&*!|>'\"#%@`?~\\"),
@@ -178,9 +179,14 @@ def cli_output() -> Iterator[io.StringIO]:
         root.handlers[:], root.level = handlers, level
 
 
+def every_account(document: Document, event_types: Callable[[], tuple[str, ...]]) -> None:
+    for name in document.account_names:
+        document.desired(name, event_types)
+
+
 def check_hooks_file(path: Path) -> None:
     """Every way hookctl reads a hooks file: the loader with the account's event types (the
-    callable that `plan` passes), the lenient readers the CLI calls before it, and validate."""
+    callable that `plan` passes), every account of the document, and validate."""
 
     def event_types() -> tuple[str, ...]:
         return KNOWN_EVENT_KEYS
@@ -188,8 +194,7 @@ def check_hooks_file(path: Path) -> None:
     readers: list[Callable[[], object]] = [
         lambda: load(path, event_types=event_types, env=ENV),
         lambda: parse(path.read_bytes(), str(path), env={}),
-        lambda: account_settings(path, ENV),
-        lambda: needs_event_types(path, ENV),
+        lambda: every_account(read(path, ENV), event_types),
     ]
     outcomes = []
     for reader in readers:
@@ -229,12 +234,14 @@ def test_a_mutated_hooks_yaml_loads_or_gives_a_clean_config_error(
 
 
 def test_the_seeds_are_valid_or_nearly_so() -> None:
-    """The mutations start next to a valid file: two seeds load, the third only for its
-    anchors (which the loader refuses: it never expands an alias)."""
+    """The mutations start next to a valid file: three seeds load, the third only for its
+    anchors (which the loader refuses: it never expands an alias), the fourth has accounts."""
     for seed in HOOKS_SEEDS[:2]:
         parse(seed, env=ENV)
     with pytest.raises(ConfigError, match="anchors"):
         parse(HOOKS_SEEDS[2], env=ENV)
+    for account in ("production", "staging"):
+        parse(HOOKS_SEEDS[3], env=ENV, account=account)
 
 
 # -- saved plans ---------------------------------------------------------------------------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,29 +16,6 @@ from hookctl.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-NOTIFY-RECOGNISABLE-91c2"
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A chat-webhook stand-in on loopback that records every JSON body posted to it."""
-    bodies: list[dict[str, Any]] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            bodies.append(json.loads(self.rfile.read(length)))
-            self.send_response(200 if "fail" not in self.path else 500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/hook-token", bodies
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -350,3 +350,20 @@ def test_a_plan_is_stale_against_another_account(tmp_path: Path) -> None:
             saved.plan.live_hooks(),
             api_url="https://api.infusionsoft.com/crm/rest/v1",
         )
+
+
+def test_a_plan_names_its_account_and_is_stale_for_another(tmp_path: Path) -> None:
+    save(tmp_path / "plan.json", account="staging")
+    saved = read(tmp_path / "plan.json")
+    assert saved.account == "staging"
+    ensure_fresh(saved, DIGEST, saved.plan.live_hooks(), api_url=API_URL, account="staging")
+    # Real Keap accounts share one API url: the name is what tells them apart.
+    with pytest.raises(StalePlanError, match="made for account 'staging', not 'production'"):
+        ensure_fresh(saved, DIGEST, saved.plan.live_hooks(), api_url=API_URL, account="production")
+
+
+def test_a_plan_saved_before_accounts_existed_is_for_the_default_account(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save(path)
+    rewrite(path, lambda document: document.pop("account"), reseal=True)
+    assert read(path).account == "default"

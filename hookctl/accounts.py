@@ -1,0 +1,184 @@
+"""One command over many accounts: which files and accounts it covers, and running the work of
+each side by side, so that one account failing (unreachable, refused credentials, a safety
+refusal) neither stops nor hides the others.
+
+Nothing here talks to Keap: the CLI passes the per-account work in. Each account's work runs in
+its own thread with its own client, so each keeps its own connection pool and its own pacing
+on Keap's throttle headers (Keap's quotas are per account).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hookctl import config
+from hookctl.errors import ConfigError, HookctlError
+from hookctl.models import Account, DesiredState
+
+__all__ = [
+    "CURRENT",
+    "Outcome",
+    "Target",
+    "hooks_files",
+    "read_all",
+    "run_each",
+    "same_account",
+    "select",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The label of the account whose work the current thread is doing, for log lines.
+CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("account", default=None)
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One account of one hooks file: the unit that plan, apply and drift work on."""
+
+    document: config.Document
+    account: Account
+    label: str  # how output names it: "staging", or "clients/acme.yaml:staging" among files
+
+    @property
+    def source(self) -> str:
+        return self.document.source
+
+    def desired(self, event_types: config.EventTypes = None) -> DesiredState:
+        return self.document.desired(self.account.name, event_types)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What one target's work gave: a value, or the error that stopped it."""
+
+    target: Target
+    value: T | None = None
+    error: HookctlError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def hooks_files(paths: Sequence[str]) -> list[str]:
+    """The hooks files that `-f` arguments name: files as given, and the *.yaml / *.yml files
+    directly inside a directory, in name order. A file named twice is read once."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            inside = sorted(
+                entry.path
+                for entry in os.scandir(path)
+                if entry.name.endswith(_SUFFIXES)
+                and not entry.name.startswith(".")
+                and entry.is_file()
+            )
+            if not inside:
+                raise HookctlError(f"{path}: no *.yaml or *.yml files in this directory")
+            found.extend(inside)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list[config.Document]:
+    """Read and check every file; one ConfigError listing the problems of all of them."""
+    documents: list[config.Document] = []
+    issues = []
+    for path in paths:
+        try:
+            documents.append(config.read(path, env))
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise ConfigError(issues)
+    return documents
+
+
+def select(documents: Sequence[config.Document], account: str | None = None) -> list[Target]:
+    """Every account of every document, or those named `account`. HookctlError when no
+    document has an account of that name."""
+    several_files = len(documents) > 1
+    targets = [
+        Target(document, each, _label(document, each, several_files))
+        for document in documents
+        for each in document.accounts
+        if account is None or each.name == account
+    ]
+    if not targets:
+        declared = sorted({name for document in documents for name in document.account_names})
+        where = (
+            f"{documents[0].source} has no account"
+            if len(documents) == 1
+            else "none of the files has an account"
+        )
+        raise HookctlError(
+            f"--account {account}: {where} of that name (declared: {', '.join(declared)})"
+        )
+    return targets
+
+
+def _label(document: config.Document, account: Account, several_files: bool) -> str:
+    if not several_files:
+        return account.name
+    if not document.declares_accounts:
+        return document.source
+    return f"{document.source}:{account.name}"
+
+
+def same_account(
+    targets: Sequence[Target], api_url: Callable[[Account], str]
+) -> list[tuple[Target, Target]]:
+    """Pairs of targets that would reach Keap at the same url with the same credential
+    variable: most likely one account managed twice, where two desired states would undo
+    each other's work on every apply."""
+    first: dict[tuple[str, str | None, str | None], Target] = {}
+    pairs = []
+    for target in targets:
+        account = target.account
+        key = (api_url(account), account.api_key_env, account.access_token_env)
+        if key in first:
+            pairs.append((first[key], target))
+        else:
+            first[key] = target
+    return pairs
+
+
+def run_each(
+    targets: Sequence[Target], work: Callable[[Target], T], max_workers: int = 4
+) -> list[Outcome[T]]:
+    """Run `work` for every target, at most `max_workers` at a time, and return the outcomes
+    in the order of `targets`. A HookctlError ends only its own target's work; any other
+    exception is a bug and propagates once every target has finished."""
+
+    def one(target: Target) -> Outcome[T]:
+        CURRENT.set(target.label)
+        try:
+            return Outcome(target, value=work(target))
+        except HookctlError as exc:
+            logger.debug("%s failed: %s", target.label, exc)
+            return Outcome(target, error=exc)
+
+    if len(targets) == 1:
+        # Same thread: a single account gains nothing from a pool, and a traceback or a
+        # debugger stays simple.
+        context = contextvars.copy_context()
+        return [context.run(one, targets[0])]
+    pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="account")
+    try:
+        futures = [pool.submit(contextvars.copy_context().run, one, t) for t in targets]
+        return [future.result() for future in futures]
+    finally:
+        # On Ctrl-C, accounts not yet started are not started.
+        pool.shutdown(wait=False, cancel_futures=True)
