@@ -899,10 +899,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     entries = len({sub.name for sub in desired.subscriptions})
+    plan = _plan(desired, live)
     print(
         f"hookctl: {'wrote ' + args.output if args.output else 'imported'}: {entries} hooks, "
         f"{len(desired.subscriptions)} subscriptions. "
-        f"A plan on it now: {render.summary_line(_plan(desired, live))}.",
+        f"A plan on it now: {render.summary_line(plan)}.",
         file=sys.stderr,
     )
+    try:
+        plan.check_safety()
+    except HookctlError as exc:
+        # Many duplicated subscriptions make many deletes of extra copies: say so now rather
+        # than at the first apply.
+        print(f"hookctl: note: apply will need --force: {exc}", file=sys.stderr)
     return EXIT_OK

@@ -60,6 +60,7 @@ __all__ = [
     "parse",
     "parse_document",
     "read",
+    "url_host",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1023,7 +1024,7 @@ def _check_url(doc: _Doc, path: JSONPath, url: str, issues: _Issues, cleartext: 
     """Check an absolute http(s) url; warn about http:// off loopback when `cleartext` names
     what would travel unencrypted. Returns whether the url is usable."""
     try:
-        host = _url_host(url)
+        host = url_host(url)
     except ValueError as exc:
         issues.add(path, _mark(doc, path), str(exc))
         return False
@@ -1037,8 +1038,9 @@ def _check_url(doc: _Doc, path: JSONPath, url: str, issues: _Issues, cleartext: 
     return True
 
 
-def _url_host(url: str) -> str:
-    """The host of an absolute http(s) url; ValueError saying why when it is not one."""
+def url_host(url: str) -> str:
+    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
+    loader's check of every url, and import's of the urls it is about to write."""
     not_absolute = "must be an absolute http:// or https:// url"
     try:
         parts = urlsplit(url)

@@ -87,6 +87,10 @@ class UnreachableError(KeapError):
     """No answer at all: DNS, connection refused, timeout, TLS."""
 
 
+class CertificateError(UnreachableError):
+    """The API's TLS certificate did not verify: no request was sent, and none is retried."""
+
+
 class ProtocolError(KeapError):
     """Keap answered 2xx with a body that is not what its API declares."""
 

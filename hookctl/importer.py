@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from hookctl.config import _url_host
+from hookctl.config import url_host
 from hookctl.errors import HookctlError
 from hookctl.models import DEFAULT_API_URL, Hook
 from hookctl.planner import key_order
@@ -177,7 +177,7 @@ def _url_problem(url: str) -> str | None:
     if len(url) > _URL_MAX:
         return f"is longer than {_URL_MAX} characters"
     try:
-        _url_host(url)
+        url_host(url)
     except ValueError as exc:
         return str(exc)
     return None

@@ -12,19 +12,22 @@ import json
 import logging
 import os
 import random
+import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from hookctl import __version__
 from hookctl.errors import (
     AuthenticationError,
+    CertificateError,
     HookctlError,
     InvalidRequestError,
     KeapError,
@@ -403,8 +406,14 @@ class Keap:
             raise UnreachableError(
                 method, path, None, "connect timed out", self._net_hint()
             ) from None
-        except requests.exceptions.SSLError:
-            raise UnreachableError(
+        except requests.exceptions.SSLError as exc:
+            if not _certificate_rejected(exc):
+                # A handshake cut short is a network fault like any other, worth a retry.
+                raise UnreachableError(
+                    method, path, None, "TLS handshake failed", self._net_hint()
+                ) from None
+            # A certificate that does not verify will not verify on a retry either.
+            raise CertificateError(
                 method,
                 path,
                 None,
@@ -523,7 +532,27 @@ class Keap:
 
 def _retryable(error: KeapError) -> bool:
     # A plain 500 is Keap refusing the call itself: asking again gets the same answer.
+    if isinstance(error, CertificateError):
+        return False
     return isinstance(error, UnreachableError) or error.status in RETRY_STATUSES
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """Whether an SSLError from requests comes from a certificate that did not verify.
+    requests and urllib3 wrap the ssl module's error in their own, as an argument or a
+    reason rather than always as a cause, so every path down is followed."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(item, BaseException):
+            pending += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
+    return False
 
 
 def _key_order(key: str) -> tuple[int, int | str]:
@@ -551,7 +580,7 @@ def _read_limited(response: requests.Response, deadline: float) -> bytes:
     """Read the body, refusing a huge one and one that trickles in past the deadline."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(65536):
+    for chunk in _chunks(response):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise ProtocolError(
@@ -569,6 +598,26 @@ def _read_limited(response: requests.Response, deadline: float) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. iter_content() waits for a full chunk (or the end of the body)
+    before it returns, so a server sending a byte now and then, each within the read timeout,
+    would keep a deadline from ever being checked; read1() returns what one read from the
+    socket gives. urllib3 1.x has no read1(), and is left with iter_content()."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(65536)
+        return
+    while True:
+        try:
+            chunk = read1(65536, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # As iter_content() would say it, for the caller's one except clause.
+            raise requests.exceptions.ConnectionError(type(exc).__name__) from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def _error_message(response: requests.Response, raw: bytes) -> str:

@@ -193,6 +193,25 @@ def test_import_reports_what_a_plan_would_do_on_stderr(
     )
 
 
+def test_import_warns_when_the_first_apply_will_need_force(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = sandbox.receiver_url
+    # Ten subscriptions, each with a copy: ten deletes of copies out of twenty managed.
+    events = ["contact.add", "contact.edit", "contact.delete", "order.add", "order.edit"]
+    events += ["order.delete", "note.add", "note.edit", "note.delete", "task.add"]
+    sandbox.seed([(event, f"{base}/{event.split('.')[0]}", "Verified") for event in events] * 2)
+    capsys.readouterr()
+    out = _import(tmp_path)
+    err = capsys.readouterr().err
+    assert "A plan on it now: 10 to delete; 10 unchanged, 0 unmanaged." in err
+    assert (
+        "hookctl: note: apply will need --force: refusing a plan that would delete 10 of 20 "
+        "managed subscriptions (50%, limit 30%)"
+    ) in err
+    assert main(["plan", "-f", str(out)]) == 1
+
+
 def test_import_never_writes_the_api_key(
     sandbox: Sandbox, tmp_path: Path, api_key: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
+import json
 import logging
 import threading
 import time
@@ -402,3 +404,64 @@ def test_the_api_key_never_appears_in_logs_errors_or_reprs(
     everything = "\n".join(texts) + caplog.text
     assert caplog.records, "debug logging should have said something"
     assert key not in everything
+
+
+def test_an_answer_that_trickles_in_is_cut_off_at_the_deadline(
+    hostile: Callable[[Handler], str],
+) -> None:
+    body = b"[" + b" " * 18 + b"]"
+
+    def trickle(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        for byte in body:  # each byte well within the read timeout, the whole far past it
+            h.wfile.write(bytes([byte]))
+            h.wfile.flush()
+            time.sleep(0.25)
+
+    url = hostile(trickle)
+    started = time.monotonic()
+    with Keap(url, env={"KEAP_API_KEY": "k"}, timeout=(1, 0.5), retry=RetryPolicy(1)) as keap:
+        with pytest.raises(UnreachableError, match="answer trickled in too slowly"):
+            keap.list()
+    # The deadline is twice the read timeout; the whole body would take 5 s.
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "chunked"])
+def test_compressed_and_chunked_answers_are_read_whole(
+    hostile: Callable[[Handler], str], encoding: str
+) -> None:
+    hooks = [
+        {
+            "key": str(i),
+            "eventKey": "contact.add",
+            "hookUrl": f"https://x/{i}",
+            "status": "Verified",
+        }
+        for i in range(2000)
+    ]
+    body = json.dumps(hooks).encode()
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        if encoding == "gzip":
+            packed = gzip.compress(body)
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(packed)))
+            h.end_headers()
+            h.wfile.write(packed)
+            return
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        for start in range(0, len(body), 7000):
+            part = body[start : start + 7000]
+            h.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        h.wfile.write(b"0\r\n\r\n")
+
+    url = hostile(answer)
+    with Keap(url, env={"KEAP_API_KEY": "k"}) as keap:
+        assert len(keap.list()) == 2000

@@ -355,10 +355,11 @@ def test_a_certificate_that_does_not_verify_gets_no_request_and_no_credential(
     url, cert = tls_api
     # Every way people try to switch verification off is ignored.
     off = {"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "", "PYTHONHTTPSVERIFY": "0"}
-    fast = RetryPolicy(attempts=2, backoff_base=0.01)
+    fast = RetryPolicy(attempts=3, backoff_base=0.01)
     with Keap(url, env={"KEAP_API_KEY": API_KEY, **off}, retry=fast) as keap:
         with pytest.raises(UnreachableError, match="TLS certificate verification failed") as e:
             keap.list()
+        assert keap.calls == 1  # it will not verify on a retry either
     assert "REQUESTS_CA_BUNDLE" in str(e.value)
     assert _Recording.requests == []
     # Trusting the certificate through REQUESTS_CA_BUNDLE is the way in.
