@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from hookctl.models import Account, DesiredState
 
 __all__ = [
     "CURRENT",
+    "Interrupted",
     "Outcome",
     "Target",
+    "check_interrupted",
     "hooks_files",
     "read_all",
     "run_each",
@@ -38,6 +41,8 @@ T = TypeVar("T")
 
 # The label of the account whose work the current thread is doing, for log lines.
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("account", default=None)
+# Set when the run the current thread works for is interrupted.
+_STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("stop", default=None)
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -155,15 +160,31 @@ def same_account(
     return pairs
 
 
+class Interrupted(HookctlError):
+    """The run this account's work belongs to was interrupted (Ctrl-C in the main thread)."""
+
+
+def check_interrupted() -> None:
+    """Raise Interrupted when the run the calling thread works for was interrupted. Ctrl-C
+    reaches only the main thread; work that writes calls this between writes, so that every
+    account stops sending, as a single account does."""
+    stop = _STOP.get()
+    if stop is not None and stop.is_set():
+        raise Interrupted("interrupted")
+
+
 def run_each(
     targets: Sequence[Target], work: Callable[[Target], T], max_workers: int = 4
 ) -> list[Outcome[T]]:
     """Run `work` for every target, at most `max_workers` at a time, and return the outcomes
-    in the order of `targets`. A HookctlError ends only its own target's work; any other
-    exception is a bug and propagates once every target has finished."""
+    in the order of `targets`. A HookctlError ends only its own target's work. Anything else
+    (a bug, or Ctrl-C) propagates at once: accounts not yet started are not started, and
+    those at work see check_interrupted() raise."""
+    stop = threading.Event()
 
     def one(target: Target) -> Outcome[T]:
         CURRENT.set(target.label)
+        _STOP.set(stop)
         try:
             return Outcome(target, value=work(target))
         except HookctlError as exc:
@@ -179,6 +200,8 @@ def run_each(
     try:
         futures = [pool.submit(contextvars.copy_context().run, one, t) for t in targets]
         return [future.result() for future in futures]
+    except BaseException:
+        stop.set()
+        raise
     finally:
-        # On Ctrl-C, accounts not yet started are not started.
         pool.shutdown(wait=False, cancel_futures=True)

@@ -677,7 +677,7 @@ def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> i
             each.live,
             parallelism=args.parallelism,
             dry_run=args.dry_run,
-            progress=_progress(target.label if run.multi else "") if sys.stderr.isatty() else None,
+            progress=_progress(target.label if run.multi else "", sys.stderr.isatty()),
         )
 
     applied = {
@@ -713,17 +713,23 @@ def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> i
     return run.status
 
 
-def _progress(label: str) -> Callable[[Any], None]:
+def _progress(label: str, show: bool) -> Callable[[Any], None]:
+    """Called after each write: stops this account's writes once Ctrl-C has stopped the run,
+    and on a terminal shows what was done."""
+    from hookctl.accounts import check_interrupted
+
     prefix = f"{label}: " if label else ""
 
-    def show(outcome: Any) -> None:
-        change = outcome.change
-        print(
-            f"  {prefix}{outcome.result:<10} {change.action} {change.name or change.key}",
-            file=sys.stderr,
-        )
+    def step(outcome: Any) -> None:
+        check_interrupted()
+        if show:
+            change = outcome.change
+            print(
+                f"  {prefix}{outcome.result:<10} {change.action} {change.name or change.key}",
+                file=sys.stderr,
+            )
 
-    return show
+    return step
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import requests
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from hookctl import accounts, config
+from hookctl import accounts, cli, config
 from hookctl.cli import main
 from hookctl.errors import HookctlError
 from hookctl.keap import RetryPolicy
@@ -521,3 +521,48 @@ def test_hooks_commands_reach_the_account_named_in_the_hooks_file(
     assert json.loads(capsys.readouterr().out) == []
     assert main([*argv, "--account", "qa"]) == 1
     assert "has no account of that name" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_writes_of_every_account(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    production, staging = two
+    base = staging.receiver_url
+    extra = "".join(
+        f"  - name: bulk{i}\n    url: {base}/managed/bulk{i}\n    events: [contact.add]\n"
+        for i in range(12)
+    )
+    path = hooks_file(tmp_path, production, staging, extra)
+    staging.set_faults(Faults(latency=0.05))
+    real = cli._progress
+
+    def progress(label: str, show: bool) -> Callable[[object], None]:
+        step = real(label, show)
+        if label != "production":
+            return step
+
+        def ctrl_c(outcome: object) -> None:
+            step(outcome)
+            raise KeyboardInterrupt  # as if it reached the main thread now
+
+        return ctrl_c
+
+    argv = ["apply", "-f", str(path), "--auto-approve", "--parallelism", "1"]
+    with monkeypatch.context() as patch:
+        patch.setattr("hookctl.cli._progress", progress)
+        assert main(argv) == 130
+    for thread in threading.enumerate():
+        if thread.name.startswith("account"):
+            thread.join(timeout=10)
+    # Each account stops within a write or two of Ctrl-C, not after its 14 creates.
+    assert 1 <= len(production.hooks()) <= 3
+    assert len(staging.hooks()) <= 4
+    # Nothing is lost: a rerun finishes both, with no duplicate.
+    capsys.readouterr()
+    assert main(argv[:-2]) == 0, capsys.readouterr().err
+    for sandbox, expected in ((production, 14), (staging, 15)):
+        keys = [hook.pair for hook in sandbox.hooks()]
+        assert len(keys) == len(set(keys)) == expected

@@ -529,7 +529,7 @@ def test_an_interrupted_apply_sends_no_queued_write_and_a_rerun_finishes_it(
     argv = ["apply", "-f", str(config), "--auto-approve", "--parallelism", "1"]
     with monkeypatch.context() as patch:
         patch.setattr("sys.stderr", Terminal())  # progress is shown, and Ctrl-C comes in
-        patch.setattr("hookctl.cli._progress", lambda label: interrupt)
+        patch.setattr("hookctl.cli._progress", lambda label, show: interrupt)
         assert main(argv) == 130
     # The create reported when Ctrl-C came, and the one the worker had picked up next (with
     # one to spare for a slow machine); none of the 12 still queued is sent.
