@@ -27,6 +27,7 @@ __all__ = [
     "Interrupted",
     "Outcome",
     "Target",
+    "UnknownAccount",
     "check_interrupted",
     "hooks_files",
     "read_all",
@@ -78,7 +79,9 @@ class Outcome(Generic[T]):
 
 def hooks_files(paths: Sequence[str]) -> list[str]:
     """The hooks files that `-f` arguments name: files as given, and the *.yaml / *.yml files
-    directly inside a directory, in name order. A file named twice is read once."""
+    directly inside a directory, in name order. A file named twice, however spelt (`a.yaml`,
+    `./a.yaml`, through a directory), is read once, as first named: read twice, its accounts
+    would be applied twice, side by side."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
@@ -94,7 +97,10 @@ def hooks_files(paths: Sequence[str]) -> list[str]:
             found.extend(inside)
         else:
             found.append(path)
-    return list(dict.fromkeys(found))
+    unique: dict[str, str] = {}
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
 
 
 def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list[config.Document]:
@@ -112,7 +118,7 @@ def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list
 
 
 def select(documents: Sequence[config.Document], account: str | None = None) -> list[Target]:
-    """Every account of every document, or those named `account`. HookctlError when no
+    """Every account of every document, or those named `account`. UnknownAccount when no
     document has an account of that name."""
     several_files = len(documents) > 1
     targets = [
@@ -128,7 +134,7 @@ def select(documents: Sequence[config.Document], account: str | None = None) -> 
             if len(documents) == 1
             else "none of the files has an account"
         )
-        raise HookctlError(
+        raise UnknownAccount(
             f"--account {account}: {where} of that name (declared: {', '.join(declared)})"
         )
     return targets
@@ -158,6 +164,10 @@ def same_account(
         else:
             first[key] = target
     return pairs
+
+
+class UnknownAccount(HookctlError):
+    """No hooks file declares the account asked for."""
 
 
 class Interrupted(HookctlError):

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from hookctl.accounts import check_interrupted
 from hookctl.errors import HookctlError, NotFoundError
 from hookctl.keap import Keap
 from hookctl.models import DesiredState, Hook
@@ -122,6 +123,8 @@ def _run(
     pairs: set[tuple[str, str]],
 ) -> Outcome:
     try:
+        # Ctrl-C reaches only the main thread: a write queued behind it is not sent.
+        check_interrupted()
         return _write(change, keap, by_key, pairs)
     except HookctlError as exc:
         logger.debug("%s %s failed: %s", change.action, change.name, exc)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookctl import __version__
-from hookctl.errors import HookctlError
+from hookctl.errors import ConfigError, HookctlError
 
 if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
@@ -401,7 +401,16 @@ def _heading(target: Target, fmt: str, stream: Any = None) -> None:
     print(f"\n{text}\n", file=stream or sys.stdout)
 
 
-def _error(exc: HookctlError, target: Target | None = None) -> None:
+def _error(exc: HookctlError, target: Target | None = None, shown: set[str] | None = None) -> None:
+    """An error's lines on stderr, after the account's label when `target` is given. A config
+    error's lines name their file and line already, and an entry meant for several accounts
+    gives the same line for each: with `shown`, each such line is printed once."""
+    if isinstance(exc, ConfigError) and shown is not None:
+        for line in str(exc).splitlines():
+            if line not in shown:
+                shown.add(line)
+                print(f"hookctl: error: {line}", file=sys.stderr)
+        return
     prefix = f"{target.label}: " if target is not None else ""
     for line in str(exc).splitlines() or [type(exc).__name__]:
         print(f"hookctl: error: {prefix}{line}", file=sys.stderr)
@@ -427,6 +436,7 @@ class _Run:
         self._order = {target.label: index for index, target in enumerate(targets)}
         self._rows: list[tuple[Target, str]] = []
         self._results: list[tuple[str, str, str, Any, str | None]] = []
+        self._shown: set[str] = set()
 
     def section(self, target: Target) -> bool:
         """Start an account's part; whether it is to be printed now (json with several
@@ -440,7 +450,7 @@ class _Run:
 
     def failed(self, target: Target, exc: HookctlError, result: Any = None) -> None:
         self.status = EXIT_ERROR
-        _error(exc, target if self.multi else None)
+        _error(exc, target if self.multi else None, self._shown)
         lines = str(exc).splitlines() or [type(exc).__name__]
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
         self._add(target, f"failed: {lines[0]}{more}", result, str(exc))
@@ -458,7 +468,7 @@ class _Run:
         if self.fmt == "json":
             from hookctl import render
 
-            _print_json(render.accounts_json(self.command, self._results))
+            _print_json(render.accounts_json(self.command, self._results, self.status == EXIT_OK))
             return
         width = max(len(target.label) for target, _ in self._rows)
         if self.fmt == "markdown":
@@ -474,7 +484,6 @@ class _Run:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl import accounts
-    from hookctl.errors import ConfigError
 
     targets = _targets(args)
 
@@ -490,14 +499,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         target, desired = outcome.target, outcome.value
         if outcome.error is not None:
             status = EXIT_ERROR
-            if isinstance(outcome.error, ConfigError):
-                # An entry meant for several accounts gets the same message from each.
-                for line in str(outcome.error).splitlines():
-                    if line not in shown:
-                        shown.add(line)
-                        print(f"hookctl: error: {line}", file=sys.stderr)
-            else:
-                _error(outcome.error, target if len(targets) > 1 else None)
+            _error(outcome.error, target if len(targets) > 1 else None, shown)
             continue
         assert desired is not None
         where = target.source
@@ -604,6 +606,7 @@ def _step_summary(plan: Plan, title: str) -> None:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from hookctl import planfile
+    from hookctl.accounts import UnknownAccount
 
     saved = planfile.read(args.planfile) if args.planfile else None
     if saved is not None:
@@ -613,7 +616,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
             )
         args.file = args.file or [saved.source]
         args.account = saved.account
-    targets = _targets(args)
+    try:
+        targets = _targets(args)
+    except UnknownAccount:
+        if saved is None:
+            raise
+        raise HookctlError(
+            f"{saved.path} is a plan for account {saved.account!r}, which "
+            f"{', '.join(args.file)} no longer declares; run `hookctl plan` again"
+        ) from None
     if saved is not None and len(targets) > 1:
         raise HookctlError(
             f"{saved.path} is a plan for one account, and {len(targets)} files declare "
@@ -642,7 +653,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> int:
     from hookctl import accounts, render
     from hookctl.applier import ApplyReport, apply
-    from hookctl.errors import ConfigError
 
     run = _Run("apply", args.format, [outcome.target for outcome in outcomes])
     # Accounts that could not be planned are reported before anything is asked or sent.
@@ -653,6 +663,10 @@ def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> i
         # Bad input writes nothing anywhere: fixing the file and running again is all it takes.
         if run.multi:
             print("hookctl: error: nothing was applied to any account", file=sys.stderr)
+        for outcome in outcomes:
+            if outcome.value is not None:
+                run.done(outcome.target, "not applied: a hooks file has errors", None)
+        run.close()
         return EXIT_ERROR
 
     planned = {o.target.label: o.value for o in outcomes if o.value is not None}
@@ -865,7 +879,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from hookctl import render
     from hookctl.config import parse
-    from hookctl.errors import ConfigError
     from hookctl.importer import to_yaml
     from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, credentials_from_env
 

@@ -154,18 +154,7 @@ def parse(
     issues = _Issues(source)
     checked = _check_document(document, source, env, issues)
     if issues:
-        # Report what the account's event types reveal along with everything else, as far as
-        # the document allows knowing which entries are meant for the account.
-        doc, urls, targets = checked.doc, checked.urls, checked.targets
-        names = _mapping(_mapping(doc.data).get("accounts"))
-        if account is not None or len(names) <= 1:
-            hooks = [
-                (index, hook)
-                for index, hook in enumerate(_sequence(_mapping(doc.data).get("hooks")))
-                if isinstance(hook, dict)
-                and (index not in targets or account is None or account in targets[index])
-            ]
-            _check_events(doc, hooks, urls, event_types, issues)
+        checked.check_events(issues, event_types, account)
         raise issues.error()
     return checked.document().desired(account, event_types)
 
@@ -178,10 +167,17 @@ def read(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
 def parse_document(
     document: str | bytes, source: str = "hooks.yaml", env: Mapping[str, str] | None = None
 ) -> Document:
-    """Check a hooks document up to its event types; raise ConfigError listing every problem."""
+    """Check a hooks document up to its event types; raise ConfigError listing every problem.
+
+    When there are problems, the events are checked too, against the built-in list, so that one
+    run shows every mistake. An event type that only the account offers is then reported as
+    well; a file without other problems has its events checked by Document.desired(), against
+    the account's own event types.
+    """
     issues = _Issues(source)
     checked = _check_document(document, source, env, issues)
     if issues:
+        checked.check_events(issues)
         raise issues.error()
     return checked.document()
 
@@ -195,6 +191,23 @@ class _Checked:
     doc: _Doc
     urls: dict[int, str]
     targets: dict[int, frozenset[str]]
+
+    def check_events(
+        self, issues: _Issues, event_types: EventTypes = None, account: str | None = None
+    ) -> None:
+        """Add what the events reveal to the problems the other stages found, for each
+        account (or `account`), as far as a document with problems says which entries are
+        meant for which account. A line that several accounts give is kept once."""
+        data = _mapping(self.doc.data)
+        names: list[str | None] = [account] if account else [*_mapping(data.get("accounts"))]
+        for name in names or [None]:
+            hooks = [
+                (index, hook)
+                for index, hook in enumerate(_sequence(data.get("hooks")))
+                if isinstance(hook, dict)
+                and (name is None or index not in self.targets or name in self.targets[index])
+            ]
+            _check_events(self.doc, hooks, self.urls, event_types, issues)
 
     def document(self) -> Document:
         """The Document, once the stages found no problem."""
@@ -742,6 +755,13 @@ def _check_schema(doc: _Doc, issues: _Issues) -> None:
         # A value of the wrong type says all there is to say about it.
         mistyped = [error for error in errors if error.validator == "type"]
         for error in mistyped or errors:
+            if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+                # A refused name (of an account) is pointed at, but not repeated: it may be
+                # a secret pasted in the wrong place.
+                named = error.schema if isinstance(error.schema, dict) else {}
+                message = named.get("patternErrorMessage") or "is not a valid name"
+                issues.add(path, _mark(doc, (*path, error.instance), key=True), message)
+                continue
             for where, at_key, message in _describe(error, path):
                 issues.add(where, _mark(doc, where, key=at_key), message)
 
@@ -782,9 +802,6 @@ def _describe(error: ValidationError, path: JSONPath) -> list[tuple[JSONPath, bo
         index = _first_repeat(instance)
         where = (*path, index) if index is not None else path
         return [(where, False, "is listed more than once")]
-    if "propertyNames" in error.schema_path and isinstance(instance, str):
-        # A key refused by its name (an account name): point at the key, and do not echo it.
-        return [((*path, instance), True, str(schema.get("patternErrorMessage") or error.message))]
     if len(error.schema_path) > 2 and error.schema_path[-3] == "patternProperties":
         # A key refused by its name (an inline secret): point at the key.
         return [(path, True, str(schema.get("errorMessage") or error.message))]
@@ -918,11 +935,14 @@ def _check_targets(
             "needs named accounts: declare them in a top-level accounts: mapping",
         )
         return frozenset()
+    # Only names that are names: one the schema refused may be a secret pasted as a key.
+    valid = re.compile(_schema()["properties"]["accounts"]["propertyNames"]["pattern"])
+    names = [name for name in accounts if valid.match(name)]
     for position, name in enumerate(_sequence(listed)):
         where = (*path, position)
         if isinstance(name, str) and name not in accounts and not issues.flagged(where):
-            close = difflib.get_close_matches(name, list(accounts), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "declared: " + ", ".join(accounts)
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "declared: " + ", ".join(names)
             issues.add(where, _mark(doc, where), f"{_short(name)} is not an account ({hint})")
     return frozenset(name for name in _sequence(listed) if isinstance(name, str))
 

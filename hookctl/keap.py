@@ -367,7 +367,9 @@ class Keap:
                     "%s %s failed (%s); retry %d/%d in %.1fs",
                     method,
                     path,
-                    error.keap_message if error.status is None else f"HTTP {error.status}",
+                    error.keap_message
+                    if error.status is None or isinstance(error, UnreachableError)
+                    else f"HTTP {error.status}",
                     attempt,
                     self.retry.attempts - 1,
                     wait,
@@ -433,6 +435,10 @@ class Keap:
         except requests.exceptions.RequestException:
             error = UnreachableError(method, path, None, "connection lost while reading", "")
             raise error if idempotent else _Ambiguous(error) from None
+        except UnreachableError as slow:
+            # An answer that trickled in came after Keap did the work: a create must be looked
+            # for before it is sent again.
+            raise slow if idempotent else _Ambiguous(slow) from None
         finally:
             response.close()
         self.pacer.observe(response.headers)

@@ -215,14 +215,16 @@ def report_json(report: ApplyReport) -> dict[str, Any]:
 def accounts_json(
     command: str,
     results: Sequence[tuple[str, str, str, dict[str, Any] | None, str | None]],
+    ok: bool,
 ) -> dict[str, Any]:
     """A run over several accounts, as schemas/accounts.schema.json describes it. `results`
     holds (label, account, source, result, error): result is the document the command prints
-    for one account (plan, apply report or drift report), error why it failed, if it did."""
+    for one account (plan, apply report or drift report), error why it failed, if it did.
+    `ok` is false when the command exits 1, which an apply with a failed change does too."""
     return {
         "format_version": JSON_FORMAT_VERSION,
         "command": command,
-        "ok": all(error is None for *_, error in results),
+        "ok": ok,
         "accounts": [
             {"label": label, "account": account, "source": source, "result": result, "error": error}
             for label, account, source, result, error in results

@@ -288,10 +288,12 @@ def test_a_directory_of_client_files_covers_every_client(
     assert f"=== {clients / 'acme.yaml'} ===" in out
     assert f"=== {clients / 'zenith.yaml'} ===" in out
 
-    # -f repeated picks files; the same file twice counts once.
+    # -f repeated picks files; the same file named twice, however spelt, counts once.
     acme = str(clients / "acme.yaml")
-    assert main(["plan", "-f", acme, "-f", acme, "--detailed-exitcode"]) == 0
+    again = str(clients / "." / "acme.yaml")
+    assert main(["plan", "-f", acme, "-f", again, "--detailed-exitcode"]) == 0
     assert "===" not in capsys.readouterr().out
+    assert accounts.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
 
 
 def test_an_empty_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -341,7 +343,7 @@ def test_a_saved_plan_is_for_one_account_and_applies_there_only(
     assert len(pairs(staging)) == 3 and calls(production) == 0
 
 
-def test_a_plan_saved_for_one_account_is_stale_for_an_account_renamed_into_its_place(
+def test_a_plan_for_an_account_the_file_no_longer_declares_is_refused(
     two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     production, staging = two
@@ -349,8 +351,12 @@ def test_a_plan_saved_for_one_account_is_stale_for_an_account_renamed_into_its_p
     saved = tmp_path / "p.plan"
     assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
     path.write_text(path.read_text().replace("  staging:", "  qa:").replace("[staging]", "[qa]"))
+    capsys.readouterr()
     assert main(["apply", str(saved), "--auto-approve"]) == 1
-    assert "has no account of that name (declared: production, qa)" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"hookctl: error: {saved} is a plan for account 'staging', which {path} no longer "
+        "declares; run `hookctl plan` again\n"
+    )
     assert writes(staging) == writes(production) == 0
 
 
@@ -566,3 +572,37 @@ def test_ctrl_c_stops_the_writes_of_every_account(
     for sandbox, expected in ((production, 14), (staging, 15)):
         keys = [hook.pair for hook in sandbox.hooks()]
         assert len(keys) == len(set(keys)) == expected
+
+
+def test_json_says_not_ok_when_an_apply_leaves_a_hook_unverified(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    extra = f"  - name: broken\n    url: {staging.receiver_url}/fail/x\n"
+    extra += "    events: [contact.add]\n    accounts: [production]\n"
+    path = hooks_file(tmp_path, production, staging, extra)
+    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    validator("accounts.schema.json").validate(document)
+    assert document["ok"] is False
+    results = {entry["account"]: entry for entry in document["accounts"]}
+    assert results["production"]["error"] is None
+    assert results["production"]["result"]["converged"] is False
+    assert results["staging"]["result"]["ok"] is True
+
+
+def test_a_config_error_in_apply_still_ends_with_the_combined_report(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    extra = f"  - name: merges\n    url: {staging.receiver_url}/managed/m\n"
+    extra += "    events: [contact.merge]\n"  # for both accounts: one line, said once
+    path = hooks_file(tmp_path, production, staging, extra)
+    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("'contact.merge' is not a Keap event type") == 1
+    document = json.loads(captured.out)
+    validator("accounts.schema.json").validate(document)
+    assert document["ok"] is False
+    assert all("contact.merge" in entry["error"] for entry in document["accounts"])
+    assert writes(production) == writes(staging) == 0

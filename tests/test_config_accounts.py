@@ -145,7 +145,7 @@ def test_an_unknown_account_in_a_hook_is_refused_with_a_suggestion() -> None:
     [
         (
             "accounts:\n  Prod Account: {}\n",
-            "hooks.yaml:3:3: accounts['Prod Account']: account names are 1 to 63 lower-case "
+            "hooks.yaml:3:3: accounts: account names are 1 to 63 lower-case "
             "letters, digits, '.', '_' or '-', starting with a letter or digit",
         ),
         ("accounts: {}\n", "hooks.yaml:2:11: accounts: must name at least one account"),
@@ -264,3 +264,24 @@ def test_the_accounts_example_is_valid_and_splits_its_entries() -> None:
     assert production == {"contact-sync", "billing"}
     assert staging == {"contact-sync", "billing-rehearsal"}
     assert document.account("staging").api_url == "https://api.infusionsoft.com/crm/rest/v1"
+
+
+def test_a_refused_account_name_is_pointed_at_but_never_repeated() -> None:
+    key = "KeapAK-4d1f0c9e8b7a"  # a key pasted where a name goes
+    text = TWO_ACCOUNTS.replace("  staging:", f"  {key}:")
+    lines = problems(text.replace("accounts: [staging]", "accounts: [stagin]"))
+    assert lines[0].startswith("hooks.yaml:5:3: accounts: account names are")
+    assert lines[1] == (
+        "hooks.yaml:15:16: hooks[1].accounts[0]: 'stagin' is not an account (declared: production)"
+    )
+    assert all(key not in line for line in lines)
+
+
+def test_a_document_with_problems_reports_its_event_mistakes_with_them() -> None:
+    text = TWO_ACCOUNTS.replace("https://hooks.example.com/contacts", "ftp://contacts")
+    text = text.replace('["note.*"]', "[note.ad]")
+    assert problems(text) == [
+        "hooks.yaml:10:10: hooks[0].url: must be an absolute http:// or https:// url",
+        "hooks.yaml:14:14: hooks[1].events[0]: 'note.ad' is not a Keap event type "
+        "(did you mean 'note.add'?)",
+    ]

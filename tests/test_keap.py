@@ -465,3 +465,35 @@ def test_compressed_and_chunked_answers_are_read_whole(
     url = hostile(answer)
     with Keap(url, env={"KEAP_API_KEY": "k"}) as keap:
         assert len(keap.list()) == 2000
+
+
+def test_a_create_whose_answer_trickles_in_is_not_sent_again(
+    hostile: Callable[[Handler], str],
+) -> None:
+    """Keap stored the create; its answer came too slowly. The retry must find it, not make a
+    second one."""
+    stored: list[dict[str, str]] = []
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        if h.command == "POST":
+            request = json.loads(h.rfile.read(int(h.headers["Content-Length"])))
+            hook = Hook(str(len(stored) + 1), request["eventKey"], request["hookUrl"], "Verified")
+            stored.append(hook.to_keap())
+            body = json.dumps(stored[-1]).encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            for byte in body:
+                h.wfile.write(bytes([byte]))
+                h.wfile.flush()
+                time.sleep(0.05)
+            return
+        _send(h, 200, json.dumps(stored).encode(), Content_Type="application/json")
+
+    url = hostile(answer)
+    fast = RetryPolicy(attempts=3, backoff_base=0.01)
+    with Keap(url, env={"KEAP_API_KEY": "k"}, timeout=(1, 0.2), retry=fast) as keap:
+        created = keap.create("contact.add", "https://x.example.com/a")
+    assert created.key == "1"
+    assert len(stored) == 1
