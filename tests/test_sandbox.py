@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Api, KeapOpenAPI
+from conftest import COPIED_OPENAPI, SHARED_OPENAPI, Api, KeapOpenAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -495,3 +495,11 @@ TestSandboxMatchesAModel.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_the_copy_of_keaps_openapi_file_is_current() -> None:
+    if not SHARED_OPENAPI.is_file():
+        pytest.skip("no shared/ beside the repository to compare the copy with")
+    assert COPIED_OPENAPI.read_bytes() == SHARED_OPENAPI.read_bytes(), (
+        f"{SHARED_OPENAPI} changed: copy it to {COPIED_OPENAPI}"
+    )
