@@ -20,15 +20,14 @@ from typing import Generic, TypeVar
 
 from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
+from hookctl.interrupts import watch
 from hookctl.models import Account, DesiredState
 
 __all__ = [
     "CURRENT",
-    "Interrupted",
     "Outcome",
     "Target",
     "UnknownAccount",
-    "check_interrupted",
     "hooks_files",
     "read_all",
     "run_each",
@@ -42,8 +41,6 @@ T = TypeVar("T")
 
 # The label of the account whose work the current thread is doing, for log lines.
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("account", default=None)
-# Set when the run the current thread works for is interrupted.
-_STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("stop", default=None)
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -170,19 +167,6 @@ class UnknownAccount(HookctlError):
     """No hooks file declares the account asked for."""
 
 
-class Interrupted(HookctlError):
-    """The run this account's work belongs to was interrupted (Ctrl-C in the main thread)."""
-
-
-def check_interrupted() -> None:
-    """Raise Interrupted when the run the calling thread works for was interrupted. Ctrl-C
-    reaches only the main thread; work that writes calls this between writes, so that every
-    account stops sending, as a single account does."""
-    stop = _STOP.get()
-    if stop is not None and stop.is_set():
-        raise Interrupted("interrupted")
-
-
 def run_each(
     targets: Sequence[Target], work: Callable[[Target], T], max_workers: int = 4
 ) -> list[Outcome[T]]:
@@ -194,7 +178,7 @@ def run_each(
 
     def one(target: Target) -> Outcome[T]:
         CURRENT.set(target.label)
-        _STOP.set(stop)
+        watch(stop)
         try:
             return Outcome(target, value=work(target))
         except HookctlError as exc:

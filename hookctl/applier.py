@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from hookctl.accounts import check_interrupted
 from hookctl.errors import HookctlError, NotFoundError
+from hookctl.interrupts import check_interrupted
 from hookctl.keap import Keap
 from hookctl.models import DesiredState, Hook
 from hookctl.planner import Change, Create, Delete, Plan, Update, Verify, plan

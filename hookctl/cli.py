@@ -730,7 +730,7 @@ def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> i
 def _progress(label: str, show: bool) -> Callable[[Any], None]:
     """Called after each write: stops this account's writes once Ctrl-C has stopped the run,
     and on a terminal shows what was done."""
-    from hookctl.accounts import check_interrupted
+    from hookctl.interrupts import check_interrupted
 
     prefix = f"{label}: " if label else ""
 
@@ -750,6 +750,7 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     import fnmatch
 
     from hookctl import render
+    from hookctl.models import event_glob_matches
 
     op = args.operation
     # Before any call: a secret that is missing fails without touching Keap.
@@ -771,7 +772,7 @@ def cmd_hooks(args: argparse.Namespace) -> int:
                 hook
                 for hook in listed
                 if (not args.status or hook.status == args.status)
-                and (not args.event or fnmatch.fnmatchcase(hook.event_key, args.event))
+                and (not args.event or event_glob_matches(args.event, hook.event_key))
                 and (not args.url or fnmatch.fnmatchcase(hook.hook_url, args.url))
             ]
             total = len(listed)

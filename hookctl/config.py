@@ -24,7 +24,6 @@ import codecs
 import difflib
 import fnmatch
 import hashlib
-import ipaddress
 import json
 import logging
 import math
@@ -34,7 +33,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -46,8 +44,12 @@ from hookctl.models import (
     Ownership,
     Safety,
     Subscription,
+    event_glob_matches,
+    is_event_glob,
     schema_text,
 )
+from hookctl.urls import host as url_host
+from hookctl.urls import is_loopback
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
@@ -60,7 +62,6 @@ __all__ = [
     "parse",
     "parse_document",
     "read",
-    "url_host",
 ]
 
 logger = logging.getLogger(__name__)
@@ -107,9 +108,7 @@ _NON_PRINTABLE = re.compile(
 )
 _VARIABLE = re.compile(r"\$(?:(\$)|\{([^}]*)\}|(\{))")
 _VARIABLE_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_WILDCARD_CHARS = frozenset("*?")
 _BUILTIN = frozenset(KNOWN_EVENT_KEYS)
 
 _JSON_TYPES = {
@@ -971,7 +970,7 @@ def _check_events(
     for hook_index, path, event in declared:
         if event in known:
             keys: tuple[str, ...] = (event,)
-        elif _WILDCARD_CHARS.isdisjoint(event):
+        elif not is_event_glob(event):
             if event not in suggestions and not issues.full:
                 close = difflib.get_close_matches(event, universe, n=1)
                 suggestions[event] = f" (did you mean {close[0]!r}?)" if close else ""
@@ -980,8 +979,7 @@ def _check_events(
             continue
         else:
             if event not in expansions:
-                pattern = _wildcard(event)
-                expansions[event] = tuple(k for k in universe if pattern.match(k))
+                expansions[event] = tuple(k for k in universe if event_glob_matches(event, k))
             keys = expansions[event]
             if not keys:
                 issues.add(path, _mark(doc, path), f"{_short(event)} matches no Keap event type")
@@ -1024,22 +1022,6 @@ def _beyond_builtin(events: Iterable[str]) -> bool:
     return any(event not in _BUILTIN for event in events)
 
 
-@lru_cache(maxsize=256)
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """Segment-wise glob: * and ? stay within one dot-separated segment, ** spans segments."""
-    segments = []
-    for segment in pattern.split("."):
-        if segment == "**":
-            segments.append(r"[^.]+(?:\.[^.]+)*")
-        else:
-            segments.append(
-                "".join(
-                    "[^.]*" if c == "*" else "[^.]" if c == "?" else re.escape(c) for c in segment
-                )
-            )
-    return re.compile(r"\.".join(segments) + r"\Z")
-
-
 def _check_url(doc: _Doc, path: JSONPath, url: str, issues: _Issues, cleartext: str | None) -> bool:
     """Check an absolute http(s) url; warn about http:// off loopback when `cleartext` names
     what would travel unencrypted. Returns whether the url is usable."""
@@ -1048,7 +1030,7 @@ def _check_url(doc: _Doc, path: JSONPath, url: str, issues: _Issues, cleartext: 
     except ValueError as exc:
         issues.add(path, _mark(doc, path), str(exc))
         return False
-    if cleartext and url.startswith("http:") and not _is_loopback(host):
+    if cleartext and url.startswith("http:") and not is_loopback(host):
         issues.warn(
             path,
             _mark(doc, path),
@@ -1056,40 +1038,6 @@ def _check_url(doc: _Doc, path: JSONPath, url: str, issues: _Issues, cleartext: 
             f"{cleartext} would travel unencrypted (use https://)",
         )
     return True
-
-
-def url_host(url: str) -> str:
-    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
-    loader's check of every url, and import's of the urls it is about to write."""
-    not_absolute = "must be an absolute http:// or https:// url"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
-        raise ValueError(not_absolute) from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(not_absolute)
-    if "@" in parts.netloc:
-        # The message leaves the url out: it holds a password.
-        raise ValueError(
-            "must not carry credentials (user:password@host): Keap stores and shows hook urls"
-        )
-    try:
-        parts.port  # noqa: B018  (parsing the port is the check)
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    if _SPACE_OR_CONTROL.search(url):
-        raise ValueError("must not contain spaces or control characters")
-    return host
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _where(doc: _Doc, path: JSONPath) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from hookctl.config import url_host
 from hookctl.errors import HookctlError
-from hookctl.models import DEFAULT_API_URL, Hook
-from hookctl.planner import key_order
+from hookctl.models import DEFAULT_API_URL, Hook, keeper, key_order
+from hookctl.urls import host as url_host
+from hookctl.urls import public_url
 
 _NAME_MAX = 100
 _URL_MAX = 2048  # the schema's maxLength for urls
@@ -56,7 +56,7 @@ def to_yaml(
     for prefix in prefixes:
         problem = _url_problem(prefix)
         if problem:
-            raise HookctlError(f"--prefix {_comment(_without_credentials(prefix))}: {problem}")
+            raise HookctlError(f"--prefix {_comment(public_url(prefix))}: {problem}")
     chosen = [h for h in hooks if not prefixes or h.hook_url.startswith(tuple(prefixes))]
     by_url: dict[str, list[Hook]] = {}
     left_out: dict[str, list[str]] = {}  # reason -> keys
@@ -79,7 +79,7 @@ def to_yaml(
 
     lines = [
         f"# Imported by `hookctl import` on {now.isoformat(timespec='seconds')}",
-        f"# from {_comment(_without_credentials(api_url))}",
+        f"# from {_comment(public_url(api_url))}",
         "# Comments above an entry name its subscriptions that were not Verified or were",
         "# duplicated then; `hookctl plan` on this file shows what apply would do about them.",
         "",
@@ -132,7 +132,7 @@ def _notes(url_hooks: list[Hook]) -> list[str]:
         by_event.setdefault(hook.event_key, []).append(hook)
     notes = []
     for event, copies in by_event.items():
-        kept = next((h for h in copies if h.status == "Verified"), copies[0])
+        kept = keeper(copies)
         if kept.status != "Verified":
             notes.append(f"{event}: {kept.status} (key {kept.key}); apply verifies it")
         if len(copies) > 1:
@@ -161,12 +161,6 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = name[: _NAME_MAX - len(suffix)] + suffix
     taken.add(candidate)
     return candidate
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=host, query="", fragment="").geturl()
 
 
 def _url_problem(url: str) -> str | None:

@@ -37,7 +37,8 @@ from hookctl.errors import (
     ThrottledError,
     UnreachableError,
 )
-from hookctl.models import DEFAULT_API_URL, STATUSES, Hook
+from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, key_order
+from hookctl.urls import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class Keap:
         parts = urlsplit(self.api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HookctlError(f"the Keap API url {self.api_url!r} is not an http(s) url")
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             logger.warning(
                 "%s is plain http: credentials would cross the network unencrypted", parts.hostname
             )
@@ -287,7 +288,7 @@ class Keap:
             found = [hook for hook in self.list() if hook.pair == (event_key, hook_url)]
             if found:
                 logger.info("create of %s %s had landed before the failure", event_key, hook_url)
-            return min(found, key=lambda h: _key_order(h.key)) if found else None
+            return min(found, key=lambda h: key_order(h.key)) if found else None
 
         return self._hook(
             "POST", "/hooks", self._call("POST", "/hooks", body=body, recover=recover)
@@ -559,10 +560,6 @@ def _certificate_rejected(exc: BaseException) -> bool:
         if isinstance(item, BaseException):
             pending += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
     return False
-
-
-def _key_order(key: str) -> tuple[int, int | str]:
-    return (0, int(key)) if key.isdigit() else (1, key)
 
 
 def _ca_bundle(environ: Mapping[str, str]) -> str | bool:

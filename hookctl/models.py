@@ -6,9 +6,13 @@ Everything here is an immutable value; no I/O.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+
+from hookctl.urls import under_prefix
 
 Status = Literal["Unverified", "Verified", "Inactive"]
 STATUSES: tuple[Status, ...] = ("Unverified", "Verified", "Inactive")
@@ -36,6 +40,99 @@ KNOWN_EVENT_KEYS: tuple[str, ...] = tuple(
     )
     for verb in verbs.split()
 )
+
+
+def parse_status(value: object) -> Status:
+    """A status as Keap spells it; ValueError for anything else."""
+    for status in STATUSES:
+        if value == status:
+            return status
+    listed = ", ".join(STATUSES)
+    raise ValueError(f"unknown status {str(value)[:40]!r}: status must be one of {listed}")
+
+
+def key_order(key: str) -> str:
+    """Sort key for Keap hook keys: integer strings numerically ("9" before "10"), then others.
+
+    Keap's keys are integer strings, so "oldest" is the smallest number. The order is spelled
+    as a string (digits' length, digits, then the key itself to order "010" and "10") rather
+    than a tuple or int(): int() refuses very long strings and isdigit() accepts "²", and a
+    string is an object the garbage collector does not track, which keeps sorting tens of
+    thousands of hooks cheap.
+    """
+    if key.isascii() and key.isdigit():
+        digits = key.lstrip("0")
+        return f"0{len(digits):010d}{digits} {key}"
+    return f"1{key}"
+
+
+def is_event_glob(event: str) -> bool:
+    return "*" in event or "?" in event
+
+
+def event_glob_matches(pattern: str, event_key: str) -> bool:
+    """hooks.yaml's event wildcards: `*` and `?` stay within one dot-separated segment, a `**`
+    segment spans one or more segments. Matched segment by segment without regular expressions,
+    so the time is bounded by the lengths' product whatever the pattern (no backtracking)."""
+    return _glob(pattern)(event_key)
+
+
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> _EventGlob:
+    return _EventGlob(tuple(pattern.split(".")))
+
+
+class _EventGlob:
+    __slots__ = ("segments",)
+
+    def __init__(self, segments: tuple[str, ...]) -> None:
+        self.segments = segments
+
+    def __call__(self, event_key: str) -> bool:
+        parts = event_key.split(".")
+        reachable = {0}  # how many of the key's segments the pattern so far can consume
+        for segment in self.segments:
+            following: set[int] = set()
+            for start in reachable:
+                if segment == "**":
+                    for end in range(start + 1, len(parts) + 1):
+                        if not parts[end - 1]:
+                            break
+                        following.add(end)
+                elif start < len(parts) and _segment_matches(segment, parts[start]):
+                    following.add(start + 1)
+            if not following:
+                return False
+            reachable = following
+        return len(parts) in reachable
+
+
+def _segment_matches(pattern: str, text: str) -> bool:
+    # The classic greedy match with one backtrack point (the last `*`): O(len * len) at worst.
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]) and pattern[p] != "*":
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            mark += 1
+            t = mark
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
+def keeper(copies: Sequence[Hook]) -> Hook:
+    """Of several live copies of one (event, url) pair, in key order, the one to keep: the
+    first Verified, else the oldest. The planner deletes the others; import says so."""
+    return next((hook for hook in copies if hook.status == "Verified"), copies[0])
 
 
 def schema_text(name: str) -> str:
@@ -107,7 +204,7 @@ class Ownership:
         return (
             self.all
             or hook_url in self.declared_urls
-            or any(hook_url.startswith(prefix) for prefix in self.url_prefixes)
+            or any(under_prefix(hook_url, prefix) for prefix in self.url_prefixes)
         )
 
 

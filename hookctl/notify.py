@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from hookctl import __version__
 from hookctl.errors import HookctlError
 from hookctl.planner import Plan, change_to_dict
+from hookctl.urls import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +33,6 @@ def ci_run_url(env: Mapping[str, str]) -> str | None:
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
     return env.get("CI_JOB_URL") or env.get("BUILD_URL") or None
-
-
-def public_url(url: str) -> str:
-    """The url without userinfo, query or fragment: safe to show anywhere."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def drift_report(

@@ -17,7 +17,18 @@ from operator import attrgetter
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from hookctl.errors import PlanError, UnsafePlanError
-from hookctl.models import STATUSES, DesiredState, Hook, Ownership, Safety, Status, Subscription
+from hookctl.models import (
+    DesiredState,
+    Hook,
+    Ownership,
+    Safety,
+    Status,
+    Subscription,
+    keeper,
+    key_order,
+    parse_status,
+)
+from hookctl.urls import under_prefix
 
 Action = Literal["create", "update", "verify", "delete"]
 # Also the order in which the applier runs them: a receiver that moved gets its new
@@ -27,20 +38,6 @@ ACTIONS: tuple[Action, ...] = ("create", "update", "verify", "delete")
 Pair = tuple[str, str]
 # (field, old value, new value), the field named as in the JSON plan.
 FieldDiff = tuple[tuple[str, str, str], ...]
-
-
-def key_order(key: str) -> str:
-    """Sort key for Keap hook keys: integer strings numerically ("9" before "10"), then others.
-
-    Keap's keys are integer strings, so "oldest" is the smallest number. The order is spelled
-    as a string (digits' length, digits, then the key itself to order "010" and "10") rather
-    than a tuple or int(): int() refuses very long strings, and a string is an object the
-    garbage collector does not track, which keeps sorting tens of thousands of hooks cheap.
-    """
-    if key.isascii() and key.isdigit():
-        digits = key.lstrip("0")
-        return f"0{len(digits):010d}{digits} {key}"
-    return f"1{key}"
 
 
 def field_diff(old: Pair, new: Pair) -> FieldDiff:
@@ -239,7 +236,7 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
         several = copies.get(pair)
         if several is not None:
             # Of several live copies of a declared pair keep the Verified one, then the oldest.
-            kept = next((hook for hook in several if hook.status == "Verified"), kept)
+            kept = keeper(several)
             deletes.extend(
                 Delete(
                     name,
@@ -378,7 +375,7 @@ def _undeclared_delete(hook: Hook, ownership: Ownership, entry_of_url: Mapping[s
     elif ownership.all:
         why = "ownership.all manages every subscription"
     else:
-        prefix = next((p for p in ownership.url_prefixes if hook.hook_url.startswith(p)), None)
+        prefix = next((p for p in ownership.url_prefixes if under_prefix(hook.hook_url, p)), None)
         why = (
             f"its url is under the managed prefix {prefix}"
             if prefix is not None
@@ -401,7 +398,10 @@ def hook_to_dict(hook: Hook) -> dict[str, str]:
 
 def hook_from_dict(data: Mapping[str, Any]) -> Hook:
     return Hook(
-        str(data["key"]), str(data["event_key"]), str(data["hook_url"]), _status(data["status"])
+        str(data["key"]),
+        str(data["event_key"]),
+        str(data["hook_url"]),
+        parse_status(data["status"]),
     )
 
 
@@ -430,7 +430,7 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
     pair = (str(data["event_key"]), str(data["hook_url"]))
     if action == "create":
         return Create(str(name), *pair, reason)
-    key, status = str(data["key"]), _status(data["status"])
+    key, status = str(data["key"]), parse_status(data["status"])
     if action == "update":
         old = (str(data["old_event_key"]), str(data["old_hook_url"]))
         diff = tuple((str(d["field"]), str(d["old"]), str(d["new"])) for d in data["diff"])
@@ -442,10 +442,3 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
     if action == "delete":
         return Delete(None if name is None else str(name), key, *pair, status, reason)
     raise ValueError(f"unknown action {action!r}")
-
-
-def _status(value: object) -> Status:
-    for status in STATUSES:
-        if value == status:
-            return status
-    raise ValueError(f"unknown status {value!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import logging
 import os
@@ -11,6 +10,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from hookctl.urls import is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +24,6 @@ _MAX_ANSWER_BYTES = 64 * 1024
 
 def loopback_only_from_env() -> bool:
     return os.environ.get(LOOPBACK_ONLY_ENV, "") not in ("", "0")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookctl.models import KNOWN_EVENT_KEYS, STATUSES, Hook, Status
+from hookctl.models import KNOWN_EVENT_KEYS, Hook, parse_status
 from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
@@ -249,12 +249,12 @@ class Sandbox:
     def seed(self, hooks: list[tuple[str, str, str]]) -> list[Hook]:
         """Insert subscriptions as they are, without handshake or validation of the event key."""
         return [
-            self._store.create(event_key, hook_url, _status(status))
+            self._store.create(event_key, hook_url, parse_status(status))
             for event_key, hook_url, status in hooks
         ]
 
     def set_status(self, key: str, status: str) -> Hook:
-        hook = self._store.set_status(key, _status(status))
+        hook = self._store.set_status(key, parse_status(status))
         if hook is None:
             raise KeyError(key)
         return hook
@@ -493,13 +493,6 @@ def _seed_request(body: bytes) -> list[tuple[str, str, str]]:
             raise _BadRequest("body must be a list of {eventKey, hookUrl, status}")
         hooks.append((item["eventKey"], item["hookUrl"], item["status"]))
     return hooks
-
-
-def _status(status: str) -> Status:
-    for known in STATUSES:
-        if status == known:
-            return known
-    raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
 
 
 def _route(method: str, path: str) -> tuple[str | None, str]:

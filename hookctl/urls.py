@@ -1,0 +1,67 @@
+"""Url rules used by config, client, sandbox and output alike: what a usable url is, which
+hosts are loopback, what part of a url is safe to show, and what a url prefix owns."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["host", "is_loopback", "public_url", "under_prefix"]
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def host(url: str) -> str:
+    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
+    loader's check of every url, and import's of the urls it is about to write."""
+    not_absolute = "must be an absolute http:// or https:// url"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        raise ValueError(not_absolute) from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ValueError(not_absolute)
+    if "@" in parts.netloc:
+        # The message leaves the url out: it holds a password.
+        raise ValueError(
+            "must not carry credentials (user:password@host): Keap stores and shows hook urls"
+        )
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if _SPACE_OR_CONTROL.search(url):
+        raise ValueError("must not contain spaces or control characters")
+    return hostname
+
+
+def is_loopback(hostname: str) -> bool:
+    """localhost, or an address in 127.0.0.0/8 or ::1 (brackets and case allowed)."""
+    name = hostname.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url(url: str) -> str:
+    """The url without userinfo, query or fragment: safe to show anywhere."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<invalid url>"
+    if ":" in hostname:
+        hostname = f"[{hostname}]"
+    netloc = f"{hostname}:{port}" if port else hostname
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def under_prefix(url: str, prefix: str) -> bool:
+    """Whether `ownership.url_prefixes` entry `prefix` owns `url`."""
+    return url.startswith(prefix)
