@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = ["host", "is_loopback", "public_url", "under_prefix"]
 
@@ -63,5 +63,33 @@ def public_url(url: str) -> str:
 
 
 def under_prefix(url: str, prefix: str) -> bool:
-    """Whether `ownership.url_prefixes` entry `prefix` owns `url`."""
-    return url.startswith(prefix)
+    """Whether `ownership.url_prefixes` entry `prefix` owns `url`: at url boundaries, never as
+    plain text, so that https://hooks.example.com owns neither hooks.example.community nor
+    hooks.example.com.partner.net. Scheme, host and port must be the same; the path matches
+    by whole segments (a prefix path ending in "/" owns everything below it, one that does not
+    owns itself and what is below it)."""
+    try:
+        have, want = urlsplit(url), urlsplit(prefix)
+        ports = (_port(have), _port(want))
+    except ValueError:
+        return False
+    if (
+        have.scheme.lower() != want.scheme.lower()
+        or not want.hostname
+        or have.hostname != want.hostname
+        or ports[0] != ports[1]
+        or (have.username, have.password) != (want.username, want.password)
+    ):
+        return False
+    path, base = have.path or "/", want.path or "/"
+    inside = path.startswith(base if base.endswith("/") else base + "/")
+    if not (inside or path == base):
+        return False
+    if want.query or want.fragment:
+        # A prefix that goes on past the path is taken as written.
+        return url.startswith(prefix)
+    return True
+
+
+def _port(parts: SplitResult) -> int | None:
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())

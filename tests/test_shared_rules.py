@@ -14,7 +14,7 @@ from hookctl.cli import main
 from hookctl.keap import Keap
 from hookctl.models import Hook, event_glob_matches, keeper, key_order, parse_status
 from hookctl.sandbox import Sandbox
-from hookctl.urls import is_loopback
+from hookctl.urls import is_loopback, under_prefix
 
 
 def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
@@ -117,3 +117,21 @@ def test_status_parsing_is_one_rule() -> None:
     assert parse_status("Inactive") == "Inactive"
     with pytest.raises(ValueError, match="unknown status"):
         parse_status("verified")
+
+
+@pytest.mark.parametrize(
+    ("url", "prefix", "owned"),
+    [
+        ("https://hooks.example.com/keap/a", "https://hooks.example.com/keap/", True),
+        ("https://hooks.example.com/keap", "https://hooks.example.com/keap", True),
+        ("https://hooks.example.com/keap/a", "https://hooks.example.com/keap", True),
+        ("https://hooks.example.com/keapx", "https://hooks.example.com/keap", False),
+        ("https://hooks.example.community/x", "https://hooks.example.com", False),
+        ("https://hooks.example.com.partner.net/x", "https://hooks.example.com", False),
+        ("https://hooks.example.com:8443/x", "https://hooks.example.com", False),
+        ("https://HOOKS.example.com:443/x", "https://hooks.example.com/", True),
+        ("http://hooks.example.com/x", "https://hooks.example.com/", False),
+    ],
+)
+def test_url_prefixes_own_urls_at_boundaries_only(url: str, prefix: str, owned: bool) -> None:
+    assert under_prefix(url, prefix) is owned
