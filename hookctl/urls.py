@@ -3,11 +3,12 @@ hosts are loopback, what part of a url is safe to show, and what a url prefix ow
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["host", "is_loopback", "public_url", "under_prefix"]
+__all__ = ["host", "is_loopback", "mask_url", "public_url", "under_prefix"]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -93,3 +94,45 @@ def under_prefix(url: str, prefix: str) -> bool:
 
 def _port(parts: SplitResult) -> int | None:
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
+def mask_url(url: str) -> str:
+    """The url as hookctl shows it: every query value, the userinfo and the fragment replaced
+    by `***` and a short fingerprint of what was hidden, `***(1f3a9c)`, so that a reviewer sees
+    that a token changed without seeing the token. Receivers commonly authenticate Keap by a
+    secret in the query (`?token=...`), so hook urls are treated as credentials-bearing.
+
+    The fingerprint is 24 bits of sha256: enough to tell two values apart in a review, too
+    little to confirm a guess of a long random token; a short, guessable token is no secret
+    to begin with."""
+    if not any(c in url for c in "?#@"):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        netloc = f"{_hidden(userinfo)}@{hostport}"
+    query = (
+        "&".join(_mask_parameter(item) for item in parts.query.split("&")) if parts.query else ""
+    )
+    fragment = _hidden(parts.fragment) if parts.fragment else ""
+    masked = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+    # urlunsplit drops an empty "?" or "#": keep what the url had, so the shape is the same.
+    if parts.query == "" and "?" in url.split("#", 1)[0] and "?" not in masked:
+        masked = masked.replace("#", "?#", 1) if "#" in masked else masked + "?"
+    return masked
+
+
+def _mask_parameter(item: str) -> str:
+    name, eq, value = item.partition("=")
+    if not eq:
+        return _hidden(name) if name else name
+    return f"{name}={_hidden(value)}" if value else item
+
+
+def _hidden(value: str) -> str:
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"***({digest[:6]})"

@@ -14,7 +14,7 @@ from hookctl.cli import main
 from hookctl.keap import Keap
 from hookctl.models import Hook, event_glob_matches, keeper, key_order, parse_status
 from hookctl.sandbox import Sandbox
-from hookctl.urls import is_loopback, under_prefix
+from hookctl.urls import is_loopback, mask_url, under_prefix
 
 
 def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
@@ -135,3 +135,28 @@ def test_status_parsing_is_one_rule() -> None:
 )
 def test_url_prefixes_own_urls_at_boundaries_only(url: str, prefix: str, owned: bool) -> None:
     assert under_prefix(url, prefix) is owned
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://x.example/keap", "https://x.example/keap"),
+        ("https://x.example/keap?token=s3cret", "https://x.example/keap?token=***({token})"),
+        ("https://x.example/k?a=s3cret&b=&c", "https://x.example/k?a=***({token})&b=&***({c})"),
+        ("https://u:s3cret@x.example/k#s3cret", "https://***({userinfo})@x.example/k#***({token})"),
+    ],
+)
+def test_masked_urls_hide_query_values_userinfo_and_fragment(url: str, shown: str) -> None:
+    import hashlib
+
+    def fp(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()[:6]
+
+    masked = mask_url(url)
+    assert masked == shown.format(token=fp("s3cret"), c=fp("c"), userinfo=fp("u:s3cret"))
+    assert "s3cret" not in masked
+
+
+def test_a_changed_token_shows_as_a_changed_fingerprint() -> None:
+    assert mask_url("https://x.example/k?t=old") != mask_url("https://x.example/k?t=new")
+    assert mask_url("https://x.example/k?t=old") == mask_url("https://x.example/k?t=old")
