@@ -19,8 +19,9 @@ through `__call__` again, so the new token goes out. A second 401 is final, and 
 refreshes (the token is fine, the permission is missing). `refresh()` may be called from
 several threads at once (the applier runs changes in parallel): lock, and renew only if the
 token is still the one that was refused. `redact()` must then hide the old tokens as well as
-the current one, since a text may quote either. `refresh()` runs without the transport's retry
-loop: let it raise a KeapError of its own when the token endpoint fails.
+the current one, since a text may quote either. Whatever `refresh()` raises ends the operation
+and is not retried: raise a KeapError (an AuthenticationError when the refresh token is
+refused), so that the user sees one line and no traceback.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BODY_BYTES = 32 * 1024 * 1024
 # Keap documents the unit as "minute" and "day"; accept any case, singular or plural.
 _TIME_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_CA_HINT = "set REQUESTS_CA_BUNDLE to a CA bundle that trusts this host"
 # Failures before any byte of a request left this machine. NameResolutionError exists from
 # urllib3 2.0 on (a NewConnectionError there); 1.26, which requests>=2.31 allows, raises
 # NewConnectionError itself for a name that does not resolve.
@@ -210,10 +211,9 @@ class Transport:
         if problem:
             raise AuthenticationError(method, path, None, problem, auth.hint)
         deadline = time.monotonic() + self.retry.total_seconds
-        attempt = 0
+        attempt = 1
         refreshed = False
         while True:
-            attempt += 1
             try:
                 return self._once(method, path, body, headers, expect, recover is None, secrets)
             except NotFoundError:
@@ -222,9 +222,10 @@ class Transport:
                     return None
                 raise
             except AuthenticationError as refused:
-                # A 401 is refused before anything is done, so even a create may go again.
                 if refused.status != 401 or refreshed or not auth.refresh():
                     raise
+                # Not counted as an attempt: a 401 is refused before anything is done, so
+                # even a create may go again.
                 refreshed = True
                 logger.info("%s %s: HTTP 401, credentials renewed; sending once more", method, path)
             except (_Ambiguous, KeapError) as exc:
@@ -235,25 +236,21 @@ class Transport:
                         return found
                 if not _retryable(error):
                     raise error from None
-                wait = (
-                    error.retry_after
-                    if error.retry_after is not None
-                    else (self.retry.backoff(attempt - 1))
-                )
+                wait = error.retry_after
+                if wait is None:
+                    wait = self.retry.backoff(attempt - 1)
                 if attempt >= self.retry.attempts or time.monotonic() + wait > deadline:
                     raise error from None
+                if error.status is None or isinstance(error, UnreachableError):
+                    why = error.keap_message
+                else:
+                    why = f"HTTP {error.status}"
                 logger.warning(
                     "%s %s failed (%s); retry %d/%d in %.1fs",
-                    method,
-                    path,
-                    error.keap_message
-                    if error.status is None or isinstance(error, UnreachableError)
-                    else f"HTTP {error.status}",
-                    attempt,
-                    self.retry.attempts - 1,
-                    wait,
+                    *(method, path, why, attempt, self.retry.attempts - 1, wait),
                 )
                 time.sleep(wait)
+                attempt += 1
 
     def _once(
         self,
@@ -292,13 +289,8 @@ class Transport:
                     method, path, None, "TLS handshake failed", self._net_hint()
                 ) from None
             # A certificate that does not verify will not verify on a retry either.
-            raise CertificateError(
-                method,
-                path,
-                None,
-                "TLS certificate verification failed",
-                "set REQUESTS_CA_BUNDLE to a CA bundle that trusts this host",
-            ) from None
+            failed, hint = "TLS certificate verification failed", _CA_HINT
+            raise CertificateError(method, path, None, failed, hint) from None
         except requests.exceptions.ReadTimeout:
             error = UnreachableError(method, path, None, "no answer in time", self._net_hint())
             raise error if idempotent else _Ambiguous(error) from None
@@ -323,30 +315,18 @@ class Transport:
         logger.debug(
             "%s %s -> %d (%.0f ms)", method, path, status, (time.monotonic() - started) * 1000
         )
-        if status == expect:
-            return None if status == 204 else self._decode(method, path, response, raw, secrets)
-        raise self._error(method, path, response, raw, idempotent, secrets)
-
-    def _net_hint(self) -> str:
-        return f"is {self.api_url} reachable? set KEAP_API_URL or --api-url"
-
-    def _decode(
-        self,
-        method: str,
-        path: str,
-        response: requests.Response,
-        raw: bytes,
-        secrets: tuple[str, ...],
-    ) -> Any:
+        if status != expect:
+            raise self._error(method, path, response, raw, idempotent, secrets)
+        if status == 204:
+            return None
         try:
             return json.loads(raw)
         except ValueError:
-            raise ProtocolError(
-                method,
-                path,
-                response.status_code,
-                self._clean(f"expected JSON, got {_describe_body(response, raw)}", secrets),
-            ) from None
+            got = self._clean(f"expected JSON, got {_describe_body(response, raw)}", secrets)
+            raise ProtocolError(method, path, status, got) from None
+
+    def _net_hint(self) -> str:
+        return f"is {self.api_url} reachable? set KEAP_API_URL or --api-url"
 
     def _error(
         self,

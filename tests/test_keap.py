@@ -451,6 +451,20 @@ def test_a_401_lets_the_credential_refresh_and_the_request_go_once_more(
             assert (auth.refreshes, keap.calls) == (1, 2)
 
 
+def test_a_refresh_is_not_a_retry_so_a_404_after_it_still_counts(
+    hostile: Callable[[Handler], str],
+) -> None:
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        fresh = h.headers.get("Authorization") == "Bearer good-token"
+        _send(h, 404 if fresh else 401, b'{"message": "no such hook"}')
+
+    url = hostile(answer)
+    with Keap(url, auth=_Refreshing("good-token"), env={}) as keap:
+        with pytest.raises(NotFoundError):
+            keap.delete("7")
+        assert keap.calls == 2
+
+
 def test_a_403_does_not_refresh(hostile: Callable[[Handler], str]) -> None:
     url = hostile(lambda h: _send(h, 403, b'{"message": "Forbidden"}'))
     auth = _Refreshing("good-token")
