@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hookctl.auth import ApiKeyAuth, BearerAuth
 from hookctl.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -21,7 +22,7 @@ from hookctl.errors import (
     ThrottledError,
     UnreachableError,
 )
-from hookctl.keap import Keap, Pacer, RetryPolicy
+from hookctl.keap import Keap, Pacer, RetryPolicy, credentials_from_env
 from hookctl.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.sandbox import Faults, Sandbox
 
@@ -203,14 +204,14 @@ def test_the_pacer_slows_down_before_the_throttle_runs_out(sandbox: Sandbox, api
     sandbox.set_faults(Faults(throttle_rate=20, retry_after=True))
     answers: list[int] = []
     with Keap(sandbox.api_url, env={"KEAP_API_KEY": api_key}, pacer=Pacer(reserve=5)) as keap:
-        original = keap._session.request
+        original = keap.transport._session.request
 
         def counting(*args: object, **kwargs: object) -> object:
             response = original(*args, **kwargs)  # type: ignore[arg-type]
             answers.append(response.status_code)
             return response
 
-        keap._session.request = counting  # type: ignore[method-assign]
+        keap.transport._session.request = counting  # type: ignore[method-assign]
         for _ in range(40):
             keap.list()
     assert answers.count(429) <= 1, answers
@@ -254,7 +255,7 @@ def test_nothing_listening_is_unreachable_with_a_hint() -> None:
 def test_a_delete_retried_after_a_lost_answer_counts_as_done(keap: Keap, sandbox: Sandbox) -> None:
     [hook] = sandbox.seed([("contact.add", sandbox.receiver_url + "/a", "Verified")])
     calls = 0
-    original = keap._session.request
+    original = keap.transport._session.request
 
     def lose_first_answer(*args: object, **kwargs: object) -> object:
         nonlocal calls
@@ -266,7 +267,7 @@ def test_a_delete_retried_after_a_lost_answer_counts_as_done(keap: Keap, sandbox
             raise requests.exceptions.ConnectionError("connection reset")
         return response
 
-    keap._session.request = lose_first_answer  # type: ignore[method-assign]
+    keap.transport._session.request = lose_first_answer  # type: ignore[method-assign]
     keap.delete(hook.key)
     assert sandbox.hooks() == []
     assert calls == 2
@@ -365,11 +366,121 @@ def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else(
 def test_a_huge_body_is_refused(
     hostile: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hookctl.keap.MAX_BODY_BYTES", 1024)
+    monkeypatch.setattr("hookctl.transport.MAX_BODY_BYTES", 1024)
     url = hostile(lambda h: _send(h, 200, b"[" + b" " * 4096 + b"]"))
     with Keap(url, env={"KEAP_API_KEY": "k"}) as keap:
         with pytest.raises(ProtocolError, match="larger than"):
             keap.list()
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+
+def test_credentials_come_from_the_named_variable_else_the_defaults() -> None:
+    env = {"KEAP_API_KEY": "k1", "KEAP_ACCESS_TOKEN": "t1", "MINE": "t2"}
+    default = credentials_from_env(env)
+    assert isinstance(default, ApiKeyAuth) and default.env_name == "KEAP_API_KEY"
+    token = credentials_from_env({"KEAP_ACCESS_TOKEN": "t1"})
+    assert isinstance(token, BearerAuth) and token.env_name == "KEAP_ACCESS_TOKEN"
+    named = credentials_from_env(env, access_token_env="MINE")
+    assert isinstance(named, BearerAuth) and named.env_name == "MINE"
+    # A variable hooks.yaml names is the only one looked at, even when it is unset.
+    assert credentials_from_env({"KEAP_API_KEY": "k1"}, api_key_env="MINE") is None
+    assert credentials_from_env({"KEAP_API_KEY": ""}) is None
+
+
+def test_a_credential_hides_its_value_in_its_repr_and_in_any_text() -> None:
+    for auth, value in (
+        (ApiKeyAuth("sk-1", "KEAP_API_KEY"), "sk-1"),
+        (BearerAuth("t-2", "T"), "t-2"),
+    ):
+        assert value not in repr(auth)
+        assert auth.redact(f"refused {value}!") == "refused ***!"
+
+
+def test_a_credential_that_cannot_be_a_header_fails_in_one_line_and_sends_nothing(
+    sandbox: Sandbox,
+) -> None:
+    for value in ("sk-newline-91\n", " sk-leading-space-91", "sk-in\r\nside-91"):
+        with Keap(sandbox.api_url, env={"KEAP_API_KEY": value}) as keap:
+            with pytest.raises(AuthenticationError) as caught:
+                keap.list()
+        text = str(caught.value)
+        assert "\n" not in text and "-91" not in text
+        assert "$KEAP_API_KEY" in text
+    assert sandbox.stats()["calls"] == {}
+
+
+class _Refreshing(BearerAuth):
+    """What an OAuth credential does: a 401 renews the token, once."""
+
+    def __init__(self, fresh: str) -> None:
+        super().__init__("expired-token", "KEAP_ACCESS_TOKEN")
+        self.fresh = fresh
+        self.refreshes = 0
+
+    def refresh(self) -> bool:
+        self.refreshes += 1
+        self._value = self.fresh
+        return True
+
+
+def test_a_401_lets_the_credential_refresh_and_the_request_go_once_more(
+    hostile: Callable[[Handler], str],
+) -> None:
+    hook = Hook("1", "contact.add", "https://x.example.com/a", "Verified")
+
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        if h.headers.get("Authorization") == "Bearer good-token":
+            _send(h, 200, json.dumps(hook.to_keap()).encode(), Content_Type="application/json")
+        else:
+            _send(h, 401, b'{"message": "Invalid Access Token"}')
+
+    url = hostile(answer)
+    for fresh, works in (("good-token", True), ("still-bad", False)):
+        auth = _Refreshing(fresh)
+        with Keap(url, auth=auth, env={}) as keap:
+            if works:  # a create too: a 401 means nothing was done
+                assert keap.create(hook.event_key, hook.hook_url) == hook
+            else:
+                with pytest.raises(AuthenticationError) as caught:
+                    keap.create(hook.event_key, hook.hook_url)
+                assert caught.value.status == 401
+                assert "check $KEAP_ACCESS_TOKEN" in str(caught.value)
+            # One refresh and one more request; a second 401 is final.
+            assert (auth.refreshes, keap.calls) == (1, 2)
+
+
+def test_a_refresh_is_not_a_retry_so_a_404_after_it_still_counts(
+    hostile: Callable[[Handler], str],
+) -> None:
+    def answer(h: http.server.BaseHTTPRequestHandler) -> None:
+        fresh = h.headers.get("Authorization") == "Bearer good-token"
+        _send(h, 404 if fresh else 401, b'{"message": "no such hook"}')
+
+    url = hostile(answer)
+    with Keap(url, auth=_Refreshing("good-token"), env={}) as keap:
+        with pytest.raises(NotFoundError):
+            keap.delete("7")
+        assert keap.calls == 2
+
+
+def test_a_403_does_not_refresh(hostile: Callable[[Handler], str]) -> None:
+    url = hostile(lambda h: _send(h, 403, b'{"message": "Forbidden"}'))
+    auth = _Refreshing("good-token")
+    with Keap(url, auth=auth, env={}) as keap:
+        with pytest.raises(AuthenticationError):
+            keap.list()
+    assert (auth.refreshes, keap.calls) == (0, 1)
+
+
+def test_the_default_retry_policy_is_looked_up_in_hookctl_keap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hookctl.keap
+
+    monkeypatch.setattr(hookctl.keap, "RetryPolicy", lambda: FAST_RETRY)
+    assert Keap("http://127.0.0.1:9", env={}).retry is FAST_RETRY
 
 
 # -- secrets -----------------------------------------------------------------------------------
