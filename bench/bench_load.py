@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from hookctl.config import load
+    from hookctl.config import read
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hooks.yaml"
@@ -63,7 +63,7 @@ def main() -> None:
         times = []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            state = load(path, env={})
+            state = read(path, env={}).desired()
             times.append(time.perf_counter() - start)
 
     print(
@@ -73,8 +73,8 @@ def main() -> None:
     )
 
     cold = (
-        "from hookctl.config import load; "
-        f"load({str(ROOT / 'examples' / 'hooks.yaml')!r}, env={{}})"
+        "from hookctl.config import read; "
+        f"read({str(ROOT / 'examples' / 'hooks.yaml')!r}, env={{}}).desired()"
     )
     walls = []
     for _ in range(args.repeat):

@@ -419,8 +419,8 @@ def test_accounts_sharing_credentials_and_url_are_warned_about(
 
 
 def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> None:
-    one = config.parse_document("version: 1\naccounts: {a: {}, b: {}}\nhooks: []\n", "one.yaml")
-    two = config.parse_document("version: 1\nhooks: []\n", "two.yaml")
+    one = config.read_text("version: 1\naccounts: {a: {}, b: {}}\nhooks: []\n", "one.yaml")
+    two = config.read_text("version: 1\nhooks: []\n", "two.yaml")
     assert [t.label for t in accounts.select([one])] == ["a", "b"]
     assert [t.label for t in accounts.select([one, two])] == [
         "one.yaml:a",
@@ -436,7 +436,7 @@ def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> Non
 
 
 def test_run_each_keeps_order_and_isolates_failures() -> None:
-    document = config.parse_document(
+    document = config.read_text(
         "version: 1\naccounts: {a: {}, b: {}, c: {}}\nhooks: []\n", "x.yaml"
     )
 
@@ -463,7 +463,7 @@ def test_faults_in_one_sandbox_are_its_own(two: tuple[Sandbox, Sandbox], tmp_pat
 
 
 def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
-    document = config.parse_document(
+    document = config.read_text(
         "version: 1\naccounts: {a: {}, b: {}, c: {}, d: {}}\nhooks: []\n", "x.yaml"
     )
     # Two at a time must meet at the barrier (it times out if they ran one after the other),

@@ -7,7 +7,7 @@ import json
 import logging
 import textwrap
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from hookctl import config
-from hookctl.config import MAX_FILE_BYTES, MAX_ISSUES, load, parse
+from hookctl.config import MAX_FILE_BYTES, EventTypes, read, read_text, source
+from hookctl.config.issues import MAX_ISSUES
 from hookctl.errors import ConfigError
 from hookctl.models import KNOWN_EVENT_KEYS, Account, Safety, Subscription
 
@@ -30,11 +30,12 @@ def doc(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
-def problems(document: str | bytes, **kwargs: Any) -> list[str]:
+def problems(
+    document: str | bytes, env: Mapping[str, str] | None = None, event_types: EventTypes = None
+) -> list[str]:
     """The lines a user would see for an invalid document named hooks.yaml."""
-    kwargs.setdefault("env", {})
     with pytest.raises(ConfigError) as info:
-        parse(document, "hooks.yaml", **kwargs)
+        read_text(document, "hooks.yaml", env={} if env is None else env).desired(None, event_types)
     return str(info.value).splitlines()
 
 
@@ -78,7 +79,7 @@ def test_valid_file_yields_one_subscription_per_event_and_url() -> None:
             events: [note.add]
         """
     )
-    state = parse(text, "conf/hooks.yaml", env={})
+    state = read_text(text, "conf/hooks.yaml", env={}).desired()
     assert state.subscriptions == {
         Subscription("contact.add", "https://hooks.example.com/keap/contacts", "contacts"),
         Subscription("contact.edit", "https://hooks.example.com/keap/contacts", "contacts"),
@@ -100,7 +101,7 @@ def test_valid_file_yields_one_subscription_per_event_and_url() -> None:
 
 
 def test_optional_sections_take_their_defaults() -> None:
-    state = parse("version: 1\nhooks: []\n", env={})
+    state = read_text("version: 1\nhooks: []\n", env={}).desired()
     assert state.subscriptions == frozenset()
     assert state.ownership.declared_urls == frozenset()
     assert (state.ownership.url_prefixes, state.ownership.ignore, state.ownership.all) == (
@@ -115,7 +116,7 @@ def test_optional_sections_take_their_defaults() -> None:
 def test_load_reads_the_file_and_keeps_the_path_as_given(tmp_path: Path) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + one_hook().encode())  # a BOM is fine
-    state = load(path, env={})
+    state = read(path, env={}).desired()
     assert state.source == str(path)
     assert state.digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert {s.pair for s in state.subscriptions} == {("contact.add", "https://hooks.example.com/a")}
@@ -123,7 +124,7 @@ def test_load_reads_the_file_and_keeps_the_path_as_given(tmp_path: Path) -> None
 
 def test_a_missing_file_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        load(tmp_path / "nope.yaml")
+        read(tmp_path / "nope.yaml")
     assert str(info.value) == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
 
 
@@ -132,7 +133,7 @@ def test_a_missing_file_is_a_config_error_not_a_traceback(tmp_path: Path) -> Non
 
 def test_example_is_valid_offline_and_uses_every_feature(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="hookctl.config")
-    state = load(EXAMPLE, env={})
+    state = read(EXAMPLE, env={}).desired()
     text = EXAMPLE.read_text()
     for feature in ("${HOOKS_BASE_URL:-", '"invoice.*"', '"**.delete"', "ownership:", "ignore:"):
         assert feature in text
@@ -148,7 +149,7 @@ def test_example_points_at_the_sandbox_receiver_and_owns_its_hooks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hookctl.config")
-    state = load(EXAMPLE, env={"HOOKS_BASE_URL": SANDBOX_RECEIVER})
+    state = read(EXAMPLE, env={"HOOKS_BASE_URL": SANDBOX_RECEIVER}).desired()
     urls = {s.hook_url for s in state.subscriptions}
     assert urls and all(url.startswith(SANDBOX_RECEIVER + "/") for url in urls)
     assert state.ownership.url_prefixes == (SANDBOX_RECEIVER + "/keap/",)
@@ -180,7 +181,7 @@ def test_file_over_the_size_bound_is_refused_without_reading_it_all(tmp_path: Pa
     path = tmp_path / "hooks.yaml"
     path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
     with pytest.raises(ConfigError) as info:
-        load(path)
+        read(path)
     assert str(info.value) == f"{path}: is larger than 10 MiB"
     assert problems(b"#" * (MAX_FILE_BYTES + 1)) == ["hooks.yaml: is larger than 10 MiB"]
 
@@ -198,7 +199,7 @@ def test_control_character_is_refused_with_its_position() -> None:
 def test_yaml_syntax_error_has_its_line(
     parser: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "_parser", lambda: parser)
+    monkeypatch.setattr(source, "_parser", lambda: parser)
     (line,) = problems("version: 1\nhooks:\n  - name: a\n   url: x\n")
     assert line.startswith("hooks.yaml:4:4: invalid YAML: ")
 
@@ -207,7 +208,7 @@ def test_yaml_syntax_error_has_its_line(
 def test_an_unquoted_leading_star_gets_a_hint(
     parser: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "_parser", lambda: parser)
+    monkeypatch.setattr(source, "_parser", lambda: parser)
     (line,) = problems(one_hook(events="[*.delete]"))
     assert line.startswith("hooks.yaml:5:15: invalid YAML: ")
     assert line.endswith(
@@ -483,7 +484,7 @@ def test_http_to_loopback_and_https_are_fine_silently(
     url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hookctl.config")
-    parse(one_hook(url=url), env={})
+    read_text(one_hook(url=url), env={}).desired()
     assert caplog.records == []
 
 
@@ -492,7 +493,7 @@ def test_http_elsewhere_is_warned_about_with_its_position(caplog: pytest.LogCapt
     text = one_hook(url="http://hooks.example.com/a").replace(
         "hooks:", "account:\n  api_url: http://10.0.0.8/crm/rest/v1\nhooks:"
     )
-    parse(text, env={})
+    read_text(text, env={}).desired()
     assert [(r.name, r.getMessage()) for r in caplog.records] == [
         (
             "hookctl.config",
@@ -544,7 +545,7 @@ def test_the_same_event_for_different_urls_is_fine() -> None:
     text = one_hook() + (
         "  - name: b\n    url: https://hooks.example.com/b\n    events: [contact.add]\n"
     )
-    assert len(parse(text, env={}).subscriptions) == 2
+    assert len(read_text(text, env={}).desired().subscriptions) == 2
 
 
 def test_declaring_an_ignored_url_is_refused() -> None:
@@ -606,12 +607,12 @@ def test_unknown_event_type_without_a_close_one_says_so() -> None:
     ],
 )
 def test_wildcards_expand_segment_by_segment(pattern: str, expected: set[str]) -> None:
-    state = parse(one_hook(events=f"['{pattern}']"), env={})
+    state = read_text(one_hook(events=f"['{pattern}']"), env={}).desired()
     assert {s.event_key for s in state.subscriptions} == expected
 
 
 def test_single_star_stays_within_a_segment() -> None:
-    state = parse(one_hook(events='["*.delete"]'), env={})
+    state = read_text(one_hook(events='["*.delete"]'), env={}).desired()
     assert "invoice.payment.delete" not in {s.event_key for s in state.subscriptions}
     assert "contact.delete" in {s.event_key for s in state.subscriptions}
 
@@ -624,7 +625,7 @@ def test_wildcard_matching_nothing_is_refused() -> None:
 
 def test_account_event_types_decide_when_given() -> None:
     account = ["contact.add", "contact.merge"]
-    state = parse(one_hook(events='["contact.*"]'), event_types=account, env={})
+    state = read_text(one_hook(events='["contact.*"]'), env={}).desired(None, account)
     assert {s.event_key for s in state.subscriptions} == {"contact.add", "contact.merge"}
     assert problems(one_hook(events="[note.add]"), event_types=account) == [
         "hooks.yaml:5:14: hooks[0].events[0]: 'note.add' is not a Keap event type "
@@ -646,7 +647,7 @@ class CountingEventTypes:
 
 def test_event_types_callable_is_not_called_for_known_literal_events() -> None:
     fetch = CountingEventTypes(KNOWN_EVENT_KEYS)
-    parse(one_hook(events="[contact.add, note.edit]"), event_types=fetch, env={})
+    read_text(one_hook(events="[contact.add, note.edit]"), env={}).desired(None, fetch)
     assert fetch.calls == 0
 
 
@@ -654,7 +655,7 @@ def test_event_types_callable_is_not_called_for_known_literal_events() -> None:
 def test_event_types_callable_is_called_once_for_wildcards_and_unknown_events(events: str) -> None:
     fetch = CountingEventTypes([*KNOWN_EVENT_KEYS, "contact.merge"])
     second = f"  - name: b\n    url: https://hooks.example.com/b\n    events: {events}\n"
-    parse(one_hook(events=events) + second, event_types=fetch, env={})
+    read_text(one_hook(events=events) + second, env={}).desired(None, fetch)
     assert fetch.calls == 1
 
 
@@ -663,20 +664,22 @@ def test_event_types_callable_is_called_once_for_wildcards_and_unknown_events(ev
 
 def test_variables_and_defaults_are_interpolated_in_string_values() -> None:
     text = one_hook(url="${BASE}/keap/${PATH_PART:-contacts}$$x") + "    # ${NOT_A_VALUE}\n"
-    state = parse(text, env={"BASE": "https://hooks.example.com"})
+    state = read_text(text, env={"BASE": "https://hooks.example.com"}).desired()
     assert {s.hook_url for s in state.subscriptions} == {
         "https://hooks.example.com/keap/contacts$x"
     }
 
 
 def test_default_stands_in_for_an_empty_variable() -> None:
-    state = parse(one_hook(url="${BASE:-https://hooks.example.com}/a"), env={"BASE": ""})
+    state = read_text(
+        one_hook(url="${BASE:-https://hooks.example.com}/a"), env={"BASE": ""}
+    ).desired()
     assert {s.hook_url for s in state.subscriptions} == {"https://hooks.example.com/a"}
 
 
 def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOOKCTL_TEST_BASE", "https://env.example.com")
-    state = parse(one_hook(url="${HOOKCTL_TEST_BASE}/a"))
+    state = read_text(one_hook(url="${HOOKCTL_TEST_BASE}/a")).desired()
     assert {s.hook_url for s in state.subscriptions} == {"https://env.example.com/a"}
 
 
@@ -735,7 +738,7 @@ def test_every_problem_is_reported_at_once_in_file_order() -> None:
 
 def test_issues_carry_their_parts() -> None:
     with pytest.raises(ConfigError) as info:
-        parse(one_hook(events="[contact.ad]"), "x/hooks.yaml", env={})
+        read_text(one_hook(events="[contact.ad]"), "x/hooks.yaml", env={}).desired()
     (issue,) = info.value.issues
     assert (issue.file, issue.line, issue.column, issue.path) == (
         "x/hooks.yaml",
@@ -762,10 +765,10 @@ def test_pure_python_yaml_fallback_gives_the_same_results(monkeypatch: pytest.Mo
     bad = one_hook(events="[contact.ad]") + "    url: x\nversion: 1\n"
 
     def outcome() -> tuple[Any, list[str]]:
-        return parse(EXAMPLE.read_bytes(), env={}), problems(bad)
+        return read_text(EXAMPLE.read_bytes(), env={}).desired(), problems(bad)
 
     with_libyaml = outcome()
-    monkeypatch.setattr(config, "_parser", lambda: yaml.SafeLoader)
+    monkeypatch.setattr(source, "_parser", lambda: yaml.SafeLoader)
     assert outcome() == with_libyaml
 
 

@@ -42,12 +42,12 @@ def doc(text: str) -> str:
 def problems(text: str, **kwargs: Any) -> list[str]:
     kwargs.setdefault("env", {})
     with pytest.raises(ConfigError) as info:
-        config.parse_document(doc(text), "hooks.yaml", **kwargs)
+        config.read_text(doc(text), "hooks.yaml", **kwargs)
     return str(info.value).splitlines()
 
 
 def test_each_account_gets_its_settings_and_the_hooks_meant_for_it() -> None:
-    document = config.parse_document(doc(TWO_ACCOUNTS), "hooks.yaml", env={})
+    document = config.read_text(doc(TWO_ACCOUNTS), "hooks.yaml", env={})
     assert document.declares_accounts
     assert document.accounts == (
         Account(name="production", api_key_env="PROD_KEY"),
@@ -75,18 +75,18 @@ def test_each_account_gets_its_settings_and_the_hooks_meant_for_it() -> None:
     assert production.digest == staging.digest == document.digest
 
 
-def test_parse_and_load_take_the_account_by_name(tmp_path: Any) -> None:
+def test_desired_takes_the_account_by_name(tmp_path: Any) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_text(doc(TWO_ACCOUNTS))
-    assert len(config.load(path, env={}, account="production").subscriptions) == 1
-    assert len(config.parse(doc(TWO_ACCOUNTS), env={}, account="staging").subscriptions) == 4
+    assert len(config.read(path, env={}).desired("production").subscriptions) == 1
+    assert len(config.read_text(doc(TWO_ACCOUNTS), env={}).desired("staging").subscriptions) == 4
     with pytest.raises(ConfigError) as info:
-        config.load(path, env={})
+        config.read(path, env={}).desired()
     assert str(info.value) == (
         f"{path}:2:1: accounts: declares several accounts (production, staging): name one"
     )
     with pytest.raises(ConfigError) as info:
-        config.load(path, env={}, account="prod")
+        config.read(path, env={}).desired("prod")
     assert str(info.value) == (
         f"{path}:2:1: accounts: has no account 'prod' (declared: production, staging)"
     )
@@ -94,11 +94,11 @@ def test_parse_and_load_take_the_account_by_name(tmp_path: Any) -> None:
 
 def test_a_file_with_one_account_section_has_one_account_named_default() -> None:
     text = "version: 1\naccount:\n  credentials: {api_key_env: K}\nhooks: []\n"
-    document = config.parse_document(text, env={})
+    document = config.read_text(text, env={})
     assert not document.declares_accounts
     assert document.accounts == (Account(name="default", api_key_env="K"),)
     assert document.desired().account == document.account()
-    assert config.parse_document("version: 1\nhooks: []\n").accounts == (Account(),)
+    assert config.read_text("version: 1\nhooks: []\n").accounts == (Account(),)
 
 
 def test_account_and_accounts_together_are_refused_at_the_accounts_key() -> None:
@@ -192,16 +192,16 @@ def test_the_same_pair_for_different_accounts_is_allowed_but_not_twice_in_one() 
             accounts: [ACCOUNT]
         """
     )
-    document = config.parse_document(text.replace("ACCOUNT", "staging"))
+    document = config.read_text(text.replace("ACCOUNT", "staging"))
     assert {s.name for s in document.desired("production").subscriptions} == {"live"}
     assert {s.name for s in document.desired("staging").subscriptions} == {"rehearsal"}
-    twice = config.parse_document(text.replace("ACCOUNT", "production"))
+    twice = config.read_text(text.replace("ACCOUNT", "production"))
     with pytest.raises(ConfigError, match=r"hooks\[1\]\.events\[0\]: 'contact.add' is already"):
         twice.desired("production")
 
 
 def test_events_are_checked_against_each_accounts_own_event_types() -> None:
-    document = config.parse_document(doc(TWO_ACCOUNTS), env={})
+    document = config.read_text(doc(TWO_ACCOUNTS), env={})
     # An account without note.* event types: only the account the entry is meant for fails.
     no_notes = ["contact.add"]
     assert len(document.desired("production", no_notes).subscriptions) == 1
@@ -213,12 +213,12 @@ def test_events_are_checked_against_each_accounts_own_event_types() -> None:
     )
 
 
-def test_parse_reports_account_event_problems_with_the_rest() -> None:
+def test_read_text_reports_account_event_problems_with_the_rest() -> None:
     text = TWO_ACCOUNTS.replace("[contact.add]", "[contact.ad]").replace(
         "PROD_KEY}", "PROD_KEY, x: 1}"
     )
     with pytest.raises(ConfigError) as info:
-        config.parse(doc(text), env={}, account="production")
+        config.read_text(doc(text), env={}).desired("production")
     paths = [issue.path for issue in info.value.issues]
     assert paths[0].startswith("accounts.production.credentials")
     assert paths[-1] == "hooks[0].events[0]"
@@ -240,7 +240,7 @@ def test_an_account_gets_exactly_the_entries_that_do_not_exclude_it(
         if limit is not None:
             chosen = sorted({names[i % len(names)] for i in limit})
             lines.append(f"    accounts: [{', '.join(chosen)}]")
-    document = config.parse_document("\n".join(lines) + "\n", env={})
+    document = config.read_text("\n".join(lines) + "\n", env={})
     assert document.account_names == tuple(names)
     for name in names:
         got = {s.name for s in document.desired(name).subscriptions}

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from test_soak import SLOW_ONLY, Account, apply_in_process, hand_made_changes, open_account
 
-from hookctl.config import load
+from hookctl.config import read
 from hookctl.planner import plan
 from hookctl.sandbox import Faults, Sandbox
 
@@ -79,7 +79,7 @@ def test_an_apply_killed_at_random_points_converges_on_one_rerun_without_duplica
     finished_first = 0
     with open_account(tmp_path, monkeypatch, "crash", entries=8) as account:
         sb = account.sandbox
-        desired = load(account.config)
+        desired = read(account.config).desired()
         while len(kills) < points:
             hand_made_changes(account, rng, rng.randint(4, 10))
             unmanaged, counts = account.unmanaged(), account.declared_counts()

@@ -35,7 +35,7 @@ from test_soak import SLOW_ONLY
 
 from hookctl import planfile
 from hookctl.cli import main
-from hookctl.config import Document, load, parse, read
+from hookctl.config import Document, read, read_text
 from hookctl.errors import ConfigError, PlanError
 from hookctl.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.planner import plan
@@ -192,8 +192,8 @@ def check_hooks_file(path: Path) -> None:
         return KNOWN_EVENT_KEYS
 
     readers: list[Callable[[], object]] = [
-        lambda: load(path, event_types=event_types, env=ENV),
-        lambda: parse(path.read_bytes(), str(path), env={}),
+        lambda: read(path, env=ENV).desired(None, event_types),
+        lambda: read_text(path.read_bytes(), str(path), env={}).desired(),
         lambda: every_account(read(path, ENV), event_types),
     ]
     outcomes = []
@@ -237,11 +237,11 @@ def test_the_seeds_are_valid_or_nearly_so() -> None:
     """The mutations start next to a valid file: three seeds load, the third only for its
     anchors (which the loader refuses: it never expands an alias), the fourth has accounts."""
     for seed in HOOKS_SEEDS[:2]:
-        parse(seed, env=ENV)
+        read_text(seed, env=ENV).desired()
     with pytest.raises(ConfigError, match="anchors"):
-        parse(HOOKS_SEEDS[2], env=ENV)
+        read_text(HOOKS_SEEDS[2], env=ENV).desired()
     for account in ("production", "staging"):
-        parse(HOOKS_SEEDS[3], env=ENV, account=account)
+        read_text(HOOKS_SEEDS[3], env=ENV).desired(account)
 
 
 # -- saved plans ---------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ JSON_VALUES = st.recursive(
 
 def _saved_plans(directory: Path) -> tuple[bytes, ...]:
     """Two saved plans: one with every kind of change, one with nothing to do."""
-    desired = parse(HOOKS_SEEDS[0], "hooks.yaml", env={})
+    desired = read_text(HOOKS_SEEDS[0], "hooks.yaml", env={}).desired()
     contacts = "https://hooks.example.com/keap/contacts"
     messy = [
         Hook("1", "contact.add", "https://hooks.example.com/keap/old", "Verified"),

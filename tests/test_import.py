@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hookctl.cli import main
-from hookctl.config import load, parse
+from hookctl.config import read, read_text
 from hookctl.errors import HookctlError
 from hookctl.importer import to_yaml
 from hookctl.models import DEFAULT_API_URL, KNOWN_EVENT_KEYS, STATUSES, Hook, Status
@@ -176,7 +176,7 @@ def test_import_writes_one_entry_per_url_with_sorted_events_and_status_comments(
     ]
     assert text.startswith("# Imported by `hookctl import` on ")
     assert sandbox.api_url in text.splitlines()[1]
-    assert len(load(path).subscriptions) == 5
+    assert len(read(path).desired().subscriptions) == 5
 
 
 def test_import_reports_what_a_plan_would_do_on_stderr(
@@ -260,7 +260,7 @@ def test_import_with_several_prefixes(
     prefixes = [sandbox.receiver_url + "/ours/orders", sandbox.receiver_url + "/theirs/"]
     path = _import(tmp_path, "--prefix", prefixes[0], "--prefix", prefixes[1])
     assert yaml.safe_load(path.read_text())["ownership"] == {"url_prefixes": prefixes}
-    assert len(load(path).subscriptions) == 3
+    assert len(read(path).desired().subscriptions) == 3
     _check_promise(
         _plan(path, capsys)["changes"],
         [h for h in live if h.hook_url.startswith(tuple(prefixes))],
@@ -273,7 +273,7 @@ def test_import_with_all_owns_the_whole_account(
     live = _seed_mix(sandbox)
     path = _import(tmp_path, "--all")
     assert yaml.safe_load(path.read_text())["ownership"] == {"all": True}
-    assert load(path).ownership.all
+    assert read(path).desired().ownership.all
     _check_promise(_plan(path, capsys)["changes"], live)
 
 
@@ -343,7 +343,7 @@ def test_import_refuses_to_overwrite_an_existing_file_without_force(
     assert out.read_text() == "keep me\n"
     assert sandbox.stats()["calls"] == {}  # refused before asking Keap anything
     assert main(["import", "-o", str(out), "--force"]) == 0
-    assert load(out).subscriptions
+    assert read(out).desired().subscriptions
 
 
 def test_import_without_output_prints_the_file(
@@ -353,7 +353,7 @@ def test_import_without_output_prints_the_file(
     capsys.readouterr()
     assert main(["import"]) == 0
     captured = capsys.readouterr()
-    assert len(parse(captured.out).subscriptions) == 5
+    assert len(read_text(captured.out).desired().subscriptions) == 5
     assert captured.err.startswith("hookctl: imported: 3 hooks, 5 subscriptions.")
 
 
@@ -361,7 +361,7 @@ def test_import_of_an_empty_account_is_a_valid_file(
     sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["import"]) == 0
-    assert not parse(capsys.readouterr().out).subscriptions
+    assert not read_text(capsys.readouterr().out).desired().subscriptions
 
 
 def test_import_costs_one_list_call(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -446,7 +446,7 @@ def test_plan_after_import_keeps_the_promise_for_any_account(
         with pytest.raises(HookctlError, match="cannot import"):
             _write(live, **options)
         return
-    desired = parse(_write(live, **options), env={})
+    desired = read_text(_write(live, **options), env={}).desired()
     assert all(NAME.match(sub.name) for sub in desired.subscriptions)
     result = plan(desired, live)
     imported = [h for h in chosen if h not in cannot]
@@ -475,4 +475,4 @@ def test_any_live_text_is_quoted_into_a_file_that_loads(text: str) -> None:
     assert doc["hooks"][0]["url"] == url.replace("$", "$$")
     assert sorted(doc["hooks"][0]["events"]) == sorted({"contact.add", text.replace("$", "$$")})
     if text in KNOWN_EVENT_KEYS or text == "contact.add":
-        assert {sub.hook_url for sub in parse(written, env={}).subscriptions} == {url}
+        assert {sub.hook_url for sub in read_text(written, env={}).desired().subscriptions} == {url}

@@ -1,0 +1,134 @@
+"""The result of reading a hooks file: a Document, and from it each account's DesiredState."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from hookctl.config.checks import EventTypes, check_events
+from hookctl.config.issues import Issues, short
+from hookctl.config.source import Doc
+from hookctl.errors import ConfigError, ConfigIssue
+from hookctl.models import Account, DesiredState, Ownership, Safety, Subscription
+
+
+@dataclass(frozen=True, eq=False)
+class Document:
+    """A hooks file that passed every check an account's event types cannot change.
+
+    What is left, events against the account's event types and wildcard expansion, is done per
+    account by desired(): accounts may differ in the event types they offer, and each account's
+    event types come from its own client, fetched in that account's own thread.
+    """
+
+    source: str
+    digest: str  # sha256 of the file's bytes: a saved plan is stale when it changes
+    accounts: tuple[Account, ...]  # in file order; one named "default" without `accounts:`
+    declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
+    _doc: Doc = field(repr=False)
+    _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
+    _targets: dict[int, frozenset[str]] = field(repr=False)  # hook index -> `accounts:` of it
+
+    @classmethod
+    def checked(
+        cls,
+        source: str,
+        raw: bytes,
+        doc: Doc,
+        urls: dict[int, str],
+        targets: dict[int, frozenset[str]],
+    ) -> Document:
+        """The Document of a file in which the stages before the events found no problem, with
+        what check_semantics returned for it."""
+        data = doc.data
+        multi = "accounts" in data
+        sections = data["accounts"] if multi else {"default": data.get("account", {})}
+        return cls(
+            source=source,
+            digest=hashlib.sha256(raw).hexdigest(),
+            accounts=tuple(_account(name, settings) for name, settings in sections.items()),
+            declares_accounts=multi,
+            _doc=doc,
+            _urls=urls,
+            _targets=targets,
+        )
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(account.name for account in self.accounts)
+
+    def account(self, name: str | None = None) -> Account:
+        """The account `name`, or the only one; ConfigError when there is no such account."""
+        if name is None and len(self.accounts) == 1:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        declared = ", ".join(self.account_names)
+        problem = (
+            f"declares several accounts ({declared}): name one"
+            if name is None
+            else f"has no account {short(name)} (declared: {declared})"
+        )
+        line, column = self._doc.mark(("accounts",), key=True) or (None, None)
+        raise ConfigError([ConfigIssue(self.source, line, column, "accounts", problem)])
+
+    def desired(self, account: str | None = None, event_types: EventTypes = None) -> DesiredState:
+        """The desired state of one account: the hooks meant for it, events checked against
+        `event_types` (see checks.check_events) and wildcards expanded. ConfigError when an
+        event is not one of the account's."""
+        chosen = self.account(account)
+        issues = Issues(self.source)
+        data = self._doc.data
+        hooks = [
+            (index, hook)
+            for index, hook in enumerate(data["hooks"])
+            if index not in self._targets or chosen.name in self._targets[index]
+        ]
+        subscriptions = check_events(self._doc, hooks, self._urls, event_types, issues)
+        if issues:
+            raise issues.error()
+        return _desired_state(data, chosen, subscriptions, self.source, self.digest)
+
+
+def _account(name: str, section: dict[str, Any]) -> Account:
+    credentials = section.get("credentials", {})
+    return Account(
+        name=name,
+        api_url=section.get("api_url"),
+        api_key_env=credentials.get("api_key_env"),
+        access_token_env=credentials.get("access_token_env"),
+    )
+
+
+def _desired_state(
+    data: dict[str, Any],
+    account: Account,
+    subscriptions: set[Subscription],
+    source: str,
+    digest: str,
+) -> DesiredState:
+    """Assemble the result from data that passed every check."""
+    ownership = data.get("ownership", {})
+    safety = data.get("safety", {})
+    defaults = Safety()
+    return DesiredState(
+        subscriptions=frozenset(subscriptions),
+        ownership=Ownership(
+            # Every url of the file, whichever accounts its entry names: taking an account off
+            # an entry must delete that entry's subscriptions there, not leave them unmanaged.
+            declared_urls=frozenset(hook["url"] for hook in data["hooks"]),
+            url_prefixes=tuple(ownership.get("url_prefixes", ())),
+            ignore=tuple(ownership.get("ignore", ())),
+            all=ownership.get("all", False),
+        ),
+        account=account,
+        safety=Safety(
+            min_existing=safety.get("min_existing", defaults.min_existing),
+            max_update_ratio=float(safety.get("max_update_ratio", defaults.max_update_ratio)),
+            max_delete_ratio=float(safety.get("max_delete_ratio", defaults.max_delete_ratio)),
+        ),
+        source=source,
+        digest=digest,
+    )
