@@ -879,7 +879,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from hookctl import render
-    from hookctl.config import parse
+    from hookctl.config import read_text
     from hookctl.importer import to_yaml
     from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, credentials_from_env
 
@@ -903,7 +903,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         try:
             # Whatever the account holds, never hand the user a file that does not load.
-            desired = parse(text, target, keap.event_types, env={})
+            desired = read_text(text, target, env={}).desired(None, keap.event_types)
         except ConfigError as exc:
             raise HookctlError(
                 f"hookctl import made a file that does not load (please report this):\n{exc}"
