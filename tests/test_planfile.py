@@ -246,10 +246,10 @@ def test_files_that_are_not_plans_are_refused_with_one_line(
 
 
 def test_json_output_of_plan_is_not_a_saved_plan(tmp_path: Path) -> None:
-    from hookctl.render import plan_json
+    from hookctl.documents import plan_document
 
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan_json(sample_plan())))
+    path.write_text(json.dumps(plan_document(sample_plan())))
     with pytest.raises(PlanError, match=r"not a saved plan \(no checksum\).*--out"):
         read(path)
 

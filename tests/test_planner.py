@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from hookctl.documents import change_from_dict, change_to_dict
 from hookctl.errors import PlanError, UnsafePlanError
 from hookctl.models import DesiredState, Hook, Ownership, Safety, Status, Subscription
 from hookctl.planner import (
@@ -17,8 +18,6 @@ from hookctl.planner import (
     Plan,
     Update,
     Verify,
-    change_from_dict,
-    change_to_dict,
     key_order,
     plan,
 )
@@ -83,7 +82,10 @@ def test_a_declared_pair_keap_does_not_have_is_created() -> None:
     result = plan(desired_state({"contact-sync": (CONTACTS, ["contact.add"])}), [])
     assert result.changes == (
         Create(
-            "contact-sync", "contact.add", CONTACTS, "declared by 'contact-sync' and not in Keap"
+            "contact-sync",
+            "declared by 'contact-sync' and not in Keap",
+            None,
+            Subscription("contact.add", CONTACTS, "contact-sync"),
         ),
     )
     assert result.changes[0].key is None
