@@ -193,7 +193,10 @@ def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
             hookctl_version=document["hookctl_version"],
             created_at=document["created_at"],
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        # The schema requires these only beside a checksum, which the caller may have taken off.
+        raise ValueError(f"(top level): {exc} is a required property") from None
+    except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from None
     if plan.summary() != document["summary"]:
         raise ValueError("its summary does not match its changes")
