@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from hookctl import planfile
+from hookctl.documents import plan_document
 from hookctl.models import KNOWN_EVENT_KEYS, DesiredState, Hook, Ownership, Subscription
 from hookctl.planner import Plan, plan
-from hookctl.render import plan_json, plan_markdown, plan_text
+from hookctl.render import plan_markdown, plan_text
 
 BASE = "https://hooks.example.com/"
 EVENTS_PER_ENTRY = 4
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, action in (
                 ("render text", lambda: plan_text(result)),  # noqa: B023
                 ("render markdown", lambda: plan_markdown(result)),  # noqa: B023
-                ("render json", lambda: plan_json(result)),  # noqa: B023
+                ("render json", lambda: plan_document(result)),  # noqa: B023
                 ("plan file write+read", lambda: round_trip(result, live, directory)),  # noqa: B023
             ):
                 print(f"    {label:<22} {timed(action) * 1000:7.1f} ms")

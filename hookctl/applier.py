@@ -137,18 +137,18 @@ def _write(
     by_key: dict[str, Hook],
     pairs: set[tuple[str, str]],
 ) -> Outcome:
-    if isinstance(change, Create):
-        if (change.event_key, change.hook_url) in pairs:
-            return Outcome(change, "skipped", "already exists")
-        return _verified(change, keap.create(change.event_key, change.hook_url))
-    current = by_key.get(change.key)
     target = (change.event_key, change.hook_url)
+    seen = change.existing  # the subscription as the plan saw it; None for a create
+    if seen is None:
+        if target in pairs:
+            return Outcome(change, "skipped", "already exists")
+        return _verified(change, keap.create(*target))
+    current = by_key.get(seen.key)
     if isinstance(change, Delete) and current is None:
         return Outcome(change, "skipped", "already gone")
     if isinstance(change, Update) and current is not None and current.pair == target:
         return Outcome(change, "skipped", "already updated", current)
-    seen = (change.old_event_key, change.old_hook_url) if isinstance(change, Update) else target
-    if current is not None and current.pair != seen:
+    if current is not None and current.pair != seen.pair:
         # The key now holds another subscription than the plan saw (changed by hand since):
         # writing to it could change or delete what hookctl no longer manages.
         return Outcome(
@@ -159,19 +159,19 @@ def _write(
             current,
         )
     if isinstance(change, Update):
-        hook = keap.update(change.key, change.event_key, change.hook_url)
+        hook = keap.update(seen.key, *target)
         if hook.status != "Verified":
             # Keap need not run the handshake on a PUT (the sandbox, like Keap most plausibly,
             # does only when the hookUrl changes), so an Unverified or Inactive subscription
             # moved onto a declared pair would stay that way: one verify settles it.
-            hook = keap.verify(change.key)
+            hook = keap.verify(seen.key)
         return _verified(change, hook)
     if isinstance(change, Verify):
         if current is not None and current.status == "Verified":
             return Outcome(change, "skipped", "already verified", current)
-        return _verified(change, keap.verify(change.key))
+        return _verified(change, keap.verify(seen.key))
     try:
-        keap.delete(change.key)
+        keap.delete(seen.key)
     except NotFoundError:
         return Outcome(change, "skipped", "already gone")
     return Outcome(change, "done")

@@ -2,7 +2,8 @@
 
 Pure (no I/O), in the spirit of octoDNS: `plan(desired, live)` returns a `Plan` whose changes
 the applier runs in order. Every live subscription lands in exactly one place of the plan
-(unchanged, unmanaged, or the change that touches it), so a plan also records what it saw.
+(unchanged, unmanaged, or the `existing` side of the change that touches it), so a plan also
+records what it saw. JSON documents of plans are built in hookctl/documents.py.
 
 Matching is done with dict and set indexes in one pass over each side; nothing is quadratic.
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from operator import attrgetter
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import ClassVar, Literal
 
 from hookctl.errors import PlanError, UnsafePlanError
 from hookctl.models import (
@@ -26,7 +27,6 @@ from hookctl.models import (
     Subscription,
     keeper,
     key_order,
-    parse_status,
 )
 from hookctl.urls import under_prefix
 
@@ -48,28 +48,76 @@ def field_diff(old: Pair, new: Pair) -> FieldDiff:
     per update plus 120 ms to import, which alone would exceed the planner's time budget at
     10,000 updates, so the comparison is done directly.
     """
-    return tuple(
-        (name, before, after)
-        for name, before, after in zip(("event_key", "hook_url"), old, new, strict=True)
-        if before != after
-    )
+    # Spelled out rather than zipped: the JSON and text renderers call it for every update.
+    (old_event, old_url), (new_event, new_url) = old, new
+    if old_event == new_event:
+        return () if old_url == new_url else (("hook_url", old_url, new_url),)
+    if old_url == new_url:
+        return (("event_key", old_event, new_event),)
+    return (("event_key", old_event, new_event), ("hook_url", old_url, new_url))
 
 
 @dataclass(frozen=True, slots=True)
-class Create:
+class Change:
+    """One change: the live subscription it touches and the declared pair it makes true.
+
+    `existing` is the subscription as Keap listed it (None for a create); `desired` is the
+    declared pair that holds afterwards (None for a delete). `name` is the hooks.yaml entry
+    the change is for: the declaring entry, even for a delete of a duplicate copy. The other
+    attributes (key, event_key, status, ...) are read from these two, so the JSON documents
+    keep their shape and nothing is stored twice.
+    """
+
+    action: ClassVar[Action]
+
+    name: str | None
+    reason: str
+    existing: Hook | None
+    desired: Subscription | None
+
+    @property
+    def key(self) -> str | None:
+        """Keap's key of the subscription touched; None for a create."""
+        existing = self.existing
+        return None if existing is None else existing.key
+
+    @property
+    def status(self) -> Status | None:
+        """Keap's status of the subscription touched, before the change; None for a create."""
+        existing = self.existing
+        return None if existing is None else existing.status
+
+    @property
+    def event_key(self) -> str:
+        """The event after the change (the one deleted, for a delete)."""
+        desired = self.desired
+        return desired.event_key if desired is not None else self._deleted().event_key
+
+    @property
+    def hook_url(self) -> str:
+        """The url after the change (the one deleted, for a delete)."""
+        desired = self.desired
+        return desired.hook_url if desired is not None else self._deleted().hook_url
+
+    def _deleted(self) -> Hook:
+        if self.existing is None:
+            raise TypeError(f"{type(self).__name__} touches no subscription and declares none")
+        return self.existing
+
+
+@dataclass(frozen=True, slots=True)
+class Create(Change):
     """POST a declared (eventKey, hookUrl) that no live subscription has."""
 
     action: ClassVar[Literal["create"]] = "create"
-    key: ClassVar[None] = None
 
     name: str
-    event_key: str
-    hook_url: str
-    reason: str
+    existing: None
+    desired: Subscription
 
 
 @dataclass(frozen=True, slots=True)
-class Update:
+class Update(Change):
     """PUT a managed subscription that is no longer declared onto a declared pair.
 
     Keap runs the verification handshake again after a PUT (assumed: it does so on create and
@@ -79,45 +127,42 @@ class Update:
     action: ClassVar[Literal["update"]] = "update"
 
     name: str
-    key: str
-    event_key: str
-    hook_url: str
-    old_event_key: str
-    old_hook_url: str
-    status: Status
-    reason: str
-    diff: FieldDiff
+    existing: Hook
+    desired: Subscription
+
+    @property
+    def old_event_key(self) -> str:
+        return self.existing.event_key
+
+    @property
+    def old_hook_url(self) -> str:
+        return self.existing.hook_url
+
+    @property
+    def diff(self) -> FieldDiff:
+        """The fields the update changes, as (field, old, new)."""
+        return field_diff(self.existing.pair, self.desired.pair)
 
 
 @dataclass(frozen=True, slots=True)
-class Verify:
+class Verify(Change):
     """POST /verify on a declared subscription that is Unverified or Inactive."""
 
     action: ClassVar[Literal["verify"]] = "verify"
 
     name: str
-    key: str
-    event_key: str
-    hook_url: str
-    status: Status
-    reason: str
+    existing: Hook
+    desired: Subscription
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(Change):
     """DELETE a managed subscription that is not declared, or a duplicate of a declared one."""
 
     action: ClassVar[Literal["delete"]] = "delete"
 
-    name: str | None
-    key: str
-    event_key: str
-    hook_url: str
-    status: Status
-    reason: str
-
-
-Change: TypeAlias = Create | Update | Verify | Delete
+    existing: Hook
+    desired: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +192,7 @@ class Plan:
     def live_hooks(self) -> tuple[Hook, ...]:
         """Every live subscription the plan was made from, as Keap listed it, in key order."""
         seen = [*self.unchanged, *self.unmanaged]
-        seen.extend(
-            Hook(change.key, change.old_event_key, change.old_hook_url, change.status)
-            if isinstance(change, Update)
-            else Hook(change.key, change.event_key, change.hook_url, change.status)
-            for change in self.changes
-            if not isinstance(change, Create)
-        )
+        seen.extend(change.existing for change in self.changes if change.existing is not None)
         return tuple(sorted(seen, key=_hook_order))
 
     def check_safety(self, *, force: bool = False, allow_empty: bool = False) -> None:
@@ -207,8 +246,11 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
         twice = next(a.key for a, b in pairwise(ordered) if a.key == b.key)
         raise PlanError(f"Keap listed the subscription key {twice!r} twice")
 
-    def by_rank(item: Hook | Update | Verify | Delete) -> int:
-        return rank[item.key]
+    def by_rank(hook: Hook) -> int:
+        return rank[hook.key]
+
+    def change_rank(change: Update | Verify | Delete) -> int:
+        return rank[change.existing.key]
 
     oldest: dict[Pair, Hook] = {}
     copies: dict[Pair, list[Hook]] = {}  # only for pairs that Keap has more than once
@@ -232,7 +274,8 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
     verifies: list[Verify] = []
     deletes: list[Delete] = []
     for pair, kept in oldest.items():
-        name = declared[pair].name
+        sub = declared[pair]
+        name = sub.name
         several = copies.get(pair)
         if several is not None:
             # Of several live copies of a declared pair keep the Verified one, then the oldest.
@@ -240,10 +283,9 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
             deletes.extend(
                 Delete(
                     name,
-                    dup.key,
-                    *pair,
-                    dup.status,
                     f"duplicate of key {kept.key} (same event and url), which is kept",
+                    dup,
+                    None,
                 )
                 for dup in several
                 if dup is not kept
@@ -251,9 +293,7 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
         if kept.status == "Verified":
             unchanged.append(kept)
         else:
-            verifies.append(
-                Verify(name, kept.key, *pair, kept.status, _VERIFY_REASONS[kept.status])
-            )
+            verifies.append(Verify(name, _VERIFY_REASONS[kept.status], kept, sub))
 
     missing = [declared[pair] for pair in sorted(declared.keys() - oldest.keys())]
     updates: list[Update] = []
@@ -264,11 +304,13 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
 
     # `missing` is in (event, url) order; a stable sort by name groups creates by entry.
     creates = [
-        Create(sub.name, *sub.pair, f"declared by {sub.name!r} and not in Keap") for sub in missing
+        Create(sub.name, f"declared by {sub.name!r} and not in Keap", None, sub) for sub in missing
     ]
     creates.sort(key=attrgetter("name"))
-    for group in (unchanged, updates, verifies, deletes):
-        group.sort(key=by_rank)
+    unchanged.sort(key=by_rank)
+    updates.sort(key=change_rank)
+    verifies.sort(key=change_rank)
+    deletes.sort(key=change_rank)
     return Plan(
         changes=(*creates, *updates, *verifies, *deletes),
         unchanged=tuple(unchanged),
@@ -354,17 +396,7 @@ def _pair_up(
             reason = f"receiver moved: {hook.hook_url} is no longer declared for {hook.event_key}"
         else:
             reason = f"event changed: {hook.event_key} is no longer declared for this url"
-        updates.append(
-            Update(
-                sub.name,
-                hook.key,
-                *sub.pair,
-                *hook.pair,
-                hook.status,
-                reason,
-                field_diff(hook.pair, sub.pair),
-            )
-        )
+        updates.append(Update(sub.name, reason, hook, sub))
     return left, [hook for queue in queues.values() for hook in queue]
 
 
@@ -381,64 +413,4 @@ def _undeclared_delete(hook: Hook, ownership: Ownership, entry_of_url: Mapping[s
             if prefix is not None
             else "ownership lists its url as managed"
         )
-    return Delete(None, hook.key, *hook.pair, hook.status, f"not declared; {why}")
-
-
-# JSON codecs, shared by the json renderer and saved plan files so the shape is defined once.
-
-
-def hook_to_dict(hook: Hook) -> dict[str, str]:
-    return {
-        "key": hook.key,
-        "event_key": hook.event_key,
-        "hook_url": hook.hook_url,
-        "status": hook.status,
-    }
-
-
-def hook_from_dict(data: Mapping[str, Any]) -> Hook:
-    return Hook(
-        str(data["key"]),
-        str(data["event_key"]),
-        str(data["hook_url"]),
-        parse_status(data["status"]),
-    )
-
-
-def change_to_dict(change: Change) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "action": change.action,
-        "name": change.name,
-        "key": change.key,
-        "event_key": change.event_key,
-        "hook_url": change.hook_url,
-        "reason": change.reason,
-    }
-    if not isinstance(change, Create):
-        data["status"] = change.status
-    if isinstance(change, Update):
-        data["old_event_key"] = change.old_event_key
-        data["old_hook_url"] = change.old_hook_url
-        data["diff"] = [{"field": f, "old": old, "new": new} for f, old, new in change.diff]
-    return data
-
-
-def change_from_dict(data: Mapping[str, Any]) -> Change:
-    """Rebuild a change from `change_to_dict`'s output; ValueError/KeyError/TypeError if bad."""
-    action = data["action"]
-    name, reason = data["name"], str(data["reason"])
-    pair = (str(data["event_key"]), str(data["hook_url"]))
-    if action == "create":
-        return Create(str(name), *pair, reason)
-    key, status = str(data["key"]), parse_status(data["status"])
-    if action == "update":
-        old = (str(data["old_event_key"]), str(data["old_hook_url"]))
-        diff = tuple((str(d["field"]), str(d["old"]), str(d["new"])) for d in data["diff"])
-        if diff != field_diff(old, pair):
-            raise ValueError(f"the diff of the update of key {key} does not match its fields")
-        return Update(str(name), key, *pair, *old, status, reason, diff)
-    if action == "verify":
-        return Verify(str(name), key, *pair, status, reason)
-    if action == "delete":
-        return Delete(None if name is None else str(name), key, *pair, status, reason)
-    raise ValueError(f"unknown action {action!r}")
+    return Delete(None, f"not declared; {why}", hook, None)

@@ -1,9 +1,9 @@
-"""Renderers: a Plan as text for people, markdown for pull requests, and JSON for machines.
+"""Renderers: plans, apply reports and hooks as text for people and markdown for pull requests.
 
-They return strings (a dict for JSON) and never print; the CLI decides where output goes and
-whether to colour it. Values that come from Keap are untrusted: control characters are shown
-escaped, so a hostile hookUrl cannot move the cursor or forge lines in a terminal or a comment.
-The apply report gets its renderers here too, built from the same helpers.
+They return strings and never print; the CLI decides where output goes and whether to colour
+it. A plan's JSON is the document hookctl/documents.py builds, only serialised here. Values that
+come from Keap are untrusted: control characters are shown escaped, so a hostile hookUrl cannot
+move the cursor or forge lines in a terminal or a comment.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from hookctl.documents import plan_document
 from hookctl.models import STATUSES, Hook
-from hookctl.planner import ACTIONS, Change, Plan, Update, change_to_dict, hook_to_dict
+from hookctl.planner import ACTIONS, Change, Plan, Update
 
 if TYPE_CHECKING:
     from hookctl.applier import ApplyReport
@@ -23,7 +24,6 @@ _T = TypeVar("_T")
 
 Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
-JSON_FORMAT_VERSION = 1
 # GitHub refuses comments over 65,536 characters; a row takes up to a few hundred.
 MARKDOWN_MAX_ROWS = 100
 
@@ -39,17 +39,7 @@ def render_plan(plan: Plan, fmt: Format, *, color: bool = False) -> str:
     if fmt == "markdown":
         return plan_markdown(plan)
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
-    return json.dumps(plan_json(plan), indent=2) + "\n"
-
-
-def plan_json(plan: Plan) -> dict[str, Any]:
-    """The plan as schemas/plan.schema.json describes it, ready for json.dumps."""
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "changes": [change_to_dict(change) for change in plan.changes],
-        "summary": plan.summary(),
-        "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
-    }
+    return json.dumps(plan_document(plan), indent=2) + "\n"
 
 
 def summary_line(plan: Plan) -> str:
@@ -194,42 +184,6 @@ def _painter(color: bool) -> Callable[[str, str], str]:
 # -- apply reports -----------------------------------------------------------------------------
 
 _RESULT_STYLE = {"done": "create", "skipped": "dim", "planned": "dim", "unverified": "update"}
-
-
-def report_json(report: ApplyReport) -> dict[str, Any]:
-    """The apply report: each change with its outcome, and the plan left afterwards."""
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "dry_run": report.dry_run,
-        "ok": report.ok,
-        "converged": report.converged,
-        "outcomes": [
-            {**change_to_dict(o.change), "result": o.result, "detail": o.detail}
-            for o in report.outcomes
-        ],
-        "counts": report.counts(),
-        "remaining": plan_json(report.after) if report.after is not None else None,
-    }
-
-
-def accounts_json(
-    command: str,
-    results: Sequence[tuple[str, str, str, dict[str, Any] | None, str | None]],
-    ok: bool,
-) -> dict[str, Any]:
-    """A run over several accounts, as schemas/accounts.schema.json describes it. `results`
-    holds (label, account, source, result, error): result is the document the command prints
-    for one account (plan, apply report or drift report), error why it failed, if it did.
-    `ok` is false when the command exits 1, which an apply with a failed change does too."""
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "command": command,
-        "ok": ok,
-        "accounts": [
-            {"label": label, "account": account, "source": source, "result": result, "error": error}
-            for label, account, source, result, error in results
-        ],
-    }
 
 
 def report_text(report: ApplyReport, *, color: bool = False) -> str:

@@ -246,10 +246,10 @@ def test_files_that_are_not_plans_are_refused_with_one_line(
 
 
 def test_json_output_of_plan_is_not_a_saved_plan(tmp_path: Path) -> None:
-    from hookctl.render import plan_json
+    from hookctl.documents import plan_document
 
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan_json(sample_plan())))
+    path.write_text(json.dumps(plan_document(sample_plan())))
     with pytest.raises(PlanError, match=r"not a saved plan \(no checksum\).*--out"):
         read(path)
 
@@ -339,6 +339,29 @@ def test_a_plan_is_stale_when_the_live_account_changed_and_says_how(tmp_path: Pa
     assert "gone: 4; new: 40; changed: 1 status Verified -> Inactive" in message
     assert "hooks.yaml changed" not in message
     assert message.endswith("run `hookctl plan` again")
+
+
+def test_the_stale_explanation_gives_a_few_examples_of_each_in_key_order(tmp_path: Path) -> None:
+    saved = _saved(tmp_path)
+    before = saved.plan.live_hooks()  # keys 1 to 6
+    moved = [Hook(h.key, "order.edit", h.hook_url + "/v2", h.status) for h in before[1:]]
+    live = [*moved, *(hook(k, "contact.add", CONTACTS) for k in range(100, 7, -1))]
+    with pytest.raises(StalePlanError) as stale:
+        ensure_fresh(saved, DIGEST, live)
+    message = str(stale.value)
+    assert "gone: 1; new: 8, 9, 10, and 90 more; changed: 2 eventKey contact.edit -> " in message
+    assert f"2 hookUrl {CONTACTS} -> {CONTACTS}/v2, 3 eventKey invoice.add -> " in message
+    assert "and 7 more)" in message
+    assert len(message) < 800
+
+
+def test_a_listing_that_shares_no_key_with_the_plan_is_explained_key_by_key(
+    tmp_path: Path,
+) -> None:
+    saved = _saved(tmp_path)
+    live = [Hook(str(int(h.key) + 10), *h.pair, h.status) for h in saved.plan.live_hooks()]
+    with pytest.raises(StalePlanError, match=r"\(gone: 1, 2, 3, and 3 more; new: 11, 12, 13, and"):
+        ensure_fresh(saved, DIGEST, live)
 
 
 def test_a_plan_is_stale_against_another_account(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from hookctl.documents import change_from_dict, change_to_dict
 from hookctl.errors import PlanError, UnsafePlanError
 from hookctl.models import DesiredState, Hook, Ownership, Safety, Status, Subscription
 from hookctl.planner import (
@@ -17,8 +18,6 @@ from hookctl.planner import (
     Plan,
     Update,
     Verify,
-    change_from_dict,
-    change_to_dict,
     key_order,
     plan,
 )
@@ -58,6 +57,11 @@ def hook(key: str | int, event: str, url: str, status: Status = "Verified") -> H
 
 def sample_plan() -> Plan:
     """A plan with every kind of change, an unchanged and an unmanaged hook."""
+    return plan(*sample_state())
+
+
+def sample_state() -> tuple[DesiredState, list[Hook]]:
+    """The desired state and live hooks `sample_plan` is made from."""
     desired = desired_state(
         {
             "contact-sync": (CONTACTS, ["contact.add", "contact.edit", "contact.delete"]),
@@ -73,7 +77,7 @@ def sample_plan() -> Plan:
         hook(5, "contact.add", CONTACTS, "Unverified"),
         hook(6, "contact.add", ZAPIER),
     ]
-    return plan(desired, live)
+    return desired, live
 
 
 # -- create, verify, unchanged -----------------------------------------------------------------
@@ -83,7 +87,10 @@ def test_a_declared_pair_keap_does_not_have_is_created() -> None:
     result = plan(desired_state({"contact-sync": (CONTACTS, ["contact.add"])}), [])
     assert result.changes == (
         Create(
-            "contact-sync", "contact.add", CONTACTS, "declared by 'contact-sync' and not in Keap"
+            "contact-sync",
+            "declared by 'contact-sync' and not in Keap",
+            None,
+            Subscription("contact.add", CONTACTS, "contact-sync"),
         ),
     )
     assert result.changes[0].key is None
@@ -429,6 +436,25 @@ def test_live_hooks_gives_back_every_hook_the_plan_was_made_from() -> None:
     result = sample_plan()
     assert [h.key for h in result.live_hooks()] == ["1", "2", "3", "4", "5", "6"]
     assert hook(3, "invoice.add", f"{BASE}/old/billing", "Unverified") in result.live_hooks()
+
+
+def test_each_change_carries_the_live_hook_it_touches_and_the_pair_it_makes_true() -> None:
+    desired, live = sample_state()
+    create, update, verify, moved, duplicate = plan(desired, live).changes
+    declared = {sub.pair: sub for sub in desired.subscriptions}
+    assert create.existing is None
+    assert create.desired is declared[("contact.delete", CONTACTS)]
+    assert update.existing is live[2] and update.desired is declared[("invoice.add", BILLING)]
+    assert verify.existing is live[1] and verify.desired is declared[("contact.edit", CONTACTS)]
+    assert (moved.existing, moved.desired, moved.name) == (live[3], None, None)
+    # A duplicate copy names the entry that declares its pair but makes nothing true.
+    assert (duplicate.existing, duplicate.desired) == (live[4], None)
+    assert duplicate.name == "contact-sync"
+    # The attributes the JSON documents show are read from the two states.
+    assert (update.key, update.status, update.old_hook_url) == ("3", "Unverified", live[2].hook_url)
+    assert (update.event_key, update.hook_url) == ("invoice.add", BILLING)
+    assert (moved.key, moved.event_key, moved.hook_url) == ("4", *live[3].pair)
+    assert (create.key, create.status) == (None, None)
 
 
 def test_every_change_survives_its_dict_round_trip() -> None:

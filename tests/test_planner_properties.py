@@ -128,6 +128,29 @@ def test_the_plan_accounts_for_every_live_hook_whatever_their_order(
 
 @settings(max_examples=200, deadline=None)
 @given(states())
+def test_each_change_holds_the_live_hook_and_the_declared_pair_the_planner_saw(
+    state: tuple[DesiredState, list[Hook]],
+) -> None:
+    desired, live = state
+    for change in plan(desired, live).changes:
+        # The very objects it was given, not copies rebuilt from a change's fields.
+        assert (change.existing is None) == isinstance(change, Create)
+        assert change.existing is None or any(change.existing is hook for hook in live)
+        assert (change.desired is None) == isinstance(change, Delete)
+        assert change.desired is None or change.desired in desired.subscriptions
+        if change.existing is not None:
+            assert (change.key, change.status) == (change.existing.key, change.existing.status)
+        if change.desired is not None:
+            assert change.name == change.desired.name
+            assert (change.event_key, change.hook_url) == change.desired.pair
+        if isinstance(change, Verify):
+            assert change.existing.pair == change.desired.pair
+        if isinstance(change, Update):
+            assert change.diff == field_diff(change.existing.pair, change.desired.pair) != ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(states())
 def test_safety_refuses_only_what_its_thresholds_say(
     state: tuple[DesiredState, list[Hook]],
 ) -> None:

@@ -11,8 +11,9 @@ import jsonschema
 import pytest
 from test_planner import BASE, CONTACTS, ZAPIER, desired_state, hook, sample_plan
 
+from hookctl.documents import plan_document
 from hookctl.planner import Update, plan
-from hookctl.render import plan_json, plan_markdown, plan_text, render_plan, summary_line
+from hookctl.render import plan_markdown, plan_text, render_plan, summary_line
 
 
 def plan_schema() -> dict[str, Any]:
@@ -22,7 +23,7 @@ def plan_schema() -> dict[str, Any]:
 
 
 def test_json_output_validates_against_the_plan_schema() -> None:
-    document = plan_json(sample_plan())
+    document = plan_document(sample_plan())
     jsonschema.Draft202012Validator(plan_schema()).validate(document)
     assert document["format_version"] == 1
     assert document["summary"] == {
@@ -52,7 +53,7 @@ def test_json_output_validates_against_the_plan_schema() -> None:
 
 def test_the_schema_refuses_what_the_renderer_never_writes() -> None:
     validator = jsonschema.Draft202012Validator(plan_schema())
-    document = plan_json(sample_plan())
+    document = plan_document(sample_plan())
     for broken in (
         {**document, "changes": [{**document["changes"][0], "action": "explode"}]},
         {**document, "changes": [{**document["changes"][0], "key": "12"}]},  # a create has none
@@ -161,6 +162,6 @@ def test_hostile_urls_from_keap_cannot_forge_output(url: str) -> None:
 
 def test_render_plan_gives_each_format_as_text() -> None:
     result = sample_plan()
-    assert json.loads(render_plan(result, "json")) == plan_json(result)
+    assert json.loads(render_plan(result, "json")) == plan_document(result)
     assert render_plan(result, "markdown") == plan_markdown(result)
     assert render_plan(result, "text", color=True) == plan_text(result, color=True)

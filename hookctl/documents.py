@@ -1,0 +1,316 @@
+"""Every JSON document hookctl prints, posts, saves or reads back, built and read in one place.
+
+Each document carries `format_version` and is described by a schema in schemas/:
+
+- the plan (`plan --format json`): plan.schema.json;
+- the body of a saved plan (`plan --out`): the plan plus what it was made against, described by
+  the same schema; the file around it (checksum, bounded read, atomic write) is planfile's;
+- the drift report (`drift --format json`, `drift --notify`): drift.schema.json;
+- the apply report (`apply --format json`): report.schema.json;
+- a run over several accounts: accounts.schema.json, holding one of the above per account.
+
+Building never validates (jsonschema takes seconds over a plan of 20,000 changes, and the
+tests check every builder against its schema); reading a saved plan does, since a file is
+input. Pure: no I/O beyond the installed schemas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from hookctl import __version__
+from hookctl.models import Hook, Safety, Subscription, parse_status, schema_text
+from hookctl.planner import Change, Create, Delete, Plan, Update, Verify
+from hookctl.urls import public_url
+
+if TYPE_CHECKING:
+    from hookctl.applier import ApplyReport
+
+FORMAT_VERSION = 1
+# Slack shows at most a few dozen lines usefully; the JSON body still carries every change.
+TEXT_MAX_CHANGES = 20
+# Every document's schema, loaded together so that one can refer to another by its $id.
+SCHEMAS = ("plan.schema.json", "drift.schema.json", "report.schema.json", "accounts.schema.json")
+
+_CHANGE_TYPES: Mapping[str, type[Change]] = {
+    cls.action: cls for cls in (Create, Update, Verify, Delete)
+}
+
+
+# -- hooks and changes -------------------------------------------------------------------------
+
+
+def hook_to_dict(hook: Hook) -> dict[str, str]:
+    return {
+        "key": hook.key,
+        "event_key": hook.event_key,
+        "hook_url": hook.hook_url,
+        "status": hook.status,
+    }
+
+
+def hook_from_dict(data: Mapping[str, Any]) -> Hook:
+    return Hook(
+        str(data["key"]),
+        str(data["event_key"]),
+        str(data["hook_url"]),
+        parse_status(data["status"]),
+    )
+
+
+def change_to_dict(change: Change) -> dict[str, Any]:
+    """A change as plan.schema.json's `change`: what it makes true, and the status of what it
+    touches (an update also says where it came from)."""
+    data: dict[str, Any] = {
+        "action": change.action,
+        "name": change.name,
+        "key": change.key,
+        "event_key": change.event_key,
+        "hook_url": change.hook_url,
+        "reason": change.reason,
+    }
+    if change.existing is not None:
+        data["status"] = change.existing.status
+    if isinstance(change, Update):
+        data["old_event_key"] = change.old_event_key
+        data["old_hook_url"] = change.old_hook_url
+        data["diff"] = [{"field": f, "old": old, "new": new} for f, old, new in change.diff]
+    return data
+
+
+def change_from_dict(data: Mapping[str, Any]) -> Change:
+    """Rebuild a change from `change_to_dict`'s output; ValueError/KeyError/TypeError if bad."""
+    cls = _CHANGE_TYPES.get(data["action"])
+    if cls is None:
+        raise ValueError(f"unknown action {str(data['action'])[:40]!r}")
+    name = None if cls is Delete and data["name"] is None else str(data["name"])
+    pair = (str(data["event_key"]), str(data["hook_url"]))
+    existing = None
+    if cls is not Create:
+        # An update touched the subscription at its old pair; the others touch it where it is.
+        seen = (str(data["old_event_key"]), str(data["old_hook_url"])) if cls is Update else pair
+        existing = Hook(str(data["key"]), *seen, parse_status(data["status"]))
+    desired = None if cls is Delete or name is None else Subscription(*pair, name)
+    change = cls(name, str(data["reason"]), existing, desired)
+    if isinstance(change, Update):
+        diff = tuple((str(d["field"]), str(d["old"]), str(d["new"])) for d in data["diff"])
+        if diff != change.diff:
+            raise ValueError(
+                f"the diff of the update of key {change.key} does not match its fields"
+            )
+    return change
+
+
+# -- plans -------------------------------------------------------------------------------------
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as `hookctl plan --format json` prints it."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "changes": [change_to_dict(change) for change in plan.changes],
+        "summary": plan.summary(),
+        "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPlanBody:
+    """A saved plan's content: the plan, and what it was made against."""
+
+    plan: Plan
+    config_digest: str
+    live_fingerprint: str
+    source: str
+    api_url: str
+    account: str
+    hookctl_version: str
+    created_at: str
+
+
+def saved_plan_document(
+    plan: Plan,
+    *,
+    config_digest: str,
+    live_fingerprint: str,
+    source: str,
+    api_url: str,
+    account: str = "default",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The body of a saved plan: the plan document plus what apply needs to rebuild the plan
+    and to refuse it once it no longer fits. The caller adds the checksum."""
+    made = now or datetime.now(timezone.utc)
+    return {
+        **plan_document(plan),
+        "hookctl_version": __version__,
+        "created_at": made.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": source,
+        "account": account,
+        "api_url": api_url,
+        "config_digest": config_digest,
+        "live_fingerprint": live_fingerprint,
+        "unchanged": [hook_to_dict(hook) for hook in plan.unchanged],
+        "managed_count": plan.managed_count,
+        "declared_count": plan.declared_count,
+        "safety": {
+            "min_existing": plan.safety.min_existing,
+            "max_update_ratio": plan.safety.max_update_ratio,
+            "max_delete_ratio": plan.safety.max_delete_ratio,
+        },
+    }
+
+
+def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
+    """The body `saved_plan_document` built, read back and checked against plan.schema.json.
+
+    ValueError, saying what is wrong, when the document breaks the schema or does not add up
+    (a summary that does not count its changes, an update whose diff is not its fields).
+    """
+    check(document, "plan.schema.json")
+    try:
+        plan = Plan(
+            changes=tuple(change_from_dict(change) for change in document["changes"]),
+            unchanged=tuple(hook_from_dict(hook) for hook in document["unchanged"]),
+            unmanaged=tuple(hook_from_dict(hook) for hook in document["unmanaged"]),
+            managed_count=document["managed_count"],
+            declared_count=document["declared_count"],
+            safety=Safety(**document["safety"]),
+        )
+        body = SavedPlanBody(
+            plan=plan,
+            config_digest=document["config_digest"],
+            live_fingerprint=document["live_fingerprint"],
+            source=document["source"],
+            api_url=document["api_url"],
+            # Plans saved before accounts existed were made for the file's only account.
+            account=document.get("account", "default"),
+            hookctl_version=document["hookctl_version"],
+            created_at=document["created_at"],
+        )
+    except KeyError as exc:
+        # The schema requires these only beside a checksum, which the caller may have taken off.
+        raise ValueError(f"(top level): {exc} is a required property") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    if plan.summary() != document["summary"]:
+        raise ValueError("its summary does not match its changes")
+    return body
+
+
+# -- drift reports -----------------------------------------------------------------------------
+
+
+def ci_run_url(env: Mapping[str, str]) -> str | None:
+    """A link to the CI run this is part of, when the environment says which one."""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return env.get("CI_JOB_URL") or env.get("BUILD_URL") or None
+
+
+def drift_document(
+    plan: Plan, *, account: str, api_url: str, source: str, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """The drift report, with a `text` summary that chat webhooks (Slack and the like) show."""
+    drifted = plan.has_changes
+    run_url = ci_run_url(env)
+    summary = plan.summary()
+    lines = [
+        f"hookctl drift: account '{account}' "
+        + ("has drifted from " if drifted else "matches ")
+        + source
+    ]
+    if drifted:
+        counts = ", ".join(f"{summary[a]} to {a}" for a in ("create", "update", "verify", "delete"))
+        lines.append(counts)
+        lines += [
+            f"• {c.action} {c.name or '-'} {c.event_key} {c.hook_url}: {c.reason}"
+            for c in plan.changes[:TEXT_MAX_CHANGES]
+        ]
+        if len(plan.changes) > TEXT_MAX_CHANGES:
+            lines.append(f"… and {len(plan.changes) - TEXT_MAX_CHANGES} more")
+    if run_url:
+        lines.append(f"CI run: {run_url}")
+    return {
+        "format_version": FORMAT_VERSION,
+        "hookctl_version": __version__,
+        "drifted": drifted,
+        "account": account,
+        "api_url": public_url(api_url),
+        "source": source,
+        "run_url": run_url,
+        "summary": summary,
+        "changes": [change_to_dict(change) for change in plan.changes],
+        "text": "\n".join(lines),
+    }
+
+
+# -- apply reports and runs over several accounts ----------------------------------------------
+
+
+def report_document(report: ApplyReport) -> dict[str, Any]:
+    """The apply report: each change with its outcome, and the plan left afterwards."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "dry_run": report.dry_run,
+        "ok": report.ok,
+        "converged": report.converged,
+        "outcomes": [
+            {**change_to_dict(o.change), "result": o.result, "detail": o.detail}
+            for o in report.outcomes
+        ],
+        "counts": report.counts(),
+        "remaining": plan_document(report.after) if report.after is not None else None,
+    }
+
+
+def accounts_document(
+    command: str,
+    results: Sequence[tuple[str, str, str, dict[str, Any] | None, str | None]],
+    ok: bool,
+) -> dict[str, Any]:
+    """A run over several accounts. `results` holds (label, account, source, result, error):
+    result is the document the command prints for one account (plan, apply report or drift
+    report), error why it failed, if it did. `ok` is false when the command exits 1, which an
+    apply with a failed change does too."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "command": command,
+        "ok": ok,
+        "accounts": [
+            {"label": label, "account": account, "source": source, "result": result, "error": error}
+            for label, account, source, result, error in results
+        ],
+    }
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+
+def check(document: Any, schema: str) -> None:
+    """ValueError naming the first place where `document` breaks schemas/`schema`."""
+    import jsonschema  # deferred: slow to import, and only reading a saved plan needs it
+
+    error = jsonschema.exceptions.best_match(validator(schema).iter_errors(document))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ValueError(f"{where}: {error.message[:200]}")
+
+
+@lru_cache(maxsize=len(SCHEMAS))
+def validator(schema: str) -> Any:
+    """A validator for one of SCHEMAS, resolving references between them by their $id."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    contents = {name: json.loads(schema_text(name)) for name in SCHEMAS}
+    registry: Registry[Any] = Registry().with_resources(
+        (content["$id"], Resource.from_contents(content)) for content in contents.values()
+    )
+    return jsonschema.Draft202012Validator(contents[schema], registry=registry)
