@@ -466,9 +466,11 @@ class _Run:
         self._rows.sort(key=lambda row: self._order[row[0].label])
         self._results.sort(key=lambda result: self._order[result[0]])
         if self.fmt == "json":
-            from hookctl import render
+            from hookctl import documents
 
-            _print_json(render.accounts_json(self.command, self._results, self.status == EXIT_OK))
+            _print_json(
+                documents.accounts_document(self.command, self._results, self.status == EXIT_OK)
+            )
             return
         width = max(len(target.label) for target, _ in self._rows)
         if self.fmt == "markdown":
@@ -511,7 +513,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from hookctl import render
+    from hookctl import documents, render
 
     targets = _targets(args)
     if args.out and len(targets) > 1:
@@ -531,9 +533,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         try:
             plan.check_safety(force=args.force, allow_empty=args.allow_empty)
         except HookctlError as exc:
-            run.failed(target, exc, render.plan_json(plan))
+            run.failed(target, exc, documents.plan_document(plan))
             continue
-        run.done(target, render.summary_line(plan), render.plan_json(plan))
+        run.done(target, render.summary_line(plan), documents.plan_document(plan))
         if args.out:
             from hookctl import planfile
 
@@ -554,14 +556,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from hookctl import notify, render
+    from hookctl import documents, notify, render
 
     targets = _targets(args)
     run = _Run("drift", args.format, targets)
     drifted = False
     for target, planned in _planned(args, targets, run):
         plan = planned.plan
-        report = notify.drift_report(
+        report = documents.drift_document(
             plan,
             account=target.account.name,
             api_url=planned.keap.api_url,
@@ -651,7 +653,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> int:
-    from hookctl import accounts, render
+    from hookctl import accounts, documents, render
     from hookctl.applier import ApplyReport, apply
 
     run = _Run("apply", args.format, [outcome.target for outcome in outcomes])
@@ -709,7 +711,7 @@ def _apply(args: argparse.Namespace, outcomes: Sequence[Outcome[_Planned]]) -> i
         report = report or ApplyReport((), after=each.plan)
         if not report.ok:
             run.status = EXIT_ERROR
-        document = render.report_json(report)
+        document = documents.report_document(report)
         run.done(
             target, render.report_summary(report) if report.outcomes else "No changes.", document
         )
