@@ -24,18 +24,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _use_the_checkout() -> bool:
-    """Make a plain checkout testable without installing it; True when hookctl is imported from
-    this checkout (installed in editable mode, or not installed at all).
+    """Make a plain checkout testable without installing it; True when the hookctl under test
+    is this checkout's (installed in editable mode, or not installed at all).
 
     `pytest` (unlike `python -m pytest`) does not put the checkout on sys.path, and the checkout
     has no hookctl.schemas package: setuptools maps schemas/ to it only when it installs hookctl
-    (pyproject's package-dir). Tests read the schemas as hookctl.schemas, as users' code would."""
+    (pyproject's package-dir). Tests read the schemas as hookctl.schemas, as users' code would,
+    and must read this checkout's even when another checkout is installed in editable mode."""
     if importlib.util.find_spec("hookctl") is None:
         sys.path.insert(0, str(ROOT))
     import hookctl
 
-    if importlib.util.find_spec("hookctl.schemas") is None:
-        init = ROOT / "schemas" / "__init__.py"
+    if Path(hookctl.__file__).resolve().parents[1] != ROOT:
+        return False  # an installed copy, with its own hookctl.schemas
+    init = ROOT / "schemas" / "__init__.py"
+    found = importlib.util.find_spec("hookctl.schemas")
+    if found is None or found.origin is None or Path(found.origin).resolve() != init:
         spec = importlib.util.spec_from_file_location(
             "hookctl.schemas", init, submodule_search_locations=[str(init.parent)]
         )
@@ -43,7 +47,7 @@ def _use_the_checkout() -> bool:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    return Path(hookctl.__file__).resolve().parents[1] == ROOT
+    return True
 
 
 FROM_CHECKOUT = _use_the_checkout()
