@@ -11,7 +11,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,6 @@ FROM_CHECKOUT = _use_the_checkout()
 
 from cli_helpers import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
 
-import hookctl.keap as keap_module  # noqa: E402
-from hookctl.keap import RetryPolicy  # noqa: E402
 from hookctl.sandbox import Sandbox  # noqa: E402
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
 
@@ -236,7 +233,13 @@ def config(env: Sandbox, tmp_path: Path) -> Path:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client's retry rules are tested in test_keap; one quick retry keeps the rest fast."""
-    monkeypatch.setattr(keap_module, "RetryPolicy", partial(RetryPolicy, backoff_base=0.01))
+    # Imported here, so that a change to the client fails the tests that use it, not them all.
+    from functools import partial
+
+    import hookctl.keap
+
+    policy = partial(hookctl.keap.RetryPolicy, backoff_base=0.01)
+    monkeypatch.setattr(hookctl.keap, "RetryPolicy", policy)
 
 
 @pytest.fixture
