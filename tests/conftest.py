@@ -1,10 +1,14 @@
-"""Shared fixtures: a fresh sandbox per test, its API key, and the Keap OpenAPI checker."""
+"""Shared fixtures: a fresh sandbox per test, its API key, the Keap OpenAPI checker, and the
+end-to-end CLI tests' sandbox, hooks.yaml and terminals (their helpers are in cli_helpers)."""
 
 from __future__ import annotations
 
 import copy
 import http.server
+import importlib.util
 import json
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +19,42 @@ import pytest
 import requests
 import yaml
 
-from hookctl.sandbox import Sandbox
-from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _use_the_checkout() -> bool:
+    """Make a plain checkout testable without installing it; True when the hookctl under test
+    is this checkout's (installed in editable mode, or not installed at all).
+
+    `pytest` (unlike `python -m pytest`) does not put the checkout on sys.path, and the checkout
+    has no hookctl.schemas package: setuptools maps schemas/ to it only when it installs hookctl
+    (pyproject's package-dir). Tests read the schemas as hookctl.schemas, as users' code would,
+    and must read this checkout's even when another checkout is installed in editable mode."""
+    if importlib.util.find_spec("hookctl") is None:
+        sys.path.insert(0, str(ROOT))
+    import hookctl
+
+    if Path(hookctl.__file__).resolve().parents[1] != ROOT:
+        return False  # an installed copy, with its own hookctl.schemas
+    init = ROOT / "schemas" / "__init__.py"
+    found = importlib.util.find_spec("hookctl.schemas")
+    if found is None or found.origin is None or Path(found.origin).resolve() != init:
+        spec = importlib.util.spec_from_file_location(
+            "hookctl.schemas", init, submodule_search_locations=[str(init.parent)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return True
+
+
+FROM_CHECKOUT = _use_the_checkout()
+
+from cli_helpers import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
+
+from hookctl.sandbox import Sandbox  # noqa: E402
+from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
 
 API_KEY = "sbx-test-key-4f2c9e71d0"
 # Keap's own definition of the hooks endpoints, as shared beside the repository; the copy in
@@ -37,8 +75,19 @@ def _no_real_hosts() -> Iterator[None]:
             patch.delenv(name, raising=False)
             patch.delenv(name.lower(), raising=False)
         patch.setenv("NO_PROXY", "*")
-        patch.setenv("KEAP_API_URL", "http://127.0.0.1:9/crm/rest/v1")
+        patch.setenv("KEAP_API_URL", CLOSED_PORT)
         patch.setenv(LOOPBACK_ONLY_ENV, "1")
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_import_this_checkout() -> Iterator[None]:
+    """Child processes (`python -m hookctl`, bench/run.py) import the hookctl under test, from
+    any working directory and whether or not hookctl is installed."""
+    with pytest.MonkeyPatch.context() as patch:
+        if FROM_CHECKOUT:
+            paths = (str(ROOT), os.environ.get("PYTHONPATH", ""))
+            patch.setenv("PYTHONPATH", os.pathsep.join(path for path in paths if path))
         yield
 
 
@@ -161,3 +210,53 @@ class KeapOpenAPI:
 @pytest.fixture(scope="session")
 def keap_openapi() -> KeapOpenAPI:
     return KeapOpenAPI(yaml.safe_load(OPENAPI.read_text(encoding="utf-8")))
+
+
+# -- the end-to-end CLI tests -------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, api_key: str, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The sandbox, with the environment hookctl reads pointed at it."""
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    monkeypatch.setenv("KEAP_API_KEY", api_key)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return sandbox
+
+
+@pytest.fixture
+def config(env: Sandbox, tmp_path: Path) -> Path:
+    """tmp_path/hooks.yaml declaring TWO (three subscriptions) under env's receiver."""
+    return write_config(tmp_path, env, TWO)
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's retry rules are tested in test_keap; one quick retry keeps the rest fast."""
+    # Imported here, so that a change to the client fails the tests that use it, not them all.
+    from functools import partial
+
+    import hookctl.keap
+
+    policy = partial(hookctl.keap.RetryPolicy, backoff_base=0.01)
+    monkeypatch.setattr(hookctl.keap, "RetryPolicy", policy)
+
+
+@pytest.fixture
+def unreachable_api(env: Sandbox, fast_retries: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KEAP_API_URL on a port that refuses connections (CLOSED_PORT) instead of env's sandbox,
+    which still runs for the test to look at."""
+    monkeypatch.setenv("KEAP_API_URL", CLOSED_PORT)
+
+
+@pytest.fixture
+def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
+    """tty("sys.stdout") puts a fresh Terminal in place of sys.stdout and returns it;
+    tty("sys.stdin", "yes\\n") one that answers "yes"."""
+
+    def install(stream: str, typed: str = "") -> Terminal:
+        terminal = Terminal(typed)
+        monkeypatch.setattr(stream, terminal)
+        return terminal
+
+    return install
