@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from hookctl.auth import (
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_K = TypeVar("_K", bound="Keap")
 
 
 class Keap:
@@ -101,7 +102,7 @@ class Keap:
     def __repr__(self) -> str:
         return f"Keap(api_url={self.api_url!r}, credentials={self.auth!r})"
 
-    def __enter__(self) -> Keap:
+    def __enter__(self: _K) -> _K:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -211,7 +211,7 @@ def test_the_pacer_slows_down_before_the_throttle_runs_out(sandbox: Sandbox, api
             answers.append(response.status_code)
             return response
 
-        keap.transport._session.request = counting  # type: ignore[method-assign]
+        keap.transport._session.request = counting  # type: ignore[method-assign, assignment]
         for _ in range(40):
             keap.list()
     assert answers.count(429) <= 1, answers
@@ -267,7 +267,7 @@ def test_a_delete_retried_after_a_lost_answer_counts_as_done(keap: Keap, sandbox
             raise requests.exceptions.ConnectionError("connection reset")
         return response
 
-    keap.transport._session.request = lose_first_answer  # type: ignore[method-assign]
+    keap.transport._session.request = lose_first_answer  # type: ignore[method-assign, assignment]
     keap.delete(hook.key)
     assert sandbox.hooks() == []
     assert calls == 2
@@ -501,7 +501,11 @@ def test_the_api_key_never_appears_in_logs_errors_or_reprs(
             keap.get(hook.key)
             keap.update(hook.key, "contact.edit", sb.receiver_url + "/b")
             keap.verify(hook.key)
-            for failing in (lambda: keap.get("404"), lambda: keap.create("nope", "x")):
+            failing_calls: tuple[Callable[[], object], ...] = (
+                lambda: keap.get("404"),
+                lambda: keap.create("nope", "x"),
+            )
+            for failing in failing_calls:
                 try:
                     failing()
                 except Exception as exc:

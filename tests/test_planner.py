@@ -11,14 +11,13 @@ import pytest
 
 from hookctl.documents import change_from_dict, change_to_dict
 from hookctl.errors import PlanError, UnsafePlanError
-from hookctl.models import DesiredState, Hook, Ownership, Safety, Status, Subscription
+from hookctl.models import DesiredState, Hook, Ownership, Safety, Status, Subscription, key_order
 from hookctl.planner import (
     Create,
     Delete,
     Plan,
     Update,
     Verify,
-    key_order,
     plan,
 )
 
@@ -184,7 +183,7 @@ def test_an_updated_hook_gets_no_separate_verify(status: Status) -> None:
     live = [hook(7, "contact.add", CONTACTS, status)]
     result = plan(desired_state({"contact-sync": (CONTACTS, ["contact.edit"])}), live)
     assert [c.action for c in result.changes] == ["update"]
-    assert result.changes[0].status == status  # type: ignore[union-attr]
+    assert result.changes[0].status == status
 
 
 def test_an_unmanaged_hook_is_never_taken_for_an_update() -> None:
@@ -451,6 +450,7 @@ def test_each_change_carries_the_live_hook_it_touches_and_the_pair_it_makes_true
     assert (duplicate.existing, duplicate.desired) == (live[4], None)
     assert duplicate.name == "contact-sync"
     # The attributes the JSON documents show are read from the two states.
+    assert isinstance(update, Update)
     assert (update.key, update.status, update.old_hook_url) == ("3", "Unverified", live[2].hook_url)
     assert (update.event_key, update.hook_url) == ("invoice.add", BILLING)
     assert (moved.key, moved.event_key, moved.hook_url) == ("4", *live[3].pair)

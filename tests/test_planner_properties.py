@@ -68,19 +68,21 @@ def simulate(the_plan: Plan, live: Sequence[Hook]) -> list[Hook]:
             key, next_key = str(next_key), next_key + 1
             hooks[key] = Hook(key, change.event_key, change.hook_url, "Verified")
             continue
-        assert change.key not in touched, "a plan touches each subscription once"
-        touched.add(change.key)
-        before = hooks[change.key]
+        assert change.existing is not None, "every change but a create touches a live hook"
+        key = change.existing.key
+        assert key not in touched, "a plan touches each subscription once"
+        touched.add(key)
+        before = hooks[key]
         assert before.status == change.status
         if isinstance(change, Update):
             assert before.pair == (change.old_event_key, change.old_hook_url)
-            hooks[change.key] = Hook(change.key, change.event_key, change.hook_url, "Verified")
+            hooks[key] = Hook(key, change.event_key, change.hook_url, "Verified")
             continue
         assert before.pair == (change.event_key, change.hook_url)
         if isinstance(change, Verify):
-            hooks[change.key] = replace(before, status="Verified")
+            hooks[key] = replace(before, status="Verified")
         elif isinstance(change, Delete):
-            del hooks[change.key]
+            del hooks[key]
     return list(hooks.values())
 
 
