@@ -406,7 +406,7 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = runner.account(args.file, args.account) if args.account else None
+    account = runner.account_in(args.file, args.account) if args.account else None
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.

@@ -37,7 +37,7 @@ __all__ = [
     "Planned",
     "Prepared",
     "Progress",
-    "account",
+    "account_in",
     "api_url",
     "check",
     "client",
@@ -140,7 +140,7 @@ def targets(
     return found
 
 
-def account(path: str, name: str) -> Account:
+def account_in(path: str, name: str) -> Account:
     """The account `name` of one hooks file (UnknownAccount if it has none of that name)."""
     return accounts.select(accounts.read_all([path]), name)[0].account
 
