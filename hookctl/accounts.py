@@ -2,9 +2,9 @@
 each side by side, so that one account failing (unreachable, refused credentials, a safety
 refusal) neither stops nor hides the others.
 
-Nothing here talks to Keap: the CLI passes the per-account work in. Each account's work runs in
-its own thread with its own client, so each keeps its own connection pool and its own pacing
-on Keap's throttle headers (Keap's quotas are per account).
+Nothing here talks to Keap: the runner (hookctl.runner) passes the per-account work in. Each
+account's work runs in its own thread with its own client, so each keeps its own connection
+pool and its own pacing on Keap's throttle headers (Keap's quotas are per account).
 """
 
 from __future__ import annotations

@@ -1,0 +1,136 @@
+"""One account, directly: the one-subscription-at-a-time operations of `hookctl hooks`, and the
+hooks file `hookctl import` makes of what an account holds. Each takes a client the runner
+built (hookctl.runner.client) and returns what it got; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TypeAlias
+
+from hookctl import config
+from hookctl.errors import ConfigError, HookctlError
+from hookctl.importer import to_yaml
+from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap, credentials_from_env
+from hookctl.models import DesiredState, Hook, event_glob_matches
+from hookctl.planner import Plan, plan
+
+__all__ = ["Answer", "Imported", "Request", "adopt", "perform"]
+
+logger = logging.getLogger(__name__)
+
+# A subscription, a listing, the event keys, or nothing (a deletion).
+Result: TypeAlias = Hook | list[Hook] | list[str] | None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One `hookctl hooks` operation and what it names."""
+
+    operation: str  # types, list, get, create, update, delete or verify
+    key: str | None = None
+    event_key: str | None = None
+    hook_url: str | None = None
+    # verify: delayed verification with the X-Hook-Secret the receiver was sent.
+    secret: str | None = None
+    # list: only the subscriptions with this status, an event key this glob (the hooks.yaml
+    # meaning) matches, and a url this shell-style glob matches.
+    status: str | None = None
+    event: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an operation got from Keap; for a listing, `total` is how many the account holds
+    before the filters."""
+
+    result: Result
+    total: int = 0
+
+
+def perform(keap: Keap, request: Request) -> Answer:
+    """Carry out one operation. A subscription that a create, update or verify leaves
+    unverified is logged as a warning: Keap sends it nothing until its receiver answers."""
+    op, key = request.operation, request.key or ""
+    if op == "types":
+        return Answer(keap.event_types())
+    if op == "list":
+        listed = keap.list()
+        shown = [
+            hook
+            for hook in listed
+            if (not request.status or hook.status == request.status)
+            and (not request.event or event_glob_matches(request.event, hook.event_key))
+            and (not request.url or fnmatch.fnmatchcase(hook.hook_url, request.url))
+        ]
+        return Answer(shown, len(listed))
+    if op == "get":
+        return Answer(keap.get(key))
+    if op == "delete":
+        keap.delete(key)
+        return Answer(None)
+    if op == "create":
+        hook = keap.create(request.event_key or "", request.hook_url or "")
+    elif op == "update":
+        hook = keap.update(key, request.event_key or "", request.hook_url or "")
+    elif op == "verify":
+        hook = keap.delayed_verify(key, request.secret) if request.secret else keap.verify(key)
+    else:
+        raise ValueError(f"no hooks operation {op!r}")
+    if hook.status != "Verified":
+        logger.warning(
+            "subscription %s is %s: Keap sends it no events until its receiver answers the "
+            "handshake (HTTP 200 echoing X-Hook-Secret); fix the receiver and run `hookctl "
+            "hooks verify %s`, or give the secret it got: "
+            "`hookctl hooks verify %s --secret-env VAR`",
+            hook.key,
+            hook.status,
+            hook.key,
+            hook.key,
+        )
+    return Answer(hook)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What `hookctl import` made of an account: a hooks file, what it declares, and a plan of
+    it against the hooks it was made from."""
+
+    text: str
+    desired: DesiredState
+    plan: Plan
+
+
+def adopt(
+    keap: Keap, *, source: str, prefixes: Sequence[str] = (), manage_all: bool = False
+) -> Imported:
+    """A hooks file adopting what the account holds (see hookctl.importer), named `source` in
+    messages, and checked to load before it is returned. `keap` must use the environment's
+    credentials: the file names the variable they came from."""
+    used = credentials_from_env(os.environ)
+    token = used is not None and used.env_name == DEFAULT_ACCESS_TOKEN_ENV
+    live = keap.list()
+    text = to_yaml(
+        live,
+        api_url=keap.api_url,
+        prefixes=prefixes,
+        manage_all=manage_all,
+        now=datetime.now(timezone.utc),
+        api_key_env=DEFAULT_API_KEY_ENV,
+        access_token_env=DEFAULT_ACCESS_TOKEN_ENV if token else None,
+    )
+    try:
+        # Whatever the account holds, never hand the user a file that does not load.
+        desired = config.read_text(text, source, env={}).desired(None, keap.event_types)
+    except ConfigError as exc:
+        raise HookctlError(
+            f"hookctl import made a file that does not load (please report this):\n{exc}"
+        ) from None
+    # The plan deletes extra copies at most, which the safety brake does not count.
+    return Imported(text, desired, plan(desired, live))

@@ -1,0 +1,387 @@
+"""The runner: validate, plan, apply and drift over the accounts of hooks files.
+
+It picks the targets (hookctl.accounts), builds each account's client, runs each account's work
+side by side and returns what each gave: what the account wants, what it has, the plan and the
+url that saw it, or the error that stopped it. It never prints and never reads command-line
+arguments: the CLI turns those into Options and renders the results.
+
+Apply comes in two steps, so that the CLI can show the plans and ask between them: prepare
+(plan every account, check that a saved plan still fits and that every plan is safe) and
+execute (carry the plans out). Nothing given to the runner is changed: a check returns the
+plan to use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from hookctl import accounts, planfile
+from hookctl.accounts import Outcome, Target, UnknownAccount
+from hookctl.applier import ApplyReport
+from hookctl.applier import Outcome as ChangeOutcome
+from hookctl.applier import apply as apply_plan
+from hookctl.errors import ConfigError, HookctlError
+from hookctl.interrupts import check_interrupted
+from hookctl.keap import Keap
+from hookctl.models import DEFAULT_API_URL, Account, DesiredState, Hook
+from hookctl.planfile import SavedPlan
+from hookctl.planner import Plan
+from hookctl.planner import plan as make_plan
+
+__all__ = [
+    "DEFAULT_FILES",
+    "Options",
+    "Planned",
+    "Prepared",
+    "Progress",
+    "account_in",
+    "api_url",
+    "check",
+    "client",
+    "drift",
+    "execute",
+    "plan",
+    "prepare",
+    "save",
+    "saved_selection",
+    "targets",
+    "validate",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_FILES = ("hooks.yaml",)
+# Connections kept per client when only reading; apply's clients keep one per parallel write.
+READ_POOL_SIZE = 8
+
+# Called after each write an account's apply makes.
+Progress = Callable[[ChangeOutcome], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run goes: what the command line says, once, for every account."""
+
+    # Overrides every account's own url: --api-url, else $KEAP_API_URL.
+    api_url: str | None = None
+    # Writes in flight at once in one account.
+    parallelism: int = 4
+    # Accounts worked on at once, each with its own client and rate budget.
+    account_parallelism: int = 4
+    # Lifts the safety thresholds' ratio limits.
+    force: bool = False
+    # Lets a desired state with no hooks delete every managed subscription.
+    allow_empty: bool = False
+    # apply: say what would be sent, send nothing.
+    dry_run: bool = False
+    # validate: check event keys against the built-in list instead of the account's.
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One account, planned: what it wants, what it had, the plan, and the url that saw it."""
+
+    desired: DesiredState
+    live: tuple[Hook, ...]
+    plan: Plan
+    api_url: str
+    # From plan(): why apply would refuse this plan (the safety thresholds), if it would.
+    refusal: HookctlError | None = None
+
+
+# -- targets and clients -----------------------------------------------------------------------
+
+
+def api_url(options: Options, account: Account | None) -> str | None:
+    """The url an account's client calls; None leaves it to the client's default."""
+    return options.api_url or (account and account.api_url) or None
+
+
+def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
+    """A client for `account` (None: the credentials of the environment). The only place one
+    is built."""
+    return Keap(
+        api_url(options, account),
+        api_key_env=account.api_key_env if account else None,
+        access_token_env=account.access_token_env if account else None,
+        pool_size=pool_size,
+    )
+
+
+def targets(
+    files: Sequence[str] | None,
+    account: str | None,
+    options: Options,
+    saved: SavedPlan | None = None,
+) -> list[Target]:
+    """Every account of every hooks file `files` names (hooks.yaml by default), or the one named
+    `account`, each file checked before anything is sent to Keap. With a saved plan: the one
+    account it was made for, in `files` or else the file it was made from."""
+    if saved is not None:
+        return _saved_targets(saved, files, account, options)
+    paths = accounts.hooks_files(files or DEFAULT_FILES)
+    found = accounts.select(accounts.read_all(paths), account)
+    for first, second in accounts.same_account(
+        found, lambda each: api_url(options, each) or DEFAULT_API_URL
+    ):
+        logger.warning(
+            "%s and %s use the same credentials variable and API url: if they are one Keap "
+            "account, their hooks files must declare different urls, or each apply undoes the "
+            "other's work",
+            first.label,
+            second.label,
+        )
+    return found
+
+
+def account_in(path: str, name: str) -> Account:
+    """The account `name` of one hooks file (UnknownAccount if it has none of that name)."""
+    return accounts.select(accounts.read_all([path]), name)[0].account
+
+
+def saved_selection(
+    saved: SavedPlan, files: Sequence[str] | None, account: str | None
+) -> tuple[tuple[str, ...], str]:
+    """The files and the account a saved plan is applied with: the files given, else the one
+    it was made from, and its own account. HookctlError when `account` names another."""
+    if account not in (None, saved.account):
+        raise HookctlError(f"{saved.path} is a plan for account {saved.account!r}, not {account!r}")
+    return tuple(files or (saved.source,)), saved.account
+
+
+def _saved_targets(
+    saved: SavedPlan, files: Sequence[str] | None, account: str | None, options: Options
+) -> list[Target]:
+    files, name = saved_selection(saved, files, account)
+    try:
+        found = targets(files, name, options)
+    except UnknownAccount:
+        raise HookctlError(
+            f"{saved.path} is a plan for account {saved.account!r}, which "
+            f"{', '.join(files)} no longer declares; run `hookctl plan` again"
+        ) from None
+    if len(found) > 1:
+        raise HookctlError(
+            f"{saved.path} is a plan for one account, and {len(found)} files declare "
+            f"{saved.account!r}: name the file with -f FILE"
+        )
+    return found
+
+
+# -- validate, plan, drift ---------------------------------------------------------------------
+
+
+def validate(targets: Sequence[Target], options: Options) -> list[Outcome[DesiredState]]:
+    """Every account's desired state, its event keys checked against the account's event types
+    (or, offline, the built-in list)."""
+
+    def work(target: Target) -> DesiredState:
+        if options.offline:
+            return target.desired()
+        with client(options, target.account) as keap:
+            return target.desired(keap.event_types)
+
+    return accounts.run_each(targets, work, options.account_parallelism)
+
+
+def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+    """Every account planned, with why apply would refuse its plan under `options`."""
+
+    def judge(target: Target, planned: Planned) -> Planned:
+        try:
+            planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
+        except HookctlError as exc:
+            return replace(planned, refusal=exc)
+        return planned
+
+    return _read_each(targets, options, judge)
+
+
+def drift(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+    """Every account planned: an account whose plan has changes has drifted."""
+    return _read_each(targets, options)
+
+
+def save(path: str, target: Target, planned: Planned) -> None:
+    """Save an account's plan for a later `hookctl apply PATH`."""
+    planfile.write(
+        path,
+        planned.plan,
+        config_digest=planned.desired.digest,
+        live_fingerprint=planfile.fingerprint(planned.live),
+        source=target.source,
+        api_url=planned.api_url,
+        account=target.account.name,
+    )
+
+
+# -- apply -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """apply's first step: every account planned and checked. The accounts ready to apply keep
+    their client (and what it learnt of Keap's throttling) open for execute, until close()."""
+
+    outcomes: tuple[Outcome[Planned], ...]
+    _clients: Mapping[str, Keap] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a hooks file has errors: then nothing is applied to any account, so that
+        fixing the file and running again is all it takes."""
+        return any(isinstance(outcome.error, ConfigError) for outcome in self.outcomes)
+
+    @property
+    def ready(self) -> list[tuple[Target, Planned]]:
+        """The accounts planned and checked, in the order of the targets."""
+        return [(o.target, o.value) for o in self.outcomes if o.value is not None]
+
+    @property
+    def pending(self) -> list[tuple[Target, Planned]]:
+        """The ready accounts whose plan has changes."""
+        return [(target, planned) for target, planned in self.ready if planned.plan.changes]
+
+    def close(self) -> None:
+        for keap in self._clients.values():
+            keap.close()
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check(
+    target: Target, planned: Planned, options: Options, saved: SavedPlan | None = None
+) -> Planned:
+    """The account as apply is to carry it out: with the saved plan instead of the new one when
+    there is one (StalePlanError unless it still fits the file and the account), and refused
+    (UnsafePlanError) beyond the safety thresholds."""
+    chosen = planned.plan
+    if saved is not None:
+        planfile.ensure_fresh(
+            saved,
+            planned.desired.digest,
+            planned.live,
+            api_url=planned.api_url,
+            account=target.account.name,
+        )
+        chosen = saved.plan
+    chosen.check_safety(force=options.force, allow_empty=options.allow_empty)
+    return replace(planned, plan=chosen)
+
+
+def prepare(
+    targets: Sequence[Target], options: Options, saved: SavedPlan | None = None
+) -> Prepared:
+    """Plan and check every account (see check); nothing is written. Close what it returns."""
+    outcomes = _plan_each(
+        targets,
+        options,
+        pool_size=options.parallelism,
+        judge=lambda target, planned: check(target, planned, options, saved),
+    )
+    return Prepared(
+        tuple(_without_client(outcome) for outcome in outcomes),
+        {o.target.label: o.value[1] for o in outcomes if o.value is not None},
+    )
+
+
+def execute(
+    prepared: Prepared,
+    options: Options,
+    progress: Callable[[Target], Progress | None] | None = None,
+) -> list[Outcome[ApplyReport]]:
+    """Carry out the prepared plans, accounts side by side: a report, or the error that stopped
+    it, for each ready account in order. An account without changes gets an empty report and
+    no call. `progress(target)` gives what is called after each of that account's writes;
+    between writes, every account stops once the run is interrupted."""
+    if prepared.blocked:
+        raise HookctlError("a hooks file has errors: nothing is to be applied")
+    ready = {target.label: planned for target, planned in prepared.ready}
+
+    def work(target: Target) -> ApplyReport:
+        planned = ready[target.label]
+        show = progress(target) if progress is not None else None
+
+        def step(outcome: ChangeOutcome) -> None:
+            check_interrupted()
+            if show is not None:
+                show(outcome)
+
+        return apply_plan(
+            planned.plan,
+            prepared._clients[target.label],
+            planned.desired,
+            planned.live,
+            parallelism=options.parallelism,
+            dry_run=options.dry_run,
+            progress=step,
+        )
+
+    pending = [target for target, _ in prepared.pending]
+    applied = {
+        o.target.label: o for o in accounts.run_each(pending, work, options.account_parallelism)
+    }
+    return [
+        applied.get(target.label) or Outcome(target, value=ApplyReport((), after=planned.plan))
+        for target, planned in prepared.ready
+    ]
+
+
+# -- planning each account ---------------------------------------------------------------------
+
+
+def _plan_each(
+    targets: Sequence[Target],
+    options: Options,
+    *,
+    pool_size: int = READ_POOL_SIZE,
+    judge: Callable[[Target, Planned], Planned] | None = None,
+) -> list[Outcome[tuple[Planned, Keap]]]:
+    """Plan every target side by side, each with its own client, left open for the caller.
+    `judge` runs in the target's thread and returns the account as it is to be used, or
+    refuses it."""
+
+    def work(target: Target) -> tuple[Planned, Keap]:
+        keap = client(options, target.account, pool_size)
+        try:
+            # The account's event types are fetched only when the file needs them.
+            desired = target.desired(keap.event_types)
+            live = tuple(keap.list())
+            planned = Planned(desired, live, make_plan(desired, live), keap.api_url)
+            if judge is not None:
+                planned = judge(target, planned)
+        except BaseException:
+            keap.close()
+            raise
+        return planned, keap
+
+    return accounts.run_each(targets, work, options.account_parallelism)
+
+
+def _read_each(
+    targets: Sequence[Target],
+    options: Options,
+    judge: Callable[[Target, Planned], Planned] | None = None,
+) -> list[Outcome[Planned]]:
+    """Plan every target for reading only: the clients are closed."""
+    outcomes = _plan_each(targets, options, judge=judge)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            outcome.value[1].close()
+    return [_without_client(outcome) for outcome in outcomes]
+
+
+def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
+    if outcome.value is None:
+        return Outcome(outcome.target, error=outcome.error)
+    return Outcome(outcome.target, value=outcome.value[0])
