@@ -8,20 +8,15 @@ is marked "Assumption" below. Admin paths under /_sandbox are not Keap's and nee
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
 import os
 import signal
-import socket
-import socketserver
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +24,7 @@ from urllib.parse import urlsplit
 from hookctl.models import KNOWN_EVENT_KEYS, Hook, parse_status
 from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
+from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
 from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
 from hookctl.sandbox.receiver import Received, Receiver
@@ -41,8 +37,6 @@ ADMIN_PREFIX = "/_sandbox"
 DEFAULT_PORT = 8787
 DEFAULT_TIME_SCALE = 0.001
 
-_JSON = "application/json;charset=UTF-8"
-_MAX_BODY = 1024 * 1024
 _EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
 # What each route template allows; anything else on a known template is 405.
 _ROUTES: dict[str, tuple[str, ...]] = {
@@ -68,27 +62,6 @@ _HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server is not answering.</p></body></html>"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-# Returned instead of a Response when the connection must close without any answer.
-DROP = None
-
-
-def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return Response(status, body, {"Content-Type": _JSON, **(headers or {})})
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    # Keap's declared error body is a serialized java.lang.Throwable; message is what clients read.
-    return _json(status, {"message": message, "localizedMessage": message}, headers)
 
 
 class _BadRequest(Exception):
@@ -168,7 +141,7 @@ class Sandbox:
         self._stats_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._responses: Counter[str] = Counter()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -176,7 +149,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._server is not None:
             raise RuntimeError("sandbox already started")
-        self._server = _Server((self._host, self._port), self)
+        self._server = Server((self._host, self._port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             # shutdown() waits for the loop to notice; a short poll keeps stop() fast.
@@ -298,12 +271,12 @@ class Sandbox:
             return self._receive(method, path, headers, body)
         if path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(method, path[len(ADMIN_PREFIX) :], body)
-        return _error(404, f"No handler found for {method} {path}")
+        return error_response(404, f"No handler found for {method} {path}")
 
     def _api(self, method: str, path: str, headers: Message, body: bytes) -> Response | None:
         template, key = _route(method, path.rstrip("/") or "/")
         if template is None:
-            return _error(404, f"No handler found for {method} {API_PREFIX}{path}")
+            return error_response(404, f"No handler found for {method} {API_PREFIX}{path}")
         with self._stats_lock:
             self._calls[f"{method} {template}"] += 1
         if self._faults.latency:
@@ -313,21 +286,21 @@ class Sandbox:
         throttle = self._faults.throttle()
         response: Response | None
         if not throttle.allowed:
-            response = _json(429, _THROTTLED_BODY)
+            response = json_response(429, _THROTTLED_BODY)
         elif (refusal := self._authenticate(headers)) is not None:
             response = refusal
         elif (injected := self._faults.pick_error()) == 500:
-            response = _error(500, "Internal Server Error")
+            response = error_response(500, "Internal Server Error")
         elif injected == 502:
             response = Response(502, _HTML_502, {"Content-Type": "text/html"})
         elif method not in _ROUTES[template]:
             allowed = {"Allow": ", ".join(_ROUTES[template])}
-            response = _error(405, f"Request method '{method}' is not supported", allowed)
+            response = error_response(405, f"Request method '{method}' is not supported", allowed)
         else:
             try:
                 response = self._operation(method, template, key, headers, body)
             except _BadRequest as error:
-                response = _error(400, error.message)
+                response = error_response(400, error.message)
         with self._stats_lock:
             self._responses["dropped" if response is DROP else str(response.status)] += 1
         if response is not DROP:
@@ -343,30 +316,32 @@ class Sandbox:
             if self._access_token is not None and _same(token.strip(), self._access_token):
                 return None
             # A refused token is turned away by Keap's gateway, in the gateway's own shape.
-            return _json(401, _GATEWAY_FAULT)
+            return json_response(401, _GATEWAY_FAULT)
         if api_key is not None:
-            return _error(401, "Invalid API key")
-        return _error(401, "Missing credentials: send X-Keap-API-Key or Authorization: Bearer")
+            return error_response(401, "Invalid API key")
+        return error_response(
+            401, "Missing credentials: send X-Keap-API-Key or Authorization: Bearer"
+        )
 
     def _operation(
         self, method: str, template: str, key: str, headers: Message, body: bytes
     ) -> Response | None:
         if template == "/hooks/event_keys":
-            return _json(200, list(KNOWN_EVENT_KEYS))
+            return json_response(200, list(KNOWN_EVENT_KEYS))
         if template == "/hooks":
             if method == "GET":
-                return _json(200, [hook.to_keap() for hook in self._store.list()])
+                return json_response(200, [hook.to_keap() for hook in self._store.list()])
             return self._create(*_hook_request(body))
         hook = self._store.get(key)
         if hook is None:
             # Assumption: also 404 on verify and delayedVerify, where the spec declares none.
-            return _error(404, f"Hook subscription with key {key} not found")
+            return error_response(404, f"Hook subscription with key {key} not found")
         if template == "/hooks/{key}/verify":
             return self._verify(hook)
         if template == "/hooks/{key}/delayedVerify":
             return self._delayed_verify(hook, headers.get("X-Hook-Secret"))
         if method == "GET":
-            return _json(200, hook.to_keap())
+            return json_response(200, hook.to_keap())
         if method == "DELETE":
             self._store.delete(key)
             return Response(204)
@@ -380,7 +355,7 @@ class Sandbox:
         if self._faults.take_drop():
             logger.info("created hook %s, dropping the connection (fault)", hook.key)
             return DROP
-        return _json(200, hook.to_keap())
+        return json_response(200, hook.to_keap())
 
     def _update(self, hook: Hook, event_key: str, hook_url: str) -> Response:
         updated = self._store.update(hook.key, event_key, hook_url) or hook
@@ -389,12 +364,12 @@ class Sandbox:
             # handshake and is Verified only if that succeeds, whatever the old status was. An
             # eventKey change alone keeps the status (the receiver already proved itself).
             updated = self._handshake(self._store.set_status(hook.key, "Unverified") or updated)
-        return _json(200, updated.to_keap())
+        return json_response(200, updated.to_keap())
 
     def _verify(self, hook: Hook) -> Response:
         """Assumption: only a successful handshake changes the status (to Verified): a failed one
         leaves an Inactive hook Inactive and a Verified hook Verified."""
-        return _json(200, self._handshake(hook).to_keap())
+        return json_response(200, self._handshake(hook).to_keap())
 
     def _delayed_verify(self, hook: Hook, secret: str | None) -> Response:
         # Assumption: a missing header is a 400 (Spring's answer to a missing required header);
@@ -404,10 +379,12 @@ class Sandbox:
             raise _BadRequest("Missing request header 'X-Hook-Secret'")
         issued = self._store.secret(hook.key)
         if issued is None or not _same(secret, issued):
-            return _error(403, "X-Hook-Secret does not match the secret sent to the hookUrl")
+            return error_response(
+                403, "X-Hook-Secret does not match the secret sent to the hookUrl"
+            )
         self._store.set_secret(hook.key, None)
         verified = self._store.set_status(hook.key, "Verified") or hook
-        return _json(200, verified.to_keap())
+        return json_response(200, verified.to_keap())
 
     def _handshake(self, hook: Hook) -> Hook:
         verified, secret = self._outbound.handshake(hook.hook_url)
@@ -420,7 +397,7 @@ class Sandbox:
 
     def _receive(self, method: str, path: str, headers: Message, body: bytes) -> Response:
         if method != "POST":
-            return _error(405, "The receiver answers POST only")
+            return error_response(405, "The receiver answers POST only")
         answer = self._receiver.answer(path, headers.get("X-Hook-Secret"), body)
         if answer.delay:
             time.sleep(answer.delay)
@@ -431,40 +408,40 @@ class Sandbox:
             return self._admin_call(f"{method} {path.rstrip('/')}", body)
         except (_BadRequest, ValueError, KeyError) as error:
             message = error.message if isinstance(error, _BadRequest) else str(error)
-            return _error(400, message)
+            return error_response(400, message)
 
     def _admin_call(self, call: str, body: bytes) -> Response:
         if call == "GET /health":
-            return _json(200, {"status": "ok"})
+            return json_response(200, {"status": "ok"})
         if call == "GET /stats":
-            return _json(200, self.stats())
+            return json_response(200, self.stats())
         if call == "POST /stats/reset":
             self.reset_stats()
             return Response(204)
         if call == "GET /faults":
-            return _json(200, self.faults.to_json())
+            return json_response(200, self.faults.to_json())
         if call == "PUT /faults":
             self.set_faults(Faults.from_json(_json_body(body)))
-            return _json(200, self.faults.to_json())
+            return json_response(200, self.faults.to_json())
         if call == "POST /events":
-            return _json(200, self._fire(_json_body(body)))
+            return json_response(200, self._fire(_json_body(body)))
         if call == "GET /receiver-log":
-            return _json(200, [record.to_json() for record in self.received()])
+            return json_response(200, [record.to_json() for record in self.received()])
         if call == "DELETE /receiver-log":
             self.clear_received()
             return Response(204)
         if call == "GET /hooks":
-            return _json(200, [hook.to_keap() for hook in self.hooks()])
+            return json_response(200, [hook.to_keap() for hook in self.hooks()])
         if call == "POST /hooks":
-            return _json(200, [hook.to_keap() for hook in self.seed(_seed_request(body))])
+            return json_response(200, [hook.to_keap() for hook in self.seed(_seed_request(body))])
         if call.startswith("PUT /hooks/") and call.endswith("/status"):
             key = call[len("PUT /hooks/") : -len("/status")]
             data = _json_body(body)
             status = data.get("status") if isinstance(data, dict) else None
             if self._store.get(key) is None:
-                return _error(404, f"Hook subscription with key {key} not found")
-            return _json(200, self.set_status(key, str(status)).to_keap())
-        return _error(404, f"No sandbox admin call {call}")
+                return error_response(404, f"Hook subscription with key {key} not found")
+            return json_response(200, self.set_status(key, str(status)).to_keap())
+        return error_response(404, f"No sandbox admin call {call}")
 
     def _fire(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -511,109 +488,6 @@ def _route(method: str, path: str) -> tuple[str | None, str]:
     if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
         return f"/hooks/{{key}}/{parts[2]}", key
     return None, ""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 keeps connections open between calls, as Keap's does; every answer has a length.
-    protocol_version = "HTTP/1.1"
-    server_version = "hookctl-sandbox"
-    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
-    # delayed ACK (40 ms a call on Linux).
-    disable_nagle_algorithm = True
-    # An idle keep-alive connection is closed after this long, so its thread ends.
-    timeout = 60
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def _serve(self) -> None:
-        if self.headers.get("Transfer-Encoding"):
-            self._refuse(411, "Send a Content-Length, not a chunked body")
-            return
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= _MAX_BODY:
-            self._refuse(413 if length > 0 else 400, "Bad Content-Length")
-            return
-        body = self.rfile.read(length) if length else b""
-        response = self.server.app.handle(self.command, self.path, self.headers, body)
-        if response is DROP:
-            self.close_connection = True
-            return
-        self._send(response)
-
-    def _refuse(self, status: int, message: str) -> None:
-        self.close_connection = True
-        self._send(_error(status, message))
-
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if response.status != 204:
-            self.send_header("Content-Length", str(len(response.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if response.body:
-            self.wfile.write(response.body)
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line holds no secret (they travel in headers); headers are never logged.
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    # The client and the handshakes it triggers arrive in bursts; a backlog of 5 would make
-    # the kernel drop SYNs and cost a second each.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], app: Sandbox) -> None:
-        self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can take seconds.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End kept-alive connections, so that nothing is served after stop()."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("error while serving %s", client_address, exc_info=True)
 
 
 def serve(
