@@ -24,8 +24,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hookctl import __version__
-from hookctl.models import Hook, Safety, Subscription, parse_status, schema_text
-from hookctl.planner import Change, Create, Delete, Plan, Update, Verify
+from hookctl.models import Hook, Subscription, key_order, parse_status, schema_text
+from hookctl.planner import ACTIONS, Change, Create, Delete, Plan, Update, Verify
 from hookctl.urls import public_url
 
 if TYPE_CHECKING:
@@ -119,11 +119,24 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
+# A saved plan's own format: 2 lists the changes as every document shows them and a digest of
+# the interpolated desired state. Apply checks a plan by making it again and comparing, which a
+# format 1 file (its digest covers only the raw hooks.yaml) does not allow.
+SAVED_PLAN_VERSION = 2
+
+
 @dataclass(frozen=True, slots=True)
 class SavedPlanBody:
-    """A saved plan's content: the plan, and what it was made against."""
+    """A saved plan's content: a record of what was reviewed, never a program.
 
-    plan: Plan
+    `changes` are the change documents as saved (urls as every document shows them) and `seen`
+    the live subscriptions the plan was made from, as hook documents in key order. Apply makes
+    the plan again and compares its documents with these; it carries out the plan it made,
+    never these."""
+
+    changes: tuple[dict[str, Any], ...]
+    seen: tuple[dict[str, Any], ...]
+    summary: dict[str, int]
     config_digest: str
     live_fingerprint: str
     source: str
@@ -143,11 +156,13 @@ def saved_plan_document(
     account: str = "default",
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The body of a saved plan: the plan document plus what apply needs to rebuild the plan
-    and to refuse it once it no longer fits. The caller adds the checksum."""
+    """The body of a saved plan: the plan document plus what apply needs to refuse it once it
+    no longer fits. `safety` is there for the reviewer only: apply checks the thresholds of
+    hooks.yaml and its flags. The caller adds the checksum."""
     made = now or datetime.now(timezone.utc)
     return {
         **plan_document(plan),
+        "format_version": SAVED_PLAN_VERSION,
         "hookctl_version": __version__,
         "created_at": made.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source,
@@ -169,36 +184,44 @@ def saved_plan_document(
 def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
     """The body `saved_plan_document` built, read back and checked against plan.schema.json.
 
-    ValueError, saying what is wrong, when the document breaks the schema or does not add up
-    (a summary that does not count its changes, an update whose diff is not its fields).
+    ValueError, saying what is wrong, when the document breaks the schema or its summary does
+    not count its changes. Nothing else in it is believed: apply compares it with a new plan.
     """
     check(document, "plan.schema.json")
     try:
-        plan = Plan(
-            changes=tuple(change_from_dict(change) for change in document["changes"]),
-            unchanged=tuple(hook_from_dict(hook) for hook in document["unchanged"]),
-            unmanaged=tuple(hook_from_dict(hook) for hook in document["unmanaged"]),
-            managed_count=document["managed_count"],
-            declared_count=document["declared_count"],
-            safety=Safety(**document["safety"]),
+        changes = tuple(dict(change) for change in document["changes"])
+        seen = [dict(hook) for hook in (*document["unchanged"], *document["unmanaged"])]
+        # The subscription each change touches, as it was (an update's old event and url).
+        seen.extend(
+            {
+                "key": change["key"],
+                "event_key": change.get("old_event_key", change["event_key"]),
+                "hook_url": change.get("old_hook_url", change["hook_url"]),
+                "status": change["status"],
+            }
+            for change in changes
+            if change["key"] is not None
         )
         body = SavedPlanBody(
-            plan=plan,
+            changes=changes,
+            seen=tuple(sorted(seen, key=lambda hook: key_order(hook["key"]))),
+            summary=dict(document["summary"]),
             config_digest=document["config_digest"],
             live_fingerprint=document["live_fingerprint"],
             source=document["source"],
             api_url=document["api_url"],
-            # Plans saved before accounts existed were made for the file's only account.
-            account=document.get("account", "default"),
+            account=document["account"],
             hookctl_version=document["hookctl_version"],
             created_at=document["created_at"],
         )
     except KeyError as exc:
-        # The schema requires these only beside a checksum, which the caller may have taken off.
+        # The schema requires these only of a saved plan: `plan --format json` has none.
         raise ValueError(f"(top level): {exc} is a required property") from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(str(exc)) from None
-    if plan.summary() != document["summary"]:
+    counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
+    for change in changes:
+        counts[change["action"]] += 1
+    counts.update(unchanged=len(document["unchanged"]), unmanaged=len(document["unmanaged"]))
+    if counts != body.summary:
         raise ValueError("its summary does not match its changes")
     return body
 

@@ -1,15 +1,26 @@
-"""Saved plan files (`hookctl plan --out FILE`), applied later exactly as reviewed, Terraform-style.
+"""Saved plan files (`hookctl plan --out FILE`): a record of what was reviewed, never a program.
 
 This module is the file side: bounded reads, atomic 0600 writes, the format version, the
-checksum, and whether a saved plan still fits the config and the account. The content is built
-and read by hookctl/documents.py: the JSON plan plus what apply needs to refuse a plan that no
-longer fits, the digest of the config and a fingerprint of the live subscriptions it was made
-against. The checksum over the content makes hand edits fail loudly. It is an integrity check,
-not a signature: whoever can edit the file can recompute it, but no one does that by accident,
-and an accident is what it guards against.
+checksum, and whether a saved plan still describes what apply would do. The content is built
+and read by hookctl/documents.py: the JSON plan plus what it was made against, a digest of the
+interpolated desired state and a fingerprint of the live subscriptions.
 
-Plan files hold no secrets: the inputs hold none (credentials are environment variable names,
-and never reach the planner), and `write` refuses an API url carrying credentials.
+`apply PLANFILE` makes the plan again from the file's hooks.yaml (with the environment of the
+apply) and the live account, and carries that plan out only if its changes, as documents show
+them, are exactly the changes the file lists, for the same account and API url. So nothing in
+the file can make apply do more than the plan it makes itself: the file's changes are never
+carried out, its `safety` is never read (the thresholds are hooks.yaml's and the flags'), and
+its urls may be masked, since the real ones come from hooks.yaml and the environment.
+
+The checksum over the content detects accidents (a truncated file, a stray edit). It is not a
+signature, and no longer needs to be: an edit sealed with a recomputed checksum can get the file
+refused, or change what a reader sees (`safety`, `created_at`), never what apply does. What the
+file does choose, when the command line does not, is which hooks file (`source`, unless `-f`)
+and which of its accounts (unless `--account`) the plan is made again from.
+
+Plan files hold no secrets: credentials are environment variable names and never reach the
+planner, the desired state is stored only as a hash, and `write` refuses an API url carrying
+credentials.
 """
 
 from __future__ import annotations
@@ -19,15 +30,23 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from hookctl import __version__
-from hookctl.documents import FORMAT_VERSION, SavedPlanBody, read_saved_plan, saved_plan_document
+from hookctl.documents import (
+    SAVED_PLAN_VERSION,
+    SavedPlanBody,
+    hook_to_dict,
+    plan_document,
+    read_saved_plan,
+    saved_plan_document,
+)
 from hookctl.errors import PlanError, StalePlanError
-from hookctl.models import Hook, key_order
+from hookctl.models import DesiredState, Hook, key_order
 from hookctl.planner import Plan
 
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
@@ -41,6 +60,38 @@ class SavedPlan(SavedPlanBody):
     """A plan read back from a file, with what it was made against and the file's name."""
 
     path: str
+
+
+def desired_digest(desired: DesiredState) -> str:
+    """sha256 over the canonical JSON of what a hooks file asks of one account after ${VAR}
+    interpolation: its subscriptions, ownership, safety and account settings, and the digest
+    of the file's bytes. A variable changed between plan and apply (a token in a url) makes a
+    saved plan stale; only this hash is stored, never the values."""
+    ownership = desired.ownership
+    state = {
+        "file": desired.digest,
+        "subscriptions": sorted(
+            [sub.event_key, sub.hook_url, sub.name] for sub in desired.subscriptions
+        ),
+        "ownership": {
+            "declared_urls": sorted(ownership.declared_urls),
+            "url_prefixes": list(ownership.url_prefixes),
+            "ignore": list(ownership.ignore),
+            "all": ownership.all,
+        },
+        "safety": [
+            desired.safety.min_existing,
+            desired.safety.max_update_ratio,
+            desired.safety.max_delete_ratio,
+        ],
+        "account": [
+            desired.account.name,
+            desired.account.api_url,
+            desired.account.api_key_env,
+            desired.account.access_token_env,
+        ],
+    }
+    return "sha256:" + hashlib.sha256(_canonical(state)).hexdigest()
 
 
 def fingerprint(live: Iterable[Hook]) -> str:
@@ -90,18 +141,26 @@ def write(
 def read(path: PathArg) -> SavedPlan:
     """Read a plan file; PlanError, naming the file, if it is not one this hookctl wrote.
 
-    Checked in this order, so the message names the first thing wrong: readable, JSON, a plan
-    of a known format version, checksum intact, shape as in the schema, consistent with itself.
+    Checked in this order, so the message names the first thing wrong: readable, JSON, a saved
+    plan of this hookctl's format, checksum intact, shape as in the schema, a summary that
+    counts its changes. What it lists is not believed: ensure_fresh compares it with the plan
+    apply makes.
     """
     name = os.fspath(path)
     document = _load_json(name)
     if not isinstance(document, dict) or "format_version" not in document:
         raise PlanError(f"{name}: not a hookctl plan file (no format_version)")
-    _check_version(name, document)
+    version = _check_version(name, document)
     checksum = document.pop("checksum", None)
     if not isinstance(checksum, str):
         raise PlanError(
             f"{name}: not a saved plan (no checksum): save plans with `hookctl plan --out FILE`"
+        )
+    if version < SAVED_PLAN_VERSION:
+        raise PlanError(
+            f"{name}: made by an older hookctl (plan format {version}; this hookctl "
+            f"({__version__}) reads format {SAVED_PLAN_VERSION}): plan again with "
+            "`hookctl plan --out FILE`"
         )
     if checksum != _checksum(document):
         raise PlanError(
@@ -112,49 +171,99 @@ def read(path: PathArg) -> SavedPlan:
     try:
         body = read_saved_plan(document)
     except ValueError as exc:
-        raise PlanError(f"{name}: not a valid plan file: {exc}") from None
-    if fingerprint(body.plan.live_hooks()) != body.live_fingerprint:
-        raise PlanError(
-            f"{name}: not a valid plan file: its changes do not match its live fingerprint"
-        )
+        raise PlanError(f"{name}: not a valid plan file: {_shown(str(exc))}") from None
     return SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name)
 
 
 def ensure_fresh(
     saved: SavedPlan,
+    current: Plan,
     config_digest: str,
     live: Sequence[Hook],
     *,
     api_url: str | None = None,
     account: str | None = None,
 ) -> None:
-    """StalePlanError, saying what changed, unless the plan still fits the config and Keap.
+    """Refuse, in one line, unless `current` is the saved plan: `current` is the plan apply has
+    just made from the desired state whose `desired_digest` is `config_digest` and the
+    subscriptions `live`, for `account` at `api_url`.
 
-    `api_url` and `account`, when given, must be those the plan was made for: two empty
-    accounts have the same fingerprint, and a staging plan must not be applied to production.
+    StalePlanError, saying what changed, when the account, the API url, hooks.yaml (or a
+    variable it uses) or the live subscriptions are not those the plan was made for; then
+    PlanError, naming the first difference, when the changes the file lists are not exactly
+    `current`'s, as documents show them. Apply carries out `current`, never the file's changes.
     """
     problems: list[str] = []
     if account is not None and account != saved.account:
-        problems.append(f"it was made for account {saved.account!r}, not {account!r}")
+        problems.append(f"it was made for account {_shown(saved.account)!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
-        problems.append(f"it was made against {saved.api_url}, not {api_url}")
+        problems.append(f"it was made against {_shown(saved.api_url)}, not {api_url}")
     if config_digest != saved.config_digest:
-        problems.append(f"{saved.source} changed since it was made")
+        problems.append(f"{_shown(saved.source)} or its environment changed since it was made")
     if fingerprint(live) != saved.live_fingerprint:
         problems.append(
             "the live subscriptions changed since it was made ("
-            + _describe_changes(saved.plan.live_hooks(), live)
+            + _describe_changes(saved.seen, [hook_to_dict(hook) for hook in live])
             + ")"
         )
     if problems:
         raise StalePlanError(
             f"{saved.path}: stale plan: {'; '.join(problems)}; run `hookctl plan` again"
         )
+    difference = _difference(saved.changes, plan_document(current)["changes"])
+    if difference is not None:
+        made_by = (
+            f" (it was made by hookctl {_shown(saved.hookctl_version, 40)})"
+            if saved.hookctl_version != __version__
+            else ""
+        )
+        raise PlanError(
+            f"{saved.path}: refused: {difference}{made_by}; nothing was applied: "
+            "make a new plan with `hookctl plan --out` instead of editing one"
+        )
 
 
-def _describe_changes(before: Iterable[Hook], after: Iterable[Hook], examples: int = 3) -> str:
-    """What differs between two listings of an account, for a person: the keys gone, the keys
-    new and the fields changed, a few of each in key order and how many more.
+def _difference(
+    saved: Sequence[Mapping[str, Any]], current: Sequence[Mapping[str, Any]]
+) -> str | None:
+    """The first way the changes a plan file lists differ from the current plan's, for a
+    person; None when they are the same changes in the same order."""
+    saved_keys = [_canonical(change) for change in saved]
+    current_keys = [_canonical(change) for change in current]
+    if saved_keys == current_keys:
+        return None
+    unmatched = Counter(current_keys)
+    unmatched.subtract(saved_keys)
+    for change, key in zip(saved, saved_keys, strict=True):
+        if unmatched[key] < 0:
+            return f"the plan file lists a change the current plan does not: {_change(change)}"
+    for change, key in zip(current, current_keys, strict=True):
+        if unmatched[key] > 0:
+            return f"the current plan has a change the plan file does not list: {_change(change)}"
+    return "the plan file lists the current plan's changes in another order"
+
+
+def _change(change: Mapping[str, Any]) -> str:
+    """A change document in a few words: `delete #12 contact.add https://...`."""
+    key = change.get("key")
+    words = [str(change.get("action")), *([f"#{key}"] if key is not None else [])]
+    words += [str(change.get("event_key")), str(change.get("hook_url"))]
+    return _shown(" ".join(words), 300)
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """Text from a plan file as an error may quote it: one line of printable characters (the
+    file may be anyone's), cut at `limit`."""
+    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return printable if len(printable) <= limit else printable[: limit - 1] + "…"
+
+
+def _describe_changes(
+    before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]], examples: int = 3
+) -> str:
+    """What differs between two listings of an account, as hook documents, for a person: the
+    keys gone, the keys new and the fields changed, a few of each in key order and how many
+    more.
 
     Keys gone and keys new are set differences; DeepDiff names the fields that changed in the
     records of the keys both listings hold. It is handed only the records that differ (found
@@ -164,8 +273,8 @@ def _describe_changes(before: Iterable[Hook], after: Iterable[Hook], examples: i
     """
     from deepdiff import DeepDiff  # deferred: slow to import, and only a stale plan needs it
 
-    old = {hook.key: _record(hook) for hook in before}
-    new = {hook.key: _record(hook) for hook in after}
+    old = {hook["key"]: _record(hook) for hook in before}
+    new = {hook["key"]: _record(hook) for hook in after}
     gone = sorted(old.keys() - new.keys(), key=key_order)
     added = sorted(new.keys() - old.keys(), key=key_order)
     differ = [key for key in old.keys() & new.keys() if old[key] != new[key]]
@@ -180,7 +289,7 @@ def _describe_changes(before: Iterable[Hook], after: Iterable[Hook], examples: i
 
     def some(items: list[str]) -> str:
         more = f", and {len(items) - examples} more" if len(items) > examples else ""
-        return ", ".join(items[:examples]) + more
+        return ", ".join(_shown(item) for item in items[:examples]) + more
 
     parts = [
         f"{label} {some(items)}"
@@ -192,10 +301,11 @@ def _describe_changes(before: Iterable[Hook], after: Iterable[Hook], examples: i
 
 # Keap's names for the fields, as a person reading its API documentation knows them.
 _FIELDS = ("eventKey", "hookUrl", "status")
+_DOCUMENT_FIELDS = ("event_key", "hook_url", "status")
 
 
-def _record(hook: Hook) -> dict[str, str]:
-    return dict(zip(_FIELDS, (hook.event_key, hook.hook_url, hook.status), strict=True))
+def _record(hook: Mapping[str, Any]) -> dict[str, str]:
+    return {keap: hook[ours] for keap, ours in zip(_FIELDS, _DOCUMENT_FIELDS, strict=True)}
 
 
 def _load_json(name: str) -> Any:
@@ -227,21 +337,24 @@ def _load_json(name: str) -> Any:
         raise PlanError(f"{name}: not a hookctl plan file (unreadable JSON)") from None
 
 
-def _check_version(name: str, document: Mapping[str, Any]) -> None:
+def _check_version(name: str, document: Mapping[str, Any]) -> int:
+    """The document's format version; PlanError if it is not one or is newer than this
+    hookctl's."""
     version = document["format_version"]
     if type(version) is not int or version < 1:
         raise PlanError(f"{name}: not a hookctl plan file (format_version {str(version)[:20]!r})")
-    if version > FORMAT_VERSION:
+    if version > SAVED_PLAN_VERSION:
         writer = document.get("hookctl_version")
         by = (
-            f"hookctl {writer}"
+            f"hookctl {_shown(writer, 40)}"
             if isinstance(writer, str) and len(writer) <= 40
             else "a newer hookctl"
         )
         raise PlanError(
             f"{name}: written by {by} in plan format {version}; this hookctl ({__version__}) "
-            f"reads format {FORMAT_VERSION}: upgrade hookctl or make the plan again"
+            f"reads format {SAVED_PLAN_VERSION}: upgrade hookctl or make the plan again"
         )
+    return version
 
 
 def _canonical(value: Any) -> bytes:

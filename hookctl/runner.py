@@ -6,9 +6,9 @@ url that saw it, or the error that stopped it. It never prints and never reads c
 arguments: the CLI turns those into Options and renders the results.
 
 Apply comes in two steps, so that the CLI can show the plans and ask between them: prepare
-(plan every account, check that a saved plan still fits and that every plan is safe) and
-execute (carry the plans out). Nothing given to the runner is changed: a check returns the
-plan to use.
+(plan every account, check that a saved plan lists exactly the changes of the plan just made
+and that every plan is safe) and execute (carry the plans out). Nothing given to the runner is
+changed: a check returns the plan to use, which is always the plan the runner made.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def save(path: str, target: Target, planned: Planned) -> None:
     planfile.write(
         path,
         planned.plan,
-        config_digest=planned.desired.digest,
+        config_digest=planfile.desired_digest(planned.desired),
         live_fingerprint=planfile.fingerprint(planned.live),
         source=target.source,
         api_url=planned.api_url,
@@ -262,21 +262,22 @@ class Prepared:
 def check(
     target: Target, planned: Planned, options: Options, saved: SavedPlan | None = None
 ) -> Planned:
-    """The account as apply is to carry it out: with the saved plan instead of the new one when
-    there is one (StalePlanError unless it still fits the file and the account), and refused
-    (UnsafePlanError) beyond the safety thresholds."""
-    chosen = planned.plan
+    """The account as apply is to carry it out, refused (UnsafePlanError) beyond the safety
+    thresholds of hooks.yaml and `options`. With a saved plan, the plan carried out is still
+    the one just made, and only if the saved plan lists exactly its changes, for the same
+    account, API url, desired state and live subscriptions (PlanError or StalePlanError
+    otherwise): a plan file records what was reviewed and is never itself carried out."""
     if saved is not None:
         planfile.ensure_fresh(
             saved,
-            planned.desired.digest,
+            planned.plan,
+            planfile.desired_digest(planned.desired),
             planned.live,
             api_url=planned.api_url,
             account=target.account.name,
         )
-        chosen = saved.plan
-    chosen.check_safety(force=options.force, allow_empty=options.allow_empty)
-    return replace(planned, plan=chosen)
+    planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
+    return planned
 
 
 def prepare(

@@ -11,6 +11,7 @@ import pytest
 from cli_helpers import TWO, seed_every_kind_of_change, write_config, writes
 
 from hookctl.cli import main
+from hookctl.planfile import _checksum as planfile_checksum
 from hookctl.sandbox import Sandbox
 
 
@@ -65,7 +66,8 @@ def test_a_saved_plan_is_refused_when_hooks_yaml_changed_since(
     capsys.readouterr()
     assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
     err = capsys.readouterr().err
-    assert f"{config} changed since" in err and "live subscriptions" not in err
+    assert f"{config} or its environment changed since" in err
+    assert "live subscriptions" not in err
     assert writes(env) == {}
 
 
@@ -118,3 +120,23 @@ def test_a_plan_file_is_readable_by_its_owner_only_and_applies_with_one_call_per
     env.reset_stats()
     assert main(["apply", str(planfile), "--auto-approve"]) == 1
     assert env.stats()["calls"] == {"GET /hooks": 1}
+
+
+def test_a_plan_saved_by_an_older_hookctl_is_refused_in_one_line(
+    env: Sandbox, config: Path, planfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Format 1 plans were applied as written; their digest covers the raw hooks.yaml only,
+    so they cannot be checked against the plan made again."""
+    document = json.loads(planfile.read_text())
+    document.pop("checksum")
+    document["format_version"] = 1
+    document["checksum"] = planfile_checksum(document)
+    planfile.write_text(json.dumps(document))
+    env.reset_stats()
+    capsys.readouterr()
+    assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{planfile}: made by an older hookctl (plan format 1;" in err
+    assert "plan again with `hookctl plan --out FILE`" in err
+    assert env.stats()["calls"] == {}

@@ -210,9 +210,9 @@ def test_a_saved_plan_round_trips_through_its_document() -> None:
     )
     for the_plan in (original, sample_plan()):
         body = read_saved_plan(json.loads(json.dumps(saved_body(the_plan))))
-        assert body.plan == the_plan
-        assert [c.existing for c in body.plan.changes] == [c.existing for c in the_plan.changes]
-        assert [c.desired for c in body.plan.changes] == [c.desired for c in the_plan.changes]
+        assert list(body.changes) == plan_document(the_plan)["changes"]
+        assert list(body.seen) == [documents.hook_to_dict(h) for h in the_plan.live_hooks()]
+        assert body.summary == the_plan.summary()
         assert (body.config_digest, body.source, body.api_url, body.account) == (
             DIGEST,
             "hooks.yaml",
@@ -235,8 +235,9 @@ def test_a_saved_plan_written_and_read_by_planfile_is_the_same_plan(tmp_path: Pa
         account="staging",
     )
     saved = planfile.read(tmp_path / "plan.json")
-    assert saved.plan == the_plan
-    assert read_saved_plan(json.loads((tmp_path / "plan.json").read_text())).plan == the_plan
+    assert list(saved.changes) == plan_document(the_plan)["changes"]
+    again = read_saved_plan(json.loads((tmp_path / "plan.json").read_text()))
+    assert again.changes == saved.changes
     assert (saved.account, saved.path) == ("staging", str(tmp_path / "plan.json"))
 
 
@@ -245,7 +246,6 @@ def test_a_saved_plan_written_and_read_by_planfile_is_the_same_plan(tmp_path: Pa
     [
         (lambda d: d["summary"].update(create=5), "its summary does not match its changes"),
         (lambda d: d.pop("unchanged"), r"^\(top level\): 'unchanged' is a required property"),
-        (lambda d: d["changes"][1].update(diff=[d["changes"][1]["diff"][0]] * 2), "diff"),
     ],
 )
 def test_a_body_that_does_not_add_up_is_refused_with_value_error(edit: Any, message: str) -> None:

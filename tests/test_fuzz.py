@@ -36,9 +36,10 @@ from test_soak import SLOW_ONLY
 from hookctl import planfile
 from hookctl.cli import main
 from hookctl.config import Document, read, read_text
+from hookctl.documents import plan_document
 from hookctl.errors import ConfigError, PlanError
 from hookctl.models import KNOWN_EVENT_KEYS, Hook
-from hookctl.planner import plan
+from hookctl.planner import Plan, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = int(os.environ.get("HOOKCTL_FUZZ_EXAMPLES", "6000"))
@@ -278,7 +279,12 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _saved_plans(directory: Path) -> tuple[bytes, ...]:
+# A saved plan's bytes, and the plan, live subscriptions and desired-state digest it was made of.
+Seeds = dict[bytes, tuple[Plan, tuple[Hook, ...], str]]
+API_URL = "https://api.infusionsoft.com/crm/rest/v1"
+
+
+def _saved_plans(directory: Path) -> Seeds:
     """Two saved plans: one with every kind of change, one with nothing to do."""
     desired = read_text(HOOKS_SEEDS[0], "hooks.yaml", env={}).desired()
     contacts = "https://hooks.example.com/keap/contacts"
@@ -293,24 +299,31 @@ def _saved_plans(directory: Path) -> tuple[bytes, ...]:
         Hook(str(i), sub.event_key, sub.hook_url, "Verified")
         for i, sub in enumerate(sorted(desired.subscriptions, key=lambda s: s.pair), start=1)
     ]
-    documents = []
+    seeds: Seeds = {}
+    digest = planfile.desired_digest(desired)
     for live in (messy, tidy):
         path = directory / "seed.json"
+        made = plan(desired, live)
         planfile.write(
             path,
-            plan(desired, live),
-            config_digest=desired.digest,
+            made,
+            config_digest=digest,
             live_fingerprint=planfile.fingerprint(live),
             source="hooks.yaml",
-            api_url="https://api.infusionsoft.com/crm/rest/v1",
+            api_url=API_URL,
         )
-        documents.append(path.read_bytes())
-    return tuple(documents)
+        seeds[path.read_bytes()] = (made, tuple(live), digest)
+    return seeds
 
 
 @pytest.fixture(scope="module")
-def saved_plans(workdir: Path) -> tuple[bytes, ...]:
+def seeds(workdir: Path) -> Seeds:
     return _saved_plans(workdir)
+
+
+@pytest.fixture(scope="module")
+def saved_plans(seeds: Seeds) -> tuple[bytes, ...]:
+    return tuple(seeds)
 
 
 def read_plan(path: Path) -> planfile.SavedPlan | None:
@@ -374,15 +387,17 @@ def edited(draw: st.DrawFn, node: Any) -> Any:
 
 
 @pytest.mark.parametrize("examples", RUNS)
-def test_a_plan_file_edited_and_resealed_is_refused_or_still_a_consistent_plan(
-    examples: int, workdir: Path, saved_plans: tuple[bytes, ...]
+def test_a_plan_file_edited_and_resealed_is_refused_or_lists_exactly_the_plan_made_again(
+    examples: int, workdir: Path, seeds: Seeds
 ) -> None:
     """Someone who knows the format edits a plan and recomputes its checksum: the content
-    checks behind the checksum must still only ever answer PlanError, and whatever they let
-    through must be a plan the schema describes, with a summary that adds up."""
+    checks behind the checksum must still only ever answer PlanError, whatever they let
+    through must be a plan the schema describes, with a summary that adds up, and apply's
+    comparison with the plan made again (from the state the seed was made of) must refuse it
+    unless it lists exactly that plan's changes."""
 
     @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.sampled_from(saved_plans), st.data())
+    @given(st.sampled_from(sorted(seeds)), st.data())
     def run(seed: bytes, data: st.DataObject) -> None:
         document = json.loads(seed)
         del document["checksum"]
@@ -394,8 +409,18 @@ def test_a_plan_file_edited_and_resealed_is_refused_or_still_a_consistent_plan(
         path = workdir / "plan.json"
         path.write_text(json.dumps(document))
         saved = read_plan(path)
-        if saved is not None:
-            assert PLAN_SCHEMA.is_valid(document)
-            assert saved.plan.summary() == document["summary"]
+        if saved is None:
+            return
+        assert PLAN_SCHEMA.is_valid(document)
+        assert saved.summary == document["summary"]
+        current, live, digest = seeds[seed]
+        try:
+            planfile.ensure_fresh(saved, current, digest, live, api_url=API_URL)
+        except PlanError as exc:
+            assert "\n" not in str(exc) and str(exc).isprintable()
+            event("refused by the comparison")
+            return
+        assert list(saved.changes) == plan_document(current)["changes"]
+        event("the same plan")
 
     run()
