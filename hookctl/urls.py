@@ -11,6 +11,8 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 __all__ = ["host", "is_loopback", "mask_url", "public_url", "under_prefix"]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# What mask_url puts in place of a hidden value.
+_MASKED = re.compile(r"\*\*\*\([0-9a-f]{6}\)")
 
 
 def host(url: str) -> str:
@@ -134,5 +136,9 @@ def _mask_parameter(item: str) -> str:
 
 
 def _hidden(value: str) -> str:
+    if _MASKED.fullmatch(value):
+        # Already masked (a url read back from a saved plan, or shown twice): masking again
+        # would show the fingerprint of a fingerprint.
+        return value
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return f"***({digest[:6]})"

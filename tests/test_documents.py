@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from test_planner import BASE, CONTACTS, desired_state, hook, sample_plan
 
-from hookctl import documents, planfile
+from hookctl import documents, planfile, render
 from hookctl.applier import ApplyReport, Outcome
 from hookctl.documents import (
     FORMAT_VERSION,
@@ -119,8 +119,8 @@ def test_the_drift_text_shows_a_bounded_number_of_changes() -> None:
     document = drift_document(the_plan, account="a", api_url=API_URL, source="h.yaml", env={})
     lines = document["text"].splitlines()
     assert lines[0] == "hookctl drift: account 'a' has drifted from h.yaml"
-    assert len(lines) == 2 + documents.TEXT_MAX_CHANGES + 1
-    assert lines[-1] == f"… and {30 - documents.TEXT_MAX_CHANGES} more"
+    assert len(lines) == 2 + render.TEXT_MAX_CHANGES + 1
+    assert lines[-1] == f"… and {30 - render.TEXT_MAX_CHANGES} more"
     assert len(document["changes"]) == 30
 
 
