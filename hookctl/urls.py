@@ -8,7 +8,7 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["host", "is_loopback", "mask_url", "public_url", "under_prefix"]
+__all__ = ["host", "is_loopback", "is_masked", "mask_url", "public_url", "under_prefix"]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 # What mask_url puts in place of a hidden value.
@@ -126,6 +126,11 @@ def mask_url(url: str) -> str:
     if parts.query == "" and "?" in url.split("#", 1)[0] and "?" not in masked:
         masked = masked.replace("#", "?#", 1) if "#" in masked else masked + "?"
     return masked
+
+
+def is_masked(url: str) -> bool:
+    """Whether `url` holds a value mask_url hid: such a url is for people, never for Keap."""
+    return "***(" in url and _MASKED.search(url) is not None
 
 
 def _mask_parameter(item: str) -> str:
