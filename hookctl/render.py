@@ -206,26 +206,28 @@ def _count(number: int, noun: str) -> str:
 # -- what any output may show ------------------------------------------------------------------
 
 # A url inside free text: a scheme, then everything up to the next space (a query value may
-# hold any other character, and all of it must be hidden).
+# hold any other character, and all of it must be hidden)...
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
-# A masked value followed by punctuation only, as in "(now ... ?token=***(1f3a9c));".
-_MASKED_THEN_PUNCTUATION = re.compile(r"\*\*\*\([0-9a-f]{6}\)([^\w\s]+)$")
+# ...but for the punctuation that ends the sentence around it, as in "(now ... ?token=x);",
+_SENTENCE_END = re.compile(r"[)\]}'\".,;:!?]+$")
+# except the parenthesis that closes a value masked already, `***(1f3a9c)`.
+_OPEN_MASK = re.compile(r"\*\*\*\([0-9a-f]{6}$")
 
 
 def mask_text(text: str, limit: int | None = None) -> str:
     """`text` with every url in it shown through mask_url (and cut at `limit` characters, when
     given): for free text that may quote a hook url, such as a plan's reasons, Keap's error
-    messages and what an apply says about a change."""
+    messages and what an apply says about a change. Masking twice changes nothing."""
     if "://" not in text:
         return text
 
     def one(match: re.Match[str]) -> str:
         url, tail = match.group(0), ""
-        masked = _MASKED_THEN_PUNCTUATION.search(url)
-        if masked is not None:
-            # The sentence goes on after a url masked already: keep the sentence's punctuation
-            # out of the url, so that its fingerprint stays the same.
-            url, tail = url[: masked.start(1)], masked.group(1)
+        end = _SENTENCE_END.search(url)
+        if end is not None:
+            url, tail = url[: end.start()], end.group(0)
+            if tail.startswith(")") and _OPEN_MASK.search(url):
+                url, tail = url + ")", tail[1:]
         url = mask_url(url)
         return (clip(url, limit) if limit is not None else url) + tail
 

@@ -253,3 +253,29 @@ def test_a_body_that_does_not_add_up_is_refused_with_value_error(edit: Any, mess
     edit(body)
     with pytest.raises(ValueError, match=message):
         read_saved_plan(body)
+
+
+def test_every_document_shows_urls_masked_and_a_saved_plan_reads_back_as_masked() -> None:
+    """Hook urls carry credentials (issue 13): every document masks them, in reasons, details
+    and errors too; a saved plan holds the fingerprints and reads back as the masked plan."""
+    secret = "tok-3b1f0e9d"
+    tokened = f"{BASE}/keap/moved?token={secret}"
+    the_plan = plan(
+        desired_state({"c": (CONTACTS, ["contact.add"])}, prefixes=(f"{BASE}/",)),
+        [hook(1, "contact.add", tokened), hook(2, "order.add", f"{BASE}/x#{secret}")],
+    )
+    update = the_plan.changes[0]
+    error = f"POST /hooks -> HTTP 400: bad hookUrl {tokened}"
+    report = ApplyReport((Outcome(update, "failed", error),), after=the_plan)
+    built = [
+        plan_document(the_plan),
+        saved_body(the_plan),
+        drift_document(the_plan, account="a", api_url=API_URL, source="h.yaml", env={}),
+        report_document(report),
+        accounts_document("apply", [("a", "a", "h.yaml", None, error)], ok=False),
+    ]
+    text = json.dumps(built)
+    assert secret not in text
+    assert text.count("token=***(") >= 6 and "x#***(" in text
+    read = read_saved_plan(json.loads(json.dumps(saved_body(the_plan)))).plan
+    assert plan_document(read) == plan_document(the_plan)  # masking twice changes nothing

@@ -62,7 +62,9 @@ class Hostile:
             {"key": key, "eventKey": event_key, "hookUrl": hook_url, "status": status}
         )
 
-    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+    def answer(self, method: str, path: str, body: Any, api_key: str = "") -> tuple[int, Any]:
+        if api_key == "refused" and self.refusal is not None:
+            return 403, {"message": self.refusal}
         if method == "GET" and path == "/hooks/event_keys":
             return 200, list(KNOWN_EVENT_KEYS)
         if method == "GET" and path == "/hooks":
@@ -97,7 +99,10 @@ def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hostile]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             status, body = state.answer(
-                self.command, self.path.removeprefix(PREFIX), json.loads(raw) if raw else None
+                self.command,
+                self.path.removeprefix(PREFIX),
+                json.loads(raw) if raw else None,
+                self.headers.get("X-Keap-API-Key", ""),
             )
             # json.dumps escapes a lone surrogate as \ud800, which the client decodes back.
             data = b"" if body is None else json.dumps(body).encode()
@@ -354,6 +359,37 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     assert not any(char in out + err for char in ESCAPES)
 
 
+def test_an_accounts_error_lines_and_closing_list_are_escaped_and_masked(
+    hostile: Hostile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = new_token("echoed")
+    hostile.refusal = f"\x1b[2K\x1b]0;owned\x07denied\n#1 @octocat https://x.example/?token={token}"
+    monkeypatch.setenv("KEY_A", "refused")
+    monkeypatch.setenv("KEY_B", "fine")
+    config = tmp_path / "hooks.yaml"
+    config.write_text(
+        "version: 1\n"
+        "accounts:\n"
+        "  a:\n    credentials: {api_key_env: KEY_A}\n"
+        "  b:\n    credentials: {api_key_env: KEY_B}\n"
+        f"hooks:\n  - name: keap\n    url: {OURS}/keap\n    events: [contact.add]\n"
+    )
+    for fmt in ("text", "markdown", "json"):
+        out, err = run(capsys, 1, "-vv", "plan", "-f", str(config), "--format", fmt)
+        printed = out + err
+        assert "denied" in printed and token not in printed
+        assert not any(char in printed for char in ESCAPES)
+        assert all(line.startswith("hookctl: ") for line in err.splitlines()), err
+        if fmt == "markdown":
+            assert not re.search(r"@\w|#\d", without_code_spans(out.split("## Accounts")[1]))
+        if fmt == "json":
+            [error] = [a["error"] for a in json.loads(out)["accounts"] if a["error"]]
+            assert "denied" in error and token not in error
+
+
 def test_slack_and_markdown_injection_from_keap_is_inert(
     hostile: Hostile,
     tmp_path: Path,
@@ -518,8 +554,8 @@ def test_no_command_shows_a_url_token_the_key_the_access_token_or_a_hook_secret(
         received = [json.dumps(r.body) for r in sb.received() if r.path.endswith("/notify")]
         assert len(received) == 3, "the drift notifications were not delivered"
     witness.seen += received
-    assert "token=***(" in "".join(witness.seen)
     witness.assert_nothing_shows(plan_file, summary, also=(declared, live))
+    assert "token=***(" in "".join(witness.seen), "no masked url was shown at all"
 
 
 @pytest.mark.xfail(strict=True, reason="importer placeholders: integrator")
