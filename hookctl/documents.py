@@ -84,11 +84,10 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         data["old_event_key"] = change.old_event_key
         data["old_hook_url"] = mask_url(change.old_hook_url)
         data["diff"] = [
-            {"field": f, "old": old, "new": new}
-            for f, old, new in (
-                (f, mask_url(old), mask_url(new)) if f == "hook_url" else (f, old, new)
-                for f, old, new in change.diff
-            )
+            {"field": f, "old": mask_url(old), "new": mask_url(new)}
+            if f == "hook_url"
+            else {"field": f, "old": old, "new": new}
+            for f, old, new in change.diff
         ]
     return data
 

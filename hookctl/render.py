@@ -246,6 +246,8 @@ def clip(text: str, limit: int = CELL_MAX) -> str:
 
 
 def _cell(value: str, limit: int = CELL_MAX) -> str:
+    if len(value) <= limit and value.isprintable():
+        return value  # nearly always, and a plan has tens of thousands of cells
     # Cut before escaping as well as after: escaping a 20 MB value only to cut it is slow.
     return clip(_safe(clip(value, limit)), limit)
 
