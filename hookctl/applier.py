@@ -21,6 +21,7 @@ from hookctl.interrupts import check_interrupted
 from hookctl.keap import Keap
 from hookctl.models import DesiredState, Hook
 from hookctl.planner import Change, Create, Delete, Plan, Update, Verify, plan
+from hookctl.urls import is_masked
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,10 @@ def _write(
     pairs: set[tuple[str, str]],
 ) -> Outcome:
     target = (change.event_key, change.hook_url)
+    if isinstance(change, (Create, Update)) and is_masked(change.hook_url):
+        # A plan read back from a file shows urls masked; sent, it would subscribe a url that
+        # only looks like the receiver's.
+        return Outcome(change, "failed", "the url is masked: it was not sent to Keap")
     seen = change.existing  # the subscription as the plan saw it; None for a create
     if seen is None:
         if target in pairs:

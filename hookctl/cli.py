@@ -39,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HookctlError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"hookctl: error: {line}", file=sys.stderr)
+        from hookctl.output import error
+
+        error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("hookctl: interrupted", file=sys.stderr)
@@ -207,7 +208,11 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
     listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
     listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
-    op("get", "one subscription").add_argument("key")
+    get = op("get", "one subscription")
+    get.add_argument("key")
+    for shows in (listing, get):
+        reveal = "show hook urls unmasked (query values and userinfo often hold a token)"
+        shows.add_argument("--reveal", action="store_true", help=reveal)
     create = op("create", "subscribe a url to an event (Keap runs the handshake)")
     create.add_argument("event_key")
     create.add_argument("hook_url")
@@ -251,7 +256,9 @@ def _positive_int(text: str) -> int:
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("hookctl: %(levelname)s: %(message)s"))
+    from hookctl.output import LogFormatter
+
+    handler.setFormatter(LogFormatter("hookctl: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -414,7 +421,8 @@ def cmd_hooks(args: argparse.Namespace) -> int:
             if not output.ask(question, "--yes", lambda: render.hooks_table(keap.get(args.key))):
                 return EXIT_ERROR
         answer = perform(keap, request)
-    output.hooks_result(request, answer.result, args.format, total=answer.total)
+    reveal = getattr(args, "reveal", False)
+    output.hooks_result(request, answer.result, args.format, total=answer.total, reveal=reveal)
     return EXIT_OK
 
 

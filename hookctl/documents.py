@@ -9,6 +9,11 @@ Each document carries `format_version` and is described by a schema in schemas/:
 - the apply report (`apply --format json`): report.schema.json;
 - a run over several accounts: accounts.schema.json, holding one of the above per account.
 
+Hook urls carry credentials (receivers authenticate Keap by a token in the query), so every
+document shows them masked (hookctl.urls.mask_url: `?token=***(1f3a9c)`), urls quoted in free
+text (reasons, details, errors) included; only the calls to Keap carry the real url. A saved
+plan therefore holds fingerprints, not the urls: apply rebuilds those from hooks.yaml.
+
 Building never validates (jsonschema takes seconds over a plan of 20,000 changes, and the
 tests check every builder against its schema); reading a saved plan does, since a file is
 input. Pure: no I/O beyond the installed schemas.
@@ -26,14 +31,13 @@ from typing import TYPE_CHECKING, Any
 from hookctl import __version__
 from hookctl.models import Hook, Subscription, key_order, parse_status, schema_text
 from hookctl.planner import ACTIONS, Change, Create, Delete, Plan, Update, Verify
-from hookctl.urls import public_url
+from hookctl.render import drift_text, mask_text
+from hookctl.urls import mask_url, public_url
 
 if TYPE_CHECKING:
     from hookctl.applier import ApplyReport
 
 FORMAT_VERSION = 1
-# Slack shows at most a few dozen lines usefully; the JSON body still carries every change.
-TEXT_MAX_CHANGES = 20
 # Every document's schema, loaded together so that one can refer to another by its $id.
 SCHEMAS = ("plan.schema.json", "drift.schema.json", "report.schema.json", "accounts.schema.json")
 
@@ -49,7 +53,7 @@ def hook_to_dict(hook: Hook) -> dict[str, str]:
     return {
         "key": hook.key,
         "event_key": hook.event_key,
-        "hook_url": hook.hook_url,
+        "hook_url": mask_url(hook.hook_url),
         "status": hook.status,
     }
 
@@ -65,21 +69,26 @@ def hook_from_dict(data: Mapping[str, Any]) -> Hook:
 
 def change_to_dict(change: Change) -> dict[str, Any]:
     """A change as plan.schema.json's `change`: what it makes true, and the status of what it
-    touches (an update also says where it came from)."""
+    touches (an update also says where it came from). Urls masked, in the reason too."""
     data: dict[str, Any] = {
         "action": change.action,
         "name": change.name,
         "key": change.key,
         "event_key": change.event_key,
-        "hook_url": change.hook_url,
-        "reason": change.reason,
+        "hook_url": mask_url(change.hook_url),
+        "reason": mask_text(change.reason),
     }
     if change.existing is not None:
         data["status"] = change.existing.status
     if isinstance(change, Update):
         data["old_event_key"] = change.old_event_key
-        data["old_hook_url"] = change.old_hook_url
-        data["diff"] = [{"field": f, "old": old, "new": new} for f, old, new in change.diff]
+        data["old_hook_url"] = mask_url(change.old_hook_url)
+        data["diff"] = [
+            {"field": f, "old": mask_url(old), "new": mask_url(new)}
+            if f == "hook_url"
+            else {"field": f, "old": old, "new": new}
+            for f, old, new in change.diff
+        ]
     return data
 
 
@@ -241,36 +250,18 @@ def drift_document(
     plan: Plan, *, account: str, api_url: str, source: str, env: Mapping[str, str]
 ) -> dict[str, Any]:
     """The drift report, with a `text` summary that chat webhooks (Slack and the like) show."""
-    drifted = plan.has_changes
     run_url = ci_run_url(env)
-    summary = plan.summary()
-    lines = [
-        f"hookctl drift: account '{account}' "
-        + ("has drifted from " if drifted else "matches ")
-        + source
-    ]
-    if drifted:
-        counts = ", ".join(f"{summary[a]} to {a}" for a in ("create", "update", "verify", "delete"))
-        lines.append(counts)
-        lines += [
-            f"• {c.action} {c.name or '-'} {c.event_key} {c.hook_url}: {c.reason}"
-            for c in plan.changes[:TEXT_MAX_CHANGES]
-        ]
-        if len(plan.changes) > TEXT_MAX_CHANGES:
-            lines.append(f"… and {len(plan.changes) - TEXT_MAX_CHANGES} more")
-    if run_url:
-        lines.append(f"CI run: {run_url}")
     return {
         "format_version": FORMAT_VERSION,
         "hookctl_version": __version__,
-        "drifted": drifted,
+        "drifted": plan.has_changes,
         "account": account,
         "api_url": public_url(api_url),
         "source": source,
         "run_url": run_url,
-        "summary": summary,
+        "summary": plan.summary(),
         "changes": [change_to_dict(change) for change in plan.changes],
-        "text": "\n".join(lines),
+        "text": drift_text(plan, account=account, source=source, run_url=run_url),
     }
 
 
@@ -285,7 +276,7 @@ def report_document(report: ApplyReport) -> dict[str, Any]:
         "ok": report.ok,
         "converged": report.converged,
         "outcomes": [
-            {**change_to_dict(o.change), "result": o.result, "detail": o.detail}
+            {**change_to_dict(o.change), "result": o.result, "detail": mask_text(o.detail)}
             for o in report.outcomes
         ],
         "counts": report.counts(),
@@ -307,7 +298,13 @@ def accounts_document(
         "command": command,
         "ok": ok,
         "accounts": [
-            {"label": label, "account": account, "source": source, "result": result, "error": error}
+            {
+                "label": label,
+                "account": account,
+                "source": source,
+                "result": result,
+                "error": mask_text(error) if error is not None else None,
+            }
             for label, account, source, result, error in results
         ],
     }

@@ -2,6 +2,10 @@
 part of plan, apply or drift goes, under which heading, how errors and log lines read, the
 closing list when a run covers several accounts, and the prompts. The CLI decides what to show;
 this prints it, from the text the renderers (hookctl.render) build.
+
+Whatever text this prints that did not come from hookctl itself (Keap's error messages and
+keys, hook urls, file names) goes through render.shown: urls masked, control characters
+escaped, one line stays one line.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from hookctl import documents, render
 from hookctl.accounts import CURRENT
-from hookctl.errors import ConfigError, HookctlError
+from hookctl.errors import ConfigError, HookctlError, KeapError, PlanError
 
 if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
@@ -26,10 +30,13 @@ if TYPE_CHECKING:
     from hookctl.planner import Plan
 
 __all__ = [
+    "STEP_SUMMARY_MAX_BYTES",
+    "LogFormatter",
     "Run",
     "ask",
     "color",
     "error",
+    "error_lines",
     "heading",
     "hook_secret",
     "hooks_file",
@@ -45,6 +52,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+# GitHub shows at most 1 MiB of a step's summary (and refuses the upload of a larger one).
+STEP_SUMMARY_MAX_BYTES = 1_000_000
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,7 +69,8 @@ def render_plan(plan: Plan, fmt: Any, stream: TextIO | None = None) -> str:
 
 def heading(target: Target, fmt: str, stream: TextIO | None = None) -> None:
     """With several accounts, what starts each account's part of the output."""
-    text = f"=== {target.label} ===" if fmt == "text" else f"## {target.label}"
+    label = render.shown(target.label)
+    text = f"=== {label} ===" if fmt == "text" else f"## {render.markdown_text(target.label)}"
     print(f"\n{text}\n", file=stream or sys.stdout)
 
 
@@ -68,30 +79,66 @@ def error(exc: HookctlError, target: Target | None = None, shown: set[str] | Non
     error's lines name their file and line already, and an entry meant for several accounts
     gives the same line for each: with `shown`, each such line is printed once."""
     if isinstance(exc, ConfigError) and shown is not None:
-        for line in str(exc).splitlines():
+        for line in error_lines(exc):
             if line not in shown:
                 shown.add(line)
                 print(f"hookctl: error: {line}", file=sys.stderr)
         return
-    prefix = f"{target.label}: " if target is not None else ""
-    for line in str(exc).splitlines() or [type(exc).__name__]:
+    prefix = f"{render.shown(target.label)}: " if target is not None else ""
+    for line in error_lines(exc):
         print(f"hookctl: error: {prefix}{line}", file=sys.stderr)
+
+
+def error_lines(exc: HookctlError) -> list[str]:
+    """The lines an error is shown as, each as render.shown gives it. An error quoting what
+    Keap said or listed (its message, a hook url) is one line, whatever that text holds."""
+    text = str(exc)
+    lines = [text] if isinstance(exc, (KeapError, PlanError)) else text.splitlines()
+    return [render.shown(line) for line in lines] or [type(exc).__name__]
+
+
+class LogFormatter(logging.Formatter):
+    """Log lines on stderr: each record one line, with urls masked and control characters
+    escaped (render.shown), whatever Keap or a url put in its arguments."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = render.shown(record.message)
+        return super().formatMessage(record)
 
 
 def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2))
 
 
-def step_summary(plan: Plan, title: str) -> None:
-    """In GitHub Actions, append the markdown plan to the job summary."""
+def step_summary(plan: Plan, title: str, command: str = "plan") -> None:
+    """In GitHub Actions, append the markdown plan to the job summary, keeping the file under
+    STEP_SUMMARY_MAX_BYTES: what does not fit is cut, with a pointer to `command`'s JSON."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
+    text = (render.plan_markdown(plan, title=title) + "\n").encode("utf-8")
     try:
-        with open(path, "a", encoding="utf-8") as summary:
-            summary.write(render.plan_markdown(plan, title=title) + "\n")
+        with open(path, "ab") as summary:
+            room = STEP_SUMMARY_MAX_BYTES - summary.seek(0, os.SEEK_END)
+            if len(text) > room:
+                text = _cut(text, room, command)
+            summary.write(text)
     except OSError as exc:
         logger.warning("could not write $GITHUB_STEP_SUMMARY: %s", exc.strerror)
+
+
+def _cut(text: bytes, room: int, command: str) -> bytes:
+    """As many whole lines of `text` as fit in `room` bytes with a line saying where the rest
+    is; nothing when not even that line fits."""
+    pointer = (
+        f"\n… cut here: GitHub shows at most 1 MiB of a job summary; "
+        f"`hookctl {command} --format json` shows all of it.\n\n"
+    ).encode()
+    if room < len(pointer):
+        logger.warning("$GITHUB_STEP_SUMMARY is full: the %s is not added to it", command)
+        return b""
+    head = text[: room - len(pointer)]
+    return head[: head.rfind(b"\n") + 1] + pointer
 
 
 def label_log_lines() -> None:
@@ -128,20 +175,23 @@ def preview(plans: Sequence[tuple[Target, Plan]], fmt: str, multi: bool) -> None
         print(render_plan(plan, "text", stream), file=stream)
 
 
-def hooks_result(request: Request, result: Any, fmt: str, *, total: int = 0) -> None:
-    """What a `hookctl hooks` operation gave; `total` is how many a listing chose from."""
+def hooks_result(
+    request: Request, result: Any, fmt: str, *, total: int = 0, reveal: bool = False
+) -> None:
+    """What a `hookctl hooks` operation gave; `total` is how many a listing chose from. Hook
+    urls are masked unless `reveal`."""
     if fmt == "json":
-        print_json(render.hooks_json(result))
+        print_json(render.hooks_json(result, reveal=reveal))
     elif result is None:
-        print(f"Deleted {request.key}.")
+        print(f"Deleted {render.shown(request.key or '')}.")
     elif request.operation == "list":
         if result:
-            print(render.hooks_table(result))
+            print(render.hooks_table(result, reveal=reveal))
         print(render.hooks_count(result, total))
     elif request.operation == "types":
         print(render.hooks_table(result, empty="No event types."))
     else:
-        print(render.hooks_table(result))
+        print(render.hooks_table(result, reveal=reveal))
 
 
 def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False) -> None:
@@ -169,15 +219,13 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
 def progress(label: str, show: bool) -> Callable[[ChangeOutcome], None]:
     """What is called after each write of an account's apply: on a terminal, shows what was
     done, after the account's `label` when there is one."""
-    prefix = f"{label}: " if label else ""
+    prefix = f"{render.shown(label)}: " if label else ""
 
     def step(outcome: ChangeOutcome) -> None:
         if show:
             change = outcome.change
-            print(
-                f"  {prefix}{outcome.result:<10} {change.action} {change.name or change.key}",
-                file=sys.stderr,
-            )
+            name = render.shown(change.name or change.key or "")
+            print(f"  {prefix}{outcome.result:<10} {change.action} {name}", file=sys.stderr)
 
     return step
 
@@ -292,7 +340,8 @@ class Run:
                 print_json(document)
             else:
                 print(render_plan(plan, self.fmt))
-        step_summary(plan, f"hookctl {self.command}" + (f": {target.label}" if self.multi else ""))
+        title = f"hookctl {self.command}" + (f": {target.label}" if self.multi else "")
+        step_summary(plan, title, self.command)
 
     def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Target, T]]:
         """The accounts whose work gave a value; the others are reported as failed."""
@@ -308,7 +357,7 @@ class Run:
     def failed(self, target: Target, exc: HookctlError, result: Any = None) -> None:
         self.ok = False
         error(exc, target if self.multi else None, self._shown)
-        lines = str(exc).splitlines() or [type(exc).__name__]
+        lines = error_lines(exc)
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
         self._add(target, f"failed: {lines[0]}{more}", result, str(exc))
 
@@ -334,10 +383,22 @@ class Run:
         if self.fmt == "json":
             print_json(documents.accounts_document(self.command, self._results, self.ok))
             return
-        width = max(len(target.label) for target, _ in self._rows)
         if self.fmt == "markdown":
             print("\n## Accounts\n")
-            print("\n".join(f"- **{target.label}**: {text}" for target, text in self._rows))
-        else:
-            print("\n=== accounts ===\n")
-            print("\n".join(f"{target.label.ljust(width)}  {text}" for target, text in self._rows))
+            print(
+                "\n".join(
+                    f"- **{render.markdown_text(target.label)}**: "
+                    + render.markdown_text(text, limit=None)
+                    for target, text in self._rows
+                )
+            )
+            return
+        labels = [render.shown(target.label) for target, _ in self._rows]
+        width = max(len(label) for label in labels)
+        print("\n=== accounts ===\n")
+        print(
+            "\n".join(
+                f"{label.ljust(width)}  {text}"
+                for label, (_, text) in zip(labels, self._rows, strict=True)
+            )
+        )

@@ -28,7 +28,7 @@ from hookctl.models import (
     keeper,
     key_order,
 )
-from hookctl.urls import under_prefix
+from hookctl.urls import mask_url, under_prefix
 
 Action = Literal["create", "update", "verify", "delete"]
 # Also the order in which the applier runs them: a receiver that moved gets its new
@@ -356,7 +356,9 @@ def _index_declared(subscriptions: Iterable[Subscription]) -> dict[Pair, Subscri
             # The loader refuses this with line numbers; a caller building states by hand
             # must not get one of the two names silently dropped.
             a, b = sorted((first.name, sub.name))
-            raise PlanError(f"{sub.event_key} {sub.hook_url} is declared twice, by {a!r} and {b!r}")
+            raise PlanError(
+                f"{sub.event_key} {mask_url(sub.hook_url)} is declared twice, by {a!r} and {b!r}"
+            )
     return declared
 
 
@@ -366,7 +368,7 @@ def _check_declared_not_ignored(entry_of_url: Mapping[str, str], ownership: Owne
     ignored = sorted(url for url in entry_of_url if ownership.ignores(url))
     if ignored:
         raise PlanError(
-            f"{ignored[0]} is declared by {entry_of_url[ignored[0]]!r} "
+            f"{mask_url(ignored[0])} is declared by {entry_of_url[ignored[0]]!r} "
             "but ownership.ignore matches it"
         )
 
@@ -410,7 +412,9 @@ def _pair_up(
             continue
         hook = queue.popleft()
         if same == "event_key":
-            reason = f"receiver moved: {hook.hook_url} is no longer declared for {hook.event_key}"
+            # Reasons are shown as they are: the url in one is masked like every url shown.
+            url = mask_url(hook.hook_url)
+            reason = f"receiver moved: {url} is no longer declared for {hook.event_key}"
         else:
             reason = f"event changed: {hook.event_key} is no longer declared for this url"
         updates.append(Update(sub.name, reason, hook, sub))
@@ -426,7 +430,7 @@ def _undeclared_delete(hook: Hook, ownership: Ownership, entry_of_url: Mapping[s
     else:
         prefix = next((p for p in ownership.url_prefixes if under_prefix(hook.hook_url, p)), None)
         why = (
-            f"its url is under the managed prefix {prefix}"
+            f"its url is under the managed prefix {mask_url(prefix)}"
             if prefix is not None
             else "ownership lists its url as managed"
         )

@@ -1,9 +1,17 @@
-"""Renderers: plans, apply reports and hooks as text for people and markdown for pull requests.
+"""Renderers: plans, apply reports and hooks as text for people, markdown for pull requests and
+the short text chat webhooks show.
 
 They return strings and never print; the CLI decides where output goes and whether to colour
-it. A plan's JSON is the document hookctl/documents.py builds, only serialised here. Values that
-come from Keap are untrusted: control characters are shown escaped, so a hostile hookUrl cannot
-move the cursor or forge lines in a terminal or a comment.
+it. A plan's JSON is the document hookctl/documents.py builds, only serialised here.
+
+Everything shown is treated as hostile or secret, wherever it came from:
+- hook urls carry credentials (receivers authenticate Keap by a token in the query), so every
+  url is shown through hookctl.urls.mask_url, and urls inside free text (reasons, Keap's error
+  messages) through mask_text; only `hooks list/get --reveal` shows real ones;
+- values from Keap are untrusted: control characters are shown escaped, so a hostile hookUrl
+  cannot move the cursor or forge lines in a terminal or a comment; markdown escapes its syntax,
+  @mentions, #references and links, and chat text escapes Slack's `& < >`;
+- a table cell holds at most CELL_MAX characters, so one huge url cannot make a huge comment.
 """
 
 from __future__ import annotations
@@ -13,12 +21,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from hookctl.documents import plan_document
 from hookctl.models import STATUSES, Hook
 from hookctl.planner import ACTIONS, Change, Plan, Update
+from hookctl.urls import mask_url
 
 if TYPE_CHECKING:
     from hookctl.applier import ApplyReport
+    from hookctl.applier import Outcome as ChangeOutcome
 
 _T = TypeVar("_T")
 
@@ -26,6 +35,10 @@ Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
 # GitHub refuses comments over 65,536 characters; a row takes up to a few hundred.
 MARKDOWN_MAX_ROWS = 100
+# The longest value a table cell (or a url inside a sentence) shows, ellipsis included.
+CELL_MAX = 200
+# Slack shows at most a few dozen lines usefully; the JSON body still carries every change.
+TEXT_MAX_CHANGES = 20
 
 _SYMBOLS = {"create": "+", "update": "~", "verify": "!", "delete": "-"}
 _EMOJI = {"create": "🟢", "update": "🟡", "verify": "🔵", "delete": "🔴"}
@@ -38,6 +51,8 @@ def render_plan(plan: Plan, fmt: Format, *, color: bool = False) -> str:
         return plan_text(plan, color=color)
     if fmt == "markdown":
         return plan_markdown(plan)
+    from hookctl.documents import plan_document  # documents imports this module
+
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
     return json.dumps(plan_document(plan), indent=2) + "\n"
 
@@ -54,20 +69,21 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
     """One line per change, aligned, with the fields an update changes beneath it."""
     paint = _painter(color)
     lines: list[str] = []
-    names = max((len(_safe(c.name or "-")) for c in plan.changes), default=0)
-    events = max((len(_safe(c.event_key)) for c in plan.changes), default=0)
+    names = max((len(_cell(c.name or "-")) for c in plan.changes), default=0)
+    events = max((len(_cell(c.event_key)) for c in plan.changes), default=0)
     for change in plan.changes:
-        name = _safe(change.name or "-").ljust(names)
-        key = f"#{_safe(change.key)}" if change.key is not None else "new"
-        event = _safe(change.event_key).ljust(events)
+        name = _cell(change.name or "-").ljust(names)
+        key = f"#{_cell(change.key)}" if change.key is not None else "new"
+        event = _cell(change.event_key).ljust(events)
         head = f"{_SYMBOLS[change.action]} {change.action:<6}"
         lines.append(
-            f"{paint(change.action, head)} {name}  {key:<8} {event}  {_safe(change.hook_url)}"
+            f"{paint(change.action, head)} {name}  {key:<8} {event}  {_url_cell(change.hook_url)}"
         )
-        lines.append(paint("dim", f"    {_safe(change.reason)}"))
+        lines.append(paint("dim", f"    {shown(change.reason)}"))
         if isinstance(change, Update):
             lines.extend(
-                f"    {field}: {_safe(old)} -> {_safe(new)}" for field, old, new in change.diff
+                f"    {field}: {_field_cell(field, old)} -> {_field_cell(field, new)}"
+                for field, old, new in change.diff
             )
     if lines:
         lines.append("")
@@ -79,7 +95,12 @@ def plan_markdown(
     plan: Plan, *, title: str = "hookctl plan", max_rows: int = MARKDOWN_MAX_ROWS
 ) -> str:
     """A summary line, a table of changes and a collapsed list of unmanaged subscriptions."""
-    parts = [f"### {_md_text(title)}", "", f"**{_md_text(summary_line(plan))}**", ""]
+    parts = [
+        f"### {markdown_text(title)}",
+        "",
+        f"**{markdown_text(summary_line(plan), limit=None)}**",
+        "",
+    ]
     if plan.changes:
         parts += _md_table(
             ("", "action", "name", "key", "event", "hook url", "reason"),
@@ -101,11 +122,11 @@ def plan_markdown(
 
 
 def _change_row(change: Change) -> Sequence[str]:
-    hook_url = _md_code(change.hook_url)
-    reason = _md_text(change.reason)
+    hook_url = _md_code(mask_url(change.hook_url))
+    reason = markdown_text(mask_text(change.reason))
     if isinstance(change, Update):
         hook_url = (
-            f"{_md_code(change.old_hook_url)} → {hook_url}"
+            f"{_md_code(mask_url(change.old_hook_url))} → {hook_url}"
             if change.old_hook_url != change.hook_url
             else hook_url
         )
@@ -117,8 +138,8 @@ def _change_row(change: Change) -> Sequence[str]:
     return (
         _EMOJI[change.action],
         change.action,
-        _md_text(change.name or ""),
-        _md_text(change.key or ""),
+        markdown_text(change.name or ""),
+        markdown_text(change.key or ""),
         event,
         hook_url,
         reason,
@@ -126,7 +147,12 @@ def _change_row(change: Change) -> Sequence[str]:
 
 
 def _hook_row(hook: Hook) -> Sequence[str]:
-    return (_md_text(hook.key), _md_code(hook.event_key), _md_code(hook.hook_url), hook.status)
+    return (
+        markdown_text(hook.key),
+        _md_code(hook.event_key),
+        _md_code(mask_url(hook.hook_url)),
+        hook.status,
+    )
 
 
 def _md_table(
@@ -145,18 +171,28 @@ def _md_row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _md_text(value: str) -> str:
-    # Table cells: a pipe would split the cell, < and & could open HTML, * _ ` [ format.
-    text = _safe(value)
+# GitHub links @user and #123 (also inside words such as a@b) and bare http(s):// and www.
+# urls; a word joiner after the character that starts them leaves the text as it reads.
+_MD_LIVE = re.compile(r"[@#]|(?<=:)//|(?<=www)\.", re.IGNORECASE)
+_WORD_JOINER = "\u2060"
+
+
+def markdown_text(value: str, limit: int | None = CELL_MAX) -> str:
+    """Text for a markdown table cell or line, shown as it reads and nothing more: no HTML, no
+    formatting, no table syntax, no mention, reference or link; at most `limit` characters of
+    the value (None: hookctl's own sentence, shown whole)."""
+    # A pipe would split the cell, < and & could open HTML, * _ ` [ ] ~ format.
+    text = _cell(value, limit) if limit is not None else _safe(value)
     for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
         text = text.replace(char, escaped)
-    return "".join(f"\\{c}" if c in "*_`[]" else c for c in text)
+    text = "".join(f"\\{c}" if c in "*_`[]~" else c for c in text)
+    return _MD_LIVE.sub(lambda m: m.group(0) + _WORD_JOINER, text)
 
 
 def _md_code(value: str) -> str:
-    # Inside a code span nothing is formatted; only a pipe (table syntax wins over the span)
-    # and backticks (the fence must be longer than any run inside) need care.
-    text = _safe(value).replace("|", "\\|")
+    # Inside a code span nothing is formatted or linked; only a pipe (table syntax wins over
+    # the span) and backticks (the fence must be longer than any run inside) need care.
+    text = _cell(value).replace("|", "\\|")
     if "`" not in text:
         return f"`{text}`"
     fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
@@ -167,8 +203,67 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+# -- what any output may show ------------------------------------------------------------------
+
+# A url inside free text: a scheme, then everything up to the next space (a query value may
+# hold any other character, and all of it must be hidden)...
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+# ...but for the punctuation that ends the sentence around it, as in "(now ... ?token=x);",
+_SENTENCE_END = re.compile(r"[)\]}'\".,;:!?]+$")
+# except the parenthesis that closes a value masked already, `***(1f3a9c)`.
+_OPEN_MASK = re.compile(r"\*\*\*\([0-9a-f]{6}$")
+
+
+def mask_text(text: str, limit: int | None = None) -> str:
+    """`text` with every url in it shown through mask_url (and cut at `limit` characters, when
+    given): for free text that may quote a hook url, such as a plan's reasons, Keap's error
+    messages and what an apply says about a change. Masking twice changes nothing."""
+    if "://" not in text:
+        return text
+
+    def one(match: re.Match[str]) -> str:
+        url, tail = match.group(0), ""
+        end = _SENTENCE_END.search(url)
+        if end is not None:
+            url, tail = url[: end.start()], end.group(0)
+            if tail.startswith(")") and _OPEN_MASK.search(url):
+                url, tail = url + ")", tail[1:]
+        url = mask_url(url)
+        return (clip(url, limit) if limit is not None else url) + tail
+
+    return _URL_IN_TEXT.sub(one, text)
+
+
+def shown(text: str) -> str:
+    """Free text (a reason, an error, a log line) as a terminal may show it: urls masked and
+    cut, control characters escaped, so that it stays on its one line."""
+    return _safe(mask_text(text, CELL_MAX))
+
+
+def clip(text: str, limit: int = CELL_MAX) -> str:
+    """`text` cut to `limit` characters, the last one an ellipsis when anything was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(value: str, limit: int = CELL_MAX) -> str:
+    if len(value) <= limit and value.isprintable():
+        return value  # nearly always, and a plan has tens of thousands of cells
+    # Cut before escaping as well as after: escaping a 20 MB value only to cut it is slow.
+    return clip(_safe(clip(value, limit)), limit)
+
+
+def _url_cell(url: str, *, reveal: bool = False) -> str:
+    # A revealed url is shown whole: whoever asks for it needs all of it.
+    return _safe(url) if reveal else _cell(mask_url(url))
+
+
+def _field_cell(field: str, value: str) -> str:
+    return _url_cell(value) if field == "hook_url" else _cell(value)
+
+
 def _safe(value: str) -> str:
-    """The value with non-printable characters (ESC, CR, newlines, ...) escaped."""
+    """The value with non-printable characters (ESC, CR, newlines, lone surrogates, bidi
+    controls, ...) escaped."""
     if value.isprintable():
         return value
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
@@ -192,28 +287,33 @@ def report_text(report: ApplyReport, *, color: bool = False) -> str:
     for o in report.outcomes:
         change = o.change
         label = paint(_RESULT_STYLE.get(o.result, "delete"), f"{o.result:<10}")
-        target = f"#{_safe(change.key)}" if change.key else (o.hook and f"#{o.hook.key}") or ""
-        line = f"{label} {change.action:<6} {_safe(change.name or '-')} {target}"
-        detail = f" ({_safe(o.detail)})" if o.detail else ""
-        lines.append(f"{line} {_safe(change.event_key)} {_safe(change.hook_url)}{detail}")
+        line = f"{label} {change.action:<6} {_cell(change.name or '-')} {_outcome_key(o)}"
+        detail = f" ({shown(o.detail)})" if o.detail else ""
+        lines.append(f"{line} {_cell(change.event_key)} {_url_cell(change.hook_url)}{detail}")
     lines += ["", paint("bold", report_summary(report))]
     return "\n".join(lines) + "\n"
 
 
+def _outcome_key(outcome: ChangeOutcome) -> str:
+    # A create's key is the one Keap's answer gave it: as untrusted as the rest of the answer.
+    key = outcome.change.key or (outcome.hook.key if outcome.hook else "")
+    return f"#{_cell(key)}" if key else ""
+
+
 def report_markdown(report: ApplyReport) -> str:
     parts = [f"### hookctl apply{' (dry run)' if report.dry_run else ''}", ""]
-    parts += [f"**{_md_text(report_summary(report))}**", ""]
+    parts += [f"**{markdown_text(report_summary(report), limit=None)}**", ""]
     parts += _md_table(
         ("result", "action", "name", "key", "event", "hook url", "detail"),
         report.outcomes,
         lambda o: (
             o.result,
             o.change.action,
-            _md_text(o.change.name or ""),
-            _md_text(o.change.key or (o.hook.key if o.hook else "")),
+            markdown_text(o.change.name or ""),
+            markdown_text(o.change.key or (o.hook.key if o.hook else "")),
             _md_code(o.change.event_key),
-            _md_code(o.change.hook_url),
-            _md_text(o.detail),
+            _md_code(mask_url(o.change.hook_url)),
+            markdown_text(mask_text(o.detail)),
         ),
         MARKDOWN_MAX_ROWS,
     )
@@ -243,25 +343,41 @@ def report_summary(report: ApplyReport) -> str:
 # -- single hooks (hookctl hooks ...) ----------------------------------------------------------
 
 
-def hooks_json(result: Hook | Sequence[Hook] | Sequence[str] | None) -> Any:
-    """Keap's own field names: one object, an array of them, or an array of event keys."""
-    if result is None or isinstance(result, Hook):
-        return result.to_keap() if result is not None else None
-    return [item if isinstance(item, str) else item.to_keap() for item in result]
+def hooks_json(
+    result: Hook | Sequence[Hook] | Sequence[str] | None, *, reveal: bool = False
+) -> Any:
+    """Keap's own field names: one object, an array of them, or an array of event keys; the
+    hookUrl masked unless `reveal`."""
+    if result is None:
+        return None
+    if isinstance(result, Hook):
+        return _keap_fields(result, reveal)
+    return [item if isinstance(item, str) else _keap_fields(item, reveal) for item in result]
+
+
+def _keap_fields(hook: Hook, reveal: bool) -> dict[str, str]:
+    fields = hook.to_keap()
+    if not reveal:
+        fields["hookUrl"] = mask_url(hook.hook_url)
+    return fields
 
 
 def hooks_table(
-    result: Hook | Sequence[Hook] | Sequence[str], *, empty: str = "No hook subscriptions."
+    result: Hook | Sequence[Hook] | Sequence[str],
+    *,
+    empty: str = "No hook subscriptions.",
+    reveal: bool = False,
 ) -> str:
-    """An aligned table for a terminal (the url last, unpadded); `empty` for an empty list."""
+    """An aligned table for a terminal (the url last, unpadded, masked unless `reveal`);
+    `empty` for an empty list."""
     if isinstance(result, Hook):
         result = [result]
     if not result:
         return empty
     if all(isinstance(item, str) for item in result):
-        return "\n".join(_safe(str(item)) for item in result)
+        return "\n".join(_cell(str(item)) for item in result)
     rows = [("KEY", "EVENT", "STATUS", "URL")] + [
-        (_safe(h.key), _safe(h.event_key), h.status, _safe(h.hook_url))
+        (_cell(h.key), _cell(h.event_key), h.status, _url_cell(h.hook_url, reveal=reveal))
         for h in result
         if isinstance(h, Hook)
     ]
@@ -291,3 +407,38 @@ def hooks_count(shown: Sequence[Hook], total: int) -> str:
     extra = len(shown) - len({h.pair for h in shown})
     copies = f"; {_count(extra, 'duplicate')} (same event and url)" if extra else ""
     return f"{line}: {statuses}{copies}."
+
+
+# -- chat ----------------------------------------------------------------------------------------
+
+
+def drift_text(plan: Plan, *, account: str, source: str, run_url: str | None) -> str:
+    """The drift report's `text`, which chat webhooks (Slack and the like) show: a line saying
+    whether the account drifted, then its changes, at most TEXT_MAX_CHANGES of them."""
+    drifted = plan.has_changes
+    lines = [
+        f"hookctl drift: account '{slack_text(account)}' "
+        + ("has drifted from " if drifted else "matches ")
+        + slack_text(source)
+    ]
+    if drifted:
+        summary = plan.summary()
+        lines.append(", ".join(f"{summary[a]} to {a}" for a in ACTIONS))
+        lines += [
+            f"• {c.action} {slack_text(c.name or '-')} {slack_text(c.event_key)} "
+            f"{slack_text(mask_url(c.hook_url))}: {slack_text(mask_text(c.reason))}"
+            for c in plan.changes[:TEXT_MAX_CHANGES]
+        ]
+        if len(plan.changes) > TEXT_MAX_CHANGES:
+            lines.append(f"… and {len(plan.changes) - TEXT_MAX_CHANGES} more")
+    if run_url:
+        lines.append(f"CI run: {slack_text(run_url)}")
+    return "\n".join(lines)
+
+
+def slack_text(value: str) -> str:
+    """A value inside Slack's message text: `&`, `<` and `>` escaped as Slack asks, so that
+    `<!channel>` or `<https://phish|Click>` stays text; control characters escaped and the
+    value cut at CELL_MAX characters, as in a table cell."""
+    text = _cell(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -8,9 +8,11 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["host", "is_loopback", "mask_url", "public_url", "under_prefix"]
+__all__ = ["host", "is_loopback", "is_masked", "mask_url", "public_url", "under_prefix"]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# What mask_url puts in place of a hidden value.
+_MASKED = re.compile(r"\*\*\*\([0-9a-f]{6}\)")
 
 
 def host(url: str) -> str:
@@ -105,7 +107,7 @@ def mask_url(url: str) -> str:
     The fingerprint is 24 bits of sha256: enough to tell two values apart in a review, too
     little to confirm a guess of a long random token; a short, guessable token is no secret
     to begin with."""
-    if not any(c in url for c in "?#@"):
+    if "?" not in url and "#" not in url and "@" not in url:
         return url
     try:
         parts = urlsplit(url)
@@ -126,6 +128,11 @@ def mask_url(url: str) -> str:
     return masked
 
 
+def is_masked(url: str) -> bool:
+    """Whether `url` holds a value mask_url hid: such a url is for people, never for Keap."""
+    return "***(" in url and _MASKED.search(url) is not None
+
+
 def _mask_parameter(item: str) -> str:
     name, eq, value = item.partition("=")
     if not eq:
@@ -134,5 +141,9 @@ def _mask_parameter(item: str) -> str:
 
 
 def _hidden(value: str) -> str:
+    if _MASKED.fullmatch(value):
+        # Already masked (a url read back from a saved plan, or shown twice): masking again
+        # would show the fingerprint of a fingerprint.
+        return value
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return f"***({digest[:6]})"

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from test_planner import BASE, CONTACTS, desired_state, hook, sample_plan
 
-from hookctl import documents, planfile
+from hookctl import documents, planfile, render
 from hookctl.applier import ApplyReport, Outcome
 from hookctl.documents import (
     FORMAT_VERSION,
@@ -119,8 +119,8 @@ def test_the_drift_text_shows_a_bounded_number_of_changes() -> None:
     document = drift_document(the_plan, account="a", api_url=API_URL, source="h.yaml", env={})
     lines = document["text"].splitlines()
     assert lines[0] == "hookctl drift: account 'a' has drifted from h.yaml"
-    assert len(lines) == 2 + documents.TEXT_MAX_CHANGES + 1
-    assert lines[-1] == f"… and {30 - documents.TEXT_MAX_CHANGES} more"
+    assert len(lines) == 2 + render.TEXT_MAX_CHANGES + 1
+    assert lines[-1] == f"… and {30 - render.TEXT_MAX_CHANGES} more"
     assert len(document["changes"]) == 30
 
 
@@ -253,3 +253,29 @@ def test_a_body_that_does_not_add_up_is_refused_with_value_error(edit: Any, mess
     edit(body)
     with pytest.raises(ValueError, match=message):
         read_saved_plan(body)
+
+
+def test_every_document_shows_urls_masked_and_a_saved_plan_reads_back_as_masked() -> None:
+    """Hook urls carry credentials (issue 13): every document masks them, in reasons, details
+    and errors too; a saved plan holds the fingerprints and reads back as the masked plan."""
+    secret = "tok-3b1f0e9d"
+    tokened = f"{BASE}/keap/moved?token={secret}"
+    the_plan = plan(
+        desired_state({"c": (CONTACTS, ["contact.add"])}, prefixes=(f"{BASE}/",)),
+        [hook(1, "contact.add", tokened), hook(2, "order.add", f"{BASE}/x#{secret}")],
+    )
+    update = the_plan.changes[0]
+    error = f"POST /hooks -> HTTP 400: bad hookUrl {tokened}"
+    report = ApplyReport((Outcome(update, "failed", error),), after=the_plan)
+    built = [
+        plan_document(the_plan),
+        saved_body(the_plan),
+        drift_document(the_plan, account="a", api_url=API_URL, source="h.yaml", env={}),
+        report_document(report),
+        accounts_document("apply", [("a", "a", "h.yaml", None, error)], ok=False),
+    ]
+    text = json.dumps(built)
+    assert secret not in text
+    assert text.count("token=***(") >= 6 and "x#***(" in text
+    read = read_saved_plan(json.loads(json.dumps(saved_body(the_plan))))
+    assert list(read.changes) == plan_document(the_plan)["changes"]  # masking twice: the same

@@ -13,7 +13,15 @@ from test_planner import BASE, CONTACTS, ZAPIER, desired_state, hook, sample_pla
 
 from hookctl.documents import plan_document
 from hookctl.planner import Update, plan
-from hookctl.render import plan_markdown, plan_text, render_plan, summary_line
+from hookctl.render import (
+    markdown_text,
+    mask_text,
+    plan_markdown,
+    plan_text,
+    render_plan,
+    summary_line,
+)
+from hookctl.urls import mask_url
 
 
 def plan_schema() -> dict[str, Any]:
@@ -165,3 +173,26 @@ def test_render_plan_gives_each_format_as_text() -> None:
     assert json.loads(render_plan(result, "json")) == plan_document(result)
     assert render_plan(result, "markdown") == plan_markdown(result)
     assert render_plan(result, "text", color=True) == plan_text(result, color=True)
+
+
+def test_a_url_in_free_text_is_masked_once_and_the_sentence_kept() -> None:
+    url = f"{BASE}/k?token=s3cret&x=1"
+    for text in (
+        f"changed since the plan was made (now order.add {url}); plan again",
+        f"moved: {mask_url(url)}, then (to {mask_url(url)}).",
+        f"POST /hooks -> HTTP 400: {url}\x1b[2J",
+    ):
+        masked = mask_text(text)
+        assert "s3cret" not in masked and "token=***(" in masked
+        assert mask_text(masked) == masked
+    assert mask_text(f"(now {url}); plan") == f"(now {mask_url(url)}); plan"
+    assert mask_text(f"(now {mask_url(url)})).") == f"(now {mask_url(url)}))."
+
+
+def test_markdown_text_has_no_mention_reference_link_or_html() -> None:
+    shown = markdown_text("@octocat #12 [x](https://phish.example) www.phish.example <b>a|b</b>")
+    assert not re.search(r"@\w|#\d|https?://\w|www\.\w|<b>|(?<!\\)[|\[\]]", shown)
+    assert shown.replace("\u2060", "").replace("\\", "") == (
+        "@octocat #12 [x](https://phish.example) www.phish.example &lt;b&gt;a|b&lt;/b&gt;"
+    )
+    assert len(markdown_text("x" * 10_000)) == 200

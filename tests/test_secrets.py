@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,12 +66,14 @@ class Witness:
         self.sandbox: Sandbox | None = None
         self.records = Records()
 
-    def run(self, status: int, *argv: str, stdin: str = "") -> str:
+    def run(self, status: int, *argv: str, stdin: str = "", keep_stdout: bool = True) -> str:
+        """Run hookctl at -vvv; what it showed is kept (stdout only with `keep_stdout`: a test
+        may check a command's stdout on its own) and returned."""
         self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         got = main(["-vvv", *argv])
         captured = self.capsys.readouterr()
         output = captured.out + captured.err
-        self.seen.append(output)
+        self.seen.append(output if keep_stdout else captured.err)
         if self.sandbox is not None:
             self.secrets |= self.hook_secrets(self.sandbox)
         assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{output}"
@@ -81,12 +83,13 @@ class Witness:
     def hook_secrets(sb: Sandbox) -> set[str]:
         return {s for h in sb.hooks() if (s := sb.last_secret(h.hook_url)) is not None}
 
-    def assert_nothing_shows(self, *files: Path) -> None:
+    def assert_nothing_shows(self, *files: Path, also: Sequence[str] = ()) -> None:
+        """Neither the key, the token, a hook secret nor any of `also` in anything seen."""
         shown = [*self.seen, *self.records.texts, *(f.read_text() for f in files)]
         everything = "\n".join(shown)
         assert "hookctl: DEBUG: GET /hooks -> 200" in everything, "debug logging was not on"
         assert self.secrets, "no hook secret was issued: the handshakes did not run"
-        for secret in (API_KEY, TOKEN, *self.secrets):
+        for secret in (API_KEY, TOKEN, *self.secrets, *also):
             assert secret not in everything
 
 
