@@ -335,6 +335,15 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
     options = _options(args, "account_parallelism")
     targets = _targets(args, options)
+    notify_url = args.notify
+    if notify_url:
+        try:
+            notify.check(notify_url)
+        except HookctlError as exc:
+            # Said now, drift or not, so that a scheduled job shows it before it matters; the
+            # check itself goes on, and its exit status is the drift's.
+            output.error(exc)
+            notify_url = None
     run = output.Run("drift", args.format, targets)
     drifted = False
     for target, planned in run.each(runner.drift(targets, options)):
@@ -348,9 +357,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
         )
         run.drift(target, plan, report)
         drifted = drifted or plan.has_changes
-        if args.notify and plan.has_changes:
+        if notify_url and plan.has_changes:
             try:
-                notify.post(args.notify, report)
+                notify.post(notify_url, report)
             except HookctlError as exc:
                 # The drift itself is the news; a failed notification must not hide its exit code.
                 output.error(exc, target if run.multi else None)

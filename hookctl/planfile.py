@@ -14,11 +14,9 @@ and never reach the planner), and `write` refuses an API url carrying credential
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeAlias
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 from hookctl import __version__
 from hookctl.documents import FORMAT_VERSION, SavedPlanBody, read_saved_plan, saved_plan_document
 from hookctl.errors import PlanError, StalePlanError
+from hookctl.files import write_atomically
 from hookctl.models import Hook, key_order
 from hookctl.planner import Plan
 
@@ -84,7 +83,13 @@ def write(
         account=account,
     )
     document["checksum"] = _checksum(document)
-    _write_atomically(target, json.dumps(document, indent=2) + "\n")
+    write_atomically(
+        target,
+        json.dumps(document, indent=2) + "\n",
+        mode=0o600,
+        what="the plan file",
+        error=PlanError,
+    )
 
 
 def read(path: PathArg) -> SavedPlan:
@@ -251,27 +256,3 @@ def _canonical(value: Any) -> bytes:
 
 def _checksum(document: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(_canonical(document)).hexdigest()
-
-
-def _write_atomically(target: str, text: str) -> None:
-    try:
-        # mkstemp creates the file 0600 whatever the umask, and os.replace keeps that mode.
-        fd, temp = tempfile.mkstemp(
-            dir=os.path.dirname(os.path.abspath(target)),
-            prefix=f".{os.path.basename(target)}.",
-            suffix=".tmp",
-        )
-    except OSError as exc:
-        raise PlanError(f"{target}: cannot write the plan file: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise PlanError(f"{target}: cannot write the plan file: {exc.strerror}") from None
-        raise
