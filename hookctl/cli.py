@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="URL",
-        help="import only urls starting with URL and own that prefix (repeatable)",
+        help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
     adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
+import secrets
 
 from hookctl.errors import HookctlError
 
@@ -24,28 +24,21 @@ def write_atomically(
     what: str = "the file",
     error: type[HookctlError] = HookctlError,
 ) -> None:
-    """Write `text` to `path` with permissions `mode`: into a temporary file beside it, flushed
-    to disk, then renamed over it. On any failure the old file is left as it was and the
-    temporary one removed; the failure is raised as `error`, one line naming the path and
-    `what` was being written.
+    """Write `text` to `path` with permissions `mode` less the umask, as open() gives them: into
+    a temporary file beside it, flushed to disk, then renamed over it. On any failure the old
+    file is left as it was and the temporary one removed; the failure is raised as `error`,
+    one line naming the path and `what` was being written.
 
     With `overwrite` False an existing `path` is kept and FileExistsError raised, decided at
     the moment of the rename, so that a file created meanwhile is not clobbered either.
     """
     target = os.fspath(path)
     try:
-        # mkstemp creates the file 0600 whatever the umask; the mode is set on it before any
-        # content is written, and the rename keeps it.
-        fd, temp = tempfile.mkstemp(
-            dir=os.path.dirname(os.path.abspath(target)),
-            prefix=f".{os.path.basename(target)}.",
-            suffix=".tmp",
-        )
+        fd, temp = _create_beside(target, mode)
     except OSError as exc:
         raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), mode)
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
@@ -59,6 +52,21 @@ def write_atomically(
         if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
             raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
         raise
+
+
+def _create_beside(target: str, mode: int) -> tuple[int, str]:
+    """A new, empty temporary file in `target`'s directory, open for writing, and its path.
+    Created with `mode` from the start (the kernel applies the umask), so that a plan file is
+    never readable by others, not even for a moment."""
+    directory = os.path.dirname(os.path.abspath(target))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp, flags, mode), temp
+        except FileExistsError:
+            continue  # 48 random bits taken: try other ones
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
 
 
 def _link_new(temp: str, target: str) -> None:

@@ -12,7 +12,9 @@ the entry, and the tests below allow exactly one delete per extra copy and nothi
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -445,6 +447,42 @@ def test_import_refuses_to_overwrite_an_existing_file_without_force(
     assert sandbox.stats()["calls"] == {}  # refused before asking Keap anything
     run_import(out, "--force", live=live)
     assert read(out).desired().subscriptions
+
+
+def test_a_file_created_while_importing_is_not_overwritten_without_force(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hookctl.operations
+
+    _seed_mix(sandbox)
+    out = tmp_path / "hooks.yaml"
+    adopt = hookctl.operations.adopt
+
+    def adopt_while_someone_writes(*args: Any, **kwargs: Any) -> Any:
+        imported = adopt(*args, **kwargs)
+        out.write_text("written meanwhile\n")  # after the check that it does not exist
+        return imported
+
+    monkeypatch.setattr(hookctl.operations, "adopt", adopt_while_someone_writes)
+    capsys.readouterr()
+    assert main(["import", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"hookctl: error: {out} exists; add --force to overwrite it"
+    assert out.read_text() == "written meanwhile\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["hooks.yaml"]
+
+
+def test_an_imported_file_has_the_usual_permissions(sandbox: Sandbox, tmp_path: Path) -> None:
+    _seed_mix(sandbox)
+    previous = os.umask(0o022)
+    try:
+        assert main(["import", "-o", str(tmp_path / "hooks.yaml")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "hooks.yaml").stat().st_mode) == 0o644
 
 
 def test_import_without_output_prints_the_file(
