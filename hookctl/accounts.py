@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,17 +79,16 @@ def hooks_files(paths: Sequence[str]) -> list[str]:
     """The hooks files that `-f` arguments name: files as given, and the *.yaml / *.yml files
     directly inside a directory, in name order. A file named twice, however spelt (`a.yaml`,
     `./a.yaml`, through a directory), is read once, as first named: read twice, its accounts
-    would be applied twice, side by side."""
+    would be applied twice, side by side.
+
+    HookctlError, in one line naming the path, for a directory that cannot be listed and for
+    an entry in it that cannot be followed (a symlink loop) or is not a regular file (a FIFO
+    or a device, which could block the read or never end); a path given as a file is checked
+    when it is read (hookctl.config.read)."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
-            inside = sorted(
-                entry.path
-                for entry in os.scandir(path)
-                if entry.name.endswith(_SUFFIXES)
-                and not entry.name.startswith(".")
-                and entry.is_file()
-            )
+            inside = _yaml_files(path)
             if not inside:
                 raise HookctlError(f"{path}: no *.yaml or *.yml files in this directory")
             found.extend(inside)
@@ -98,6 +98,38 @@ def hooks_files(paths: Sequence[str]) -> list[str]:
     for path in found:
         unique.setdefault(os.path.realpath(path), path)
     return list(unique.values())
+
+
+def _yaml_files(directory: str) -> list[str]:
+    """The paths of the hooks files directly in `directory`, in name order; subdirectories
+    are not read."""
+    try:
+        with os.scandir(directory) as entries:
+            named = sorted(
+                entry.path
+                for entry in entries
+                if entry.name.endswith(_SUFFIXES) and not entry.name.startswith(".")
+            )
+    except OSError as exc:
+        raise HookctlError(f"{directory}: cannot list this directory: {_reason(exc)}") from None
+    files = []
+    for path in named:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            continue  # a dangling symlink: nothing to read, as before
+        except OSError as exc:
+            # A symlink loop (ELOOP) among them: stat says so instead of recursing.
+            raise HookctlError(f"{path}: cannot read: {_reason(exc)}") from None
+        if stat.S_ISREG(mode):
+            files.append(path)
+        elif not stat.S_ISDIR(mode):
+            raise HookctlError(f"{path}: {config.not_a_file(mode)}")
+    return files
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list[config.Document]:

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="URL",
-        help="import only urls starting with URL and own that prefix (repeatable)",
+        help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
     adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
@@ -342,6 +342,15 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
     options = _options(args, "account_parallelism")
     targets = _targets(args, options)
+    notify_url = args.notify
+    if notify_url:
+        try:
+            notify.check(notify_url)
+        except HookctlError as exc:
+            # Said now, drift or not, so that a scheduled job shows it before it matters; the
+            # check itself goes on, and its exit status is the drift's.
+            output.error(exc)
+            notify_url = None
     run = output.Run("drift", args.format, targets)
     drifted = False
     for target, planned in run.each(runner.drift(targets, options)):
@@ -355,9 +364,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
         )
         run.drift(target, plan, report)
         drifted = drifted or plan.has_changes
-        if args.notify and plan.has_changes:
+        if notify_url and plan.has_changes:
             try:
-                notify.post(args.notify, report)
+                notify.post(notify_url, report)
             except HookctlError as exc:
                 # The drift itself is the news; a failed notification must not hide its exit code.
                 output.error(exc, target if run.multi else None)

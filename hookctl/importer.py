@@ -3,6 +3,10 @@
 Pure: takes the listed hooks and returns the document's text, so the round trip (import, then
 plan shows no change but verifies and the deletion of duplicate copies) can be tested without
 touching the file system or the network.
+
+Hook urls are treated as credentials-bearing (receivers commonly authenticate Keap by a token in
+the query), and the file is meant for git: every query value, and a fragment, is written as a
+``${VAR}`` placeholder, and the values stay in memory, for the caller to check the file with.
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from hookctl.errors import HookctlError
 from hookctl.models import DEFAULT_API_URL, Hook, keeper, key_order
 from hookctl.urls import host as url_host
-from hookctl.urls import public_url
+from hookctl.urls import public_url, under_prefix
+
+__all__ = ["HooksFile", "Placeholder", "to_yaml"]
 
 _NAME_MAX = 100
 _URL_MAX = 2048  # the schema's maxLength for urls
@@ -27,6 +34,32 @@ _NOT_NAME = re.compile(r"[^a-z0-9]+")
 # What a YAML double-quoted scalar cannot hold literally and json.dumps leaves alone: characters
 # outside YAML's printable set, and NEL and the Unicode separators, which YAML folds as breaks.
 _NOT_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_NOT_VARIABLE = re.compile(r"[^A-Z0-9]+")
+_VARIABLE_MAX = 120
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A `${NAME}` that the written file holds in place of a query value of a live url."""
+
+    name: str
+    # A subscription whose url holds the value (`hookctl hooks get KEY --reveal`), escaped as
+    # in the file's comments: it comes from Keap and is shown on a terminal.
+    key: str
+    value: str = field(repr=False)  # the live value: kept in memory, never written or shown
+
+
+@dataclass(frozen=True)
+class HooksFile:
+    """The text of an imported hooks file and the placeholders it holds."""
+
+    text: str
+    placeholders: tuple[Placeholder, ...] = ()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables set to the live values: with them the file declares the live urls."""
+        return {p.name: p.value for p in self.placeholders}
 
 
 def to_yaml(
@@ -38,13 +71,16 @@ def to_yaml(
     now: datetime,
     api_key_env: str = "KEAP_API_KEY",
     access_token_env: str | None = None,
-) -> str:
+) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
-    With `prefixes`, only hooks whose url starts with one of them are imported and the file
-    owns those prefixes; with `manage_all` it owns the whole account; with neither it owns only
-    the urls it declares. The file names `access_token_env` when given, else `api_key_env`: the
-    environment variable the import itself used, never a value.
+    With `prefixes`, only hooks whose url is under one of them (hookctl.urls.under_prefix, the
+    rule ownership itself follows) are imported and the file owns those prefixes; with
+    `manage_all` it owns the whole account; with neither it owns only the urls it declares.
+    The file names `access_token_env` when given, else `api_key_env`: the environment variable
+    the import itself used, never a value. Query values (and fragments) of the urls are
+    written as placeholders, each named after its entry and parameter; the result holds their
+    live values, for the caller to load the file with.
 
     Raises HookctlError when a live url that hooks.yaml cannot declare (one carrying a
     password, say) would be managed by the written file, because the first apply would delete
@@ -54,10 +90,17 @@ def to_yaml(
         raise HookctlError("--all and --prefix exclude each other: --all owns every url")
     prefixes = list(dict.fromkeys(prefixes))
     for prefix in prefixes:
-        problem = _url_problem(prefix)
+        problem = _url_problem(prefix) or (
+            "must not hold a query or fragment: it would be written into the file, which "
+            "holds no query values"
+            if any(c in prefix for c in "?#")
+            else None
+        )
         if problem:
             raise HookctlError(f"--prefix {_comment(public_url(prefix))}: {problem}")
-    chosen = [h for h in hooks if not prefixes or h.hook_url.startswith(tuple(prefixes))]
+    chosen = [
+        h for h in hooks if not prefixes or any(under_prefix(h.hook_url, p) for p in prefixes)
+    ]
     by_url: dict[str, list[Hook]] = {}
     left_out: dict[str, list[str]] = {}  # reason -> keys
     for hook in sorted(chosen, key=lambda h: (h.hook_url, h.event_key, key_order(h.key))):
@@ -110,17 +153,66 @@ def to_yaml(
     lines.append("hooks:" if by_url else "hooks: []")
 
     taken: set[str] = set()
+    variables: set[str] = set()
+    placeholders: list[Placeholder] = []
     for url, url_hooks in by_url.items():
         name = _unique(_name(url), taken)
+        key = min((h.key for h in url_hooks), key=key_order)
+        template, found = _url_template(url, name, key, variables)
+        placeholders += found
         lines.append("")
         lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
         events = sorted({h.event_key for h in url_hooks})
         lines += [
             f"  - name: {_plain_or_quoted(name)}",
-            f"    url: {_quote(url)}",
+            f"    url: {_quote_escaped(template)}",
             "    events: [" + ", ".join(_plain_or_quoted(event) for event in events) + "]",
         ]
-    return "\n".join(lines) + "\n"
+    return HooksFile("\n".join(lines) + "\n", tuple(placeholders))
+
+
+def _url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
+    """`url` as hooks.yaml's interpolation reads it back: `$` doubled, and each query value and
+    the fragment a `${VAR}` placeholder (those that hookctl.urls.mask_url hides when it shows
+    a url). The names are made unique against `taken`, which they are added to."""
+    placeholders: list[Placeholder] = []
+
+    def placeholder(part: str, value: str) -> str:
+        variable = _unique_variable(entry, part, taken)
+        placeholders.append(Placeholder(variable, _comment(key), value))
+        return "${" + variable + "}"
+
+    rest, hashed, fragment = url.partition("#")
+    base, asked, query = rest.partition("?")
+    text = _dollars(base)
+    if asked:
+        items = []
+        for item in query.split("&"):
+            parameter, eq, value = item.partition("=")
+            if eq and value:
+                items.append(f"{_dollars(parameter)}={placeholder(parameter, value)}")
+            elif not eq and parameter:  # `?TOKEN`: the whole item may be the secret
+                items.append(placeholder("query", parameter))
+            else:
+                items.append(_dollars(item))
+        text += "?" + "&".join(items)
+    if hashed:
+        text += "#" + (placeholder("fragment", fragment) if fragment else "")
+    return text, placeholders
+
+
+def _unique_variable(entry: str, part: str, taken: set[str]) -> str:
+    """HOOK_<ENTRY>_<PARAMETER> in the letters hooks.yaml allows in a variable name (A-Z, 0-9,
+    _), bounded in length, with a number added when the file already uses the name."""
+    words = [_NOT_VARIABLE.sub("_", text.upper()).strip("_") for text in (entry, part)]
+    name = "_".join(["HOOK", *(w for w in (words[0][:80], words[1][:30] or "VALUE") if w)])
+    name = re.sub("_+", "_", name)[:_VARIABLE_MAX].rstrip("_")
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def _notes(url_hooks: list[Hook]) -> list[str]:
@@ -178,7 +270,12 @@ def _url_problem(url: str) -> str | None:
 
 
 def _declarable_api_url(api_url: str) -> bool:
-    return api_url.rstrip("/") != DEFAULT_API_URL.rstrip("/") and not _url_problem(api_url)
+    # A query or fragment may hold a credential, and the file is meant for git.
+    return (
+        api_url.rstrip("/") != DEFAULT_API_URL.rstrip("/")
+        and not _url_problem(api_url)
+        and not any(c in api_url for c in "?#")
+    )
 
 
 def _plain_or_quoted(value: str) -> str:
@@ -190,11 +287,20 @@ def _plain_or_quoted(value: str) -> str:
 
 
 def _quote(value: str) -> str:
+    return _quote_escaped(_dollars(value))
+
+
+def _dollars(value: str) -> str:
+    # hooks.yaml interpolates ${VAR} in every string, and `$$` is a dollar.
+    return value.replace("$", "$$")
+
+
+def _quote_escaped(text: str) -> str:
+    """`text`, whose dollars are already as interpolation reads them, as a YAML string."""
     # A JSON string is a YAML double-quoted scalar, but JSON's surrogate-pair escapes are not
-    # valid YAML: keep other characters literal and escape only what YAML cannot print. `$` is
-    # doubled because hooks.yaml interpolates ${VAR} in every string and `$$` is a dollar.
-    text = json.dumps(value.replace("$", "$$"), ensure_ascii=False)
-    return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    # valid YAML: keep other characters literal and escape only what YAML cannot print.
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
 def _comment(text: str) -> str:

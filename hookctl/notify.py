@@ -22,12 +22,11 @@ class NotifyError(HookctlError):
 
 
 def post(url: str, report: Mapping[str, Any], *, timeout: float = 10.0) -> None:
-    """POST the report as JSON. Raises NotifyError naming only the receiver's host."""
+    """POST the report as JSON. Raises NotifyError naming only the receiver's host, for a url
+    that is not a usable http(s) url as for one that cannot be reached."""
     import requests
 
-    host = urlsplit(url).hostname or "the notification url"
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise NotifyError("--notify needs an http(s) url")
+    host = check(url)
     try:
         response = requests.post(
             url,
@@ -36,8 +35,26 @@ def post(url: str, report: Mapping[str, Any], *, timeout: float = 10.0) -> None:
             allow_redirects=False,
             headers={"User-Agent": f"hookctl/{__version__}"},
         )
-    except requests.RequestException as exc:
+    except (requests.RequestException, ValueError) as exc:
+        # ValueError: urllib3 refuses some urls (a host label too long, say) with its own
+        # LocationParseError, before requests sees them.
         raise NotifyError(f"could not notify {host}: {type(exc).__name__}") from None
     if not 200 <= response.status_code < 300:
         raise NotifyError(f"could not notify {host}: HTTP {response.status_code}")
     logger.info("drift report sent to %s", host)
+
+
+def check(url: str) -> str:
+    """The host of a usable notification url, for messages; NotifyError, in one line and
+    without the url (a credential), when it is not one."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:  # an unclosed "[" of an IPv6 address, a port that is not a number
+        raise NotifyError("--notify: not a valid url") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise NotifyError("--notify needs an http(s) url")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise NotifyError("--notify: the url holds spaces or control characters")
+    return host if len(host) <= 80 else host[:77] + "..."

@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
-from hookctl.importer import to_yaml
+from hookctl.importer import Placeholder, to_yaml
 from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap, credentials_from_env
 from hookctl.models import DesiredState, Hook, event_glob_matches
 from hookctl.planner import Plan, plan
@@ -100,11 +100,13 @@ def perform(keap: Keap, request: Request) -> Answer:
 @dataclass(frozen=True)
 class Imported:
     """What `hookctl import` made of an account: a hooks file, what it declares, and a plan of
-    it against the hooks it was made from."""
+    it against the hooks it was made from, both with its placeholders set to the live values
+    (which plan and apply then need in the environment)."""
 
     text: str
     desired: DesiredState
     plan: Plan
+    placeholders: tuple[Placeholder, ...] = ()
 
 
 def adopt(
@@ -116,7 +118,7 @@ def adopt(
     used = credentials_from_env(os.environ)
     token = used is not None and used.env_name == DEFAULT_ACCESS_TOKEN_ENV
     live = keap.list()
-    text = to_yaml(
+    written = to_yaml(
         live,
         api_url=keap.api_url,
         prefixes=prefixes,
@@ -126,11 +128,13 @@ def adopt(
         access_token_env=DEFAULT_ACCESS_TOKEN_ENV if token else None,
     )
     try:
-        # Whatever the account holds, never hand the user a file that does not load.
-        desired = config.read_text(text, source, env={}).desired(None, keap.event_types)
+        # Whatever the account holds, never hand the user a file that does not load: loaded
+        # with its placeholders set to the live values, as the user is told to set them.
+        document = config.read_text(written.text, source, env=written.env)
+        desired = document.desired(None, keap.event_types)
     except ConfigError as exc:
         raise HookctlError(
             f"hookctl import made a file that does not load (please report this):\n{exc}"
         ) from None
     # The plan deletes extra copies at most, which the safety brake does not count.
-    return Imported(text, desired, plan(desired, live))
+    return Imported(written.text, desired, plan(desired, live), written.placeholders)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from hookctl import documents, render
 from hookctl.accounts import CURRENT
 from hookctl.errors import ConfigError, HookctlError, KeapError, PlanError
+from hookctl.files import write_atomically
 
 if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
@@ -195,16 +196,14 @@ def hooks_result(
 
 
 def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False) -> None:
-    """The file `hookctl import` made, written to `path` (stdout when None), then what it holds
-    and how a plan of it looks, on stderr."""
+    """The file `hookctl import` made, written to `path` (atomically; stdout when None), then
+    what it holds, how a plan of it looks and which variables its placeholders need, on
+    stderr. FileExistsError names the error when `path` exists and not `overwrite`."""
     if path:
         try:
-            with open(path, "w" if overwrite else "x", encoding="utf-8") as out:
-                out.write(imported.text)
+            write_atomically(path, imported.text, overwrite=overwrite, what="the hooks file")
         except FileExistsError:
             raise HookctlError(f"{path} exists; add --force to overwrite it") from None
-        except OSError as exc:
-            raise HookctlError(f"cannot write {path}: {exc.strerror}") from None
     else:
         sys.stdout.write(imported.text)
     subscriptions = imported.desired.subscriptions
@@ -214,6 +213,17 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
         f"A plan on it now: {render.summary_line(imported.plan)}.",
         file=sys.stderr,
     )
+    if imported.placeholders:
+        # Names and keys only: the values are what the file is kept free of.
+        print(
+            "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
+            "before plan or apply, set these variables to the values the urls have in Keap "
+            "now (`hookctl hooks get KEY --reveal` shows them):",
+            file=sys.stderr,
+        )
+        width = max(len(p.name) for p in imported.placeholders)
+        for placeholder in imported.placeholders:
+            print(f"  {placeholder.name.ljust(width)}  key {placeholder.key}", file=sys.stderr)
 
 
 def progress(label: str, show: bool) -> Callable[[ChangeOutcome], None]:

@@ -25,11 +25,9 @@ credentials.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -46,6 +44,7 @@ from hookctl.documents import (
     saved_plan_document,
 )
 from hookctl.errors import PlanError, StalePlanError
+from hookctl.files import write_atomically
 from hookctl.models import DesiredState, Hook, key_order
 from hookctl.planner import Plan
 
@@ -135,7 +134,13 @@ def write(
         account=account,
     )
     document["checksum"] = _checksum(document)
-    _write_atomically(target, json.dumps(document, indent=2) + "\n")
+    write_atomically(
+        target,
+        json.dumps(document, indent=2) + "\n",
+        mode=0o600,
+        what="the plan file",
+        error=PlanError,
+    )
 
 
 def read(path: PathArg) -> SavedPlan:
@@ -364,27 +369,3 @@ def _canonical(value: Any) -> bytes:
 
 def _checksum(document: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(_canonical(document)).hexdigest()
-
-
-def _write_atomically(target: str, text: str) -> None:
-    try:
-        # mkstemp creates the file 0600 whatever the umask, and os.replace keeps that mode.
-        fd, temp = tempfile.mkstemp(
-            dir=os.path.dirname(os.path.abspath(target)),
-            prefix=f".{os.path.basename(target)}.",
-            suffix=".tmp",
-        )
-    except OSError as exc:
-        raise PlanError(f"{target}: cannot write the plan file: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise PlanError(f"{target}: cannot write the plan file: {exc.strerror}") from None
-        raise

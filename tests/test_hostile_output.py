@@ -558,7 +558,6 @@ def test_no_command_shows_a_url_token_the_key_the_access_token_or_a_hook_secret(
     assert "token=***(" in "".join(witness.seen), "no masked url was shown at all"
 
 
-@pytest.mark.xfail(strict=True, reason="importer placeholders: integrator")
 def test_import_writes_no_url_token(
     env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,9 +24,9 @@ from hookctl.config.document import Document
 from hookctl.config.interpolate import interpolate_all
 from hookctl.config.issues import Issues
 from hookctl.config.schema import check_schema
-from hookctl.config.source import MAX_FILE_BYTES, read_file, to_doc
+from hookctl.config.source import MAX_FILE_BYTES, not_a_file, read_file, to_doc
 
-__all__ = ["MAX_FILE_BYTES", "Document", "EventTypes", "read", "read_text"]
+__all__ = ["MAX_FILE_BYTES", "Document", "EventTypes", "not_a_file", "read", "read_text"]
 
 
 def read(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Document:

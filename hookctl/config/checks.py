@@ -12,6 +12,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from hookctl.config.issues import Issues, JSONPath, format_path, short
 from hookctl.config.schema import account_name_pattern
@@ -60,8 +61,9 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
             _check_url(doc, (*where, "api_url"), api_url, issues, "Keap API credentials")
 
     for index, prefix in enumerate(sequence(ownership.get("url_prefixes"))):
-        if isinstance(prefix, str):
-            _check_url(doc, ("ownership", "url_prefixes", index), prefix, issues, None)
+        at: JSONPath = ("ownership", "url_prefixes", index)
+        if isinstance(prefix, str) and _check_url(doc, at, prefix, issues, None):
+            _check_prefix_path(doc, at, prefix, issues)
     ignore = tuple(g for g in sequence(ownership.get("ignore")) if isinstance(g, str))
     ignores = Ownership(ignore=ignore)
 
@@ -243,6 +245,20 @@ def _check_url(doc: Doc, path: JSONPath, url: str, issues: Issues, cleartext: st
             f"{cleartext} would travel unencrypted (use https://)",
         )
     return True
+
+
+def _check_prefix_path(doc: Doc, path: JSONPath, prefix: str, issues: Issues) -> None:
+    """Warn about a prefix with no path: it owns the whole host, which may be a surprise to
+    whoever wrote it as text to be matched (hookctl matches prefixes at url boundaries)."""
+    parts = urlsplit(prefix)
+    if not parts.path and not parts.query and not parts.fragment:
+        issues.warn(
+            path,
+            doc.mark(path),
+            f"{short(prefix)} has no path, so it owns every url on {parts.netloc}, and apply "
+            f"may delete any subscription there (write {short(prefix + '/')} if that is meant, "
+            "or add the path of your receivers)",
+        )
 
 
 def mapping(value: Any) -> dict[str, Any]:

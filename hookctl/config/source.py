@@ -13,6 +13,7 @@ import codecs
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,15 +77,43 @@ class Doc:
 
 
 def read_file(path: str | os.PathLike[str]) -> bytes:
-    """A hooks file's bytes, at most one past the bound; ConfigError when it cannot be read."""
+    """A hooks file's bytes, at most one past the bound; ConfigError when it cannot be read or
+    is not a regular file."""
+    name = os.fspath(path)
+
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError([ConfigIssue(name, None, None, "", reason)])
+
     try:
-        with open(path, "rb") as file:
+        # Without O_NONBLOCK, opening a FIFO that no one writes to would wait forever; the
+        # flag changes nothing for a regular file, and anything else is refused below.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or type(exc).__name__}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise refuse(not_a_file(mode))
+            os.set_blocking(fd, True)
             # One byte past the bound is enough to know the file is too large.
             return file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        issue = ConfigIssue(os.fspath(path), None, None, "", f"cannot read: {reason}")
-        raise ConfigError([issue]) from None
+        except OSError as exc:
+            raise refuse(f"cannot read: {exc.strerror or type(exc).__name__}") from None
+
+
+def not_a_file(mode: int) -> str:
+    """Why a path of this st_mode is not read as a hooks file."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    kind = next((what for test, what in kinds if test(mode)), "not a regular file")
+    # A FIFO or a device may never end, or wait for a writer forever.
+    return f"is {kind}, not a regular file: give hookctl a file"
 
 
 def to_doc(document: str | bytes, issues: Issues) -> tuple[bytes, Doc]:
@@ -314,7 +343,8 @@ def _scalar(event: yaml.ScalarEvent) -> tuple[Any, str | None]:
                 if tag == _INT
                 else _CONSTRUCTOR.construct_yaml_float(node)
             )
-        except (ValueError, ArithmeticError):
+        except (ValueError, ArithmeticError, IndexError):
+            # IndexError: PyYAML's constructors index the text, and `!!int ""` has none.
             return None, f"{short(value)} is not a usable number"
         if isinstance(number, float) and not math.isfinite(number):
             return None, "must be a finite number"
