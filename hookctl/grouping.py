@@ -89,6 +89,7 @@ def counts_text(counts: dict[Action, int]) -> str:
 def compact_events(events: Sequence[str], limit: int = 120) -> str:
     """Event keys in few characters: those sharing all but their last segment written once
     (`contact.{add,edit}`), about `limit` characters at most, then how many more there are."""
+    events = list(dict.fromkeys(events))  # the copies of a pair share their event
     families: dict[str, list[str]] = {}
     for event in events:
         head, dot, last = event.rpartition(".")

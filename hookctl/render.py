@@ -36,7 +36,8 @@ Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
 # GitHub refuses comments over 65,536 characters; a row takes up to a few hundred.
 MARKDOWN_MAX_ROWS = 100
-MARKDOWN_MAX_CHARS = 65_536
+# GitHub's comment limit, less room for the marker line a recipe puts before the plan.
+MARKDOWN_MAX_CHARS = 65_536 - 256
 # The failed, unverified and skipped changes an apply report lists one by one (without -v).
 REPORT_MAX_LISTED = 50
 # The longest value a table cell (or a url inside a sentence) shows, ellipsis included.

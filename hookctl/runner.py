@@ -346,7 +346,7 @@ def execute(
             if show is not None:
                 show(outcome)
 
-        return apply_plan(
+        report = apply_plan(
             planned.plan,
             prepared._clients[target.label],
             planned.desired,
@@ -355,6 +355,10 @@ def execute(
             dry_run=options.dry_run,
             progress=step,
         )
+        if report.after is None or not options.targets:
+            return report
+        # Whether the account now matches is asked of the targeted entries only.
+        return replace(report, after=targeted(report.after, planned.desired, options.targets))
 
     pending = [target for target, _ in prepared.pending]
     applied = {

@@ -198,3 +198,29 @@ def test_markdown_text_has_no_mention_reference_link_or_html() -> None:
         "@octocat #12 [x](https://phish.example) www.phish.example &lt;b&gt;a|b&lt;/b&gt;"
     )
     assert len(markdown_text("x" * 10_000)) == 200
+
+
+def test_markdown_that_even_folded_is_too_long_is_cut_but_names_every_entry() -> None:
+    # 400 entries of 3 creates each, every url long and its own: nothing folds across entries.
+    entries = {
+        f"entry-{i}": (f"{BASE}/{'p' * 150}/{i}", ["contact.add", "contact.edit", "note.add"])
+        for i in range(400)
+    }
+    result = plan(desired_state(entries), [])
+    markdown = plan_markdown(result)
+    assert len(markdown) <= 65_536
+    for name in entries:
+        assert f"| {name.replace('-', '-')} | 3 | 0 | 0 | 0 |" in markdown
+    assert markdown.rstrip().endswith("lists every change.")
+    assert "`hookctl plan --format json` (the plan artifact)" in markdown
+    # Folded: one row per entry, its events listed compactly.
+    assert "`contact.{add,edit}, note.add`" in markdown
+
+
+def test_grouped_text_folds_identical_changes_and_lists_events_compactly() -> None:
+    result = plan(
+        desired_state({"svc": (CONTACTS, ["contact.add", "contact.edit", "note.add"])}), []
+    )
+    text = plan_text(result)
+    assert text.splitlines()[0] == "svc: 3 to create"
+    assert f"+ create  3 \u00d7 {CONTACTS}  contact.{{add,edit}}, note.add" in text
