@@ -100,7 +100,6 @@ def test_grouped_text_of_300_changes_in_3_entries_fits_in_20_lines(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) <= 20, "\n".join(lines)
     assert lines[-1] == "48 to create, 48 to update, 204 to delete; 48 unchanged, 0 unmanaged"
-    text = "\n".join(lines)
     headers = sorted(line.split(": ", 1)[1] for line in lines if line.startswith("managed-svc"))
     assert headers == ["204 to delete", "48 to create", "48 to update"]
     [moved] = [line for line in lines if "48 \u00d7 hook_url" in line]
@@ -128,7 +127,7 @@ def test_markdown_of_1200_changes_fits_a_comment_and_names_every_entry(
     assert len(markdown) <= 65_536
     assert "**1200 to create; 0 unchanged, 0 unmanaged**" in markdown
     for i in range(25):
-        name = f"managed-{'long-receiver-path-' * 3}{i}".replace("-", "-")
+        name = f"managed-{'long-receiver-path-' * 3}{i}"
         assert f"| {name} | 48 | 0 | 0 | 0 |" in markdown
     assert markdown.count("<details>") >= 25
 
@@ -262,7 +261,7 @@ def test_ctrl_c_stops_and_says_what_was_done_and_what_was_not(
         step = real(label, board)
 
         def then_ctrl_c(outcome: object) -> None:
-            step(outcome)  # type: ignore[arg-type]
+            step(outcome)
             if len(env.hooks()) >= 3:
                 raise KeyboardInterrupt
 
