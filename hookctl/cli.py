@@ -18,12 +18,15 @@ from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
     from hookctl.accounts import Target
+    from hookctl.output import Progress
     from hookctl.planfile import SavedPlan
     from hookctl.runner import Options
 
 logger = logging.getLogger("hookctl")
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_INTERRUPTED = 130
+_COLORS = ("auto", "always", "never")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     _configure_logging(args.verbose)
+    from hookctl import output
+
+    output.configure(args.color, args.verbose > 0)
     try:
         return int(args.func(args))
     except HookctlError as exc:
@@ -45,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("hookctl: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
 
@@ -59,10 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more on stderr (-vv for debug)"
     )
+    color_help = (
+        "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
+        "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
+    )
+    parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
+    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -111,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 2 when there are changes (0 none, 1 error)",
     )
     _safety_flags(plan)
+    _target_flag(plan)
     plan.set_defaults(func=cmd_plan)
 
     apply = commands.add_parser(
@@ -120,12 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--dry-run", action="store_true", help="show what would be sent, send nothing"
     )
-    apply.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    apply.add_argument(
+        "--auto-approve",
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (a saved PLANFILE is never asked about: it was reviewed)",
+    )
     apply.add_argument(
         "--parallelism", type=_positive_int, default=4, help="concurrent writes (default 4)"
     )
     apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     _safety_flags(apply)
+    _target_flag(apply)
     apply.set_defaults(func=cmd_apply)
 
     drift = commands.add_parser(
@@ -138,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="POST the JSON drift report (with a Slack-style `text`) here when drift is found",
     )
+    _target_flag(drift)
     drift.set_defaults(func=cmd_drift)
 
     _hooks_commands(commands, common)
@@ -222,7 +242,9 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     update.add_argument("hook_url")
     delete = op("delete", "delete a subscription")
     delete.add_argument("key")
-    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument(
+        "--yes", "--auto-approve", action="store_true", help="do not ask for confirmation"
+    )
     verify = op("verify", "run the handshake again (reactivates an Inactive hook)")
     verify.add_argument("key")
     secret = verify.add_mutually_exclusive_group()
@@ -243,6 +265,20 @@ def _safety_flags(parser: argparse.ArgumentParser) -> None:
         "--allow-empty",
         action="store_true",
         help="allow a hooks.yaml with no hooks to delete every managed subscription",
+    )
+
+
+def _target_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "only the hooks.yaml entries of this name (shell globs; repeatable). Deletes of "
+            "managed subscriptions that no entry declares are left out, like other entries' "
+            "changes; the safety thresholds count only what is targeted"
+        ),
     )
 
 
@@ -277,6 +313,7 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
 
     return Options(
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
+        targets=tuple(getattr(args, "target", None) or ()),
         **{flag: getattr(args, flag) for flag in flags},
     )
 
@@ -382,6 +419,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
     options = _options(args, *flags)
     saved = planfile.read(args.planfile) if args.planfile else None
+    # A saved plan is applied with the --target patterns it was made with.
+    options = runner.with_saved_targets(options, saved)
     targets = _targets(args, options, saved)
     with runner.prepare(targets, options, saved) as prepared:
         run = output.Run("apply", args.format, targets)
@@ -391,26 +430,34 @@ def cmd_apply(args: argparse.Namespace) -> int:
             run.not_applied([target for target, _ in ready])
             return EXIT_ERROR
         pending = prepared.pending
-        output.preview([(target, each.plan) for target, each in pending], args.format, run.multi)
-        if pending and not args.dry_run and not args.auto_approve:
+        plans = [(target, each.plan) for target, each in pending]
+        output.preview(plans, args.format, run.multi)
+        # A saved plan is the approval, as in Terraform: it was reviewed, and apply goes on only
+        # if the plan it makes now is exactly the saved one (checked by prepare).
+        if pending and not args.dry_run and not args.auto_approve and saved is None:
             where = f" to {len(pending)} accounts" if len(pending) > 1 else ""
             if not output.ask(f"Apply these changes{where}?", "--auto-approve"):
                 return EXIT_ERROR
+        board = output.Progress(plans, tty=sys.stderr.isatty(), multi=run.multi)
 
         def progress(target: Target) -> runner.Progress:
-            return _progress(target.label if run.multi else "", sys.stderr.isatty())
+            return _progress(target.label if run.multi else "", board)
 
-        for target, report in run.each(runner.execute(prepared, options, progress)):
+        try:
+            applied = runner.execute(prepared, options, progress)
+        except KeyboardInterrupt:
+            board.interrupted()
+            return EXIT_INTERRUPTED
+        board.finish()
+        for target, report in run.each(applied):
             run.report(target, report)
     run.close()
     return EXIT_OK if run.ok else EXIT_ERROR
 
 
-def _progress(label: str, show: bool) -> Callable[[Any], None]:
+def _progress(label: str, board: Progress) -> Callable[[Any], None]:
     """What runs after each write of the account `label` (here so that tests can swap it)."""
-    from hookctl.output import progress
-
-    return progress(label, show)
+    return board.step(label)
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:

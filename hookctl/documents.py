@@ -119,13 +119,18 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
-    """The plan as `hookctl plan --format json` prints it."""
-    return {
+    """The plan as `hookctl plan --format json` prints it; a plan limited by --target also
+    says to which entries, and which live subscriptions it left alone for that reason."""
+    document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "changes": [change_to_dict(change) for change in plan.changes],
         "summary": plan.summary(),
         "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
     }
+    if plan.targets:
+        document["targets"] = list(plan.targets)
+        document["untargeted"] = [hook_to_dict(hook) for hook in plan.untargeted]
+    return document
 
 
 # A saved plan's own format: 2 lists the changes as every document shows them and a digest of
@@ -153,6 +158,8 @@ class SavedPlanBody:
     account: str
     hookctl_version: str
     created_at: str
+    # The --target patterns the plan was made with; apply makes it again with the same.
+    targets: tuple[str, ...]
 
 
 def saved_plan_document(
@@ -199,7 +206,12 @@ def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
     check(document, "plan.schema.json")
     try:
         changes = tuple(dict(change) for change in document["changes"])
-        seen = [dict(hook) for hook in (*document["unchanged"], *document["unmanaged"])]
+        left_alone = (
+            *document["unchanged"],
+            *document["unmanaged"],
+            *document.get("untargeted", ()),
+        )
+        seen = [dict(hook) for hook in left_alone]
         # The subscription each change touches, as it was (an update's old event and url).
         seen.extend(
             {
@@ -222,6 +234,7 @@ def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
             account=document["account"],
             hookctl_version=document["hookctl_version"],
             created_at=document["created_at"],
+            targets=tuple(document.get("targets", ())),
         )
     except KeyError as exc:
         # The schema requires these only of a saved plan: `plan --format json` has none.

@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from hookctl import documents, render
@@ -33,9 +35,11 @@ if TYPE_CHECKING:
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
     "LogFormatter",
+    "Progress",
     "Run",
     "ask",
     "color",
+    "configure",
     "error",
     "error_lines",
     "heading",
@@ -45,7 +49,6 @@ __all__ = [
     "label_log_lines",
     "preview",
     "print_json",
-    "progress",
     "render_plan",
     "step_summary",
     "valid",
@@ -59,13 +62,43 @@ STEP_SUMMARY_MAX_BYTES = 1_000_000
 logger = logging.getLogger(__name__)
 
 
-def color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+# --color: auto (the default) decides per stream, as color() says; always and never do not ask.
+_COLOR_MODE = ["auto"]
 
 
-def render_plan(plan: Plan, fmt: Any, stream: TextIO | None = None) -> str:
-    """The plan as it is to be written to `stream` (stdout by default), coloured if a terminal."""
-    return render.render_plan(plan, fmt, color=color(stream or sys.stdout)).rstrip("\n")
+def color(stream: Any, env: Mapping[str, str] | None = None) -> bool:
+    """Whether to colour what goes to `stream`; the only place this is decided. --color
+    always/never win; auto: no with NO_COLOR set to anything but the empty string (no-color.org)
+    or TERM=dumb, yes with FORCE_COLOR or CLICOLOR_FORCE set and not 0 (CI logs that show
+    colour), else yes only on a terminal."""
+    mode = _COLOR_MODE[0]
+    if mode != "auto":
+        return mode == "always"
+    env = os.environ if env is None else env
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    if any(env.get(name, "0") not in ("", "0") for name in ("FORCE_COLOR", "CLICOLOR_FORCE")):
+        return True
+    return bool(hasattr(stream, "isatty") and stream.isatty())
+
+
+# -v: one line (or object) per subscription instead of entries with folded changes.
+VERBOSE = [False]
+
+
+def configure(color_mode: str, verbose: bool) -> None:
+    """This run's --color choice (auto, always or never) and whether -v was given."""
+    _COLOR_MODE[0] = color_mode
+    VERBOSE[0] = verbose
+
+
+def render_plan(plan: Plan, fmt: Any, stream: TextIO | None = None, **markdown: Any) -> str:
+    """The plan as it is to be written to `stream` (stdout by default), coloured as color()
+    decides; `markdown` holds render_plan's refusal and limit."""
+    shown = render.render_plan(
+        plan, fmt, color=color(stream or sys.stdout), verbose=VERBOSE[0], **markdown
+    )
+    return shown.rstrip("\n")
 
 
 def heading(target: Target, fmt: str, stream: TextIO | None = None) -> None:
@@ -111,13 +144,13 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2))
 
 
-def step_summary(plan: Plan, title: str, command: str = "plan") -> None:
+def step_summary(plan: Plan, title: str, command: str = "plan", refusal: str | None = None) -> None:
     """In GitHub Actions, append the markdown plan to the job summary, keeping the file under
     STEP_SUMMARY_MAX_BYTES: what does not fit is cut, with a pointer to `command`'s JSON."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    text = (render.plan_markdown(plan, title=title) + "\n").encode("utf-8")
+    text = (render.plan_markdown(plan, title=title, refusal=refusal) + "\n").encode("utf-8")
     try:
         with open(path, "ab") as summary:
             room = STEP_SUMMARY_MAX_BYTES - summary.seek(0, os.SEEK_END)
@@ -226,18 +259,84 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
             print(f"  {placeholder.name.ljust(width)}  key {placeholder.key}", file=sys.stderr)
 
 
-def progress(label: str, show: bool) -> Callable[[ChangeOutcome], None]:
-    """What is called after each write of an account's apply: on a terminal, shows what was
-    done, after the account's `label` when there is one."""
-    prefix = f"{render.shown(label)}: " if label else ""
+class Progress:
+    """What an apply shows on stderr while it writes, over all its accounts.
 
-    def step(outcome: ChangeOutcome) -> None:
-        if show:
-            change = outcome.change
-            name = render.shown(change.name or change.key or "")
-            print(f"  {prefix}{outcome.result:<10} {change.action} {name}", file=sys.stderr)
+    On a terminal one line, rewritten after each change: `[37/300] create svc-2 task.add  12 s,
+    ~1 min left`. Elsewhere (CI logs) one line per finished change with the counter and its
+    result, never a carriage return. It also keeps what was done, so that an interrupted
+    apply can say what was and was not (interrupted())."""
 
-    return step
+    def __init__(self, plans: Sequence[tuple[Target, Plan]], *, tty: bool, multi: bool) -> None:
+        self.total = sum(len(plan.changes) for _, plan in plans)
+        self.tty = tty
+        self.multi = multi
+        self._plans = plans
+        self._done: list[ChangeOutcome] = []
+        self._width = 0
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def step(self, label: str) -> Callable[[ChangeOutcome], None]:
+        """What is called after each write of the account `label` ("" with one account)."""
+        prefix = f"{render.shown(label)}: " if label else ""
+
+        def one(outcome: ChangeOutcome) -> None:
+            with self._lock:  # accounts finish changes side by side, each in its thread
+                self._show(prefix, outcome)
+
+        return one
+
+    def _show(self, prefix: str, outcome: ChangeOutcome) -> None:
+        self._done.append(outcome)
+        counter = f"[{len(self._done)}/{self.total}]"
+        if not self.tty:
+            print(prefix + render.progress_line(counter, outcome), file=sys.stderr)
+            return
+        elapsed = time.monotonic() - self._started
+        left = elapsed / len(self._done) * (self.total - len(self._done))
+        line = prefix + render.progress_line(counter, outcome, elapsed, left)
+        # Padded over what the last line left, so no tail of it shows.
+        sys.stderr.write("\r" + line.ljust(self._width))
+        sys.stderr.flush()
+        self._width = len(line)
+
+    def finish(self) -> None:
+        """End the updating line, so that what comes next starts on a line of its own."""
+        if self.tty and self._width:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._width = 0
+
+    def interrupted(self) -> None:
+        """After Ctrl-C: what was done and what was not, on stderr."""
+        self.finish()
+        done = {id(o.change) for o in self._done}
+        counts: dict[str, int] = {}
+        for o in self._done:
+            counts[o.result] = counts.get(o.result, 0) + 1
+        results = ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+        print(
+            f"hookctl: interrupted after {len(self._done)} of {self.total} changes"
+            + (f" ({results})" if results else ""),
+            file=sys.stderr,
+        )
+        for target, plan in self._plans:
+            left = [c for c in plan.changes if id(c) not in done]
+            if not left:
+                continue
+            where = f"{render.shown(target.label)}: " if self.multi else ""
+            entries = render.shown(", ".join(sorted({c.name or "(not declared)" for c in left})))
+            print(
+                f"hookctl: {where}not done (or not confirmed, for writes in flight): "
+                f"{len(left)} changes, of {render.clip(entries)}",
+                file=sys.stderr,
+            )
+        print(
+            "hookctl: nothing is lost: `hookctl plan` shows what is left, and apply again "
+            "finishes it",
+            file=sys.stderr,
+        )
 
 
 def ask(question: str, flag: str, about: Callable[[], str] | None = None) -> bool:
@@ -298,6 +397,8 @@ class Run:
         self._rows: list[tuple[Target, str]] = []
         self._results: list[tuple[str, str, str, Any, str | None]] = []
         self._shown: set[str] = set()
+        # A PR comment holds at most render.MARKDOWN_MAX_CHARS: each account gets a share.
+        self._markdown_room = render.MARKDOWN_MAX_CHARS // (len(targets) + 1 if self.multi else 1)
 
     def section(self, target: Target) -> bool:
         """Start an account's part; whether it is to be printed now (json with several
@@ -309,10 +410,10 @@ class Run:
     def plan(self, target: Target, plan: Plan, refusal: HookctlError | None = None) -> bool:
         """An account's plan; one that apply would refuse (`refusal`) fails the run. Whether
         the plan stands."""
-        self._show(target, plan)
+        self._show(target, plan, refusal=str(refusal) if refusal is not None else None)
         document = documents.plan_document(plan)
         if refusal is not None:
-            self.failed(target, refusal, document)
+            self.failed(target, refusal, document, shown=True)
             return False
         self.done(target, render.summary_line(plan), document)
         return True
@@ -340,18 +441,22 @@ class Run:
         elif self.fmt == "markdown":
             print(render.report_markdown(result))
         else:
-            print(render.report_text(result, color=color(sys.stdout)).rstrip("\n"))
+            text = render.report_text(result, color=color(sys.stdout), verbose=VERBOSE[0])
+            print(text.rstrip("\n"))
 
-    def _show(self, target: Target, plan: Plan, document: Any = None) -> None:
+    def _show(
+        self, target: Target, plan: Plan, document: Any = None, refusal: str | None = None
+    ) -> None:
         """An account's plan (in json, `document` instead when given), and in GitHub Actions
-        the same in markdown in the job summary."""
+        the same in markdown in the job summary; markdown says first why apply would refuse
+        it (`refusal`), and each account's part keeps to its share of a PR comment's size."""
         if self.section(target):
             if self.fmt == "json" and document is not None:
                 print_json(document)
             else:
-                print(render_plan(plan, self.fmt))
+                print(render_plan(plan, self.fmt, refusal=refusal, limit=self._markdown_room))
         title = f"hookctl {self.command}" + (f": {target.label}" if self.multi else "")
-        step_summary(plan, title, self.command)
+        step_summary(plan, title, self.command, refusal)
 
     def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Target, T]]:
         """The accounts whose work gave a value; the others are reported as failed."""
@@ -364,9 +469,20 @@ class Run:
     def done(self, target: Target, line: str, result: Any) -> None:
         self._add(target, line, result, None)
 
-    def failed(self, target: Target, exc: HookctlError, result: Any = None) -> None:
+    def failed(
+        self, target: Target, exc: HookctlError, result: Any = None, *, shown: bool = False
+    ) -> None:
+        """An account that failed; in markdown, unless its plan was `shown` with the refusal,
+        its section says why, so that a PR comment shows every account."""
         self.ok = False
         error(exc, target if self.multi else None, self._shown)
+        if self.fmt == "markdown" and not shown:
+            if self.multi:
+                heading(target, self.fmt)
+            else:
+                print(f"### hookctl {self.command}\n")
+            text = render.markdown_text(render.mask_text(str(exc)), limit=render.CELL_MAX * 5)
+            print(f"> [!CAUTION]\n> **Failed:** {text}\n")
         lines = error_lines(exc)
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
         self._add(target, f"failed: {lines[0]}{more}", result, str(exc))

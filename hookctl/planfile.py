@@ -203,6 +203,12 @@ def ensure_fresh(
         problems.append(f"it was made for account {_shown(saved.account)!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
         problems.append(f"it was made against {_shown(saved.api_url)}, not {api_url}")
+    if tuple(current.targets) != saved.targets:
+        # Apply makes the plan again with the saved targets; other ones would be another plan.
+        shown = " ".join(saved.targets) or "none"
+        problems.append(
+            f"it was made with --target {_shown(shown)}, not {' '.join(current.targets) or 'none'}"
+        )
     if config_digest != saved.config_digest:
         problems.append(f"{_shown(saved.source)} or its environment changed since it was made")
     if fingerprint(live) != saved.live_fingerprint:

@@ -21,8 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from hookctl.grouping import NO_ENTRY, Fold, by_entry, compact_events, counts_text, duration
 from hookctl.models import STATUSES, Hook
-from hookctl.planner import ACTIONS, Change, Plan, Update
+from hookctl.planner import ACTIONS, Change, Delete, Plan, Update
 from hookctl.urls import mask_url
 
 if TYPE_CHECKING:
@@ -35,22 +36,37 @@ Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
 # GitHub refuses comments over 65,536 characters; a row takes up to a few hundred.
 MARKDOWN_MAX_ROWS = 100
+# GitHub's comment limit, less room for the marker line a recipe puts before the plan.
+MARKDOWN_MAX_CHARS = 65_536 - 256
+# The failed, unverified and skipped changes an apply report lists one by one (without -v).
+REPORT_MAX_LISTED = 50
 # The longest value a table cell (or a url inside a sentence) shows, ellipsis included.
 CELL_MAX = 200
 # Slack shows at most a few dozen lines usefully; the JSON body still carries every change.
 TEXT_MAX_CHANGES = 20
 
+# The multiplication sign between a count and what is done that many times.
+_TIMES = "\u00d7"
 _SYMBOLS = {"create": "+", "update": "~", "verify": "!", "delete": "-"}
 _EMOJI = {"create": "🟢", "update": "🟡", "verify": "🔵", "delete": "🔴"}
 _ANSI = {"create": "32", "update": "33", "verify": "36", "delete": "31", "dim": "2", "bold": "1"}
 
 
-def render_plan(plan: Plan, fmt: Format, *, color: bool = False) -> str:
-    """The plan in one of FORMATS, as the text the CLI writes to stdout."""
+def render_plan(
+    plan: Plan,
+    fmt: Format,
+    *,
+    color: bool = False,
+    verbose: bool = False,
+    refusal: str | None = None,
+    limit: int = MARKDOWN_MAX_CHARS,
+) -> str:
+    """The plan in one of FORMATS, as the text the CLI writes to stdout; markdown carries
+    `refusal` (why apply would refuse it) at the top and stays within `limit` characters."""
     if fmt == "text":
-        return plan_text(plan, color=color)
+        return plan_text(plan, color=color, verbose=verbose)
     if fmt == "markdown":
-        return plan_markdown(plan)
+        return plan_markdown(plan, refusal=refusal, limit=limit)
     from hookctl.documents import plan_document  # documents imports this module
 
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
@@ -65,9 +81,20 @@ def summary_line(plan: Plan) -> str:
     return f"{doing}; {seen}" if doing else f"No changes; {seen}"
 
 
-def plan_text(plan: Plan, *, color: bool = False) -> str:
-    """One line per change, aligned, with the fields an update changes beneath it."""
+def plan_text(plan: Plan, *, color: bool = False, verbose: bool = False) -> str:
+    """The changes grouped by entry, a heading with its counts, then its changes with the
+    identical ones folded (`~ update  48 x hook_url a → b  task.{add,edit,…}`, with a
+    multiplication sign); `verbose`: one line per change with its reason. The summary line
+    last, either way."""
     paint = _painter(color)
+    lines = _change_lines(plan, paint) if verbose else _grouped_lines(plan, paint)
+    if lines:
+        lines.append("")
+    lines.append(paint("bold", summary_line(plan)))
+    return "\n".join(lines) + "\n"
+
+
+def _change_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
     lines: list[str] = []
     names = max((len(_cell(c.name or "-")) for c in plan.changes), default=0)
     events = max((len(_cell(c.event_key)) for c in plan.changes), default=0)
@@ -85,40 +112,70 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
                 f"    {field}: {_field_cell(field, old)} -> {_field_cell(field, new)}"
                 for field, old, new in change.diff
             )
-    if lines:
-        lines.append("")
-    lines.append(paint("bold", summary_line(plan)))
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _grouped_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
+    lines: list[str] = []
+    for entry in by_entry(plan.changes):
+        lines.append(f"{paint('bold', _cell(entry.title))}: {counts_text(entry.counts())}")
+        for fold in entry.folds():
+            head = paint(fold.action, f"{_SYMBOLS[fold.action]} {fold.action:<6}")
+            lines.append(f"  {head}  {_fold_text(fold)}")
+            why = _fold_reason(fold)
+            if why:
+                lines.append(paint("dim", f"      {shown(why)}"))
+    return lines
+
+
+def _fold_text(fold: Fold) -> str:
+    """What a fold does, in one line: how many (or the key of the one), what changes, and
+    for which events."""
+    first = fold.changes[0]
+    many = len(fold.changes) > 1
+    single = f"#{_cell(first.key)} " if first.key else ""
+    count = f"{len(fold.changes)} {_TIMES} " if many else single
+    if isinstance(first, Update):
+        what = "  ".join(
+            f"{field} {_field_cell(field, old)} → {_field_cell(field, new)}"
+            for field, old, new in first.diff
+            if field == "hook_url" or not many
+        )
+        if first.old_hook_url == first.hook_url:
+            what += f"  at {_url_cell(first.hook_url)}"
+    else:
+        what = _url_cell(first.hook_url)
+    if first.action == "verify" and first.status is not None:
+        what += f" ({first.status})"
+    events = _safe(compact_events(fold.events))
+    return f"{count}{what}  {events}"
+
+
+def _fold_reason(fold: Fold) -> str | None:
+    first = fold.changes[0]
+    if first.action in ("create", "update"):
+        return None  # the line says it all
+    if isinstance(first, Delete) and first.duplicate and len(fold.changes) > 1:
+        return "extra copies of declared subscriptions (the Verified, else oldest, copy is kept)"
+    return fold.reason
 
 
 def plan_markdown(
-    plan: Plan, *, title: str = "hookctl plan", max_rows: int = MARKDOWN_MAX_ROWS
+    plan: Plan,
+    *,
+    title: str = "hookctl plan",
+    refusal: str | None = None,
+    limit: int = MARKDOWN_MAX_CHARS,
+    max_rows: int = MARKDOWN_MAX_ROWS,
 ) -> str:
-    """A summary line, a table of changes and a collapsed list of unmanaged subscriptions."""
-    parts = [
-        f"### {markdown_text(title)}",
-        "",
-        f"**{markdown_text(summary_line(plan), limit=None)}**",
-        "",
-    ]
-    if plan.changes:
-        parts += _md_table(
-            ("", "action", "name", "key", "event", "hook url", "reason"),
-            plan.changes,
-            _change_row,
-            max_rows,
-        )
-    if plan.unmanaged:
-        parts += [
-            "<details>",
-            f"<summary>{_count(len(plan.unmanaged), 'unmanaged subscription')}"
-            " (never changed)</summary>",
-            "",
-            *_md_table(("key", "event", "hook url", "status"), plan.unmanaged, _hook_row, max_rows),
-            "</details>",
-            "",
-        ]
-    return "\n".join(parts)
+    """For a pull request: the refusal first when apply would refuse the plan, the summary
+    line, a table of every entry with its counts, then a collapsed section per entry with
+    its changes (folded when the changes one by one would not fit) and the unmanaged
+    subscriptions. At most `limit` characters: what does not fit is cut, with a pointer to
+    the JSON plan; the table naming every entry always stays."""
+    from hookctl.mdplan import plan_markdown as build  # the budgeting lives there
+
+    return build(plan, title=title, refusal=refusal, limit=limit, max_rows=max_rows)
 
 
 def _change_row(change: Change) -> Sequence[str]:
@@ -281,17 +338,54 @@ def _painter(color: bool) -> Callable[[str, str], str]:
 _RESULT_STYLE = {"done": "create", "skipped": "dim", "planned": "dim", "unverified": "update"}
 
 
-def report_text(report: ApplyReport, *, color: bool = False) -> str:
+def report_text(report: ApplyReport, *, color: bool = False, verbose: bool = False) -> str:
+    """What an apply did: each entry with the count of each result, then the changes that
+    did not simply succeed, one a line (at most REPORT_MAX_LISTED); `verbose`: every change
+    a line. The summary sentence last."""
     paint = _painter(color)
     lines = []
-    for o in report.outcomes:
-        change = o.change
-        label = paint(_RESULT_STYLE.get(o.result, "delete"), f"{o.result:<10}")
-        line = f"{label} {change.action:<6} {_cell(change.name or '-')} {_outcome_key(o)}"
-        detail = f" ({shown(o.detail)})" if o.detail else ""
-        lines.append(f"{line} {_cell(change.event_key)} {_url_cell(change.hook_url)}{detail}")
+    if verbose:
+        lines = [outcome_line(o, paint) for o in report.outcomes]
+    else:
+        entries: dict[str, dict[str, int]] = {}
+        for o in report.outcomes:
+            counts = entries.setdefault(o.change.name or NO_ENTRY, {})
+            counts[o.result] = counts.get(o.result, 0) + 1
+        for name in sorted(entries, key=lambda n: (n == NO_ENTRY, n)):
+            counted = ", ".join(f"{n} {result}" for result, n in sorted(entries[name].items()))
+            lines.append(f"{_cell(name)}: {counted}")
+        odd = [o for o in report.outcomes if o.result not in ("done", "planned")]
+        lines += [outcome_line(o, paint) for o in odd[:REPORT_MAX_LISTED]]
+        if len(odd) > REPORT_MAX_LISTED:
+            lines.append(f"… and {len(odd) - REPORT_MAX_LISTED} more (-v or --format json)")
     lines += ["", paint("bold", report_summary(report))]
     return "\n".join(lines) + "\n"
+
+
+def outcome_line(o: ChangeOutcome, paint: Callable[[str, str], str] | None = None) -> str:
+    """One change's outcome in a line: result, action, entry, key, event, url, detail."""
+    paint = paint or _painter(False)
+    change = o.change
+    label = paint(_RESULT_STYLE.get(o.result, "delete"), f"{o.result:<10}")
+    line = f"{label} {change.action:<6} {_cell(change.name or '-')} {_outcome_key(o)}"
+    detail = f" ({shown(o.detail)})" if o.detail else ""
+    return f"{line} {_cell(change.event_key)} {_url_cell(change.hook_url)}{detail}"
+
+
+def progress_line(
+    counter: str, o: ChangeOutcome, elapsed: float | None = None, left: float | None = None
+) -> str:
+    """A finished change as progress shows it: `[37/300] create svc-2 task.add` and, on a
+    terminal, the time taken and left; without one, its result and detail."""
+    change = o.change
+    what = f"{counter} {change.action} {_cell(change.name or change.key or '-')}"
+    what += f" {_cell(change.event_key)}"
+    if elapsed is None:
+        detail = f" ({shown(o.detail)})" if o.detail else ""
+        return f"{what}: {o.result}{detail}"
+    estimate = f", ~{duration(left)} left" if left else ""
+    failed = f" ({o.result})" if o.result in ("failed", "unverified") else ""
+    return f"{what}{failed}  {duration(elapsed)}{estimate}"
 
 
 def _outcome_key(outcome: ChangeOutcome) -> str:

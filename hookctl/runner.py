@@ -28,7 +28,7 @@ from hookctl.interrupts import check_interrupted
 from hookctl.keap import Keap
 from hookctl.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.planfile import SavedPlan
-from hookctl.planner import Plan
+from hookctl.planner import Plan, entry_targeted, targeted
 from hookctl.planner import plan as make_plan
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "saved_selection",
     "targets",
     "validate",
+    "with_saved_targets",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class Options:
     dry_run: bool = False
     # validate: check event keys against the built-in list instead of the account's.
     offline: bool = False
+    # plan, apply, drift: only the hooks.yaml entries these names (shell globs) match.
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def targets(
         return _saved_targets(saved, files, account, options)
     paths = accounts.hooks_files(files or DEFAULT_FILES)
     found = accounts.select(accounts.read_all(paths), account)
+    _check_entry_targets(found, options.targets)
     for first, second in accounts.same_account(
         found, lambda each: api_url(options, each) or DEFAULT_API_URL
     ):
@@ -138,6 +142,30 @@ def targets(
             second.label,
         )
     return found
+
+
+def _check_entry_targets(found: Sequence[Target], patterns: Sequence[str]) -> None:
+    """HookctlError, before anything is sent, for a --target that names no entry of the files:
+    a typo would otherwise plan nothing and look like success."""
+    names = {name for target in found for name in target.document.entry_names}
+    for pattern in patterns:
+        if not any(entry_targeted(name, [pattern]) for name in names):
+            sources = ", ".join(sorted({target.source for target in found}))
+            raise HookctlError(f"--target {pattern}: no hooks entry of {sources} has that name")
+
+
+def with_saved_targets(options: Options, saved: SavedPlan | None) -> Options:
+    """The options a saved plan is applied with: the --target patterns it was made with.
+    HookctlError when the command line names others (the reviewed plan decides)."""
+    if saved is None:
+        return options
+    if options.targets and tuple(options.targets) != saved.targets:
+        raise HookctlError(
+            f"{saved.path} was made with "
+            + (f"--target {' '.join(saved.targets)}" if saved.targets else "no --target")
+            + ": a saved plan is applied with its own targets; leave --target out"
+        )
+    return replace(options, targets=saved.targets)
 
 
 def account_in(path: str, name: str) -> Account:
@@ -318,7 +346,7 @@ def execute(
             if show is not None:
                 show(outcome)
 
-        return apply_plan(
+        report = apply_plan(
             planned.plan,
             prepared._clients[target.label],
             planned.desired,
@@ -327,6 +355,10 @@ def execute(
             dry_run=options.dry_run,
             progress=step,
         )
+        if report.after is None or not options.targets:
+            return report
+        # Whether the account now matches is asked of the targeted entries only.
+        return replace(report, after=targeted(report.after, planned.desired, options.targets))
 
     pending = [target for target, _ in prepared.pending]
     applied = {
@@ -358,7 +390,8 @@ def _plan_each(
             # The account's event types are fetched only when the file needs them.
             desired = target.desired(keap.event_types)
             live = tuple(keap.list())
-            planned = Planned(desired, live, make_plan(desired, live), keap.api_url)
+            made = targeted(make_plan(desired, live), desired, options.targets)
+            planned = Planned(desired, live, made, keap.api_url)
             if judge is not None:
                 planned = judge(target, planned)
         except BaseException:

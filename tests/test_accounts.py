@@ -19,6 +19,7 @@ from hookctl import accounts, cli, config
 from hookctl.cli import main
 from hookctl.errors import HookctlError
 from hookctl.keap import RetryPolicy
+from hookctl.output import Progress
 from hookctl.sandbox import Faults, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -545,8 +546,8 @@ def test_ctrl_c_stops_the_writes_of_every_account(
     staging.set_faults(Faults(latency=0.05))
     real = cli._progress
 
-    def progress(label: str, show: bool) -> Callable[[object], None]:
-        step = real(label, show)
+    def progress(label: str, board: Progress) -> Callable[[object], None]:
+        step = real(label, board)
         if label != "production":
             return step
 

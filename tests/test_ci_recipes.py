@@ -82,3 +82,33 @@ def test_the_checker_itself_rejects_a_flag_hookctl_does_not_have(tmp_path: Path)
     assert words == ["plan", "--no-such-flag", "-f", "hooks.yaml"]
     with pytest.raises(SystemExit):
         build_parser().parse_args(words)
+
+
+def test_the_plan_recipe_posts_one_sticky_comment_even_on_refusal_then_fails_the_check() -> None:
+    recipe = ROOT / "examples/ci/github-actions/hookctl-plan.yml"
+    steps = yaml.safe_load(recipe.read_text())["jobs"]["plan"]["steps"]
+    names = [step.get("name", "") for step in steps]
+    plan = steps[next(i for i, step in enumerate(steps) if step.get("id") == "plan")]
+    # A refused plan exits 1 and still writes its markdown: the step keeps going.
+    assert "set +e" in plan["run"] and "--format markdown" in plan["run"]
+    comment = next(i for i, name in enumerate(names) if name.startswith("Comment"))
+    fail = next(i for i, name in enumerate(names) if name.startswith("Fail"))
+    assert steps.index(plan) < comment < fail
+    assert "always()" in steps[comment]["if"] and "always()" in steps[fail]["if"]
+    script = steps[comment]["with"]["script"]
+    # One comment per pull request, found by its marker and edited in place.
+    assert "updateComment" in script and "startsWith(marker)" in script
+    assert "exit 1" in steps[fail]["run"]
+    assert "'0'" in steps[fail]["if"] and "'2'" in steps[fail]["if"]
+
+
+def test_saved_plans_are_applied_without_a_confirmation_flag() -> None:
+    applies = [
+        words
+        for path in RECIPES
+        for words in hookctl_commands(path)
+        if words[0] == "apply" and any(word.endswith(".json") for word in words)
+    ]
+    assert len(applies) >= 3
+    for words in applies:
+        assert "--auto-approve" not in words and "--yes" not in words, words

@@ -60,7 +60,7 @@ def test_apply_creates_before_it_deletes_with_one_call_per_change(
     config = write_config(tmp_path, env, {"managed/new": ["contact.add"]})
     env.reset_stats()
     capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    assert main(["apply", "-f", str(config), "--auto-approve", "-v"]) == 0
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": 1, "DELETE /hooks/{key}": 1}
     [new] = env.hooks()
     assert new.pair == ("contact.add", f"{env.receiver_url}/managed/new")
@@ -211,17 +211,27 @@ def test_apply_json_previews_on_stderr_coloured_for_stderr_not_stdout(
     assert "\033[32m+ create" in terminal.getvalue()
 
 
-def test_apply_shows_progress_on_stderr_only_when_it_is_a_terminal(
+def test_apply_shows_progress_on_stderr_a_line_per_change_or_one_updating_line(
     env: Sandbox, config: Path, tty: Tty, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
     assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
-    assert capsys.readouterr().err.count("  done       create") == 0
+    # Without a terminal (CI): one line per finished change, with the counter, no \r.
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("[")] == [
+        "[1/3] create managed-contacts contact.add: done",
+        "[2/3] create managed-contacts contact.edit: done",
+        "[3/3] create managed-orders order.add: done",
+    ]
+    assert "\r" not in err
     for hook in env.hooks():
         env.set_status(hook.key, "Inactive")
     terminal = tty("sys.stderr")
     assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
-    assert terminal.getvalue().count("  done       verify") == 3
+    # On a terminal: one line, rewritten, ended once.
+    shown = terminal.getvalue()
+    assert shown.count("\r[") == 3 and shown.endswith("\n") and shown.count("\n[") == 0
+    assert "\r[3/3] verify " in shown
 
 
 # -- dry run and confirmation -------------------------------------------------------------------
@@ -231,7 +241,7 @@ def test_dry_run_writes_nothing(
     env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["apply", "-f", str(config), "--dry-run"]) == 0
-    assert "contact.add" in capsys.readouterr().out
+    assert "contact.{add,edit}" in capsys.readouterr().out
     assert writes(env) == {}
     assert env.hooks() == []
 

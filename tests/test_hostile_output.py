@@ -346,7 +346,8 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     for fmt in ("text", "markdown", "json"):
         terminal = tty("sys.stderr")
         out, _ = run(capsys, 1, "-vv", "apply", "-f", config, "--auto-approve", "--format", fmt)
-        printed = out + terminal.getvalue()
+        # The one carriage return allowed is hookctl's own, rewriting its progress line.
+        printed = out + terminal.getvalue().replace("\r[", "[")
         assert "forged line" in printed and token not in printed
         assert not any(char in printed for char in ESCAPES), printed
     hostile.refusal = None
@@ -354,7 +355,8 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     terminal = tty("sys.stderr")
     out, _ = run(capsys, 0, "-vv", "apply", "-f", config, "--auto-approve")
     assert "done" in out and "\\x1b" in out
-    assert not any(char in out + terminal.getvalue() for char in ESCAPES)
+    progress = terminal.getvalue().replace("\r[", "[")
+    assert not any(char in out + progress for char in ESCAPES)
     out, err = run(capsys, 0, "hooks", "create", "contact.edit", f"{OURS}/keap")
     assert not any(char in out + err for char in ESCAPES)
 
@@ -436,7 +438,7 @@ def test_a_20_mb_hook_url_gives_a_step_summary_under_1_mib(
     assert summary.stat().st_size < 10_000
     assert len(out) < 10_000
     # Whatever came before it, the summary stays under GitHub's limit, and says where the rest is.
-    summary.write_bytes(b"earlier steps\n" * 71_357)  # 999,000 bytes
+    summary.write_bytes(b"earlier steps\n" * 71_400)  # 999,600 bytes
     run(capsys, 0, "plan", "-f", config)
     run(capsys, 2, "drift", "-f", config)
     text = summary.read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_every_property_in_the_plan_schema_has_a_description() -> None:
 
 def test_text_shows_each_change_with_its_reason_and_the_summary() -> None:
     result = sample_plan()
-    text = plan_text(result)
+    text = plan_text(result, verbose=True)
     for change in result.changes:
         assert change.reason in text
         assert change.hook_url in text
@@ -106,7 +107,7 @@ def test_text_shows_each_change_with_its_reason_and_the_summary() -> None:
 
 
 def test_text_is_coloured_only_when_asked() -> None:
-    coloured = plan_text(sample_plan(), color=True)
+    coloured = plan_text(sample_plan(), color=True, verbose=True)
     assert "\033[32m+ create" in coloured and "\033[31m- delete" in coloured
     assert plan_text(sample_plan(), color=False).count("\033") == 0
 
@@ -126,14 +127,16 @@ def test_markdown_has_a_summary_a_row_per_change_and_collapsed_unmanaged_hooks()
     assert markdown.startswith("### hooks.yaml\n")
     assert f"**{summary_line(result)}**" in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
-    # header and rule, one row per change, then the unmanaged table: header, rule, row
-    assert len(rows) == 2 + len(result.changes) + 3
+    # The table of entries (header, rule, a row each), each entry's table (header, rule, a row
+    # per change), then the unmanaged table: header, rule, row
+    entries = {change.name for change in result.changes}
+    assert len(rows) == 2 + len(entries) + 2 * len(entries) + len(result.changes) + 3
     for change in result.changes:
         assert any(f"| {change.action} |" in row and change.hook_url in row for row in rows)
     update = next(c for c in result.changes if isinstance(c, Update))
     assert f"`{update.old_hook_url}` → `{update.hook_url}`" in markdown
     assert "<details>\n<summary>1 unmanaged subscription (never changed)</summary>" in markdown
-    assert ZAPIER in markdown.split("<details>")[1]
+    assert ZAPIER in markdown.split("<details>")[-1]
 
 
 def test_markdown_tables_are_cut_for_pull_request_comments() -> None:
@@ -196,3 +199,27 @@ def test_markdown_text_has_no_mention_reference_link_or_html() -> None:
         "@octocat #12 [x](https://phish.example) www.phish.example &lt;b&gt;a|b&lt;/b&gt;"
     )
     assert len(markdown_text("x" * 10_000)) == 200
+
+
+def test_markdown_that_even_folded_is_too_long_is_cut_but_names_every_entry() -> None:
+    # 400 entries of 3 creates each, every url long and its own: nothing folds across entries.
+    events: Iterable[str] = ["contact.add", "contact.edit", "note.add"]
+    entries = {f"entry-{i}": (f"{BASE}/{'p' * 150}/{i}", events) for i in range(400)}
+    result = plan(desired_state(entries), [])
+    markdown = plan_markdown(result)
+    assert len(markdown) <= 65_536
+    for name in entries:
+        assert f"| {name} | 3 | 0 | 0 | 0 |" in markdown
+    assert markdown.rstrip().endswith("lists every change.")
+    assert "`hookctl plan --format json` (the plan artifact)" in markdown
+    # Folded: one row per entry, its events listed compactly.
+    assert "`contact.{add,edit}, note.add`" in markdown
+
+
+def test_grouped_text_folds_identical_changes_and_lists_events_compactly() -> None:
+    result = plan(
+        desired_state({"svc": (CONTACTS, ["contact.add", "contact.edit", "note.add"])}), []
+    )
+    text = plan_text(result)
+    assert text.splitlines()[0] == "svc: 3 to create"
+    assert f"+ create  3 \u00d7 {CONTACTS}  contact.{{add,edit}}, note.add" in text

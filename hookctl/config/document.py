@@ -58,6 +58,11 @@ class Document:
     def account_names(self) -> tuple[str, ...]:
         return tuple(account.name for account in self.accounts)
 
+    @property
+    def entry_names(self) -> tuple[str, ...]:
+        """The names of the file's hooks entries, in file order (what --target matches)."""
+        return tuple(str(hook["name"]) for hook in self._doc.data["hooks"])
+
     def account(self, name: str | None = None) -> Account:
         """The account `name`, or the only one; ConfigError when there is no such account."""
         if name is None and len(self.accounts) == 1:

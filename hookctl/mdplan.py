@@ -1,0 +1,148 @@
+"""The markdown plan for pull requests (render.plan_markdown): a summary table of every entry,
+then a collapsed section per entry, within GitHub's comment limit however large the plan.
+
+Built in three tries, each stopping as soon as it no longer fits: every change a row; then
+identical changes folded into one row (grouping.Fold); then as many folded sections as fit
+and a pointer to the JSON plan for the rest. The header, the refusal and the table naming
+every entry with its counts come first and always stay. Every cell goes through render's
+helpers: urls masked, Keap's text escaped, cells capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from hookctl.grouping import Entry, Fold, by_entry, compact_events, counts_text
+from hookctl.models import Hook
+from hookctl.planner import ACTIONS, Change, Plan
+from hookctl.render import (
+    _EMOJI,
+    MARKDOWN_MAX_ROWS,
+    _change_row,
+    _count,
+    _fold_reason,
+    _hook_row,
+    _md_code,
+    _md_row,
+    _md_table,
+    markdown_text,
+    mask_text,
+    summary_line,
+)
+from hookctl.urls import mask_url
+
+__all__ = ["plan_markdown"]
+
+# Entry names in the summary table are cut shorter than other cells, so that a table of
+# hundreds of entries still fits.
+NAME_MAX = 80
+
+
+def plan_markdown(
+    plan: Plan, *, title: str, refusal: str | None, limit: int, max_rows: int = MARKDOWN_MAX_ROWS
+) -> str:
+    head = _head(plan, title, refusal)
+    pointer = (
+        "\n… cut here to stay within GitHub's 65,536-character comment limit: "
+        "`hookctl plan --format json` (the plan artifact) lists every change.\n"
+    )
+    room = limit - len(head) - len(pointer) - 1
+    if room < 0:  # the table alone is too long: cut it too (thousands of entries)
+        return _fit_lines(head, limit - len(pointer)) + pointer
+    entries = by_entry(plan.changes)
+    tail = _unmanaged(plan.unmanaged, max_rows)
+
+    def by_change(entry: Entry) -> list[str]:
+        header = ("", "action", "name", "key", "event", "hook url", "reason")
+        return _md_table(header, entry.changes, _change_row, max_rows)
+
+    def folded(entry: Entry) -> list[str]:
+        header = ("", "action", "changes", "events", "hook url", "reason")
+        return _md_table(header, entry.folds(), _fold_row, max_rows)
+
+    for rows in (by_change, folded):
+        blocks, complete = _take((_section(e, rows) for e in entries), limit - len(head))
+        text = "\n".join([head, *blocks, tail])
+        if complete and len(text) <= limit:
+            return text
+    blocks, _ = _take((_section(e, folded) for e in entries), room)
+    return "\n".join([head, *blocks]) + pointer
+
+
+def _head(plan: Plan, title: str, refusal: str | None) -> str:
+    parts = [f"### {markdown_text(title)}", ""]
+    if refusal is not None:
+        parts += [
+            "> [!CAUTION]",
+            f"> **Refused: nothing will be applied.** {markdown_text(mask_text(refusal), None)}",
+            "",
+        ]
+    parts += [f"**{markdown_text(summary_line(plan), limit=None)}**", ""]
+    if plan.targets:
+        targets = ", ".join(_md_code(pattern) for pattern in plan.targets)
+        parts += [
+            f"Limited to the entries {targets} (`--target`): "
+            f"{_count(len(plan.untargeted), 'managed subscription')} of other entries or of no "
+            "entry are left out.",
+            "",
+        ]
+    entries = by_entry(plan.changes)
+    if entries:
+        parts.append(_md_row(["entry", *(f"{_EMOJI[a]} {a}" for a in ACTIONS)]))
+        parts.append(_md_row(["---"] * (len(ACTIONS) + 1)))
+        for entry in entries:
+            counts = entry.counts()
+            name = markdown_text(entry.title, NAME_MAX)
+            parts.append(_md_row([name, *(str(counts[a]) for a in ACTIONS)]))
+    return "\n".join(parts) + "\n"
+
+
+def _section(entry: Entry, rows: Callable[[Entry], list[str]]) -> str:
+    summary = f"<b>{markdown_text(entry.title)}</b>: {counts_text(entry.counts())}"
+    return "\n".join(
+        ["<details>", f"<summary>{summary}</summary>", "", *rows(entry), "</details>", ""]
+    )
+
+
+def _fold_row(fold: Fold) -> Sequence[str]:
+    first: Change = fold.changes[0]
+    url = _md_code(mask_url(first.hook_url))
+    old = getattr(first, "old_hook_url", first.hook_url)
+    if old != first.hook_url:
+        url = f"{_md_code(mask_url(old))} → {url}"
+    reason = _fold_reason(fold) or first.reason
+    return (
+        _EMOJI[fold.action],
+        fold.action,
+        str(len(fold.changes)),
+        _md_code(compact_events(fold.events)),
+        url,
+        markdown_text(mask_text(reason)),
+    )
+
+
+def _unmanaged(hooks: Sequence[Hook], max_rows: int) -> str:
+    if not hooks:
+        return ""
+    summary = f"{_count(len(hooks), 'unmanaged subscription')} (never changed)"
+    table = _md_table(("key", "event", "hook url", "status"), hooks, _hook_row, max_rows)
+    return "\n".join(["<details>", f"<summary>{summary}</summary>", "", *table, "</details>", ""])
+
+
+def _take(blocks: Iterable[str], room: int) -> tuple[list[str], bool]:
+    """The blocks, in order, that fit in `room` characters (one newline between each), and
+    whether all of them did. Stops building at the first that does not fit."""
+    taken: list[str] = []
+    used = 0
+    iterator: Iterator[str] = iter(blocks)
+    for block in iterator:
+        if used + len(block) + 1 > room:
+            return taken, False
+        taken.append(block)
+        used += len(block) + 1
+    return taken, True
+
+
+def _fit_lines(text: str, room: int) -> str:
+    head = text[: max(0, room)]
+    return head[: head.rfind("\n") + 1]
