@@ -14,7 +14,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from hookctl import documents, render
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.planner import Plan
+    from hookctl.probe import Declared, Probe
 
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
@@ -44,6 +46,7 @@ __all__ = [
     "label_log_lines",
     "preview",
     "print_json",
+    "probe_report",
     "progress",
     "render_plan",
     "step_summary",
@@ -62,9 +65,16 @@ def color(stream: Any) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
-def render_plan(plan: Plan, fmt: Any, stream: TextIO | None = None) -> str:
-    """The plan as it is to be written to `stream` (stdout by default), coloured if a terminal."""
-    return render.render_plan(plan, fmt, color=color(stream or sys.stdout)).rstrip("\n")
+def render_plan(
+    plan: Plan,
+    fmt: Any,
+    stream: TextIO | None = None,
+    probes: Mapping[str, Probe] | None = None,
+) -> str:
+    """The plan as it is to be written to `stream` (stdout by default), coloured if a terminal;
+    with `probes`, what each change's url answered to the handshake (plan --probe)."""
+    colored = color(stream or sys.stdout)
+    return render.render_plan(plan, fmt, color=colored, probes=probes).rstrip("\n")
 
 
 def heading(target: Target, fmt: str, stream: TextIO | None = None) -> None:
@@ -110,13 +120,15 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2))
 
 
-def step_summary(plan: Plan, title: str, command: str = "plan") -> None:
+def step_summary(
+    plan: Plan, title: str, command: str = "plan", probes: Mapping[str, Probe] | None = None
+) -> None:
     """In GitHub Actions, append the markdown plan to the job summary, keeping the file under
     STEP_SUMMARY_MAX_BYTES: what does not fit is cut, with a pointer to `command`'s JSON."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    text = (render.plan_markdown(plan, title=title) + "\n").encode("utf-8")
+    text = (render.plan_markdown(plan, title=title, probes=probes) + "\n").encode("utf-8")
     try:
         with open(path, "ab") as summary:
             room = STEP_SUMMARY_MAX_BYTES - summary.seek(0, os.SEEK_END)
@@ -296,11 +308,17 @@ class Run:
             heading(target, self.fmt)
         return not (self.multi and self.fmt == "json")
 
-    def plan(self, target: Target, plan: Plan, refusal: HookctlError | None = None) -> bool:
-        """An account's plan; one that apply would refuse (`refusal`) fails the run. Whether
-        the plan stands."""
-        self._show(target, plan)
-        document = documents.plan_document(plan)
+    def plan(
+        self,
+        target: Target,
+        plan: Plan,
+        refusal: HookctlError | None = None,
+        probes: Mapping[str, Probe] | None = None,
+    ) -> bool:
+        """An account's plan, with what its urls answered to the handshake when `probes`; one
+        that apply would refuse (`refusal`) fails the run. Whether the plan stands."""
+        self._show(target, plan, probes=probes)
+        document = documents.plan_document(plan, probes)
         if refusal is not None:
             self.failed(target, refusal, document)
             return False
@@ -332,16 +350,22 @@ class Run:
         else:
             print(render.report_text(result, color=color(sys.stdout)).rstrip("\n"))
 
-    def _show(self, target: Target, plan: Plan, document: Any = None) -> None:
+    def _show(
+        self,
+        target: Target,
+        plan: Plan,
+        document: Any = None,
+        probes: Mapping[str, Probe] | None = None,
+    ) -> None:
         """An account's plan (in json, `document` instead when given), and in GitHub Actions
         the same in markdown in the job summary."""
         if self.section(target):
             if self.fmt == "json" and document is not None:
                 print_json(document)
             else:
-                print(render_plan(plan, self.fmt))
+                print(render_plan(plan, self.fmt, probes=probes))
         title = f"hookctl {self.command}" + (f": {target.label}" if self.multi else "")
-        step_summary(plan, title, self.command)
+        step_summary(plan, title, self.command, probes)
 
     def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Target, T]]:
         """The accounts whose work gave a value; the others are reported as failed."""
@@ -402,3 +426,56 @@ class Run:
                 for label, (_, text) in zip(labels, self._rows, strict=True)
             )
         )
+
+
+# -- hookctl probe -----------------------------------------------------------------------------
+
+_PROBE_NOTE = (
+    "Keap's servers, not this machine, make the real handshake: a probe from here is evidence, "
+    "not proof (firewalls and DNS can differ)."
+)
+
+
+def probe_report(
+    declared: Sequence[Declared], probes: Mapping[str, Probe], fmt: str, multi: bool
+) -> None:
+    """What `hookctl probe` found: each declared url, its outcome and time, the entries that
+    declare it (and, with several accounts, which), and a summary. Urls masked throughout."""
+    if fmt == "json":
+        print_json(documents.probe_document(declared, probes))
+        return
+    found = [(url, probes[url.url]) for url in declared]
+    counts = Counter(probe.outcome for _, probe in found)
+    failed = sum(not probe.ok for _, probe in found)
+    summary = f"Probed {len(found)} urls: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+    if failed:
+        summary += f". Keap would leave the subscriptions of {failed} of them Unverified."
+    names = [
+        ", ".join(url.names) + (f" (in {', '.join(url.accounts)})" if multi else "")
+        for url in declared
+    ]
+    if not found:
+        print("No urls to probe.")
+    elif fmt == "markdown":
+        print(f"### hookctl probe\n\n**{render.markdown_text(summary, limit=None)}**\n")
+        print("| | result | time | name | hook url | detail |\n|---|---|---|---|---|---|")
+        for (url, probe), name in zip(found, names, strict=True):
+            cells = (
+                render.PROBE_MARKS.get(probe.outcome, "❌"),
+                probe.outcome,
+                f"{probe.milliseconds} ms",
+                render.markdown_text(name),
+                render.markdown_text(render.shown(url.url)),
+                render.markdown_text(render.mask_text(probe.detail)),
+            )
+            print("| " + " | ".join(cells) + " |")
+        print(f"\n{_PROBE_NOTE}")
+    else:
+        shown = [render.shown(name) for name in names]
+        width = max(len(name) for name in shown)
+        for (url, probe), name in zip(found, shown, strict=True):
+            when = f"{probe.milliseconds:>6} ms"
+            print(f"{probe.outcome:<12} {when}  {name.ljust(width)}  {render.shown(url.url)}")
+            if not probe.ok:
+                print(f"    {render.shown(probe.detail)}")
+        print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))

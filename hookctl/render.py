@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from hookctl.models import STATUSES, Hook
@@ -28,6 +28,7 @@ from hookctl.urls import mask_url
 if TYPE_CHECKING:
     from hookctl.applier import ApplyReport
     from hookctl.applier import Outcome as ChangeOutcome
+    from hookctl.probe import Probe
 
 _T = TypeVar("_T")
 
@@ -42,19 +43,24 @@ TEXT_MAX_CHANGES = 20
 
 _SYMBOLS = {"create": "+", "update": "~", "verify": "!", "delete": "-"}
 _EMOJI = {"create": "🟢", "update": "🟡", "verify": "🔵", "delete": "🔴"}
+# plan --probe in markdown: passes, passes only with `hooks verify --secret`, fails.
+PROBE_MARKS = {"ok": "✅", "delayed": "⏳"}
 _ANSI = {"create": "32", "update": "33", "verify": "36", "delete": "31", "dim": "2", "bold": "1"}
 
 
-def render_plan(plan: Plan, fmt: Format, *, color: bool = False) -> str:
-    """The plan in one of FORMATS, as the text the CLI writes to stdout."""
+def render_plan(
+    plan: Plan, fmt: Format, *, color: bool = False, probes: Mapping[str, Probe] | None = None
+) -> str:
+    """The plan in one of FORMATS, as the text the CLI writes to stdout; with `probes` (plan
+    --probe), each create, update and verify says how its url answered the handshake."""
     if fmt == "text":
-        return plan_text(plan, color=color)
+        return plan_text(plan, color=color, probes=probes)
     if fmt == "markdown":
-        return plan_markdown(plan)
+        return plan_markdown(plan, probes=probes)
     from hookctl.documents import plan_document  # documents imports this module
 
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
-    return json.dumps(plan_document(plan), indent=2) + "\n"
+    return json.dumps(plan_document(plan, probes), indent=2) + "\n"
 
 
 def summary_line(plan: Plan) -> str:
@@ -65,7 +71,7 @@ def summary_line(plan: Plan) -> str:
     return f"{doing}; {seen}" if doing else f"No changes; {seen}"
 
 
-def plan_text(plan: Plan, *, color: bool = False) -> str:
+def plan_text(plan: Plan, *, color: bool = False, probes: Mapping[str, Probe] | None = None) -> str:
     """One line per change, aligned, with the fields an update changes beneath it."""
     paint = _painter(color)
     lines: list[str] = []
@@ -76,8 +82,11 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
         key = f"#{_cell(change.key)}" if change.key is not None else "new"
         event = _cell(change.event_key).ljust(events)
         head = f"{_SYMBOLS[change.action]} {change.action:<6}"
+        probed = probe_cell(change, probes)
+        probed = f"  [probe: {probed}]" if probed else ""
         lines.append(
-            f"{paint(change.action, head)} {name}  {key:<8} {event}  {_url_cell(change.hook_url)}"
+            f"{paint(change.action, head)} {name}  {key:<8} {event}  "
+            f"{_url_cell(change.hook_url)}{probed}"
         )
         lines.append(paint("dim", f"    {shown(change.reason)}"))
         if isinstance(change, Update):
@@ -92,9 +101,14 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
 
 
 def plan_markdown(
-    plan: Plan, *, title: str = "hookctl plan", max_rows: int = MARKDOWN_MAX_ROWS
+    plan: Plan,
+    *,
+    title: str = "hookctl plan",
+    max_rows: int = MARKDOWN_MAX_ROWS,
+    probes: Mapping[str, Probe] | None = None,
 ) -> str:
-    """A summary line, a table of changes and a collapsed list of unmanaged subscriptions."""
+    """A summary line, a table of changes (with `probes`, a column saying how each url
+    answered the handshake) and a collapsed list of unmanaged subscriptions."""
     parts = [
         f"### {markdown_text(title)}",
         "",
@@ -102,12 +116,15 @@ def plan_markdown(
         "",
     ]
     if plan.changes:
-        parts += _md_table(
-            ("", "action", "name", "key", "event", "hook url", "reason"),
-            plan.changes,
-            _change_row,
-            max_rows,
-        )
+        header: tuple[str, ...] = ("", "action", "name", "key", "event", "hook url", "reason")
+        row: Callable[[Change], Sequence[str]] = _change_row
+        if probes is not None:
+
+            def row(change: Change) -> Sequence[str]:
+                return (*_change_row(change), probe_cell(change, probes, markdown=True))
+
+            header += ("probe",)
+        parts += _md_table(header, plan.changes, row, max_rows)
     if plan.unmanaged:
         parts += [
             "<details>",
@@ -144,6 +161,22 @@ def _change_row(change: Change) -> Sequence[str]:
         hook_url,
         reason,
     )
+
+
+def probe_cell(
+    change: Change, probes: Mapping[str, Probe] | None, *, markdown: bool = False
+) -> str:
+    """How the url of a create, update or verify answered the handshake (plan --probe):
+    'no echo, 12 ms', after a mark in markdown; empty for a delete, a url not probed, or a
+    plan made without --probe."""
+    from hookctl.probe import PROBED_ACTIONS
+
+    probe = probes.get(change.hook_url) if probes and change.action in PROBED_ACTIONS else None
+    if probe is None:
+        return ""
+    if not markdown:
+        return probe.label
+    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {markdown_text(probe.label)}"
 
 
 def _hook_row(hook: Hook) -> Sequence[str]:
