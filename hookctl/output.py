@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from hookctl import documents, render
 from hookctl.accounts import CURRENT
 from hookctl.errors import ConfigError, HookctlError, KeapError, PlanError
+from hookctl.probe import OUTCOMES
 
 if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
@@ -447,7 +448,9 @@ def probe_report(
     found = [(url, probes[url.url]) for url in declared]
     counts = Counter(probe.outcome for _, probe in found)
     failed = sum(not probe.ok for _, probe in found)
-    summary = f"Probed {len(found)} urls: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+    summary = f"Probed {len(found)} urls: " + ", ".join(
+        f"{counts[outcome]} {outcome}" for outcome in OUTCOMES if counts[outcome]
+    )
     if failed:
         summary += f". Keap would leave the subscriptions of {failed} of them Unverified."
     names = [

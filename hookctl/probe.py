@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from hookctl.errors import HookctlError
+from hookctl.urls import mask_url
 
 if TYPE_CHECKING:
     from hookctl.models import DesiredState
@@ -80,6 +81,8 @@ OUTCOMES: tuple[Outcome, ...] = (
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 20
 HEADER = "X-Hook-Secret"
+# The longest part of a redirect's Location that a probe keeps.
+LOCATION_MAX = 500
 # The changes of a plan after which Keap runs the handshake with the change's url.
 PROBED_ACTIONS = frozenset({"create", "update", "verify"})
 
@@ -98,8 +101,8 @@ class Probe:
     seconds: float
     # The status answered, when there was an answer.
     status: int | None = None
-    # hookctl's own words on the outcome; a url in it (a redirect's Location) is the
-    # receiver's, shown masked like every url.
+    # hookctl's own words on the outcome, safe to show: a redirect's Location in it is
+    # masked already.
     detail: str = ""
 
     @property
@@ -135,9 +138,9 @@ def declared(
     states: Iterable[tuple[str, DesiredState]], patterns: Sequence[str] = ()
 ) -> list[Declared]:
     """The owned urls that the desired states (each with its account's label) declare, each
-    once, in url order, restricted to the entries `patterns` name (see targeted). Only
-    declared urls: live subscriptions, unmanaged or ignored, are never probed. HookctlError
-    when a pattern names no entry."""
+    once, in the order of the entry names, restricted to the entries `patterns` name (see
+    targeted). Only declared urls: live subscriptions, unmanaged or ignored, are never probed.
+    HookctlError when a pattern names no entry."""
     names: dict[str, set[str]] = {}
     accounts: dict[str, list[str]] = {}
     matched: set[str] = set()
@@ -155,7 +158,8 @@ def declared(
         raise HookctlError(
             f"--target {missing[0]}: no hooks.yaml entry of that name (globs: * ? [...])"
         )
-    return [Declared(url, tuple(sorted(names[url])), tuple(accounts[url])) for url in sorted(names)]
+    found = [Declared(url, tuple(sorted(names[url])), tuple(accounts[url])) for url in names]
+    return sorted(found, key=lambda each: (each.names, each.url))
 
 
 def probe_all(
@@ -245,7 +249,9 @@ def _judge(status: int, echoed: str | None, secret: str, location: str) -> tuple
             return "ok", "200 with the secret echoed"
         return "no echo", "200, but X-Hook-Secret holds another value than the one sent"
     if 300 <= status < 400:
-        where = f" to {location}" if location else ""
+        # The receiver's Location may carry a token too, in a relative url as well, and may
+        # be long: masked and cut here, so that the detail is safe to show anywhere.
+        where = f" to {mask_url(location[:LOCATION_MAX])}" if location else ""
         return "redirect", f"answered {status}{where}: Keap does not follow redirects"
     return "wrong status", f"answered {status}: Keap needs 200 with the secret echoed"
 

@@ -60,7 +60,7 @@ def receivers() -> Iterator[Receivers]:
                 return
             if mode == "slow":
                 time.sleep(2.5)
-            status = {"fail": 500, "redirect": 302}.get(mode, 200)
+            status = {"fail": 500, "redirect": 302, "hostile": 307}.get(mode, 200)
             self.send_response(status)
             if mode in ("echo", "slow"):
                 self.send_header("X-Hook-Secret", secret or "")
@@ -68,6 +68,9 @@ def receivers() -> Iterator[Receivers]:
                 self.send_header("X-Hook-Secret", "not-the-secret")
             elif mode == "redirect":
                 self.send_header("Location", f"{found.base}/echo?token=moved-{TOKEN}")
+            elif mode == "hostile":
+                # Relative, with a token, a terminal escape and a lot of it.
+                self.send_header("Location", f"/e\x1b[2Jcho?token={TOKEN}&pad={'y' * 5000}")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -116,6 +119,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         ("slow", "timeout", 1),
         ("redirect", "redirect", 1),
         ("down", "unreachable", 1),
+        # https to a server that speaks plain HTTP: the TLS handshake fails.
+        ("tls", "TLS error", 1),
     ],
 )
 def test_each_receiver_is_reported_as_what_it_does_with_the_right_exit_code(
@@ -126,7 +131,9 @@ def test_each_receiver_is_reported_as_what_it_does_with_the_right_exit_code(
     outcome: str,
     rc: int,
 ) -> None:
-    url = DOWN if mode == "down" else receivers.url(mode)
+    url = {"down": DOWN, "tls": receivers.url("echo").replace("http:", "https:")}.get(
+        mode, receivers.url(mode)
+    )
     config = hooks_yaml(tmp_path, {f"{mode}-hook": url})
     started = time.monotonic()
     code, out, err = run(capsys, "probe", "-f", str(config), "--timeout", "1")
@@ -137,7 +144,7 @@ def test_each_receiver_is_reported_as_what_it_does_with_the_right_exit_code(
     assert f"{mode}-hook" in line and " ms " in line
     assert f"Probed 1 urls: 1 {outcome}" in out
     assert took < 2.5  # the slow receiver answers after 2.5 s: --timeout 1 does not wait
-    if mode != "down":
+    if mode not in ("down", "tls"):
         # Exactly Keap's handshake: one POST, an empty body, a random secret.
         assert receivers.paths == [mode] and receivers.bodies == [b""]
         assert len(receivers.secrets[0]) >= 32
@@ -156,6 +163,20 @@ def test_a_delayed_confirmation_receiver_is_recognised_and_told_how_to_finish(
     assert "200 without X-Hook-Secret: delayed confirmation" in out
     assert "Apply leaves the hook Unverified" in out
     assert "`hookctl hooks verify KEY --secret-env VAR`" in out
+
+
+def test_a_hostile_redirect_location_is_masked_escaped_and_cut_in_every_format(
+    receivers: Receivers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = hooks_yaml(tmp_path, {"moved": receivers.url("hostile")})
+    shown = ""
+    for fmt in ("text", "markdown", "json"):
+        code, out, err = run(capsys, "probe", "-f", str(config), "--format", fmt)
+        assert code == 1 and "redirect" in out
+        shown += out + err
+    assert TOKEN not in shown and "\x1b" not in shown
+    assert "answered 307 to /e\\x1b[2Jcho?token=***(" in shown
+    assert len(shown) < 5000
 
 
 def test_a_receiver_that_drips_its_answer_is_stopped_at_the_timeout(
@@ -369,3 +390,26 @@ def test_plan_without_probe_is_as_it_was_and_sends_no_handshake(
         code, out, _ = run(capsys, "plan", "-f", str(config), "--format", fmt)
         assert code == 0 and "probe" not in out
     assert receivers.paths == []
+
+
+def test_several_accounts_probe_each_url_once_and_say_which_accounts_declare_it(
+    receivers: Receivers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "accounts.yaml"
+    config.write_text(
+        "version: 1\n"
+        "accounts:\n"
+        "  production:\n    credentials: {api_key_env: KEAP_PRODUCTION_KEY}\n"
+        "  staging:\n    credentials: {api_key_env: KEAP_STAGING_KEY}\n"
+        "hooks:\n"
+        f"  - name: contacts\n    url: '{receivers.url('echo')}'\n    events: [contact.add]\n"
+        f"  - name: billing\n    url: '{receivers.url('delayed')}'\n    events: [invoice.add]\n"
+        "    accounts: [production]\n"
+    )
+    code, out, _ = run(capsys, "probe", "-f", str(config))
+    assert code == 1
+    assert "contacts (in production, staging)" in out and "billing (in production)" in out
+    assert sorted(receivers.paths) == ["delayed", "echo"]
+
+    code, out, _ = run(capsys, "probe", "-f", str(config), "--account", "staging")
+    assert code == 0 and "contacts  " in out and "(in " not in out and "billing" not in out
