@@ -110,12 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes (0 none, 1 error)",
     )
-    plan.add_argument(
-        "--probe",
-        action="store_true",
-        help="run Keap's handshake with the url of each create, update and verify, and show "
-        "how it answered (see `hookctl probe`)",
-    )
+    handshake = "show how the url of each create, update and verify answers Keap's handshake"
+    plan.add_argument("--probe", action="store_true", help=handshake)
     _safety_flags(plan)
     plan.set_defaults(func=cmd_plan)
 
@@ -184,35 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _probe_command(
-    commands: Any, config: argparse.ArgumentParser, output: argparse.ArgumentParser
-) -> None:
+def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
     # The defaults are hookctl.probe's, applied by cmd_probe: importing it here would slow
     # every command's start (http.client and ssl).
     probe = commands.add_parser(
-        "probe",
-        parents=[config, output],
-        help="run Keap's verification handshake with every declared url (never calls Keap)",
+        "probe", parents=parents, help="run Keap's handshake with every declared url, from here"
     )
-    probe.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="only the hooks.yaml entries of this name (a glob: * ? [...]); repeatable",
-    )
-    probe.add_argument(
-        "--timeout",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="the longest one handshake may take (default 10)",
-    )
-    probe.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        metavar="N",
-        help="handshakes at once (default 20)",
-    )
+    entries = "only the hooks.yaml entries of this name (a glob: * ? [...]); repeatable"
+    probe.add_argument("--target", action="append", default=[], metavar="NAME", help=entries)
+    seconds, at_once = "seconds per url (default 10)", "urls at once (default 20)"
+    probe.add_argument("--timeout", type=_positive_float, metavar="S", help=seconds)
+    probe.add_argument("--concurrency", type=_positive_int, metavar="N", help=at_once)
     probe.set_defaults(func=cmd_probe, api_url=None)
 
 
@@ -294,8 +272,8 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number above 0")
     return value
 
 
