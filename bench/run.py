@@ -1,4 +1,4 @@
-"""Every benchmark of issue 7 in one run, against the sandbox on loopback.
+"""Every benchmark of issues 7 and 18 in one run, against the sandbox on loopback.
 
     python bench/run.py            # full sizes; writes bench/RESULTS.md (a few minutes)
     python bench/run.py --smoke    # small sizes in seconds (CI); writes nothing
@@ -29,11 +29,13 @@ from pathlib import Path
 
 from hookctl.cli import main as hookctl
 from hookctl.models import KNOWN_EVENT_KEYS
+from hookctl.probe import DEFAULT_CONCURRENCY
 from hookctl.sandbox import Faults, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import bench_planner  # noqa: E402
+import bench_probe  # noqa: E402
 
 KEY = "bench-key"
 # The installed console script, as users start it; `python -m hookctl` when there is none.
@@ -327,6 +329,18 @@ def accounts_at_once(count: int, per_account: int, tmp: Path) -> Row:
     )
 
 
+def probing(count: int, latency: float) -> Row:
+    serial, concurrent = bench_probe.serial_and_concurrent(count, latency)
+    return Row(
+        f"`hookctl probe` of {count} urls, receiver answering after {latency * 1000:g} ms: "
+        f"default concurrency ({DEFAULT_CONCURRENCY}) vs 1",
+        "under a tenth of the serial time",
+        f"{serial:.2f} s vs {concurrent:.2f} s: {concurrent / serial:.3f} of it",
+        concurrent < serial / 10,
+        "bench_probe.py: one loopback receiver, every handshake answered correctly",
+    )
+
+
 def throttled(n: int, rate: float, tmp: Path) -> Row:
     took, stats = timed_apply(n, 8, Faults(throttle_rate=rate, retry_after=True), tmp)
     ideal = n / rate
@@ -397,6 +411,7 @@ def run(smoke: bool) -> list[Row]:
         lambda tmp: parallelism(24 if smoke else 500, tmp),
         lambda tmp: throttled(40 if smoke else 500, 25.0, tmp),
         lambda tmp: accounts_at_once(2 if smoke else 4, 6 if smoke else 40, tmp),
+        lambda tmp: probing(20 if smoke else 200, 0.05),
         lambda tmp: startup(3 if smoke else 9),
     ]
     rows: list[Row] = []

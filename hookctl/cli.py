@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes (0 none, 1 error)",
     )
+    handshake = "show how the url of each create, update and verify answers Keap's handshake"
+    plan.add_argument("--probe", action="store_true", help=handshake)
     _safety_flags(plan)
     _target_flag(plan)
     plan.set_defaults(func=cmd_plan)
@@ -160,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _target_flag(drift)
     drift.set_defaults(func=cmd_drift)
 
+    _probe_command(commands, config, output)
     _hooks_commands(commands, common)
 
     adopt = commands.add_parser(
@@ -195,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
+
+
+def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
+    # The defaults are hookctl.probe's, applied by cmd_probe: importing it here would slow
+    # every command's start (http.client and ssl).
+    probe = commands.add_parser(
+        "probe", parents=parents, help="run Keap's handshake with every declared url, from here"
+    )
+    entries = "only the hooks.yaml entries of this name (a glob: * ? [...]); repeatable"
+    probe.add_argument("--target", action="append", default=[], metavar="NAME", help=entries)
+    seconds, at_once = "seconds per url (default 10)", "urls at once (default 20)"
+    probe.add_argument("--timeout", type=_positive_float, metavar="S", help=seconds)
+    probe.add_argument("--concurrency", type=_positive_int, metavar="N", help=at_once)
+    probe.set_defaults(func=cmd_probe, api_url=None)
 
 
 def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -289,6 +306,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
@@ -353,7 +377,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl import output, runner
 
-    options = _options(args, "account_parallelism", "force", "allow_empty")
+    options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
     targets = _targets(args, options)
     if args.out and len(targets) > 1:
         raise HookctlError(
@@ -365,13 +389,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
     changes = False
     for target, planned in run.each(runner.plan(targets, options)):
         changes = changes or planned.plan.has_changes
-        if run.plan(target, planned.plan, planned.refusal) and args.out:
+        if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, target, planned)
             logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
     run.close()
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
     return EXIT_OK if run.ok else EXIT_ERROR
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Keap's handshake with every owned url the files declare, from here. Reads only the
+    hooks files (event types from the built-in list, as validate --offline): no credentials,
+    no call to Keap."""
+    from hookctl import output, probe
+
+    targets = _targets(args, _options(args))
+    states = [(target.label, target.desired()) for target in targets]
+    declared = probe.declared(states, args.target)
+    found = probe.probe_all(
+        [url.url for url in declared],
+        timeout=args.timeout or probe.DEFAULT_TIMEOUT,
+        concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
+    )
+    output.probe_report(declared, found, args.format, len(targets) > 1)
+    return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
 
 
 def cmd_drift(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ Each document carries `format_version` and is described by a schema in schemas/:
   the same schema; the file around it (checksum, bounded read, atomic write) is planfile's;
 - the drift report (`drift --format json`, `drift --notify`): drift.schema.json;
 - the apply report (`apply --format json`): report.schema.json;
-- a run over several accounts: accounts.schema.json, holding one of the above per account.
+- a run over several accounts: accounts.schema.json, holding one of the above per account;
+- the probe report (`probe --format json`): its shape is given in probe_document.
 
 Hook urls carry credentials (receivers authenticate Keap by a token in the query), so every
 document shows them masked (hookctl.urls.mask_url: `?token=***(1f3a9c)`), urls quoted in free
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from hookctl import __version__
 from hookctl.models import Hook, Subscription, key_order, parse_status, schema_text
 from hookctl.planner import ACTIONS, Change, Create, Delete, Plan, Update, Verify
+from hookctl.probe import OUTCOMES, PROBED_ACTIONS, Declared, Probe
 from hookctl.render import drift_text, mask_text
 from hookctl.urls import mask_url, public_url
 
@@ -118,12 +120,19 @@ def change_from_dict(data: Mapping[str, Any]) -> Change:
 # -- plans -------------------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def plan_document(plan: Plan, probes: Mapping[str, Probe] | None = None) -> dict[str, Any]:
     """The plan as `hookctl plan --format json` prints it; a plan limited by --target also
-    says to which entries, and which live subscriptions it left alone for that reason."""
+    says to which entries, and which live subscriptions it left alone for that reason; with
+    `probes` (plan --probe), each create, update and verify whose url was probed has a `probe`."""
+    changes = [change_to_dict(change) for change in plan.changes]
+    if probes:
+        for change, data in zip(plan.changes, changes, strict=True):
+            probe = probes.get(change.hook_url) if change.action in PROBED_ACTIONS else None
+            if probe is not None:
+                data["probe"] = probe_to_dict(probe)
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "changes": [change_to_dict(change) for change in plan.changes],
+        "changes": changes,
         "summary": plan.summary(),
         "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
     }
@@ -131,6 +140,39 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         document["targets"] = list(plan.targets)
         document["untargeted"] = [hook_to_dict(hook) for hook in plan.untargeted]
     return document
+
+
+def probe_to_dict(probe: Probe) -> dict[str, Any]:
+    """What a url answered to the handshake (plan.schema.json's `probe`): never the secret."""
+    return {
+        "outcome": probe.outcome,
+        "ok": probe.ok,
+        "ms": probe.milliseconds,
+        "status": probe.status,
+        "detail": mask_text(probe.detail),
+    }
+
+
+def probe_document(declared: Sequence[Declared], probes: Mapping[str, Probe]) -> dict[str, Any]:
+    """`hookctl probe --format json`: every declared url probed, with the entries and accounts
+    that declare it, and how many urls had each outcome."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for url in declared:
+        counts[probes[url.url].outcome] += 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "ok": all(probes[url.url].ok for url in declared),
+        "summary": counts,
+        "probes": [
+            {
+                "hook_url": mask_url(url.url),
+                "names": list(url.names),
+                "accounts": list(url.accounts),
+                **probe_to_dict(probes[url.url]),
+            }
+            for url in declared
+        ],
+    }
 
 
 # A saved plan's own format: 2 lists the changes as every document shows them and a digest of

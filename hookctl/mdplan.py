@@ -10,7 +10,8 @@ helpers: urls masked, Keap's text escaped, cells capped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from hookctl.grouping import Entry, Fold, by_entry, compact_events, counts_text
 from hookctl.models import Hook
@@ -27,9 +28,13 @@ from hookctl.render import (
     _md_table,
     markdown_text,
     mask_text,
+    probe_cell,
     summary_line,
 )
 from hookctl.urls import mask_url
+
+if TYPE_CHECKING:
+    from hookctl.probe import Probe
 
 __all__ = ["plan_markdown"]
 
@@ -39,7 +44,13 @@ NAME_MAX = 80
 
 
 def plan_markdown(
-    plan: Plan, *, title: str, refusal: str | None, limit: int, max_rows: int = MARKDOWN_MAX_ROWS
+    plan: Plan,
+    *,
+    title: str,
+    refusal: str | None,
+    limit: int,
+    max_rows: int = MARKDOWN_MAX_ROWS,
+    probes: Mapping[str, Probe] | None = None,
 ) -> str:
     head = _head(plan, title, refusal)
     pointer = (
@@ -52,13 +63,20 @@ def plan_markdown(
     entries = by_entry(plan.changes)
     tail = _unmanaged(plan.unmanaged, max_rows)
 
+    # plan --probe: a last column saying how each url answered the handshake.
+    probe_column: tuple[str, ...] = ("probe",) if probes is not None else ()
+
+    def probed(change: Change) -> tuple[str, ...]:
+        return (probe_cell(change, probes, markdown=True),) if probes is not None else ()
+
     def by_change(entry: Entry) -> list[str]:
-        header = ("", "action", "name", "key", "event", "hook url", "reason")
-        return _md_table(header, entry.changes, _change_row, max_rows)
+        header = ("", "action", "name", "key", "event", "hook url", "reason", *probe_column)
+        return _md_table(header, entry.changes, lambda c: (*_change_row(c), *probed(c)), max_rows)
 
     def folded(entry: Entry) -> list[str]:
-        header = ("", "action", "changes", "events", "hook url", "reason")
-        return _md_table(header, entry.folds(), _fold_row, max_rows)
+        header = ("", "action", "changes", "events", "hook url", "reason", *probe_column)
+        row: Callable[[Fold], Sequence[str]] = lambda f: (*_fold_row(f), *probed(f.changes[0]))  # noqa: E731
+        return _md_table(header, entry.folds(), row, max_rows)
 
     for rows in (by_change, folded):
         blocks, complete = _take((_section(e, rows) for e in entries), limit - len(head))

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -23,6 +24,7 @@ from hookctl import documents, render
 from hookctl.accounts import CURRENT
 from hookctl.errors import ConfigError, HookctlError, KeapError, PlanError
 from hookctl.files import write_atomically
+from hookctl.probe import OUTCOMES
 
 if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.planner import Plan
+    from hookctl.probe import Declared, Probe
 
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
@@ -49,6 +52,7 @@ __all__ = [
     "label_log_lines",
     "preview",
     "print_json",
+    "probe_report",
     "render_plan",
     "step_summary",
     "valid",
@@ -92,11 +96,18 @@ def configure(color_mode: str, verbose: bool) -> None:
     VERBOSE[0] = verbose
 
 
-def render_plan(plan: Plan, fmt: Any, stream: TextIO | None = None, **markdown: Any) -> str:
+def render_plan(
+    plan: Plan,
+    fmt: Any,
+    stream: TextIO | None = None,
+    probes: Mapping[str, Probe] | None = None,
+    **markdown: Any,
+) -> str:
     """The plan as it is to be written to `stream` (stdout by default), coloured as color()
-    decides; `markdown` holds render_plan's refusal and limit."""
+    decides; with `probes`, what each change's url answered to the handshake (plan --probe);
+    `markdown` holds render_plan's refusal and limit."""
     shown = render.render_plan(
-        plan, fmt, color=color(stream or sys.stdout), verbose=VERBOSE[0], **markdown
+        plan, fmt, color=color(stream or sys.stdout), verbose=VERBOSE[0], probes=probes, **markdown
     )
     return shown.rstrip("\n")
 
@@ -144,13 +155,20 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2))
 
 
-def step_summary(plan: Plan, title: str, command: str = "plan", refusal: str | None = None) -> None:
+def step_summary(
+    plan: Plan,
+    title: str,
+    command: str = "plan",
+    refusal: str | None = None,
+    probes: Mapping[str, Probe] | None = None,
+) -> None:
     """In GitHub Actions, append the markdown plan to the job summary, keeping the file under
     STEP_SUMMARY_MAX_BYTES: what does not fit is cut, with a pointer to `command`'s JSON."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    text = (render.plan_markdown(plan, title=title, refusal=refusal) + "\n").encode("utf-8")
+    markdown = render.plan_markdown(plan, title=title, refusal=refusal, probes=probes)
+    text = (markdown + "\n").encode("utf-8")
     try:
         with open(path, "ab") as summary:
             room = STEP_SUMMARY_MAX_BYTES - summary.seek(0, os.SEEK_END)
@@ -407,11 +425,18 @@ class Run:
             heading(target, self.fmt)
         return not (self.multi and self.fmt == "json")
 
-    def plan(self, target: Target, plan: Plan, refusal: HookctlError | None = None) -> bool:
-        """An account's plan; one that apply would refuse (`refusal`) fails the run. Whether
-        the plan stands."""
-        self._show(target, plan, refusal=str(refusal) if refusal is not None else None)
-        document = documents.plan_document(plan)
+    def plan(
+        self,
+        target: Target,
+        plan: Plan,
+        refusal: HookctlError | None = None,
+        probes: Mapping[str, Probe] | None = None,
+    ) -> bool:
+        """An account's plan, with what its urls answered to the handshake when `probes`; one
+        that apply would refuse (`refusal`) fails the run. Whether the plan stands."""
+        shown = str(refusal) if refusal is not None else None
+        self._show(target, plan, refusal=shown, probes=probes)
+        document = documents.plan_document(plan, probes)
         if refusal is not None:
             self.failed(target, refusal, document, shown=True)
             return False
@@ -445,7 +470,12 @@ class Run:
             print(text.rstrip("\n"))
 
     def _show(
-        self, target: Target, plan: Plan, document: Any = None, refusal: str | None = None
+        self,
+        target: Target,
+        plan: Plan,
+        document: Any = None,
+        refusal: str | None = None,
+        probes: Mapping[str, Probe] | None = None,
     ) -> None:
         """An account's plan (in json, `document` instead when given), and in GitHub Actions
         the same in markdown in the job summary; markdown says first why apply would refuse
@@ -454,9 +484,10 @@ class Run:
             if self.fmt == "json" and document is not None:
                 print_json(document)
             else:
-                print(render_plan(plan, self.fmt, refusal=refusal, limit=self._markdown_room))
+                room = self._markdown_room
+                print(render_plan(plan, self.fmt, probes=probes, refusal=refusal, limit=room))
         title = f"hookctl {self.command}" + (f": {target.label}" if self.multi else "")
-        step_summary(plan, title, self.command, refusal)
+        step_summary(plan, title, self.command, refusal, probes)
 
     def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Target, T]]:
         """The accounts whose work gave a value; the others are reported as failed."""
@@ -528,3 +559,58 @@ class Run:
                 for label, (_, text) in zip(labels, self._rows, strict=True)
             )
         )
+
+
+# -- hookctl probe -----------------------------------------------------------------------------
+
+_PROBE_NOTE = (
+    "Keap's servers, not this machine, make the real handshake: a probe from here is evidence, "
+    "not proof (firewalls and DNS can differ)."
+)
+
+
+def probe_report(
+    declared: Sequence[Declared], probes: Mapping[str, Probe], fmt: str, multi: bool
+) -> None:
+    """What `hookctl probe` found: each declared url, its outcome and time, the entries that
+    declare it (and, with several accounts, which), and a summary. Urls masked throughout."""
+    if fmt == "json":
+        print_json(documents.probe_document(declared, probes))
+        return
+    found = [(url, probes[url.url]) for url in declared]
+    counts = Counter(probe.outcome for _, probe in found)
+    failed = sum(not probe.ok for _, probe in found)
+    summary = f"Probed {len(found)} urls: " + ", ".join(
+        f"{counts[outcome]} {outcome}" for outcome in OUTCOMES if counts[outcome]
+    )
+    if failed:
+        summary += f". Keap would leave the subscriptions of {failed} of them Unverified."
+    names = [
+        ", ".join(url.names) + (f" (in {', '.join(url.accounts)})" if multi else "")
+        for url in declared
+    ]
+    if not found:
+        print("No urls to probe.")
+    elif fmt == "markdown":
+        print(f"### hookctl probe\n\n**{render.markdown_text(summary, limit=None)}**\n")
+        print("| | result | time | name | hook url | detail |\n|---|---|---|---|---|---|")
+        for (url, probe), name in zip(found, names, strict=True):
+            cells = (
+                render.PROBE_MARKS.get(probe.outcome, "❌"),
+                probe.outcome,
+                f"{probe.milliseconds} ms",
+                render.markdown_text(name),
+                render.markdown_text(render.shown(url.url)),
+                render.markdown_text(render.mask_text(probe.detail)),
+            )
+            print("| " + " | ".join(cells) + " |")
+        print(f"\n{_PROBE_NOTE}")
+    else:
+        shown = [render.shown(name) for name in names]
+        width = max(len(name) for name in shown)
+        for (url, probe), name in zip(found, shown, strict=True):
+            when = f"{probe.milliseconds:>6} ms"
+            print(f"{probe.outcome:<12} {when}  {name.ljust(width)}  {render.shown(url.url)}")
+            if not probe.ok:
+                print(f"    {render.shown(probe.detail)}")
+        print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))

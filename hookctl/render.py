@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from hookctl.grouping import NO_ENTRY, Fold, by_entry, compact_events, counts_text, duration
@@ -29,6 +29,7 @@ from hookctl.urls import mask_url
 if TYPE_CHECKING:
     from hookctl.applier import ApplyReport
     from hookctl.applier import Outcome as ChangeOutcome
+    from hookctl.probe import Probe
 
 _T = TypeVar("_T")
 
@@ -49,6 +50,8 @@ TEXT_MAX_CHANGES = 20
 _TIMES = "\u00d7"
 _SYMBOLS = {"create": "+", "update": "~", "verify": "!", "delete": "-"}
 _EMOJI = {"create": "🟢", "update": "🟡", "verify": "🔵", "delete": "🔴"}
+# plan --probe in markdown: passes, passes only with `hooks verify --secret`, fails.
+PROBE_MARKS = {"ok": "✅", "delayed": "⏳"}
 _ANSI = {"create": "32", "update": "33", "verify": "36", "delete": "31", "dim": "2", "bold": "1"}
 
 
@@ -60,17 +63,20 @@ def render_plan(
     verbose: bool = False,
     refusal: str | None = None,
     limit: int = MARKDOWN_MAX_CHARS,
+    probes: Mapping[str, Probe] | None = None,
 ) -> str:
     """The plan in one of FORMATS, as the text the CLI writes to stdout; markdown carries
-    `refusal` (why apply would refuse it) at the top and stays within `limit` characters."""
+    `refusal` (why apply would refuse it) at the top and stays within `limit` characters; with
+    `probes` (plan --probe), each create, update and verify says how its url answered the
+    handshake."""
     if fmt == "text":
-        return plan_text(plan, color=color, verbose=verbose)
+        return plan_text(plan, color=color, verbose=verbose, probes=probes)
     if fmt == "markdown":
-        return plan_markdown(plan, refusal=refusal, limit=limit)
+        return plan_markdown(plan, refusal=refusal, limit=limit, probes=probes)
     from hookctl.documents import plan_document  # documents imports this module
 
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
-    return json.dumps(plan_document(plan), indent=2) + "\n"
+    return json.dumps(plan_document(plan, probes), indent=2) + "\n"
 
 
 def summary_line(plan: Plan) -> str:
@@ -81,20 +87,33 @@ def summary_line(plan: Plan) -> str:
     return f"{doing}; {seen}" if doing else f"No changes; {seen}"
 
 
-def plan_text(plan: Plan, *, color: bool = False, verbose: bool = False) -> str:
+def plan_text(
+    plan: Plan,
+    *,
+    color: bool = False,
+    verbose: bool = False,
+    probes: Mapping[str, Probe] | None = None,
+) -> str:
     """The changes grouped by entry, a heading with its counts, then its changes with the
     identical ones folded (`~ update  48 x hook_url a → b  task.{add,edit,…}`, with a
-    multiplication sign); `verbose`: one line per change with its reason. The summary line
-    last, either way."""
+    multiplication sign); `verbose`: one line per change with its reason. With `probes`, how
+    each url answered the handshake. The summary line last, either way."""
     paint = _painter(color)
-    lines = _change_lines(plan, paint) if verbose else _grouped_lines(plan, paint)
+    lines = _change_lines(plan, paint, probes) if verbose else _grouped_lines(plan, paint, probes)
     if lines:
         lines.append("")
     lines.append(paint("bold", summary_line(plan)))
     return "\n".join(lines) + "\n"
 
 
-def _change_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
+def _probed(change: Change, probes: Mapping[str, Probe] | None) -> str:
+    probed = probe_cell(change, probes)
+    return f"  [probe: {probed}]" if probed else ""
+
+
+def _change_lines(
+    plan: Plan, paint: Callable[[str, str], str], probes: Mapping[str, Probe] | None
+) -> list[str]:
     lines: list[str] = []
     names = max((len(_cell(c.name or "-")) for c in plan.changes), default=0)
     events = max((len(_cell(c.event_key)) for c in plan.changes), default=0)
@@ -103,8 +122,11 @@ def _change_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
         key = f"#{_cell(change.key)}" if change.key is not None else "new"
         event = _cell(change.event_key).ljust(events)
         head = f"{_SYMBOLS[change.action]} {change.action:<6}"
+        probed = probe_cell(change, probes)
+        probed = f"  [probe: {probed}]" if probed else ""
         lines.append(
-            f"{paint(change.action, head)} {name}  {key:<8} {event}  {_url_cell(change.hook_url)}"
+            f"{paint(change.action, head)} {name}  {key:<8} {event}  "
+            f"{_url_cell(change.hook_url)}{probed}"
         )
         lines.append(paint("dim", f"    {shown(change.reason)}"))
         if isinstance(change, Update):
@@ -115,13 +137,15 @@ def _change_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
     return lines
 
 
-def _grouped_lines(plan: Plan, paint: Callable[[str, str], str]) -> list[str]:
+def _grouped_lines(
+    plan: Plan, paint: Callable[[str, str], str], probes: Mapping[str, Probe] | None
+) -> list[str]:
     lines: list[str] = []
     for entry in by_entry(plan.changes):
         lines.append(f"{paint('bold', _cell(entry.title))}: {counts_text(entry.counts())}")
         for fold in entry.folds():
             head = paint(fold.action, f"{_SYMBOLS[fold.action]} {fold.action:<6}")
-            lines.append(f"  {head}  {_fold_text(fold)}")
+            lines.append(f"  {head}  {_fold_text(fold)}{_probed(fold.changes[0], probes)}")
             why = _fold_reason(fold)
             if why:
                 lines.append(paint("dim", f"      {shown(why)}"))
@@ -167,15 +191,17 @@ def plan_markdown(
     refusal: str | None = None,
     limit: int = MARKDOWN_MAX_CHARS,
     max_rows: int = MARKDOWN_MAX_ROWS,
+    probes: Mapping[str, Probe] | None = None,
 ) -> str:
     """For a pull request: the refusal first when apply would refuse the plan, the summary
     line, a table of every entry with its counts, then a collapsed section per entry with
     its changes (folded when the changes one by one would not fit) and the unmanaged
-    subscriptions. At most `limit` characters: what does not fit is cut, with a pointer to
-    the JSON plan; the table naming every entry always stays."""
+    subscriptions; with `probes`, a column saying how each url answered the handshake. At
+    most `limit` characters: what does not fit is cut, with a pointer to the JSON plan; the
+    table naming every entry always stays."""
     from hookctl.mdplan import plan_markdown as build  # the budgeting lives there
 
-    return build(plan, title=title, refusal=refusal, limit=limit, max_rows=max_rows)
+    return build(plan, title=title, refusal=refusal, limit=limit, max_rows=max_rows, probes=probes)
 
 
 def _change_row(change: Change) -> Sequence[str]:
@@ -201,6 +227,22 @@ def _change_row(change: Change) -> Sequence[str]:
         hook_url,
         reason,
     )
+
+
+def probe_cell(
+    change: Change, probes: Mapping[str, Probe] | None, *, markdown: bool = False
+) -> str:
+    """How the url of a create, update or verify answered the handshake (plan --probe):
+    'no echo, 12 ms', after a mark in markdown; empty for a delete, a url not probed, or a
+    plan made without --probe."""
+    from hookctl.probe import PROBED_ACTIONS
+
+    probe = probes.get(change.hook_url) if probes and change.action in PROBED_ACTIONS else None
+    if probe is None:
+        return ""
+    if not markdown:
+        return probe.label
+    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {markdown_text(probe.label)}"
 
 
 def _hook_row(hook: Hook) -> Sequence[str]:

@@ -30,6 +30,7 @@ from hookctl.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.planfile import SavedPlan
 from hookctl.planner import Plan, entry_targeted, targeted
 from hookctl.planner import plan as make_plan
+from hookctl.probe import PROBED_ACTIONS, Probe, probe_all
 
 __all__ = [
     "DEFAULT_FILES",
@@ -84,6 +85,8 @@ class Options:
     offline: bool = False
     # plan, apply, drift: only the hooks.yaml entries these names (shell globs) match.
     targets: tuple[str, ...] = ()
+    # plan: run Keap's handshake with the url of every create, update and verify (hookctl.probe).
+    probe: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class Planned:
     api_url: str
     # From plan(): why apply would refuse this plan (the safety thresholds), if it would.
     refusal: HookctlError | None = None
+    # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
+    # changes that make Keap run it (create, update, verify).
+    probes: Mapping[str, Probe] | None = None
 
 
 # -- targets and clients -----------------------------------------------------------------------
@@ -222,6 +228,9 @@ def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
     """Every account planned, with why apply would refuse its plan under `options`."""
 
     def judge(target: Target, planned: Planned) -> Planned:
+        if options.probe:
+            urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
+            planned = replace(planned, probes=probe_all(urls))
         try:
             planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
         except HookctlError as exc:
