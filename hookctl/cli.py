@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
     common.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="the longest wait Keap may ask for (Retry-After, throttling) before the command "
+        "gives up, saying until when (default 60)",
+    )
+    common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     config = argparse.ArgumentParser(add_help=False)
@@ -248,6 +256,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not 0 <= value < 1e9:  # NaN and inf too
+        raise argparse.ArgumentTypeError("must be 0 or more seconds, and finite")
+    return value
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
@@ -270,6 +288,7 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
 
     return Options(
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
+        max_wait=args.max_wait,
         **{flag: getattr(args, flag) for flag in flags},
     )
 

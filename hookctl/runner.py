@@ -30,6 +30,7 @@ from hookctl.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.planfile import SavedPlan
 from hookctl.planner import Plan
 from hookctl.planner import plan as make_plan
+from hookctl.waits import DEFAULT_MAX_WAIT
 
 __all__ = [
     "DEFAULT_FILES",
@@ -81,6 +82,9 @@ class Options:
     dry_run: bool = False
     # validate: check event keys against the built-in list instead of the account's.
     offline: bool = False
+    # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
+    # one ends the account's work with an error saying until when.
+    max_wait: float = DEFAULT_MAX_WAIT
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         pool_size=pool_size,
+        max_wait=options.max_wait,
     )
 
 
