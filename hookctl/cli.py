@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hookctl.waits import DEFAULT_MAX_WAIT
+
     parser = argparse.ArgumentParser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
@@ -65,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--max-wait",
         type=_seconds,
-        default=60.0,
+        default=DEFAULT_MAX_WAIT,
         metavar="SECONDS",
-        help="the longest wait Keap may ask for (Retry-After, throttling) before the command "
-        "gives up, saying until when (default 60)",
+        help="the longest wait Keap may ask for (Retry-After, throttling); a longer one ends "
+        f"the command, saying until when (default {DEFAULT_MAX_WAIT:g})",
     )
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -262,7 +264,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError("must be a number of seconds") from None
     if not 0 <= value < 1e9:  # NaN and inf too
-        raise argparse.ArgumentTypeError("must be 0 or more seconds, and finite")
+        raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
     return value
 
 

@@ -3,10 +3,12 @@ KeapError saying why not.
 
 It owns everything between an operation and the wire, and knows nothing of hooks: the HTTP
 session (CA bundle, proxies, connection pool, no redirects), the credential (a `KeapAuth`,
-refreshed once on a 401 if it can), retries within a `RetryPolicy`, pacing on Keap's throttle
-headers, bounded reads of the body, and the mapping of answers and network failures to the
-exceptions of hookctl.errors. A request that must not be repeated blindly (a create) passes a
-`recover` callback, asked after an ambiguous failure whether the request had taken effect.
+refreshed once on a 401 if it can), retries within a `RetryPolicy`, the waits Keap asks for
+(Retry-After and throttle headers, through hookctl.waits), none longer than `max_wait`, bounded
+reads of the body, and the mapping of answers and network failures to the exceptions of
+hookctl.errors. A request that must not be repeated blindly (a create) passes a `recover`
+callback, asked after an ambiguous failure whether the request had taken effect. No text it
+raises holds the credential, even as Keap echoed it.
 """
 
 from __future__ import annotations
@@ -272,9 +274,9 @@ class Transport:
             message = "connection lost" if sent else "cannot connect"
             error = UnreachableError(method, path, None, message, self._net_hint())
             raise _Ambiguous(error) if sent and not idempotent else error from None
-        except (requests.exceptions.RequestException, OSError) as exc:
-            # Refused before sending (an invalid url or header, a CA bundle gone): the text
-            # of such an error may quote a header, the credential with it.
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Refused before sending (a url requests or urllib3 cannot use, a CA bundle gone):
+            # the text of such an error may quote a header, the credential with it.
             failed = f"the request could not be sent ({type(exc).__name__})"
             raise KeapError(method, path, None, failed) from None
         try:

@@ -468,7 +468,7 @@ def test_max_wait_must_be_a_finite_number_of_seconds(
     with pytest.raises(SystemExit) as caught:
         main(["hooks", "list", "--max-wait", value])
     assert caught.value.code == 2
-    assert "--max-wait" in capsys.readouterr().err
+    assert "argument --max-wait: must be" in capsys.readouterr().err
 
 
 def test_the_pacer_never_queues_a_request_past_max_wait(
@@ -627,6 +627,23 @@ def test_a_password_in_the_api_url_is_never_shown(
         result = inside(capsys, "-vvv", *argv, "--api-url", url)
         assert result.code == 0, result.err
         assert not [piece for piece in pieces(PASSWORD) if piece in result.out + result.err]
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        f"http://user:{PASSWORD}@[::1/crm/rest/v1",
+        f"http://user:{PASSWORD}@127.0.0.1:99999/crm/rest/v1",
+        f"https://user:{PASSWORD}@ex%41mple..com/crm/rest/v1",
+        f"ftp://user:{PASSWORD}@127.0.0.1/crm/rest/v1",
+    ],
+    ids=["unclosed-bracket", "port-out-of-range", "empty-label", "ftp"],
+)
+def test_an_api_url_that_cannot_be_used_is_one_line_without_its_password(
+    api_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEAP_API_KEY", KEY)
+    assert_refused(inside(capsys, "-vvv", "hooks", "list", "--api-url", api_url), PASSWORD)
 
 
 ECHOES: dict[str, Callable[[str], str]] = {
