@@ -325,13 +325,14 @@ def test_a_hook_secret_that_cannot_be_a_header_is_refused_in_one_line(
 RETRY_AFTERS = ["86400", "inf", "1e308", "Fri, 31 Dec 9999 23:59:59 GMT", "1e400", "99999999999"]
 
 
+@pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("after", RETRY_AFTERS)
 def test_a_retry_after_longer_than_max_wait_ends_the_command_saying_until_when(
-    after: str, hostile: Callable[[Respond], Hostile]
+    after: str, status: int, hostile: Callable[[Respond], Hostile]
 ) -> None:
-    keap = hostile(lambda method, path: throttled(after))
+    keap = hostile(lambda method, path: Answer(status, b"{}", {"Retry-After": after}))
     line = assert_refused(child("hooks", "list", "--api-url", keap.url, env={"KEAP_API_KEY": KEY}))
-    assert "GET /hooks -> HTTP 429" in line and "Keap asks to wait" in line
+    assert f"GET /hooks -> HTTP {status}" in line and "Keap asks to wait" in line
     assert "--max-wait" in line
     if after in ("86400", "Fri, 31 Dec 9999 23:59:59 GMT"):
         assert " UTC" in line
