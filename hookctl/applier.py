@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hookctl.errors import HookctlError, NotFoundError
-from hookctl.interrupts import check_interrupted
+from hookctl.interrupts import check_interrupted, interrupt
 from hookctl.keap import Keap
 from hookctl.models import DesiredState, Hook
 from hookctl.planner import Change, Create, Delete, Plan, Update, Verify, plan
@@ -104,6 +104,10 @@ def apply(
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
+    except KeyboardInterrupt:
+        # A write waiting on Keap (a Retry-After) stops waiting, so that shutdown is quick.
+        interrupt()
+        raise
     finally:
         # On Ctrl-C the writes in flight finish and none still queued is sent; a rerun plans
         # again and does the rest.

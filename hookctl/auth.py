@@ -26,10 +26,13 @@ refused), so that the user sees one line and no traceback.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import requests
+
+from hookctl.errors import HookctlError
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_ENV",
@@ -37,14 +40,22 @@ __all__ = [
     "ApiKeyAuth",
     "BearerAuth",
     "KeapAuth",
+    "clean_secret",
     "credentials_from_env",
     "missing_hint",
+    "redact",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_API_KEY_ENV = "KEAP_API_KEY"
 DEFAULT_ACCESS_TOKEN_ENV = "KEAP_ACCESS_TOKEN"
-# What requests refuses in a header value (and would quote, secret and all, in its error).
-_UNSENDABLE = re.compile(r"^\s|[\r\n]")
+# Control characters (C0, DEL, C1): requests refuses some in a header, quoting the value in its
+# error, and lets others through to reach Keap as a key nobody typed.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# An echo of a secret is hidden wherever it shows this many of the secret's characters in a
+# row: an error body cut short or upper-cased still gives most of it away.
+REDACT_RUN = 8
 
 
 class KeapAuth(requests.auth.AuthBase):
@@ -53,7 +64,7 @@ class KeapAuth(requests.auth.AuthBase):
     header = ""
 
     def __init__(self, value: str, env_name: str) -> None:
-        self._value = value
+        self._value, self._problem = _checked(value, f"${env_name}")
         self.env_name = env_name
 
     def header_value(self) -> str:
@@ -65,9 +76,7 @@ class KeapAuth(requests.auth.AuthBase):
 
     def problem(self) -> str | None:
         """Why this credential cannot be sent at all, checked before any request."""
-        if _UNSENDABLE.search(self.header_value()):
-            return f"${self.env_name} starts with a space or holds a line break"
-        return None
+        return self._problem
 
     def refresh(self) -> bool:
         """After a 401: renew the secret and return True to have the request sent once more.
@@ -75,7 +84,7 @@ class KeapAuth(requests.auth.AuthBase):
         return False
 
     def redact(self, text: str) -> str:
-        return text.replace(self._value, "***") if self._value else text
+        return redact(text, (self._value,))
 
     @property
     def hint(self) -> str:
@@ -125,3 +134,58 @@ def missing_hint(api_key_env: str | None = None, access_token_env: str | None = 
     if api_key_env or access_token_env:
         return f"set ${api_key_env or access_token_env}"
     return f"set ${DEFAULT_API_KEY_ENV} or ${DEFAULT_ACCESS_TOKEN_ENV}"
+
+
+def clean_secret(value: str, name: str) -> str:
+    """A secret as it is to be sent in a header: without the spaces or line break pasted
+    around it (a warning naming `name`, e.g. "$VAR" or "--secret", says so), and a
+    HookctlError naming `name`, never the value, when it cannot be sent at all."""
+    cleaned, problem = _checked(value, name)
+    if problem:
+        raise HookctlError(problem)
+    return cleaned
+
+
+def _checked(value: str, name: str) -> tuple[str, str | None]:
+    """`value` stripped, and why it cannot go in an HTTP header (None when it can)."""
+    cleaned = value.strip()
+    if cleaned != value:
+        logger.warning("%s has spaces or a line break around it; they were left out", name)
+    if not cleaned and value:
+        return cleaned, f"{name} holds nothing but spaces or line breaks"
+    if _CONTROL.search(cleaned):
+        return cleaned, f"{name} holds a control character (a line break or tab inside it?)"
+    try:
+        cleaned.encode("latin-1")
+    except UnicodeEncodeError:
+        # http.client sends header values as Latin-1: nothing else can be sent.
+        return cleaned, f"{name} holds a character that cannot be sent in an HTTP header"
+    return cleaned, None
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every echo of a secret replaced by `***`: any run of REDACT_RUN or more of
+    a secret's characters in a row (of a shorter secret, the whole of it), as it is,
+    upper-cased or lower-cased."""
+    hidden = bytearray(len(text))
+    for secret in secrets:
+        size = min(REDACT_RUN, len(secret))
+        if not size:
+            continue
+        pieces = {
+            variant[i : i + size]
+            for variant in {secret, secret.upper(), secret.lower()}
+            for i in range(len(variant) - size + 1)
+        }
+        for start in range(len(text) - size + 1):
+            if text[start : start + size] in pieces:
+                hidden[start : start + size] = b"\x01" * size
+    if not any(hidden):
+        return text
+    shown: list[str] = []
+    for index, char in enumerate(text):
+        if not hidden[index]:
+            shown.append(char)
+        elif index == 0 or not hidden[index - 1]:
+            shown.append("***")
+    return "".join(shown)

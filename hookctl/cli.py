@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hookctl.waits import DEFAULT_MAX_WAIT
+
     parser = argparse.ArgumentParser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
@@ -75,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
     common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
+    common.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_MAX_WAIT,
+        metavar="SECONDS",
+        help="the longest wait Keap may ask for (Retry-After, throttling); a longer one ends "
+        f"the command, saying until when (default {DEFAULT_MAX_WAIT:g})",
+    )
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -306,9 +316,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not 0 <= value < 1e9:  # NaN and inf too
+        raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
+    return value
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
+    value = _seconds(text)
+    if value == 0:
         raise argparse.ArgumentTypeError("must be a number above 0")
     return value
 
@@ -338,6 +358,7 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
     return Options(
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
         targets=tuple(getattr(args, "target", None) or ()),
+        max_wait=getattr(args, "max_wait", Options.max_wait),
         **{flag: getattr(args, flag) for flag in flags},
     )
 

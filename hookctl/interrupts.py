@@ -9,7 +9,7 @@ import threading
 
 from hookctl.errors import HookctlError
 
-__all__ = ["Interrupted", "check_interrupted", "watch"]
+__all__ = ["Interrupted", "check_interrupted", "interrupt", "watch"]
 
 # Set when the run the current thread works for is interrupted.
 _STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("stop", default=None)
@@ -22,6 +22,14 @@ class Interrupted(HookctlError):
 def watch(stop: threading.Event) -> None:
     """Make check_interrupted() in the current context raise once `stop` is set."""
     _STOP.set(stop)
+
+
+def interrupt() -> None:
+    """Interrupt the run the calling thread works for, from a thread that caught Ctrl-C while
+    it waits for others: their check_interrupted() raises from now on."""
+    stop = _STOP.get()
+    if stop is not None:
+        stop.set()
 
 
 def check_interrupted() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -17,12 +18,14 @@ from hookctl.auth import (
     DEFAULT_ACCESS_TOKEN_ENV,
     DEFAULT_API_KEY_ENV,
     KeapAuth,
+    clean_secret,
     credentials_from_env,
     missing_hint,
 )
 from hookctl.errors import InvalidRequestError, ProtocolError
 from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, key_order
 from hookctl.transport import Pacer, RetryPolicy, Transport
+from hookctl.waits import DEFAULT_MAX_WAIT
 
 # The names other modules and tests have always imported from here.
 __all__ = [
@@ -36,6 +39,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _K = TypeVar("_K", bound="Keap")
+# What a hook key may look like before it goes into a path. Keap's keys are integer strings;
+# letters, "-", "_" and inner dots are allowed in case that changes, but never "/", "%", a
+# leading dot ("." and ".." would address /hooks or the API root) or anything outside ASCII.
+_PLAUSIBLE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class Keap:
@@ -59,8 +66,10 @@ class Keap:
         pool_size: int = 8,
         pacer: Pacer | None = None,
         auth: KeapAuth | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
-        """`auth` is a credential to use instead of one picked from the environment."""
+        """`auth` is a credential to use instead of one picked from the environment. A wait
+        Keap asks for that is longer than `max_wait` seconds fails the call instead."""
         environ = os.environ if env is None else env
         self.transport = Transport(
             api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
@@ -72,6 +81,7 @@ class Keap:
             retry=retry or RetryPolicy(),
             pool_size=pool_size,
             pacer=pacer,
+            max_wait=max_wait,
         )
 
     @property
@@ -117,20 +127,20 @@ class Keap:
         """GET /hooks/event_keys: the event keys this account can subscribe to."""
         body = self.transport.request("GET", "/hooks/event_keys")
         if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
-            raise _shape_error("GET", "/hooks/event_keys", "an array of strings", body)
+            raise self._shape_error("GET", "/hooks/event_keys", "an array of strings", body)
         return body
 
     def list(self) -> list[Hook]:
         """GET /hooks: every subscription of the account (Keap does not page this list)."""
         body = self.transport.request("GET", "/hooks")
         if not isinstance(body, list):
-            raise _shape_error("GET", "/hooks", "an array of RestHook", body)
-        return [_hook("GET", "/hooks", item) for item in body]
+            raise self._shape_error("GET", "/hooks", "an array of RestHook", body)
+        return [self._hook("GET", "/hooks", item) for item in body]
 
     def get(self, key: str) -> Hook:
         """GET /hooks/{key}."""
-        path = _key_path(key)
-        return _hook("GET", path, self.transport.request("GET", path))
+        path = _key_path("GET", key)
+        return self._hook("GET", path, self.transport.request("GET", path))
 
     def create(self, event_key: str, hook_url: str) -> Hook:
         """POST /hooks. Keap runs the verification handshake before it answers.
@@ -149,46 +159,60 @@ class Keap:
             logger.info("create of %s %s had landed before the failure", event_key, hook_url)
             return min(found, key=lambda h: key_order(h.key)).to_keap()
 
-        return _hook(
+        return self._hook(
             "POST", "/hooks", self.transport.request("POST", "/hooks", body=body, recover=recover)
         )
 
     def update(self, key: str, event_key: str, hook_url: str) -> Hook:
         """PUT /hooks/{key}: point an existing subscription at another event or url."""
-        path = _key_path(key)
+        path = _key_path("PUT", key)
         body = {"eventKey": event_key, "hookUrl": hook_url}
-        return _hook("PUT", path, self.transport.request("PUT", path, body=body))
+        return self._hook("PUT", path, self.transport.request("PUT", path, body=body))
 
     def delete(self, key: str) -> None:
         """DELETE /hooks/{key}. A 404 after a retry means our first try did it: done."""
-        self.transport.request("DELETE", _key_path(key), expect=204, gone_ok=True)
+        self.transport.request("DELETE", _key_path("DELETE", key), expect=204, gone_ok=True)
 
     def verify(self, key: str) -> Hook:
         """POST /hooks/{key}/verify: run the handshake again (also reactivates Inactive)."""
-        path = _key_path(key) + "/verify"
-        return _hook("POST", path, self.transport.request("POST", path))
+        path = _key_path("POST", key, "/verify")
+        return self._hook("POST", path, self.transport.request("POST", path))
 
     def delayed_verify(self, key: str, secret: str) -> Hook:
         """POST /hooks/{key}/delayedVerify with the X-Hook-Secret the receiver was sent."""
-        path = _key_path(key) + "/delayedVerify"
+        path = _key_path("POST", key, "/delayedVerify")
+        secret = clean_secret(secret, "the X-Hook-Secret")
         body = self.transport.request(
             "POST", path, headers={"X-Hook-Secret": secret}, secrets=(secret,)
         )
-        return _hook("POST", path, body)
+        return self._hook("POST", path, body, (secret,))
+
+    # -- shapes: what an answer holds is shown with every secret blanked out --------------
+
+    def _hook(self, method: str, path: str, body: Any, secrets: tuple[str, ...] = ()) -> Hook:
+        return _hook(method, path, body, lambda text: self.transport.clean(text, secrets))
+
+    def _shape_error(self, method: str, path: str, wanted: str, body: Any) -> ProtocolError:
+        return _shape_error(method, path, wanted, body, self.transport.clean)
 
 
 # -- paths and shapes ------------------------------------------------------------------------
 
 
-def _key_path(key: str) -> str:
-    if not key:
-        raise InvalidRequestError("", "/hooks/{key}", None, "a hook key cannot be empty")
-    return "/hooks/" + quote(str(key), safe="")
+def _key_path(method: str, key: str, below: str = "") -> str:
+    """/hooks/{key}, and what is `below` it; InvalidRequestError, before anything is sent,
+    for a key that could address anything else."""
+    if not isinstance(key, str) or not _PLAUSIBLE_KEY.fullmatch(key):
+        shown = repr(key[:40]) + ("..." if len(key) > 40 else "") if key else "an empty key"
+        raise InvalidRequestError(
+            method, "/hooks/{key}" + below, None, f"{shown} is not a hook key; nothing was sent"
+        )
+    return "/hooks/" + quote(key, safe="") + below
 
 
-def _hook(method: str, path: str, body: Any) -> Hook:
+def _hook(method: str, path: str, body: Any, clean: Callable[[str], str]) -> Hook:
     if not isinstance(body, dict):
-        raise _shape_error(method, path, "a RestHook object", body)
+        raise _shape_error(method, path, "a RestHook object", body, clean)
     key, event_key, hook_url, status = (
         body.get("key"),
         body.get("eventKey"),
@@ -199,16 +223,21 @@ def _hook(method: str, path: str, body: Any) -> Hook:
     if isinstance(key, int) and not isinstance(key, bool):
         key = str(key)
     if not all(isinstance(v, str) for v in (key, event_key, hook_url)) or not key:
-        raise _shape_error(method, path, "key, eventKey and hookUrl strings", body)
+        raise _shape_error(method, path, "key, eventKey and hookUrl strings", body, clean)
     if status not in STATUSES:
-        raise ProtocolError(method, path, 200, f"unknown hook status {str(status)[:40]!r}")
+        raise ProtocolError(method, path, 200, clean(f"unknown hook status {str(status)[:40]!r}"))
     return Hook(key=key, event_key=event_key, hook_url=hook_url, status=status)  # type: ignore[arg-type]
 
 
-def _shape_error(method: str, path: str, wanted: str, body: Any) -> ProtocolError:
-    return ProtocolError(method, path, 200, f"expected {wanted}, got {_summarise(body)}")
+def _shape_error(
+    method: str, path: str, wanted: str, body: Any, clean: Callable[[str], str]
+) -> ProtocolError:
+    return ProtocolError(method, path, 200, clean(f"expected {wanted}, got {_summarise(body)}"))
 
 
 def _summarise(body: Any) -> str:
-    text = repr(body)
+    try:
+        text = repr(body)
+    except RecursionError:
+        return "a value nested too deeply to show"
     return text if len(text) <= 80 else text[:77] + "..."

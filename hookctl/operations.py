@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +15,7 @@ from typing import TypeAlias
 from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.importer import Placeholder, to_yaml
-from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap, credentials_from_env
+from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap
 from hookctl.models import DesiredState, Hook, event_glob_matches
 from hookctl.planner import Plan, plan
 
@@ -115,8 +114,8 @@ def adopt(
     """A hooks file adopting what the account holds (see hookctl.importer), named `source` in
     messages, and checked to load before it is returned. `keap` must use the environment's
     credentials: the file names the variable they came from."""
-    used = credentials_from_env(os.environ)
-    token = used is not None and used.env_name == DEFAULT_ACCESS_TOKEN_ENV
+    # The client's own credential: picking it again would warn about it twice.
+    token = keap.auth is not None and keap.auth.env_name == DEFAULT_ACCESS_TOKEN_ENV
     live = keap.list()
     written = to_yaml(
         live,

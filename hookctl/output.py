@@ -382,8 +382,10 @@ def ask(question: str, flag: str, about: Callable[[], str] | None = None) -> boo
 def hook_secret(secret: str | None, secret_env: str | None) -> str | None:
     """The X-Hook-Secret for delayed verification: from $VAR, or from stdin with `-` (asked
     for without echo on a terminal), so that it need not sit in shell history."""
+    from hookctl.auth import clean_secret
+
     if secret_env:
-        value = os.environ.get(secret_env, "").strip()
+        value = clean_secret(os.environ.get(secret_env, ""), f"${secret_env}")
         if not value:
             raise HookctlError(f"--secret-env: ${secret_env} is not set")
         return value
@@ -391,13 +393,15 @@ def hook_secret(secret: str | None, secret_env: str | None) -> str | None:
         if sys.stdin.isatty():
             import getpass
 
-            value = getpass.getpass("X-Hook-Secret: ").strip()
+            value = getpass.getpass("X-Hook-Secret: ")
         else:
-            value = sys.stdin.readline().strip()
+            # The line's end is no part of the secret.
+            value = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        value = clean_secret(value, "the secret on stdin (--secret -)")
         if not value:
             raise HookctlError("--secret -: no secret on stdin")
         return value
-    return str(secret) if secret else None
+    return clean_secret(secret, "--secret") if secret else None
 
 
 class Run:

@@ -31,6 +31,7 @@ from hookctl.planfile import SavedPlan
 from hookctl.planner import Plan, entry_targeted, targeted
 from hookctl.planner import plan as make_plan
 from hookctl.probe import PROBED_ACTIONS, Probe, probe_all
+from hookctl.waits import DEFAULT_MAX_WAIT
 
 __all__ = [
     "DEFAULT_FILES",
@@ -87,6 +88,9 @@ class Options:
     targets: tuple[str, ...] = ()
     # plan: run Keap's handshake with the url of every create, update and verify (hookctl.probe).
     probe: bool = False
+    # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
+    # one ends the account's work with an error saying until when.
+    max_wait: float = DEFAULT_MAX_WAIT
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         pool_size=pool_size,
+        max_wait=options.max_wait,
     )
 
 

@@ -3,15 +3,16 @@ KeapError saying why not.
 
 It owns everything between an operation and the wire, and knows nothing of hooks: the HTTP
 session (CA bundle, proxies, connection pool, no redirects), the credential (a `KeapAuth`,
-refreshed once on a 401 if it can), retries within a `RetryPolicy`, pacing on Keap's throttle
-headers, bounded reads of the body, and the mapping of answers and network failures to the
-exceptions of hookctl.errors. A request that must not be repeated blindly (a create) passes a
-`recover` callback, asked after an ambiguous failure whether the request had taken effect.
+refreshed once on a 401 if it can), retries within a `RetryPolicy`, the waits Keap asks for
+(Retry-After and throttle headers, through hookctl.waits), none longer than `max_wait`, bounded
+reads of the body, and the mapping of answers and network failures to the exceptions of
+hookctl.errors. A request that must not be repeated blindly (a create) passes a `recover`
+callback, asked after an ambiguous failure whether the request had taken effect. No text it
+raises holds the credential, even as Keap echoed it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
@@ -22,14 +23,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
 from hookctl import __version__
-from hookctl.auth import KeapAuth
+from hookctl.auth import KeapAuth, redact
 from hookctl.errors import (
     AuthenticationError,
     CertificateError,
@@ -42,16 +43,18 @@ from hookctl.errors import (
     ThrottledError,
     UnreachableError,
 )
-from hookctl.urls import is_loopback
+from hookctl.urls import is_loopback, public_url
+from hookctl.waits import DEFAULT_MAX_WAIT, Pacer, WaitTooLong, pause, retry_after, too_long
+
+__all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport"]
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 10,000 hooks are about 1.5 MB of JSON; anything past this bound is not a hooks answer.
 MAX_BODY_BYTES = 32 * 1024 * 1024
-# Keap documents the unit as "minute" and "day"; accept any case, singular or plural.
-_TIME_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 _CA_HINT = "set REQUESTS_CA_BUNDLE to a CA bundle that trusts this host"
+_WAIT_HINT = "run again then, or allow a longer wait with --max-wait SECONDS"
 # Failures before any byte of a request left this machine. NameResolutionError exists from
 # urllib3 2.0 on (a NewConnectionError there); 1.26, which requests>=2.31 allows, raises
 # NewConnectionError itself for a name that does not resolve.
@@ -77,52 +80,6 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-class Pacer:
-    """Spaces requests out when Keap's throttle headers say the budget is nearly spent.
-
-    Keap answers every call with how many calls are left in the current window. While plenty
-    are left we do not wait at all; once fewer than `reserve` are left we space request starts
-    at the refill rate, shared by every thread, so that a large apply does not hit 429s.
-    """
-
-    def __init__(self, reserve: int = 8) -> None:
-        self.reserve = reserve
-        self._lock = threading.Lock()
-        self._next_at = 0.0
-        self._spacing = 0.0
-
-    def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_at)
-            self._next_at = start + self._spacing
-        if start > now:
-            time.sleep(start - now)
-
-    def observe(self, headers: Mapping[str, str]) -> None:
-        spacing = 0.0
-        for prefix in ("x-keap-product-throttle", "x-keap-tenant-throttle"):
-            available = _header_number(headers, f"{prefix}-available")
-            limit = _header_number(headers, f"{prefix}-limit")
-            if available is None or not limit:
-                continue
-            interval = _header_number(headers, f"{prefix}-interval") or 1.0
-            unit_name = str(headers.get(f"{prefix}-time-unit", "")).lower().removesuffix("s")
-            unit = _TIME_UNITS.get(unit_name, 60.0)
-            per_call = interval * unit / limit
-            if available <= max(self.reserve, limit * 0.1):
-                spacing = max(spacing, per_call)
-        with self._lock:
-            self._spacing = spacing
-
-    def hold(self, seconds: float, per_call: float | None = None) -> None:
-        """After a 429: nobody starts a request for `seconds`."""
-        with self._lock:
-            self._next_at = max(self._next_at, time.monotonic() + seconds)
-            if per_call:
-                self._spacing = max(self._spacing, per_call)
-
-
 class _Ambiguous(Exception):
     """The request may have reached the API, but we do not know whether it took effect."""
 
@@ -136,7 +93,9 @@ class Transport:
 
     `missing_hint` is what to tell the user when `auth` is None; every request then fails
     before anything is sent. `environ` (os.environ by default) supplies REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE; proxies always come from os.environ, as requests reads them.
+    CURL_CA_BUNDLE; proxies always come from os.environ, as requests reads them. A wait Keap
+    asks for (Retry-After, throttle headers) longer than `max_wait` seconds fails the request
+    at once instead.
     """
 
     def __init__(
@@ -150,12 +109,16 @@ class Transport:
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
         pacer: Pacer | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
+        parts = _api_url_parts(api_url)
+        if parts.username is not None or parts.password is not None:
+            # requests sends our credential instead, so the userinfo never goes anywhere;
+            # dropping it keeps the password out of every hint, log line and file.
+            logger.warning("the API url's user:password is ignored (never sent, never shown)")
+            api_url = public_url(api_url)
         self.api_url = api_url.rstrip("/")
-        parts = urlsplit(self.api_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise HookctlError(f"the Keap API url {self.api_url!r} is not an http(s) url")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             logger.warning(
                 "%s is plain http: credentials would cross the network unencrypted", parts.hostname
             )
@@ -164,12 +127,15 @@ class Transport:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.pacer = pacer or Pacer()
+        self.max_wait = max_wait
         self._session = requests.Session()
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
         self._session.trust_env = False
         self._session.proxies = requests.utils.get_environ_proxies(self.api_url)
-        self._session.verify = _ca_bundle(os.environ if environ is None else environ)
+        self._session.verify = _ca_bundle(
+            os.environ if environ is None else environ, parts.scheme == "https"
+        )
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -210,7 +176,8 @@ class Transport:
         problem = auth.problem()
         if problem:
             raise AuthenticationError(method, path, None, problem, auth.hint)
-        deadline = time.monotonic() + self.retry.total_seconds
+        # A wait the user allows with --max-wait is not cut short by the retry budget.
+        deadline = time.monotonic() + max(self.retry.total_seconds, self.max_wait)
         attempt = 1
         refreshed = False
         while True:
@@ -230,15 +197,17 @@ class Transport:
                 logger.info("%s %s: HTTP 401, credentials renewed; sending once more", method, path)
             except (_Ambiguous, KeapError) as exc:
                 error = exc.error if isinstance(exc, _Ambiguous) else exc
+                asked = error.retry_after
+                if asked is not None and asked > self.max_wait:
+                    # Not even a look for a create that may have landed: Keap said to wait.
+                    raise _waited_too_long(error, asked, self.max_wait) from None
                 if recover is not None and isinstance(exc, _Ambiguous):
                     found = recover()
                     if found is not None:
                         return found
                 if not _retryable(error):
                     raise error from None
-                wait = error.retry_after
-                if wait is None:
-                    wait = self.retry.backoff(attempt - 1)
+                wait = self.retry.backoff(attempt - 1) if asked is None else asked
                 if attempt >= self.retry.attempts or time.monotonic() + wait > deadline:
                     raise error from None
                 if error.status is None or isinstance(error, UnreachableError):
@@ -249,7 +218,9 @@ class Transport:
                     "%s %s failed (%s); retry %d/%d in %.1fs",
                     *(method, path, why, attempt, self.retry.attempts - 1, wait),
                 )
-                time.sleep(wait)
+                if asked is None:
+                    pause(wait)
+                # else the pacer holds the next attempt (and every other request) back.
                 attempt += 1
 
     def _once(
@@ -262,7 +233,11 @@ class Transport:
         idempotent: bool,
         secrets: tuple[str, ...],
     ) -> Any:
-        self.pacer.wait()
+        try:
+            self.pacer.wait(self.max_wait)
+        except WaitTooLong as held:
+            asked = f"not sent: {too_long(held.seconds, self.max_wait, held.why)}"
+            raise ThrottledError(method, path, None, asked, _WAIT_HINT) from None
         with self._calls_lock:
             self.calls += 1
         started = time.monotonic()
@@ -299,6 +274,11 @@ class Transport:
             message = "connection lost" if sent else "cannot connect"
             error = UnreachableError(method, path, None, message, self._net_hint())
             raise _Ambiguous(error) if sent and not idempotent else error from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Refused before sending (a url requests or urllib3 cannot use, a CA bundle gone):
+            # the text of such an error may quote a header, the credential with it.
+            failed = f"the request could not be sent ({type(exc).__name__})"
+            raise KeapError(method, path, None, failed) from None
         try:
             raw = _read_limited(response, started + self.timeout[1] * 2)
         except requests.exceptions.RequestException:
@@ -321,8 +301,10 @@ class Transport:
             return None
         try:
             return json.loads(raw)
+        except RecursionError:
+            raise ProtocolError(method, path, status, "JSON nested too deeply") from None
         except ValueError:
-            got = self._clean(f"expected JSON, got {_describe_body(response, raw)}", secrets)
+            got = self.clean(f"expected JSON, got {_describe_body(response, raw)}", secrets)
             raise ProtocolError(method, path, status, got) from None
 
     def _net_hint(self) -> str:
@@ -338,10 +320,13 @@ class Transport:
         secrets: tuple[str, ...],
     ) -> Exception:
         status = response.status_code
-        message = self._clean(_error_message(response, raw), secrets)
+        message = self.clean(_error_message(response, raw), secrets)
         if 300 <= status < 400:
             # Never followed: the credential would go wherever the answer points.
-            target = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+            try:
+                target = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+            except ValueError:
+                target = "elsewhere"
             return ProtocolError(
                 method, path, status, f"unexpected redirect to {target}, not followed"
             )
@@ -350,46 +335,40 @@ class Transport:
             return AuthenticationError(method, path, status, message, hint)
         if status == 404:
             return NotFoundError(method, path, status, message)
+        # Keap's wait holds every request of this client back, not only this one's retry.
+        wait = retry_after(response.headers) if status in (429, 503) else None
+        if wait is not None:
+            self.pacer.hold(wait, f"Retry-After of an earlier HTTP {status}")
         if status == 429:
-            retry_after = _retry_after(response.headers)
-            self.pacer.hold(retry_after or 0.0)
-            return ThrottledError(
-                method, path, status, message or "throttled", retry_after=retry_after
-            )
+            return ThrottledError(method, path, status, message or "throttled", retry_after=wait)
         if status >= 500:
-            error = ServerError(method, path, status, message)
+            error = ServerError(method, path, status, message, retry_after=wait)
             return error if idempotent else _Ambiguous(error)
         return InvalidRequestError(method, path, status, message)
 
-    def _clean(self, text: str, secrets: tuple[str, ...]) -> str:
+    def clean(self, text: str, secrets: tuple[str, ...] = ()) -> str:
+        """`text` with every echo of the credential and of `secrets` blanked out."""
         if self.auth is not None:
             text = self.auth.redact(text)
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, secrets)
 
 
-def _header_number(headers: Mapping[str, str], name: str) -> float | None:
-    raw = headers.get(name)
+def _api_url_parts(api_url: str) -> SplitResult:
+    """The parts of the API url, or a HookctlError that does not show its password."""
     try:
-        return float(raw) if raw is not None else None
+        parts = urlsplit(api_url)
+        parts.port  # noqa: B018  (parsing the port is the check)
     except ValueError:
-        return None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HookctlError(f"the Keap API url {public_url(api_url)!r} is not an http(s) url")
+    return parts
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def _waited_too_long(error: KeapError, wait: float, max_wait: float) -> KeapError:
+    """`error` saying how long Keap asked to wait, and until when."""
+    asked = f"{error.keap_message}; {too_long(wait, max_wait, 'Retry-After')}"
+    return type(error)(error.method, error.path, error.status, asked, _WAIT_HINT, wait)
 
 
 def _retryable(error: KeapError) -> bool:
@@ -417,9 +396,19 @@ def _certificate_rejected(exc: BaseException) -> bool:
     return False
 
 
-def _ca_bundle(environ: Mapping[str, str]) -> str | bool:
+def _ca_bundle(environ: Mapping[str, str], https: bool) -> str | bool:
     # Verification is never off: the only choice is which CA bundle to trust.
-    return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = environ.get(name)
+        if path:
+            if https and not os.path.exists(path):
+                # requests would raise OSError on the first request, as a traceback.
+                raise HookctlError(
+                    f"${name} is {path!r}, which does not exist: "
+                    "set it to a CA bundle file (or directory), or unset it"
+                )
+            return path
+    return True
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -477,7 +466,7 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
 def _error_message(response: requests.Response, raw: bytes) -> str:
     try:
         body = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return _describe_body(response, raw)
     if isinstance(body, dict):
         fault = body.get("fault")

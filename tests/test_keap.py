@@ -122,10 +122,15 @@ def test_unknown_key_is_not_found_with_keaps_message(keap: Keap) -> None:
     assert "GET /hooks/999999 -> HTTP 404" in str(caught.value)
 
 
-def test_a_key_cannot_escape_its_path(keap: Keap) -> None:
-    with pytest.raises(NotFoundError) as caught:
-        keap.get("../event_keys")
-    assert caught.value.path == "/hooks/..%2Fevent_keys"
+@pytest.mark.parametrize("key", ["../event_keys", ".", "..", "1/2", "%2e%2e", "", "\u00b2", "1\n"])
+def test_a_key_that_could_leave_its_path_is_refused_before_anything_is_sent(
+    keap: Keap, sandbox: Sandbox, key: str
+) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        keap.delete(key)
+    assert caught.value.path == "/hooks/{key}"
+    assert "\n" not in str(caught.value)
+    assert sandbox.stats()["calls"] == {}
 
 
 def test_an_unknown_event_key_is_an_invalid_request(keap: Keap, sandbox: Sandbox) -> None:
@@ -401,7 +406,7 @@ def test_a_credential_hides_its_value_in_its_repr_and_in_any_text() -> None:
 def test_a_credential_that_cannot_be_a_header_fails_in_one_line_and_sends_nothing(
     sandbox: Sandbox,
 ) -> None:
-    for value in ("sk-newline-91\n", " sk-leading-space-91", "sk-in\r\nside-91"):
+    for value in ("sk-in\r\nside-91", "sk-in\tside-91", "sk-\x1b[2K-91", "sk-ключ-91", "  \n"):
         with Keap(sandbox.api_url, env={"KEAP_API_KEY": value}) as keap:
             with pytest.raises(AuthenticationError) as caught:
                 keap.list()
@@ -409,6 +414,30 @@ def test_a_credential_that_cannot_be_a_header_fails_in_one_line_and_sends_nothin
         assert "\n" not in text and "-91" not in text
         assert "$KEAP_API_KEY" in text
     assert sandbox.stats()["calls"] == {}
+
+
+def test_a_credential_pasted_with_spaces_around_it_is_sent_without_them(
+    sandbox: Sandbox, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    for value in (api_key + "\n", f" {api_key} ", f"\t{api_key}\r\n"):
+        caplog.clear()
+        with Keap(sandbox.api_url, env={"KEAP_API_KEY": value}) as keap:
+            assert keap.list() == []
+        assert "$KEAP_API_KEY has spaces or a line break around it" in caplog.text
+        assert api_key not in caplog.text
+
+
+def test_an_echo_of_a_secret_cut_short_or_in_another_case_is_redacted() -> None:
+    secret = "sk-Recognisable-7f3a9c0d1e2f3a4b5c6d7e8f"
+    auth = ApiKeyAuth(secret, "KEAP_API_KEY")
+    for echo in (secret[:39], secret.upper(), secret.lower(), secret[5:13], "x" + secret[-9:]):
+        shown = auth.redact(f"key {echo}: invalid")
+        assert shown.startswith("key ") and shown.endswith(": invalid")
+        assert "***" in shown
+        for start in range(len(secret) - 7):
+            assert secret[start : start + 8].lower() not in shown.lower()
+    # Text that shares less than 8 characters in a row with the secret is left alone.
+    assert auth.redact("the key sk-Reco is wrong") == "the key sk-Reco is wrong"
 
 
 class _Refreshing(BearerAuth):
