@@ -353,8 +353,9 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     hostile.refusal = None
     hostile.create_key = evil + "9"
     terminal = tty("sys.stderr")
-    out, _ = run(capsys, 0, "-vv", "apply", "-f", config, "--auto-approve")
-    assert "done" in out and "\\x1b" in out
+    # The delete of the hostile key is refused before anything is sent (not a plausible key).
+    out, _ = run(capsys, 1, "-vv", "apply", "-f", config, "--auto-approve")
+    assert "done" in out and "\\x1b" in out and "is not a hook key" in out
     progress = terminal.getvalue().replace("\r[", "[")
     assert not any(char in out + progress for char in ESCAPES)
     out, err = run(capsys, 0, "hooks", "create", "contact.edit", f"{OURS}/keap")
