@@ -1,7 +1,9 @@
-"""The CI recipes in examples/ci and .pre-commit-hooks.yaml run hookctl commands that exist."""
+"""The CI recipes in examples/ci, the Kubernetes example in examples/k8s and
+.pre-commit-hooks.yaml run hookctl commands that exist."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,11 @@ from hookctl.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 # pathlib's * matches dot-files too, so .gitlab-ci.yml is among these.
-RECIPES = [*sorted(ROOT.glob("examples/ci/**/*.yml")), ROOT / ".pre-commit-hooks.yaml"]
+RECIPES = [
+    *sorted(ROOT.glob("examples/ci/**/*.yml")),
+    *sorted(ROOT.glob("examples/k8s/*.yaml")),
+    ROOT / ".pre-commit-hooks.yaml",
+]
 SHELL_STOPS = {">", ">>", "|", "||", "&&", ";", "2>&1", "2>"}
 
 
@@ -22,17 +28,58 @@ def _strings(node: Any) -> Iterator[str]:
     if isinstance(node, str):
         yield node
     elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
+        # A workflow's or step's `name` is a title ("hookctl drift (shards)"), not a command.
+        for key, value in node.items():
+            if key not in ("name", "description"):
+                yield from _strings(value)
     elif isinstance(node, list):
         for item in node:
             yield from _strings(item)
 
 
+def _action_steps(node: Any) -> Iterator[dict[str, Any]]:
+    """The steps that use the hookctl action (`uses: OWNER/hookctl@...`)."""
+    if isinstance(node, dict):
+        if str(node.get("uses", "")).split("@")[0].endswith("/hookctl"):
+            yield node
+        for value in node.values():
+            yield from _action_steps(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _action_steps(item)
+
+
+def _action_command(inputs: dict[str, Any]) -> list[str]:
+    """The command line the action builds from its inputs (action.yml's run step). An
+    expression such as `${{ matrix.shard }}` stands for a number here."""
+    words = [str(inputs["command"])]
+    for path in shlex.split(str(inputs.get("files", ""))):
+        words += ["-f", path]
+    if inputs.get("account"):
+        words += ["--account", str(inputs["account"])]
+    return words + shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "1", str(inputs.get("args", ""))))
+
+
+def _kubernetes_commands(document: Any) -> Iterator[list[str]]:
+    """The arguments of the hookctl containers of a Kubernetes manifest, with `$(VAR)`
+    references as the Indexed Job sets them (JOB_COMPLETION_INDEX: 0)."""
+    if isinstance(document, dict):
+        if "image" in document and "hookctl" in str(document["image"]):
+            yield [re.sub(r"\$\(JOB_COMPLETION_INDEX\)", "0", str(a)) for a in document["args"]]
+        for value in document.values():
+            yield from _kubernetes_commands(value)
+    elif isinstance(document, list):
+        for item in document:
+            yield from _kubernetes_commands(item)
+
+
 def hookctl_commands(path: Path) -> list[list[str]]:
-    """Every `hookctl ...` command line in a recipe, cut at the first shell operator."""
-    commands = []
-    for text in _strings(yaml.safe_load(path.read_text())):
+    """Every `hookctl ...` command line in a recipe, cut at the first shell operator, and the
+    command of every step that uses the hookctl action."""
+    document = yaml.safe_load(path.read_text())
+    commands = [_action_command(step.get("with", {})) for step in _action_steps(document)]
+    commands += list(_kubernetes_commands(document))
+    for text in _strings(document):
         for line in text.splitlines():
             words = shlex.split(line, comments=True) if "hookctl " in line else []
             if "hookctl" not in words or words[0] in ("pip", "name:"):
