@@ -31,6 +31,7 @@ __all__ = [
     "UnknownAccount",
     "hooks_files",
     "in_shard",
+    "parse_shard",
     "read_all",
     "run_each",
     "same_account",
@@ -153,6 +154,18 @@ def shard_of(label: str, count: int) -> int:
     so a shard's metrics and logs keep following the same accounts."""
     digest = hashlib.sha256(label.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` as (I, N); ValueError saying what is wrong."""
+    index, _, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        raise ValueError("must be I/N, e.g. 0/4") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError("must be I/N with 0 <= I < N, e.g. 0/4 .. 3/4")
+    return shard
 
 
 def in_shard(targets: Sequence[Target], index: int, count: int) -> list[Target]:

@@ -282,14 +282,12 @@ def _shard_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    index, _, count = text.partition("/")
+    from hookctl.accounts import parse_shard
+
     try:
-        shard = (int(index), int(count))
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be I/N, e.g. 0/4") from None
-    if not 0 <= shard[0] < shard[1]:
-        raise argparse.ArgumentTypeError("must be I/N with 0 <= I < N, e.g. 0/4 .. 3/4")
-    return shard
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
