@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject reads it ([tool.setuptools.dynamic]), and
+# `hookctl --version` shows the installed distribution's, which is this one once built.
+__version__ = "0.2.0"
 __all__ = ["Hook", "Keap", "__version__"]
 
 if TYPE_CHECKING:

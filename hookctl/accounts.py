@@ -10,6 +10,7 @@ pool and its own pacing on Keap's throttle headers (Keap's quotas are per accoun
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import logging
 import os
 import stat
@@ -30,6 +31,8 @@ __all__ = [
     "Target",
     "UnknownAccount",
     "hooks_files",
+    "in_shard",
+    "parse_shard",
     "read_all",
     "run_each",
     "same_account",
@@ -175,6 +178,34 @@ def _label(document: config.Document, account: Account, several_files: bool) -> 
     if not document.declares_accounts:
         return document.source
     return f"{document.source}:{account.name}"
+
+
+def shard_of(label: str, count: int) -> int:
+    """The shard, of `count`, that the account `label` belongs to. A hash of the name rather
+    than a position: adding or removing an account never moves the others to another shard,
+    so a shard's metrics and logs keep following the same accounts."""
+    digest = hashlib.sha256(label.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` as (I, N); ValueError saying what is wrong."""
+    index, _, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        raise ValueError("must be I/N, e.g. 0/4") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError("must be I/N with 0 <= I < N, e.g. 0/4 .. 3/4")
+    return shard
+
+
+def in_shard(targets: Sequence[Target], index: int, count: int) -> list[Target]:
+    """The targets of shard `index` (from 0) of `count`: the shards 0..count-1 of the same
+    targets hold each exactly once."""
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: the index runs from 0 to {count - 1}")
+    return [target for target in targets if shard_of(target.label, count) == index]
 
 
 def same_account(

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        print(f"hookctl {__version__}")
+        print(f"hookctl {_version()}")
         return EXIT_OK
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -54,6 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+
+
+def _version() -> str:
+    """The installed distribution's version; a checkout run without installing has none, and
+    shows the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hookctl")
+    except metadata.PackageNotFoundError:
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check event keys against the built-in list instead of the account",
     )
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE",
+        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
+    )
     validate.set_defaults(func=cmd_validate)
 
     plan = commands.add_parser(
@@ -136,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--probe", action="store_true", help=handshake)
     _safety_flags(plan)
     _target_flag(plan)
+    _shard_flag(plan)
     plan.set_defaults(func=cmd_plan)
 
     apply = commands.add_parser(
@@ -157,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     _safety_flags(apply)
     _target_flag(apply)
+    _shard_flag(apply)
     apply.set_defaults(func=cmd_apply)
 
     drift = commands.add_parser(
@@ -170,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="POST the JSON drift report (with a Slack-style `text`) here when drift is found",
     )
     _target_flag(drift)
+    drift.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus text format here (for node_exporter's textfile collector)",
+    )
+    _shard_flag(drift)
     drift.set_defaults(func=cmd_drift)
 
     _probe_command(commands, config, output)
@@ -309,6 +334,25 @@ def _target_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _shard_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="only the accounts of shard I of N (I from 0), split by name: run each of "
+        "0/N .. N-1/N to cover every account once",
+    )
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from hookctl.accounts import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -371,6 +415,15 @@ def _targets(
     from hookctl import output, runner
 
     targets = runner.targets(args.file, args.account, options, saved)
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        if saved is not None:
+            raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
+        from hookctl.accounts import in_shard
+
+        targets = in_shard(targets, *shard)
+        if not targets:
+            logger.warning("shard %d/%d has none of the accounts", *shard)
     if len(targets) > 1:
         output.label_log_lines()
     return targets
@@ -383,6 +436,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl import output, runner
 
     options = _options(args, "account_parallelism", "offline")
+    # pre-commit passes the files it matched after the flags.
+    args.file = [*(args.file or ()), *args.paths] or None
     targets = _targets(args, options)
     shown: set[str] = set()
     status = EXIT_OK
@@ -438,7 +493,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from hookctl import documents, notify, output, runner
+    from hookctl import documents, metrics, notify, output, runner
 
     options = _options(args, "account_parallelism")
     targets = _targets(args, options)
@@ -451,9 +506,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
             # check itself goes on, and its exit status is the drift's.
             output.error(exc)
             notify_url = None
+    if args.metrics_file:
+        # Before any call: a path that cannot be written is found at once, not after a check.
+        metrics.check_path(args.metrics_file)
     run = output.Run("drift", args.format, targets)
     drifted = False
-    for target, planned in run.each(runner.drift(targets, options)):
+    outcomes = runner.drift(targets, options)
+    for target, planned in run.each(outcomes):
         plan = planned.plan
         report = documents.drift_document(
             plan,
@@ -471,6 +530,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
                 # The drift itself is the news; a failed notification must not hide its exit code.
                 output.error(exc, target if run.multi else None)
     run.close()
+    if args.metrics_file:
+        metrics.write_drift(args.metrics_file, outcomes)
     if not run.ok:
         return EXIT_ERROR
     return EXIT_CHANGES if drifted else EXIT_OK

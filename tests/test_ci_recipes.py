@@ -1,7 +1,9 @@
-"""The CI recipes in examples/ci and .pre-commit-hooks.yaml run hookctl commands that exist."""
+"""The CI recipes in examples/ci, the Kubernetes example in examples/k8s and
+.pre-commit-hooks.yaml run hookctl commands that exist."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,11 @@ from hookctl.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 # pathlib's * matches dot-files too, so .gitlab-ci.yml is among these.
-RECIPES = [*sorted(ROOT.glob("examples/ci/**/*.yml")), ROOT / ".pre-commit-hooks.yaml"]
+RECIPES = [
+    *sorted(ROOT.glob("examples/ci/**/*.yml")),
+    *sorted(ROOT.glob("examples/k8s/*.yaml")),
+    ROOT / ".pre-commit-hooks.yaml",
+]
 SHELL_STOPS = {">", ">>", "|", "||", "&&", ";", "2>&1", "2>"}
 
 
@@ -22,17 +28,58 @@ def _strings(node: Any) -> Iterator[str]:
     if isinstance(node, str):
         yield node
     elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
+        # A workflow's or step's `name` is a title ("hookctl drift (shards)"), not a command.
+        for key, value in node.items():
+            if key not in ("name", "description"):
+                yield from _strings(value)
     elif isinstance(node, list):
         for item in node:
             yield from _strings(item)
 
 
+def _action_steps(node: Any) -> Iterator[dict[str, Any]]:
+    """The steps that use the hookctl action (`uses: OWNER/hookctl@...`)."""
+    if isinstance(node, dict):
+        if str(node.get("uses", "")).split("@")[0].endswith("/hookctl"):
+            yield node
+        for value in node.values():
+            yield from _action_steps(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _action_steps(item)
+
+
+def _action_command(inputs: dict[str, Any]) -> list[str]:
+    """The command line the action builds from its inputs (action.yml's run step). An
+    expression such as `${{ matrix.shard }}` stands for a number here."""
+    words = [str(inputs["command"])]
+    for path in shlex.split(str(inputs.get("files", ""))):
+        words += ["-f", path]
+    if inputs.get("account"):
+        words += ["--account", str(inputs["account"])]
+    return words + shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "1", str(inputs.get("args", ""))))
+
+
+def _kubernetes_commands(document: Any) -> Iterator[list[str]]:
+    """The arguments of the hookctl containers of a Kubernetes manifest, with `$(VAR)`
+    references as the Indexed Job sets them (JOB_COMPLETION_INDEX: 0)."""
+    if isinstance(document, dict):
+        if "image" in document and "hookctl" in str(document["image"]):
+            yield [re.sub(r"\$\(JOB_COMPLETION_INDEX\)", "0", str(a)) for a in document["args"]]
+        for value in document.values():
+            yield from _kubernetes_commands(value)
+    elif isinstance(document, list):
+        for item in document:
+            yield from _kubernetes_commands(item)
+
+
 def hookctl_commands(path: Path) -> list[list[str]]:
-    """Every `hookctl ...` command line in a recipe, cut at the first shell operator."""
-    commands = []
-    for text in _strings(yaml.safe_load(path.read_text())):
+    """Every `hookctl ...` command line in a recipe, cut at the first shell operator, and the
+    command of every step that uses the hookctl action."""
+    document = yaml.safe_load(path.read_text())
+    commands = [_action_command(step.get("with", {})) for step in _action_steps(document)]
+    commands += list(_kubernetes_commands(document))
+    for text in _strings(document):
         for line in text.splitlines():
             words = shlex.split(line, comments=True) if "hookctl " in line else []
             if "hookctl" not in words or words[0] in ("pip", "name:"):
@@ -87,19 +134,21 @@ def test_the_checker_itself_rejects_a_flag_hookctl_does_not_have(tmp_path: Path)
 def test_the_plan_recipe_posts_one_sticky_comment_even_on_refusal_then_fails_the_check() -> None:
     recipe = ROOT / "examples/ci/github-actions/hookctl-plan.yml"
     steps = yaml.safe_load(recipe.read_text())["jobs"]["plan"]["steps"]
-    names = [step.get("name", "") for step in steps]
-    plan = steps[next(i for i, step in enumerate(steps) if step.get("id") == "plan")]
-    # A refused plan exits 1 and still writes its markdown: the step keeps going.
-    assert "set +e" in plan["run"] and "--format markdown" in plan["run"]
-    comment = next(i for i, name in enumerate(names) if name.startswith("Comment"))
-    fail = next(i for i, name in enumerate(names) if name.startswith("Fail"))
-    assert steps.index(plan) < comment < fail
-    assert "always()" in steps[comment]["if"] and "always()" in steps[fail]["if"]
-    script = steps[comment]["with"]["script"]
+    plan = next(step for step in steps if step.get("id") == "plan")
+    assert plan["uses"].startswith("OWNER/hookctl@")
+    assert plan["with"]["command"] == "plan" and plan["with"]["comment"] == "true"
+    # The action: the run step writes the markdown (a refused plan's too, the refusal on top)
+    # and exits with hookctl's status; the comment step comes after it and runs even when the
+    # run step failed, so the check fails only after the comment is posted.
+    action = yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    run = next(i for i, step in enumerate(action) if step.get("id") == "run")
+    comment = next(i for i, step in enumerate(action) if "github-script" in step.get("uses", ""))
+    assert run < comment
+    assert "--format markdown" in action[run]["run"] and 'exit "$status"' in action[run]["run"]
+    assert "always()" in action[comment]["if"]
+    script = action[comment]["with"]["script"]
     # One comment per pull request, found by its marker and edited in place.
     assert "updateComment" in script and "startsWith(marker)" in script
-    assert "exit 1" in steps[fail]["run"]
-    assert "'0'" in steps[fail]["if"] and "'2'" in steps[fail]["if"]
 
 
 def test_saved_plans_are_applied_without_a_confirmation_flag() -> None:
@@ -107,7 +156,7 @@ def test_saved_plans_are_applied_without_a_confirmation_flag() -> None:
         words
         for path in RECIPES
         for words in hookctl_commands(path)
-        if words[0] == "apply" and any(word.endswith(".json") for word in words)
+        if words[0] == "apply" and any(w.endswith(".json") or w == "$PLAN_FILE" for w in words)
     ]
     assert len(applies) >= 3
     for words in applies:
