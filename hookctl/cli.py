@@ -175,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    adopt.add_argument(
+        "--account", metavar="NAME", help="declare the account under this name (accounts:)"
+    )
+    credential = adopt.add_mutually_exclusive_group()
+    credential.add_argument(
+        "--api-key-env", metavar="VAR", help="read the API key from $VAR and write VAR in the file"
+    )
+    credential.add_argument(
+        "--access-token-env",
+        metavar="VAR",
+        help="read the OAuth access token from $VAR and write VAR in the file",
+    )
     adopt.set_defaults(func=cmd_import)
 
     sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
@@ -504,8 +516,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     # Checked before calling Keap so that a refusal costs nothing and changes nothing.
     if args.output and os.path.exists(args.output) and not args.force:
         raise HookctlError(f"{args.output} exists; add --force to overwrite it")
-    with runner.client(_options(args), None) as keap:
+    from hookctl.models import Account
+
+    account = Account(
+        name=args.account or "default",
+        api_key_env=args.api_key_env,
+        access_token_env=args.access_token_env,
+    )
+    with runner.client(_options(args), account) as keap:
         source = args.output or "<stdout>"
-        imported = adopt(keap, source=source, prefixes=args.prefix, manage_all=args.all)
+        imported = adopt(
+            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+        )
     output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK

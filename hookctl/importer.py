@@ -71,6 +71,8 @@ def to_yaml(
     now: datetime,
     api_key_env: str = "KEAP_API_KEY",
     access_token_env: str | None = None,
+    account: str | None = None,
+    schema: str | None = None,
 ) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
@@ -80,7 +82,9 @@ def to_yaml(
     The file names `access_token_env` when given, else `api_key_env`: the environment variable
     the import itself used, never a value. Query values (and fragments) of the urls are
     written as placeholders, each named after its entry and parameter; the result holds their
-    live values, for the caller to load the file with.
+    live values, for the caller to load the file with. With `account`, the file declares
+    `accounts:` with that one name instead of `account:`; with `schema`, its first line is
+    the editor modeline pointing there.
 
     Raises HookctlError when a live url that hooks.yaml cannot declare (one carrying a
     password, say) would be managed by the written file, because the first apply would delete
@@ -120,7 +124,8 @@ def to_yaml(
             f"{'--all' if manage_all else 'a --prefix that covers them'}"
         )
 
-    lines = [
+    lines = [f"# yaml-language-server: $schema={_comment(schema)}"] if schema else []
+    lines += [
         f"# Imported by `hookctl import` on {now.isoformat(timespec='seconds')}",
         f"# from {_comment(public_url(api_url))}",
         "# Comments above an entry name its subscriptions that were not Verified or were",
@@ -128,17 +133,22 @@ def to_yaml(
         "",
         "version: 1",
         "",
-        "account:",
     ]
+    indent = "  "
+    if account is None:
+        lines.append("account:")
+    else:
+        lines += ["accounts:", f"  {_plain_or_quoted(account)}:"]
+        indent = "    "
     if _declarable_api_url(api_url):
         # The file adopts this account, so a plan without --api-url must not go elsewhere.
-        lines.append(f"  api_url: {_quote(api_url)}")
+        lines.append(f"{indent}api_url: {_quote(api_url)}")
     credential = (
         f"access_token_env: {_plain_or_quoted(access_token_env)}"
         if access_token_env
         else f"api_key_env: {_plain_or_quoted(api_key_env)}"
     )
-    lines += ["  credentials:", f"    {credential}"]
+    lines += [f"{indent}credentials:", f"{indent}  {credential}"]
     if manage_all:
         lines += ["", "ownership:", "  all: true"]
     elif prefixes:
