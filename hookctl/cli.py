@@ -189,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.set_defaults(func=cmd_import)
 
+    schema = commands.add_parser(
+        "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
+    )
+    schema.add_argument(
+        "name",
+        nargs="?",
+        default="hooks",
+        choices=SCHEMA_NAMES,
+        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
+    )
+    schema.set_defaults(func=cmd_schema)
+
     sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8787)
@@ -506,6 +518,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         serve(args.host, args.port, args.db, args.api_key, None, faults)
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from hookctl.models import schema_text
+
+    sys.stdout.write(schema_text(f"{args.name}.schema.json"))
     return EXIT_OK
 
 

@@ -164,7 +164,10 @@ def schema_reference(path: str) -> str:
     schema belongs to (and the schema is not an installed copy), else its raw url."""
     from importlib.resources import files
 
-    schema = os.path.realpath(str(files("hookctl.schemas") / "hooks.schema.json"))
+    try:
+        schema = os.path.realpath(str(files("hookctl.schemas") / "hooks.schema.json"))
+    except ModuleNotFoundError:  # run from a checkout without installing
+        return SCHEMA_URL
     checkout = os.path.dirname(os.path.dirname(schema))
     if path in ("", "<stdout>") or "site-packages" in schema.split(os.sep):
         return SCHEMA_URL
