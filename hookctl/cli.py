@@ -189,6 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.set_defaults(func=cmd_import)
 
+    fmt = commands.add_parser(
+        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
+    )
+    fmt.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that are not in the canonical layout",
+    )
+    fmt.set_defaults(func=cmd_fmt)
+
     schema = commands.add_parser(
         "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
     )
@@ -519,6 +536,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from hookctl import accounts, fmt, output
+    from hookctl.runner import DEFAULT_FILES
+
+    paths = accounts.hooks_files(args.file or DEFAULT_FILES)
+    # Every file is formatted in memory before any is written: one that cannot be leaves all
+    # of them as they were.
+    results = [fmt.format_file(path) for path in paths]
+    if not args.check:
+        fmt.write(results)
+    output.formatted(results, args.check)
+    return EXIT_ERROR if args.check and any(r.changed for r in results) else EXIT_OK
 
 
 SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")

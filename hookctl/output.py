@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
     from hookctl.applier import ApplyReport
     from hookctl.applier import Outcome as ChangeOutcome
+    from hookctl.fmt import Formatted
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.planner import Plan
@@ -42,6 +43,7 @@ __all__ = [
     "configure",
     "error",
     "error_lines",
+    "formatted",
     "heading",
     "hook_secret",
     "hooks_file",
@@ -528,3 +530,18 @@ class Run:
                 for label, (_, text) in zip(labels, self._rows, strict=True)
             )
         )
+
+
+def formatted(results: Sequence[Formatted], check: bool) -> None:
+    """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
+    stdout, and a count on stderr."""
+    changed = [result for result in results if result.changed]
+    for result in changed:
+        verb = "would reformat" if check else "reformatted"
+        print(f"{verb} {render.shown(result.path)}")
+    unchanged = len(results) - len(changed)
+    print(
+        f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "
+        f"{'to reformat' if check else 'reformatted'}, {unchanged} already formatted",
+        file=sys.stderr,
+    )
