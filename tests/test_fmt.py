@@ -175,8 +175,8 @@ def documents(draw: st.DrawFn) -> str:
     ]
     order = draw(st.permutations(keys))
     head = draw(_comment)
-    lines = ([head] if head else []) + [line for key in order for line in sections[key]]
-    return "\n".join(lines) + "\n"
+    text = ([head] if head else []) + [line for key in order for line in sections[key]]
+    return "\n".join(text) + "\n"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
