@@ -178,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument(
         "--account", metavar="NAME", help="declare the account under this name (accounts:)"
     )
+    adopt.add_argument(
+        "--update",
+        metavar="FILE",
+        help="take the account's hand-made changes into FILE, editing it in place",
+    )
+    adopt.add_argument(
+        "--dry-run", action="store_true", help="with --update: show what would change only"
+    )
     credential = adopt.add_mutually_exclusive_group()
     credential.add_argument(
         "--api-key-env", metavar="VAR", help="read the API key from $VAR and write VAR in the file"
@@ -552,6 +560,29 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_ERROR if args.check and any(r.changed for r in results) else EXIT_OK
 
 
+def _import_update(args: argparse.Namespace) -> int:
+    from hookctl import accounts, output, runner
+    from hookctl.files import write_atomically
+    from hookctl.update import update
+
+    if args.output or args.prefix or args.all or args.account or args.force:
+        raise HookctlError(
+            "--update FILE edits FILE in place with its own account and ownership: leave out "
+            "-o, --prefix, --all, --account and --force"
+        )
+    (document,) = accounts.read_all([args.update])
+    if len(document.accounts) != 1:
+        raise HookctlError(f"{args.update}: --update takes a file with a single account")
+    with open(args.update, encoding="utf-8") as file:
+        original = file.read()
+    with runner.client(_options(args), document.accounts[0]) as keap:
+        updated = update(keap, args.update, original)
+    if updated.changed and not args.dry_run:
+        write_atomically(args.update, updated.text, what="the hooks file")
+    output.updated(updated, args.dry_run)
+    return EXIT_OK
+
+
 SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
 
 
@@ -566,6 +597,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from hookctl import output, runner
     from hookctl.operations import adopt
 
+    if args.update:
+        return _import_update(args)
+    if args.dry_run:
+        raise HookctlError("--dry-run goes with --update FILE")
     # Checked before calling Keap so that a refusal costs nothing and changes nothing.
     if args.output and os.path.exists(args.output) and not args.force:
         raise HookctlError(f"{args.output} exists; add --force to overwrite it")

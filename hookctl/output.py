@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.planner import Plan
+    from hookctl.update import Updated
 
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
@@ -53,6 +54,7 @@ __all__ = [
     "print_json",
     "render_plan",
     "step_summary",
+    "updated",
     "valid",
 ]
 
@@ -545,3 +547,29 @@ def formatted(results: Sequence[Formatted], check: bool) -> None:
         f"{'to reformat' if check else 'reformatted'}, {unchanged} already formatted",
         file=sys.stderr,
     )
+
+
+def updated(result: Updated, dry_run: bool) -> None:
+    """What `hookctl import --update` changed (or, dry, would change) in a hooks file: the
+    deepdiff of what it asks for on stdout; what it did, what a plan would still do and the
+    variables new entries need on stderr."""
+    for line in result.diff.splitlines():
+        print(render.shown(line))
+    verb = "would update" if dry_run else "updated"
+    where = render.shown(result.path)
+    if not result.changed:
+        print(f"hookctl: {where} already matches the account", file=sys.stderr)
+    else:
+        print(f"hookctl: {verb} {where}", file=sys.stderr)
+    for note in result.notes:
+        print(f"  {render.shown(note)}", file=sys.stderr)
+    print(
+        f"hookctl: a plan on it now: {render.summary_line(result.plan)}"
+        + (" (what the file cannot express)" if result.plan.has_changes else ""),
+        file=sys.stderr,
+    )
+    for placeholder in result.placeholders:
+        print(
+            f"  set {placeholder.name} (`hookctl hooks get {placeholder.key} --reveal`)",
+            file=sys.stderr,
+        )
