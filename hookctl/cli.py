@@ -563,6 +563,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 def _import_update(args: argparse.Namespace) -> int:
     from hookctl import accounts, output, runner
     from hookctl.files import write_atomically
+    from hookctl.fmt import read_text
     from hookctl.update import update
 
     if args.output or args.prefix or args.all or args.account or args.force:
@@ -573,8 +574,7 @@ def _import_update(args: argparse.Namespace) -> int:
     (document,) = accounts.read_all([args.update])
     if len(document.accounts) != 1:
         raise HookctlError(f"{args.update}: --update takes a file with a single account")
-    with open(args.update, encoding="utf-8") as file:
-        original = file.read()
+    original = read_text(args.update)
     with runner.client(_options(args), document.accounts[0]) as keap:
         updated = update(keap, args.update, original)
     if updated.changed and not args.dry_run:

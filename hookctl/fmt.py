@@ -24,7 +24,7 @@ import yaml
 from hookctl.errors import HookctlError
 from hookctl.files import write_atomically
 
-__all__ = ["Formatted", "format_file", "format_text", "write"]
+__all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
 
 TOP_LEVEL = ("version", "account", "accounts", "ownership", "safety", "hooks")
 ENTRY = ("name", "url", "events", "accounts")
@@ -81,6 +81,14 @@ def format_text(text: str, source: str = "hooks.yaml") -> str:
 
 def format_file(path: str) -> Formatted:
     """The canonical text of the file at `path`; nothing is written."""
+    text = read_text(path)
+    formatted = format_text(text, path)
+    return Formatted(path, formatted, formatted != text)
+
+
+def read_text(path: str) -> str:
+    """The text of a hooks file to edit, bounded as the loader bounds it; HookctlError naming
+    the path when it cannot be read or is not UTF-8."""
     try:
         with open(path, "rb") as file:
             raw = file.read(_MAX_BYTES + 1)
@@ -92,8 +100,7 @@ def format_file(path: str) -> Formatted:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HookctlError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    formatted = format_text(text, path)
-    return Formatted(path, formatted, formatted != text)
+    return text
 
 
 def write(results: Sequence[Formatted]) -> None:

@@ -23,7 +23,14 @@ from hookctl.models import DEFAULT_API_URL, Hook, keeper, key_order
 from hookctl.urls import host as url_host
 from hookctl.urls import public_url, under_prefix
 
-__all__ = ["HooksFile", "Placeholder", "to_yaml"]
+__all__ = [
+    "HooksFile",
+    "Placeholder",
+    "entry_name",
+    "to_yaml",
+    "unique_name",
+    "url_template",
+]
 
 _NAME_MAX = 100
 _URL_MAX = 2048  # the schema's maxLength for urls
@@ -166,9 +173,9 @@ def to_yaml(
     variables: set[str] = set()
     placeholders: list[Placeholder] = []
     for url, url_hooks in by_url.items():
-        name = _unique(_name(url), taken)
+        name = unique_name(entry_name(url), taken)
         key = min((h.key for h in url_hooks), key=key_order)
-        template, found = _url_template(url, name, key, variables)
+        template, found = url_template(url, name, key, variables)
         placeholders += found
         lines.append("")
         lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
@@ -181,7 +188,7 @@ def to_yaml(
     return HooksFile("\n".join(lines) + "\n", tuple(placeholders))
 
 
-def _url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
+def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
     """`url` as hooks.yaml's interpolation reads it back: `$` doubled, and each query value and
     the fragment a `${VAR}` placeholder (those that hookctl.urls.mask_url hides when it shows
     a url). The names are made unique against `taken`, which they are added to."""
@@ -249,13 +256,13 @@ def _count_keys(keys: list[str]) -> str:
     return ("key " if len(keys) == 1 else "keys ") + ", ".join(_comment(k) for k in keys)
 
 
-def _name(url: str) -> str:
+def entry_name(url: str) -> str:
     parts = urlsplit(url)
     slug = _NOT_NAME.sub("-", f"{parts.hostname or ''}{parts.path}".lower()).strip("-")
     return slug[:_NAME_MAX].rstrip("-") or "hook"
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     candidate, n = name, 1
     while candidate in taken:
         n += 1

@@ -23,7 +23,7 @@ from typing import Any
 
 from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
-from hookctl.importer import Placeholder, _name, _unique, _url_template
+from hookctl.importer import Placeholder, entry_name, unique_name, url_template
 from hookctl.keap import Keap
 from hookctl.models import DesiredState, event_glob_matches, is_event_glob, key_order
 from hookctl.planner import Plan, plan
@@ -120,8 +120,8 @@ def update(keap: Keap, path: str, original: str) -> Updated:
     variables: set[str] = set()
     placeholders: list[Placeholder] = []
     for url in sorted(set(live_events) - claimed - declared):
-        name = _unique(_name(url), taken)
-        template, found = _url_template(url, name, first_key[url], variables)
+        name = unique_name(entry_name(url), taken)
+        template, found = url_template(url, name, first_key[url], variables)
         placeholders += found
         added = CommentedMap()
         added["name"] = name

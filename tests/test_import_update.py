@@ -132,3 +132,40 @@ def test_import_update_keeps_a_wildcard_that_still_matches(
     text = path.read_text()
     assert text == original.replace("events: [note.add]", "events: [note.add, note.edit]")
     assert plan_changes(path, capsys) == []
+
+
+def test_a_new_url_with_a_token_becomes_a_placeholder_and_is_never_shown(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    secret = "tok-RECOGNISABLE-91c3"
+    assert main(["hooks", "create", "task.add", f"{base}/managed/zap?token={secret}"]) == 0
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    said = capsys.readouterr()
+    text = path.read_text()
+    assert secret not in said.out + said.err + text
+    variable = re.search(r"\$\{(HOOK_[A-Z0-9_]*TOKEN)\}", text)
+    assert variable is not None and variable.group(1) in said.err
+    monkeypatch.setenv(variable.group(1), secret)
+    assert plan_changes(path, capsys) == []
+
+
+def test_import_update_of_a_broken_file_is_one_line(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text("version: 1\nhooks:\n  - name: a\n    url: nope\n    events: [contact.add]\n")
+    calls = env.stats()["calls"]
+    assert main(["import", "--update", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert env.stats()["calls"] == calls
+    assert main(["import", "--dry-run"]) == 1
+    assert "--dry-run goes with --update" in capsys.readouterr().err
