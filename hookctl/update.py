@@ -58,10 +58,12 @@ def update(keap: Keap, path: str, original: str) -> Updated:
     event_types = keap.event_types()
     before = document.desired(None, event_types)
     live = keap.list()
+    # Every url the file may take (not ignored), with its events: a declared url changed by
+    # hand may have moved outside what the file owns.
     live_events: dict[str, set[str]] = {}
     first_key: dict[str, str] = {}
     for hook in live:
-        if before.ownership.manages(hook.hook_url):
+        if not before.ownership.ignores(hook.hook_url):
             live_events.setdefault(hook.hook_url, set()).add(hook.event_key)
             if key_order(hook.key) < key_order(first_key.get(hook.hook_url, hook.key)):
                 first_key[hook.hook_url] = hook.key
@@ -119,7 +121,8 @@ def update(keap: Keap, path: str, original: str) -> Updated:
     taken = {str(entry["name"]) for entry in hooks}
     variables: set[str] = set()
     placeholders: list[Placeholder] = []
-    for url in sorted(set(live_events) - claimed - declared):
+    owned = {url for url in live_events if before.ownership.manages(url)}
+    for url in sorted(owned - claimed - declared):
         name = unique_name(entry_name(url), taken)
         template, found = url_template(url, name, first_key[url], variables)
         placeholders += found

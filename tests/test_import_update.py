@@ -169,3 +169,21 @@ def test_import_update_of_a_broken_file_is_one_line(
     assert env.stats()["calls"] == calls
     assert main(["import", "--dry-run"]) == 1
     assert "--dry-run goes with --update" in capsys.readouterr().err
+
+
+def test_a_url_moved_outside_what_the_file_owns_is_followed(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/a\n    events: [contact.add]\n"
+    )
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    key = key_of(env, "contact.add", "/a")
+    assert main(["hooks", "update", key, "contact.add", f"{base}/b"]) == 0
+    assert main(["import", "--update", str(path)]) == 0
+    assert path.read_text() == (
+        f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/b\n    events: [contact.add]\n"
+    )
+    assert plan_changes(path, capsys) == []
