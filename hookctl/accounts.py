@@ -17,7 +17,7 @@ import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from hookctl import config
@@ -151,8 +151,20 @@ def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list
 
 def select(documents: Sequence[config.Document], account: str | None = None) -> list[Target]:
     """Every account of every document, or those named `account`. UnknownAccount when no
-    document has an account of that name."""
+    document has an account of that name.
+
+    Among several files, a file with a single `account:` is named after its file stem
+    (clients/acme.yaml -> acme), so that one file per client can be picked, saved and shown by
+    client. A file alone keeps the name "default", unless `account` is its stem: a plan saved
+    for `acme` among a directory is applied to clients/acme.yaml alone."""
     several_files = len(documents) > 1
+    documents = [
+        _stem_named(document)
+        if several_files or (account is not None and account == _stem(document.source))
+        else document
+        for document in documents
+    ]
+    _check_stem_clashes(documents)
     targets = [
         Target(document, each, _label(document, each, several_files))
         for document in documents
@@ -170,6 +182,38 @@ def select(documents: Sequence[config.Document], account: str | None = None) -> 
             f"--account {account}: {where} of that name (declared: {', '.join(declared)})"
         )
     return targets
+
+
+def _stem(source: str) -> str:
+    name = os.path.basename(source)
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _stem_named(document: config.Document) -> config.Document:
+    """`document` with its single `account:` named after the file stem."""
+    if document.declares_accounts:
+        return document
+    (only,) = document.accounts
+    return replace(document, accounts=(replace(only, name=_stem(document.source)),))
+
+
+def _check_stem_clashes(documents: Sequence[config.Document]) -> None:
+    """HookctlError naming both files when a file-stem name is also the name of another file's
+    account: `--account NAME`, a saved plan and the output could not tell them apart."""
+    seen: dict[str, config.Document] = {}
+    for document in documents:
+        for name in document.account_names:
+            other = seen.get(name)
+            if other is not None and not (other.declares_accounts and document.declares_accounts):
+                raise HookctlError(
+                    f"{other.source} and {document.source} both name an account {name!r} "
+                    "(a file with a single `account:` is named after its file stem among "
+                    "several files): rename one of the files or accounts"
+                )
+            seen.setdefault(name, document)
 
 
 def _label(document: config.Document, account: Account, several_files: bool) -> str:

@@ -213,7 +213,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    adopt.add_argument(
+        "--account", metavar="NAME", help="declare the account under this name (accounts:)"
+    )
+    adopt.add_argument(
+        "--update",
+        metavar="FILE",
+        help="take the account's hand-made changes into FILE, editing it in place",
+    )
+    adopt.add_argument(
+        "--dry-run", action="store_true", help="with --update: show what would change only"
+    )
+    credential = adopt.add_mutually_exclusive_group()
+    credential.add_argument(
+        "--api-key-env", metavar="VAR", help="read the API key from $VAR and write VAR in the file"
+    )
+    credential.add_argument(
+        "--access-token-env",
+        metavar="VAR",
+        help="read the OAuth access token from $VAR and write VAR in the file",
+    )
     adopt.set_defaults(func=cmd_import)
+
+    fmt = commands.add_parser(
+        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
+    )
+    fmt.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that are not in the canonical layout",
+    )
+    fmt.set_defaults(func=cmd_fmt)
+
+    schema = commands.add_parser(
+        "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
+    )
+    schema.add_argument(
+        "name",
+        nargs="?",
+        default="hooks",
+        choices=SCHEMA_NAMES,
+        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
+    )
+    schema.set_defaults(func=cmd_schema)
 
     sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -621,15 +670,75 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from hookctl import accounts, fmt, output
+    from hookctl.runner import DEFAULT_FILES
+
+    paths = accounts.hooks_files(args.file or DEFAULT_FILES)
+    # Every file is formatted in memory before any is written: one that cannot be leaves all
+    # of them as they were.
+    results = [fmt.format_file(path) for path in paths]
+    if not args.check:
+        fmt.write(results)
+    output.formatted(results, args.check)
+    return EXIT_ERROR if args.check and any(r.changed for r in results) else EXIT_OK
+
+
+def _import_update(args: argparse.Namespace) -> int:
+    from hookctl import accounts, output, runner
+    from hookctl.files import write_atomically
+    from hookctl.fmt import read_text
+    from hookctl.update import update
+
+    if args.output or args.prefix or args.all or args.account or args.force:
+        raise HookctlError(
+            "--update FILE edits FILE in place with its own account and ownership: leave out "
+            "-o, --prefix, --all, --account and --force"
+        )
+    (document,) = accounts.read_all([args.update])
+    if len(document.accounts) != 1:
+        raise HookctlError(f"{args.update}: --update takes a file with a single account")
+    original = read_text(args.update)
+    with runner.client(_options(args), document.accounts[0]) as keap:
+        updated = update(keap, args.update, original)
+    if updated.changed and not args.dry_run:
+        write_atomically(args.update, updated.text, what="the hooks file")
+    output.updated(updated, args.dry_run)
+    return EXIT_OK
+
+
+SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from hookctl.models import schema_text
+
+    sys.stdout.write(schema_text(f"{args.name}.schema.json"))
+    return EXIT_OK
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from hookctl import output, runner
     from hookctl.operations import adopt
 
+    if args.update:
+        return _import_update(args)
+    if args.dry_run:
+        raise HookctlError("--dry-run goes with --update FILE")
     # Checked before calling Keap so that a refusal costs nothing and changes nothing.
     if args.output and os.path.exists(args.output) and not args.force:
         raise HookctlError(f"{args.output} exists; add --force to overwrite it")
-    with runner.client(_options(args), None) as keap:
+    from hookctl.models import Account
+
+    account = Account(
+        name=args.account or "default",
+        api_key_env=args.api_key_env,
+        access_token_env=args.access_token_env,
+    )
+    with runner.client(_options(args), account) as keap:
         source = args.output or "<stdout>"
-        imported = adopt(keap, source=source, prefixes=args.prefix, manage_all=args.all)
+        imported = adopt(
+            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+        )
     output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK

@@ -23,7 +23,14 @@ from hookctl.models import DEFAULT_API_URL, Hook, keeper, key_order
 from hookctl.urls import host as url_host
 from hookctl.urls import public_url, under_prefix
 
-__all__ = ["HooksFile", "Placeholder", "to_yaml"]
+__all__ = [
+    "HooksFile",
+    "Placeholder",
+    "entry_name",
+    "to_yaml",
+    "unique_name",
+    "url_template",
+]
 
 _NAME_MAX = 100
 _URL_MAX = 2048  # the schema's maxLength for urls
@@ -71,6 +78,8 @@ def to_yaml(
     now: datetime,
     api_key_env: str = "KEAP_API_KEY",
     access_token_env: str | None = None,
+    account: str | None = None,
+    schema: str | None = None,
 ) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
@@ -80,7 +89,9 @@ def to_yaml(
     The file names `access_token_env` when given, else `api_key_env`: the environment variable
     the import itself used, never a value. Query values (and fragments) of the urls are
     written as placeholders, each named after its entry and parameter; the result holds their
-    live values, for the caller to load the file with.
+    live values, for the caller to load the file with. With `account`, the file declares
+    `accounts:` with that one name instead of `account:`; with `schema`, its first line is
+    the editor modeline pointing there.
 
     Raises HookctlError when a live url that hooks.yaml cannot declare (one carrying a
     password, say) would be managed by the written file, because the first apply would delete
@@ -120,7 +131,8 @@ def to_yaml(
             f"{'--all' if manage_all else 'a --prefix that covers them'}"
         )
 
-    lines = [
+    lines = [f"# yaml-language-server: $schema={_comment(schema)}"] if schema else []
+    lines += [
         f"# Imported by `hookctl import` on {now.isoformat(timespec='seconds')}",
         f"# from {_comment(public_url(api_url))}",
         "# Comments above an entry name its subscriptions that were not Verified or were",
@@ -128,17 +140,22 @@ def to_yaml(
         "",
         "version: 1",
         "",
-        "account:",
     ]
+    indent = "  "
+    if account is None:
+        lines.append("account:")
+    else:
+        lines += ["accounts:", f"  {_plain_or_quoted(account)}:"]
+        indent = "    "
     if _declarable_api_url(api_url):
         # The file adopts this account, so a plan without --api-url must not go elsewhere.
-        lines.append(f"  api_url: {_quote(api_url)}")
+        lines.append(f"{indent}api_url: {_quote(api_url)}")
     credential = (
         f"access_token_env: {_plain_or_quoted(access_token_env)}"
         if access_token_env
         else f"api_key_env: {_plain_or_quoted(api_key_env)}"
     )
-    lines += ["  credentials:", f"    {credential}"]
+    lines += [f"{indent}credentials:", f"{indent}  {credential}"]
     if manage_all:
         lines += ["", "ownership:", "  all: true"]
     elif prefixes:
@@ -156,9 +173,9 @@ def to_yaml(
     variables: set[str] = set()
     placeholders: list[Placeholder] = []
     for url, url_hooks in by_url.items():
-        name = _unique(_name(url), taken)
+        name = unique_name(entry_name(url), taken)
         key = min((h.key for h in url_hooks), key=key_order)
-        template, found = _url_template(url, name, key, variables)
+        template, found = url_template(url, name, key, variables)
         placeholders += found
         lines.append("")
         lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
@@ -171,7 +188,7 @@ def to_yaml(
     return HooksFile("\n".join(lines) + "\n", tuple(placeholders))
 
 
-def _url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
+def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
     """`url` as hooks.yaml's interpolation reads it back: `$` doubled, and each query value and
     the fragment a `${VAR}` placeholder (those that hookctl.urls.mask_url hides when it shows
     a url). The names are made unique against `taken`, which they are added to."""
@@ -239,13 +256,13 @@ def _count_keys(keys: list[str]) -> str:
     return ("key " if len(keys) == 1 else "keys ") + ", ".join(_comment(k) for k in keys)
 
 
-def _name(url: str) -> str:
+def entry_name(url: str) -> str:
     parts = urlsplit(url)
     slug = _NOT_NAME.sub("-", f"{parts.hostname or ''}{parts.path}".lower()).strip("-")
     return slug[:_NAME_MAX].rstrip("-") or "hook"
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     candidate, n = name, 1
     while candidate in taken:
         n += 1

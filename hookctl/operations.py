@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,10 +17,13 @@ from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.importer import Placeholder, to_yaml
 from hookctl.keap import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap
-from hookctl.models import DesiredState, Hook, event_glob_matches
+from hookctl.models import Account, DesiredState, Hook, event_glob_matches
 from hookctl.planner import Plan, plan
 
-__all__ = ["Answer", "Imported", "Request", "adopt", "perform"]
+__all__ = ["Answer", "Imported", "Request", "adopt", "perform", "schema_reference"]
+
+# Where editors fetch hooks.schema.json for a file outside a checkout of hookctl.
+SCHEMA_URL = "https://raw.githubusercontent.com/hookctl/hookctl/main/schemas/hooks.schema.json"
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +113,26 @@ class Imported:
 
 
 def adopt(
-    keap: Keap, *, source: str, prefixes: Sequence[str] = (), manage_all: bool = False
+    keap: Keap,
+    *,
+    source: str,
+    prefixes: Sequence[str] = (),
+    manage_all: bool = False,
+    account: Account | None = None,
 ) -> Imported:
     """A hooks file adopting what the account holds (see hookctl.importer), named `source` in
-    messages, and checked to load before it is returned. `keap` must use the environment's
-    credentials: the file names the variable they came from."""
-    # The client's own credential: picking it again would warn about it twice.
-    token = keap.auth is not None and keap.auth.env_name == DEFAULT_ACCESS_TOKEN_ENV
+    messages, and checked to load before it is returned. `keap` must use the credentials of
+    `account` (its variables), or without it the environment's: the file names the variable
+    they came from, and `account`'s name when it is not "default"."""
+    if account is not None and (account.api_key_env or account.access_token_env):
+        api_key_env, token_env = (
+            account.api_key_env or DEFAULT_API_KEY_ENV,
+            account.access_token_env,
+        )
+    else:
+        # The client's own credential: picking it again would warn about it twice.
+        token = keap.auth is not None and keap.auth.env_name == DEFAULT_ACCESS_TOKEN_ENV
+        api_key_env, token_env = DEFAULT_API_KEY_ENV, DEFAULT_ACCESS_TOKEN_ENV if token else None
     live = keap.list()
     written = to_yaml(
         live,
@@ -123,8 +140,10 @@ def adopt(
         prefixes=prefixes,
         manage_all=manage_all,
         now=datetime.now(timezone.utc),
-        api_key_env=DEFAULT_API_KEY_ENV,
-        access_token_env=DEFAULT_ACCESS_TOKEN_ENV if token else None,
+        api_key_env=api_key_env,
+        access_token_env=token_env,
+        account=account.name if account is not None and account.name != "default" else None,
+        schema=schema_reference(source),
     )
     try:
         # Whatever the account holds, never hand the user a file that does not load: loaded
@@ -137,3 +156,22 @@ def adopt(
         ) from None
     # The plan deletes extra copies at most, which the safety brake does not count.
     return Imported(written.text, desired, plan(desired, live), written.placeholders)
+
+
+def schema_reference(path: str) -> str:
+    """What the modeline of a hooks file written to `path` points editors at: the checkout's
+    schemas/hooks.schema.json, relative to the file, when the file is inside the checkout the
+    schema belongs to (and the schema is not an installed copy), else its raw url."""
+    from importlib.resources import files
+
+    try:
+        schema = os.path.realpath(str(files("hookctl.schemas") / "hooks.schema.json"))
+    except ModuleNotFoundError:  # run from a checkout without installing
+        return SCHEMA_URL
+    checkout = os.path.dirname(os.path.dirname(schema))
+    if path in ("", "<stdout>") or "site-packages" in schema.split(os.sep):
+        return SCHEMA_URL
+    where = os.path.dirname(os.path.realpath(path))
+    if os.path.commonpath([where, checkout]) != checkout:
+        return SCHEMA_URL
+    return os.path.relpath(schema, where).replace(os.sep, "/")

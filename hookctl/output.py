@@ -30,10 +30,12 @@ if TYPE_CHECKING:
     from hookctl.accounts import Outcome, Target
     from hookctl.applier import ApplyReport
     from hookctl.applier import Outcome as ChangeOutcome
+    from hookctl.fmt import Formatted
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.planner import Plan
     from hookctl.probe import Declared, Probe
+    from hookctl.update import Updated
 
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
@@ -45,6 +47,7 @@ __all__ = [
     "configure",
     "error",
     "error_lines",
+    "formatted",
     "heading",
     "hook_secret",
     "hooks_file",
@@ -55,6 +58,7 @@ __all__ = [
     "probe_report",
     "render_plan",
     "step_summary",
+    "updated",
     "valid",
 ]
 
@@ -618,3 +622,44 @@ def probe_report(
             if not probe.ok:
                 print(f"    {render.shown(probe.detail)}")
         print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))
+
+
+def formatted(results: Sequence[Formatted], check: bool) -> None:
+    """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
+    stdout, and a count on stderr."""
+    changed = [result for result in results if result.changed]
+    for result in changed:
+        verb = "would reformat" if check else "reformatted"
+        print(f"{verb} {render.shown(result.path)}")
+    unchanged = len(results) - len(changed)
+    print(
+        f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "
+        f"{'to reformat' if check else 'reformatted'}, {unchanged} already formatted",
+        file=sys.stderr,
+    )
+
+
+def updated(result: Updated, dry_run: bool) -> None:
+    """What `hookctl import --update` changed (or, dry, would change) in a hooks file: the
+    deepdiff of what it asks for on stdout; what it did, what a plan would still do and the
+    variables new entries need on stderr."""
+    for line in result.diff.splitlines():
+        print(render.shown(line))
+    verb = "would update" if dry_run else "updated"
+    where = render.shown(result.path)
+    if not result.changed:
+        print(f"hookctl: {where} already matches the account", file=sys.stderr)
+    else:
+        print(f"hookctl: {verb} {where}", file=sys.stderr)
+    for note in result.notes:
+        print(f"  {render.shown(note)}", file=sys.stderr)
+    print(
+        f"hookctl: a plan on it now: {render.summary_line(result.plan)}"
+        + (" (what the file cannot express)" if result.plan.has_changes else ""),
+        file=sys.stderr,
+    )
+    for placeholder in result.placeholders:
+        print(
+            f"  set {placeholder.name} (`hookctl hooks get {placeholder.key} --reveal`)",
+            file=sys.stderr,
+        )

@@ -431,7 +431,7 @@ def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> Non
     assert [t.label for t in accounts.select([one, two], "b")] == ["one.yaml:b"]
     with pytest.raises(
         HookctlError,
-        match=r"none of the files has an account of that name \(declared: a, b, default\)",
+        match=r"none of the files has an account of that name \(declared: a, b, two\)",
     ):
         accounts.select([one, two], "c")
 
@@ -607,3 +607,72 @@ def test_a_config_error_in_apply_still_ends_with_the_combined_report(
     assert document["ok"] is False
     assert all("contact.merge" in entry["error"] for entry in document["accounts"])
     assert writes(production) == writes(staging) == 0
+
+
+def client_files(tmp_path: Path, production: Sandbox, staging: Sandbox) -> Path:
+    """One file per client: clients/acme.yaml and clients/globex.yaml, each a single
+    `account:`."""
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    base = staging.receiver_url
+    for stem, sandbox, variable in (
+        ("acme", production, "PROD_KEY"),
+        ("globex", staging, "STAGING_KEY"),
+    ):
+        (clients / f"{stem}.yaml").write_text(
+            f"""version: 1
+account:
+  api_url: {sandbox.api_url}
+  credentials: {{api_key_env: {variable}}}
+hooks:
+  - name: contacts
+    url: {base}/{stem}/contacts
+    events: [contact.add]
+"""
+        )
+    return clients
+
+
+def test_one_file_per_client_is_named_after_its_stem(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production, staging = two
+    clients = client_files(tmp_path, production, staging)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "-f", "clients", "--account", "acme", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    shown = json.dumps(report)
+    assert "acme" in shown and "globex" not in shown
+    assert '"default"' not in shown
+
+    saved = tmp_path / "acme.plan.json"
+    assert main(["plan", "-f", "clients", "--account", "acme", "--out", str(saved)]) == 0
+    assert json.loads(saved.read_text())["account"] == "acme"
+    capsys.readouterr()
+    # The saved plan applies to acme's file alone, and only to acme's account.
+    assert main(["apply", str(saved)]) == 0
+    assert {hook.hook_url.rsplit("/", 2)[1] for hook in production.hooks()} == {"acme"}
+    assert staging.hooks() == []
+    # A file alone keeps its old name, "default", and may be picked by its stem.
+    capsys.readouterr()
+    alone = str(clients / "globex.yaml")
+    assert main(["plan", "-f", alone, "--out", str(tmp_path / "g.json")]) == 0
+    assert json.loads((tmp_path / "g.json").read_text())["account"] == "default"
+    assert main(["plan", "-f", alone, "--account", "globex", "--format", "json"]) == 0
+
+
+def test_a_stem_clash_names_both_files(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    clients = client_files(tmp_path, production, staging)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "acme.yml").write_text((clients / "acme.yaml").read_text())
+    assert main(["plan", "-f", str(clients), "-f", str(other), "--account", "acme"]) == 1
+    err = capsys.readouterr().err
+    assert str(clients / "acme.yaml") in err and str(other / "acme.yml") in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -31,6 +31,7 @@ from hookctl.config import read, read_text
 from hookctl.errors import HookctlError
 from hookctl.importer import HooksFile, to_yaml
 from hookctl.models import DEFAULT_API_URL, KNOWN_EVENT_KEYS, STATUSES, Hook, Status
+from hookctl.operations import SCHEMA_URL
 from hookctl.planner import plan
 from hookctl.sandbox import Sandbox
 from hookctl.urls import mask_url, under_prefix
@@ -251,8 +252,10 @@ def test_import_writes_one_entry_per_url_with_sorted_events_and_status_comments(
         f"# order.add: Unverified (key {k[3]}); apply verifies it",
         f"# order.add: 2 copies; apply keeps key {k[3]}, deletes {k[4]}",
     ]
-    assert text.startswith("# Imported by `hookctl import` on ")
-    assert sandbox.api_url in text.splitlines()[1]
+    modeline, imported_by, origin = text.splitlines()[:3]
+    assert modeline == f"# yaml-language-server: $schema={SCHEMA_URL}"
+    assert imported_by.startswith("# Imported by `hookctl import` on ")
+    assert sandbox.api_url in origin
     assert len(read(path).desired().subscriptions) == 5
 
 
@@ -659,3 +662,43 @@ def test_any_live_text_is_quoted_into_a_file_that_loads(text: str) -> None:
     if text in KNOWN_EVENT_KEYS or text == "contact.add":
         desired = read_text(written.text, env=written.env).desired()
         assert {sub.hook_url for sub in desired.subscriptions} == {url}
+
+
+@pytest.mark.parametrize("flag", ["--api-key-env", "--access-token-env"])
+def test_import_with_an_account_and_its_variable_round_trips(
+    flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "client-credential-4f0e1d"
+    token = flag == "--access-token-env"
+    with Sandbox(api_key=None if token else secret, access_token=secret if token else None) as box:
+        box.seed([("contact.add", box.receiver_url + "/acme", "Verified")])
+        for name in ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("ACME_CREDENTIAL", secret)
+        monkeypatch.setenv("KEAP_API_URL", box.api_url)
+        path = tmp_path / "acme.yaml"
+        args = ["import", "-o", str(path), "--account", "acme", flag, "ACME_CREDENTIAL"]
+        assert main(args) == 0
+        text = path.read_text()
+        assert secret not in text + "".join(capsys.readouterr())
+        variable = "access_token_env" if token else "api_key_env"
+        assert yaml.safe_load(text)["accounts"] == {
+            "acme": {"api_url": box.api_url, "credentials": {variable: "ACME_CREDENTIAL"}}
+        }
+        assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
+        assert _plan(path, capsys)["changes"] == []
+        capsys.readouterr()
+        assert main(["plan", "-f", str(path), "--account", "acme"]) == 0
+
+
+def test_the_modeline_is_relative_inside_the_checkout(
+    sandbox: Sandbox, env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    path = examples / f".imported-{os.getpid()}.yaml"
+    try:
+        assert main(["import", "-o", str(path)]) == 0
+        modeline = path.read_text().splitlines()[0]
+    finally:
+        path.unlink(missing_ok=True)
+    assert modeline == "# yaml-language-server: $schema=../schemas/hooks.schema.json"
