@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hookctl import __version__
+from hookctl.arguments import build_parser, version
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -26,16 +26,16 @@ logger = logging.getLogger("hookctl")
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED = 130
-_COLORS = ("auto", "always", "never")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        print(f"hookctl {_version()}")
+        print(f"hookctl {version()}")
         return EXIT_OK
-    if not getattr(args, "func", None):
+    handler = COMMANDS.get(getattr(args, "handler", ""))
+    if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     _configure_logging(args.verbose)
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     output.configure(args.color, args.verbose > 0)
     try:
-        return int(args.func(args))
+        return int(handler(args))
     except HookctlError as exc:
         from hookctl.output import error
 
@@ -54,376 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
-
-
-def _version() -> str:
-    """The installed distribution's version; a checkout run without installing has none, and
-    shows the package's own."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("hookctl")
-    except metadata.PackageNotFoundError:
-        return __version__
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from hookctl.waits import DEFAULT_MAX_WAIT
-
-    parser = argparse.ArgumentParser(
-        prog="hookctl",
-        description="Infrastructure as code for Keap REST hook subscriptions.",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more on stderr (-vv for debug)"
-    )
-    color_help = (
-        "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
-        "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
-    )
-    parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
-    )
-    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
-    common.add_argument(
-        "--max-wait",
-        type=_seconds,
-        default=DEFAULT_MAX_WAIT,
-        metavar="SECONDS",
-        help="the longest wait Keap may ask for (Retry-After, throttling); a longer one ends "
-        f"the command, saying until when (default {DEFAULT_MAX_WAIT:g})",
-    )
-    common.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
-    config = argparse.ArgumentParser(add_help=False)
-    config.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)",
-    )
-    config.add_argument(
-        "--account",
-        metavar="NAME",
-        help="only this account of the files' accounts: (default: every account)",
-    )
-    config.add_argument(
-        "--account-parallelism",
-        type=_positive_int,
-        default=4,
-        metavar="N",
-        help="accounts worked on at once, each with its own client and rate budget (default 4)",
-    )
-    output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    validate = commands.add_parser(
-        "validate", parents=[common, config], help="check hooks.yaml without writing anything"
-    )
-    validate.add_argument(
-        "--offline",
-        action="store_true",
-        help="check event keys against the built-in list instead of the account",
-    )
-    validate.add_argument(
-        "paths",
-        nargs="*",
-        metavar="FILE",
-        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
-    )
-    validate.set_defaults(func=cmd_validate)
-
-    plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
-    )
-    plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
-    plan.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 2 when there are changes (0 none, 1 error)",
-    )
-    handshake = "show how the url of each create, update and verify answers Keap's handshake"
-    plan.add_argument("--probe", action="store_true", help=handshake)
-    _safety_flags(plan)
-    _target_flag(plan)
-    _shard_flag(plan)
-    plan.set_defaults(func=cmd_plan)
-
-    apply = commands.add_parser(
-        "apply", parents=[common, config], help="make the account match hooks.yaml"
-    )
-    apply.add_argument("planfile", nargs="?", help="a plan saved by `hookctl plan --out`")
-    apply.add_argument(
-        "--dry-run", action="store_true", help="show what would be sent, send nothing"
-    )
-    apply.add_argument(
-        "--auto-approve",
-        "--yes",
-        action="store_true",
-        help="do not ask for confirmation (a saved PLANFILE is never asked about: it was reviewed)",
-    )
-    apply.add_argument(
-        "--parallelism", type=_positive_int, default=4, help="concurrent writes (default 4)"
-    )
-    apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    _safety_flags(apply)
-    _target_flag(apply)
-    _shard_flag(apply)
-    apply.set_defaults(func=cmd_apply)
-
-    drift = commands.add_parser(
-        "drift",
-        parents=[common, config, output],
-        help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
-    )
-    drift.add_argument(
-        "--notify",
-        metavar="URL",
-        help="POST the JSON drift report (with a Slack-style `text`) here when drift is found",
-    )
-    _target_flag(drift)
-    drift.add_argument(
-        "--metrics-file",
-        metavar="PATH",
-        help="write Prometheus text format here (for node_exporter's textfile collector)",
-    )
-    _shard_flag(drift)
-    drift.set_defaults(func=cmd_drift)
-
-    _probe_command(commands, config, output)
-    _hooks_commands(commands, common)
-
-    adopt = commands.add_parser(
-        "import", parents=[common], help="write a hooks.yaml from the live account"
-    )
-    adopt.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    adopt.add_argument(
-        "--prefix",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
-    )
-    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
-    adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
-    adopt.add_argument(
-        "--account", metavar="NAME", help="declare the account under this name (accounts:)"
-    )
-    adopt.add_argument(
-        "--update",
-        metavar="FILE",
-        help="take the account's hand-made changes into FILE, editing it in place",
-    )
-    adopt.add_argument(
-        "--dry-run", action="store_true", help="with --update: show what would change only"
-    )
-    credential = adopt.add_mutually_exclusive_group()
-    credential.add_argument(
-        "--api-key-env", metavar="VAR", help="read the API key from $VAR and write VAR in the file"
-    )
-    credential.add_argument(
-        "--access-token-env",
-        metavar="VAR",
-        help="read the OAuth access token from $VAR and write VAR in the file",
-    )
-    adopt.set_defaults(func=cmd_import)
-
-    fmt = commands.add_parser(
-        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
-    )
-    fmt.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
-    )
-    fmt.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 and list the files that are not in the canonical layout",
-    )
-    fmt.set_defaults(func=cmd_fmt)
-
-    schema = commands.add_parser(
-        "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
-    )
-    schema.add_argument(
-        "name",
-        nargs="?",
-        default="hooks",
-        choices=SCHEMA_NAMES,
-        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
-    )
-    schema.set_defaults(func=cmd_schema)
-
-    sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8787)
-    sandbox.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
-    sandbox.add_argument(
-        "--api-key",
-        default=os.environ.get("KEAP_API_KEY", "sandbox-key"),
-        help="the X-Keap-API-Key it accepts (default: $KEAP_API_KEY or 'sandbox-key')",
-    )
-    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
-    sandbox.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of calls answered 500"
-    )
-    sandbox.add_argument(
-        "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
-    )
-    sandbox.set_defaults(func=cmd_sandbox)
-    return parser
-
-
-def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
-    # The defaults are hookctl.probe's, applied by cmd_probe: importing it here would slow
-    # every command's start (http.client and ssl).
-    probe = commands.add_parser(
-        "probe", parents=parents, help="run Keap's handshake with every declared url, from here"
-    )
-    entries = "only the hooks.yaml entries of this name (a glob: * ? [...]); repeatable"
-    probe.add_argument("--target", action="append", default=[], metavar="NAME", help=entries)
-    seconds, at_once = "seconds per url (default 10)", "urls at once (default 20)"
-    probe.add_argument("--timeout", type=_positive_float, metavar="S", help=seconds)
-    probe.add_argument("--concurrency", type=_positive_int, metavar="N", help=at_once)
-    probe.set_defaults(func=cmd_probe, api_url=None)
-
-
-def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    fmt = argparse.ArgumentParser(add_help=False)
-    fmt.add_argument("--format", choices=("table", "json"), default="table")
-    fmt.add_argument(
-        "--account",
-        metavar="NAME",
-        help="use this account's api_url and credentials variable from the hooks file",
-    )
-    fmt.add_argument(
-        "-f",
-        "--file",
-        default="hooks.yaml",
-        metavar="FILE",
-        help="the hooks file --account is read from (default: hooks.yaml)",
-    )
-    hooks = commands.add_parser(
-        "hooks", help="Keap's hooks operations, one subscription at a time"
-    ).add_subparsers(title="operations", metavar="OPERATION", required=True)
-
-    def op(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = hooks.add_parser(
-            name, parents=[common, fmt], help=help_text
-        )
-        parser.set_defaults(func=cmd_hooks, operation=name)
-        return parser
-
-    op("types", "the event types this account can subscribe to")
-    listing = op("list", "every subscription in the account")
-    listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
-    listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
-    listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
-    get = op("get", "one subscription")
-    get.add_argument("key")
-    for shows in (listing, get):
-        reveal = "show hook urls unmasked (query values and userinfo often hold a token)"
-        shows.add_argument("--reveal", action="store_true", help=reveal)
-    create = op("create", "subscribe a url to an event (Keap runs the handshake)")
-    create.add_argument("event_key")
-    create.add_argument("hook_url")
-    update = op("update", "point a subscription at another event or url")
-    update.add_argument("key")
-    update.add_argument("event_key")
-    update.add_argument("hook_url")
-    delete = op("delete", "delete a subscription")
-    delete.add_argument("key")
-    delete.add_argument(
-        "--yes", "--auto-approve", action="store_true", help="do not ask for confirmation"
-    )
-    verify = op("verify", "run the handshake again (reactivates an Inactive hook)")
-    verify.add_argument("key")
-    secret = verify.add_mutually_exclusive_group()
-    secret.add_argument(
-        "--secret",
-        help="delayed verification with this X-Hook-Secret ('-' reads it from stdin)",
-    )
-    secret.add_argument(
-        "--secret-env", metavar="VAR", help="delayed verification, secret read from $VAR"
-    )
-
-
-def _safety_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--force", action="store_true", help="allow changes beyond the safety thresholds"
-    )
-    parser.add_argument(
-        "--allow-empty",
-        action="store_true",
-        help="allow a hooks.yaml with no hooks to delete every managed subscription",
-    )
-
-
-def _target_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help=(
-            "only the hooks.yaml entries of this name (shell globs; repeatable). Deletes of "
-            "managed subscriptions that no entry declares are left out, like other entries' "
-            "changes; the safety thresholds count only what is targeted"
-        ),
-    )
-
-
-def _shard_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shard",
-        type=_shard,
-        metavar="I/N",
-        help="only the accounts of shard I of N (I from 0), split by name: run each of "
-        "0/N .. N-1/N to cover every account once",
-    )
-
-
-def _shard(text: str) -> tuple[int, int]:
-    from hookctl.accounts import parse_shard
-
-    try:
-        return parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number of seconds") from None
-    if not 0 <= value < 1e9:  # NaN and inf too
-        raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be a number above 0")
-    return value
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -482,7 +112,7 @@ def _targets(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from hookctl import output, runner
+    from hookctl import command_output, output, runner
 
     options = _options(args, "account_parallelism", "offline")
     # pre-commit passes the files it matched after the flags.
@@ -495,7 +125,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             output.error(outcome.error, outcome.target if len(targets) > 1 else None, shown)
         elif outcome.value is not None:
-            output.valid(outcome.target, outcome.value)
+            command_output.valid(outcome.target, outcome.value)
     return status
 
 
@@ -527,7 +157,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """Keap's handshake with every owned url the files declare, from here. Reads only the
     hooks files (event types from the built-in list, as validate --offline): no credentials,
     no call to Keap."""
-    from hookctl import output, probe
+    from hookctl import command_output, probe
 
     targets = _targets(args, _options(args))
     states = [(target.label, target.desired()) for target in targets]
@@ -537,7 +167,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
     )
-    output.probe_report(declared, found, args.format, len(targets) > 1)
+    command_output.probe_report(declared, found, args.format, len(targets) > 1)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
 
 
@@ -634,12 +264,12 @@ def _progress(label: str, board: Progress) -> Callable[[Any], None]:
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:
-    from hookctl import output, render, runner
+    from hookctl import command_output, output, reports, runner
     from hookctl.operations import Request, perform
 
     op = args.operation
     # Before any call: a secret that is missing fails without touching Keap.
-    secret = output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
+    secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
     account = runner.account_in(args.file, args.account) if args.account else None
@@ -647,11 +277,13 @@ def cmd_hooks(args: argparse.Namespace) -> int:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
             question = f"Delete subscription {args.key}?"
-            if not output.ask(question, "--yes", lambda: render.hooks_table(keap.get(args.key))):
+            if not output.ask(question, "--yes", lambda: reports.hooks_table(keap.get(args.key))):
                 return EXIT_ERROR
         answer = perform(keap, request)
     reveal = getattr(args, "reveal", False)
-    output.hooks_result(request, answer.result, args.format, total=answer.total, reveal=reveal)
+    command_output.hooks_result(
+        request, answer.result, args.format, total=answer.total, reveal=reveal
+    )
     return EXIT_OK
 
 
@@ -671,7 +303,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from hookctl import accounts, fmt, output
+    from hookctl import accounts, command_output, fmt
     from hookctl.runner import DEFAULT_FILES
 
     paths = accounts.hooks_files(args.file or DEFAULT_FILES)
@@ -680,12 +312,12 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     results = [fmt.format_file(path) for path in paths]
     if not args.check:
         fmt.write(results)
-    output.formatted(results, args.check)
+    command_output.formatted(results, args.check)
     return EXIT_ERROR if args.check and any(r.changed for r in results) else EXIT_OK
 
 
 def _import_update(args: argparse.Namespace) -> int:
-    from hookctl import accounts, output, runner
+    from hookctl import accounts, command_output, runner
     from hookctl.files import write_atomically
     from hookctl.fmt import read_text
     from hookctl.update import update
@@ -703,11 +335,8 @@ def _import_update(args: argparse.Namespace) -> int:
         updated = update(keap, args.update, original)
     if updated.changed and not args.dry_run:
         write_atomically(args.update, updated.text, what="the hooks file")
-    output.updated(updated, args.dry_run)
+    command_output.updated(updated, args.dry_run)
     return EXIT_OK
-
-
-SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -718,7 +347,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from hookctl import output, runner
+    from hookctl import command_output, runner
     from hookctl.operations import adopt
 
     if args.update:
@@ -740,5 +369,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         imported = adopt(
             keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
         )
-    output.hooks_file(imported, args.output, overwrite=args.force)
+    command_output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK
+
+
+# What each command's `handler=` (hookctl.arguments) names.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "apply": cmd_apply,
+    "drift": cmd_drift,
+    "fmt": cmd_fmt,
+    "hooks": cmd_hooks,
+    "import": cmd_import,
+    "plan": cmd_plan,
+    "probe": cmd_probe,
+    "sandbox": cmd_sandbox,
+    "schema": cmd_schema,
+    "validate": cmd_validate,
+}

@@ -33,7 +33,8 @@ from hookctl import __version__
 from hookctl.models import Hook, Subscription, key_order, parse_status, schema_text
 from hookctl.planner import ACTIONS, Change, Create, Delete, Plan, Update, Verify
 from hookctl.probe import OUTCOMES, PROBED_ACTIONS, Declared, Probe
-from hookctl.render import drift_text, mask_text
+from hookctl.render import mask_text
+from hookctl.reports import drift_text
 from hookctl.urls import mask_url, public_url
 
 if TYPE_CHECKING:

@@ -159,19 +159,19 @@ def adopt(
 
 
 def schema_reference(path: str) -> str:
-    """What the modeline of a hooks file written to `path` points editors at: the checkout's
-    schemas/hooks.schema.json, relative to the file, when the file is inside the checkout the
-    schema belongs to (and the schema is not an installed copy), else its raw url."""
-    from importlib.resources import files
-
-    try:
-        schema = os.path.realpath(str(files("hookctl.schemas") / "hooks.schema.json"))
-    except ModuleNotFoundError:  # run from a checkout without installing
-        return SCHEMA_URL
-    checkout = os.path.dirname(os.path.dirname(schema))
-    if path in ("", "<stdout>") or "site-packages" in schema.split(os.sep):
+    """What the modeline of a hooks file written to `path` points editors at: a
+    schemas/hooks.schema.json in the file's directory or one above it (a checkout of hookctl,
+    or a repository that keeps a copy), relative to the file; else the schema's raw url."""
+    if path in ("", "<stdout>"):
         return SCHEMA_URL
     where = os.path.dirname(os.path.realpath(path))
-    if os.path.commonpath([where, checkout]) != checkout:
-        return SCHEMA_URL
-    return os.path.relpath(schema, where).replace(os.sep, "/")
+    folder = where
+    for _ in range(32):  # bounded: a path is never deeper than this in practice
+        candidate = os.path.join(folder, "schemas", "hooks.schema.json")
+        if os.path.isfile(candidate):
+            return os.path.relpath(candidate, where).replace(os.sep, "/")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return SCHEMA_URL

@@ -16,7 +16,8 @@ import pytest
 from cli_helpers import validator
 
 from hookctl import probe
-from hookctl.cli import build_parser, main
+from hookctl.arguments import build_parser
+from hookctl.cli import main
 from hookctl.sandbox import Sandbox
 
 # A query value every url carries: it must never be shown.

@@ -1,0 +1,206 @@
+"""What the single-shot commands print: `validate`'s verdict, `hookctl hooks` results and the
+secret for delayed verification, the file `hookctl import` makes, `hookctl probe`'s report, and
+what `fmt` and `import --update` did. The same rules as hookctl.output: text that did not come
+from hookctl goes through render.shown (urls masked, control characters escaped)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from hookctl import documents, render, reports
+from hookctl.errors import HookctlError
+from hookctl.files import write_atomically
+from hookctl.output import print_json
+from hookctl.probe import OUTCOMES
+
+if TYPE_CHECKING:
+    from hookctl.accounts import Target
+    from hookctl.fmt import Formatted
+    from hookctl.models import DesiredState
+    from hookctl.operations import Imported, Request
+    from hookctl.probe import Declared, Probe
+    from hookctl.update import Updated
+
+
+def valid(target: Target, desired: DesiredState) -> None:
+    """The line `hookctl validate` gives an account whose file is valid."""
+    where = target.source
+    if target.document.declares_accounts:
+        where += f" (account {target.account.name})"
+    hooks = {sub.name for sub in desired.subscriptions}
+    print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
+
+
+def hooks_result(
+    request: Request, result: Any, fmt: str, *, total: int = 0, reveal: bool = False
+) -> None:
+    """What a `hookctl hooks` operation gave; `total` is how many a listing chose from. Hook
+    urls are masked unless `reveal`."""
+    if fmt == "json":
+        print_json(reports.hooks_json(result, reveal=reveal))
+    elif result is None:
+        print(f"Deleted {render.shown(request.key or '')}.")
+    elif request.operation == "list":
+        if result:
+            print(reports.hooks_table(result, reveal=reveal))
+        print(reports.hooks_count(result, total))
+    elif request.operation == "types":
+        print(reports.hooks_table(result, empty="No event types."))
+    else:
+        print(reports.hooks_table(result, reveal=reveal))
+
+
+def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False) -> None:
+    """The file `hookctl import` made, written to `path` (atomically; stdout when None), then
+    what it holds, how a plan of it looks and which variables its placeholders need, on
+    stderr. FileExistsError names the error when `path` exists and not `overwrite`."""
+    if path:
+        try:
+            write_atomically(path, imported.text, overwrite=overwrite, what="the hooks file")
+        except FileExistsError:
+            raise HookctlError(f"{path} exists; add --force to overwrite it") from None
+    else:
+        sys.stdout.write(imported.text)
+    subscriptions = imported.desired.subscriptions
+    print(
+        f"hookctl: {'wrote ' + path if path else 'imported'}: "
+        f"{len({sub.name for sub in subscriptions})} hooks, {len(subscriptions)} subscriptions. "
+        f"A plan on it now: {render.summary_line(imported.plan)}.",
+        file=sys.stderr,
+    )
+    if imported.placeholders:
+        # Names and keys only: the values are what the file is kept free of.
+        print(
+            "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
+            "before plan or apply, set these variables to the values the urls have in Keap "
+            "now (`hookctl hooks get KEY --reveal` shows them):",
+            file=sys.stderr,
+        )
+        width = max(len(p.name) for p in imported.placeholders)
+        for placeholder in imported.placeholders:
+            print(f"  {placeholder.name.ljust(width)}  key {placeholder.key}", file=sys.stderr)
+
+
+def hook_secret(secret: str | None, secret_env: str | None) -> str | None:
+    """The X-Hook-Secret for delayed verification: from $VAR, or from stdin with `-` (asked
+    for without echo on a terminal), so that it need not sit in shell history."""
+    from hookctl.auth import clean_secret
+
+    if secret_env:
+        value = clean_secret(os.environ.get(secret_env, ""), f"${secret_env}")
+        if not value:
+            raise HookctlError(f"--secret-env: ${secret_env} is not set")
+        return value
+    if secret == "-":
+        if sys.stdin.isatty():
+            import getpass
+
+            value = getpass.getpass("X-Hook-Secret: ")
+        else:
+            # The line's end is no part of the secret.
+            value = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        value = clean_secret(value, "the secret on stdin (--secret -)")
+        if not value:
+            raise HookctlError("--secret -: no secret on stdin")
+        return value
+    return clean_secret(secret, "--secret") if secret else None
+
+
+# -- hookctl probe -----------------------------------------------------------------------------
+
+_PROBE_NOTE = (
+    "Keap's servers, not this machine, make the real handshake: a probe from here is evidence, "
+    "not proof (firewalls and DNS can differ)."
+)
+
+
+def probe_report(
+    declared: Sequence[Declared], probes: Mapping[str, Probe], fmt: str, multi: bool
+) -> None:
+    """What `hookctl probe` found: each declared url, its outcome and time, the entries that
+    declare it (and, with several accounts, which), and a summary. Urls masked throughout."""
+    if fmt == "json":
+        print_json(documents.probe_document(declared, probes))
+        return
+    found = [(url, probes[url.url]) for url in declared]
+    counts = Counter(probe.outcome for _, probe in found)
+    failed = sum(not probe.ok for _, probe in found)
+    summary = f"Probed {len(found)} urls: " + ", ".join(
+        f"{counts[outcome]} {outcome}" for outcome in OUTCOMES if counts[outcome]
+    )
+    if failed:
+        summary += f". Keap would leave the subscriptions of {failed} of them Unverified."
+    names = [
+        ", ".join(url.names) + (f" (in {', '.join(url.accounts)})" if multi else "")
+        for url in declared
+    ]
+    if not found:
+        print("No urls to probe.")
+    elif fmt == "markdown":
+        print(f"### hookctl probe\n\n**{render.markdown_text(summary, limit=None)}**\n")
+        print("| | result | time | name | hook url | detail |\n|---|---|---|---|---|---|")
+        for (url, probe), name in zip(found, names, strict=True):
+            cells = (
+                render.PROBE_MARKS.get(probe.outcome, "❌"),
+                probe.outcome,
+                f"{probe.milliseconds} ms",
+                render.markdown_text(name),
+                render.markdown_text(render.shown(url.url)),
+                render.markdown_text(render.mask_text(probe.detail)),
+            )
+            print("| " + " | ".join(cells) + " |")
+        print(f"\n{_PROBE_NOTE}")
+    else:
+        shown = [render.shown(name) for name in names]
+        width = max(len(name) for name in shown)
+        for (url, probe), name in zip(found, shown, strict=True):
+            when = f"{probe.milliseconds:>6} ms"
+            print(f"{probe.outcome:<12} {when}  {name.ljust(width)}  {render.shown(url.url)}")
+            if not probe.ok:
+                print(f"    {render.shown(probe.detail)}")
+        print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))
+
+
+def formatted(results: Sequence[Formatted], check: bool) -> None:
+    """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
+    stdout, and a count on stderr."""
+    changed = [result for result in results if result.changed]
+    for result in changed:
+        verb = "would reformat" if check else "reformatted"
+        print(f"{verb} {render.shown(result.path)}")
+    unchanged = len(results) - len(changed)
+    print(
+        f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "
+        f"{'to reformat' if check else 'reformatted'}, {unchanged} already formatted",
+        file=sys.stderr,
+    )
+
+
+def updated(result: Updated, dry_run: bool) -> None:
+    """What `hookctl import --update` changed (or, dry, would change) in a hooks file: the
+    deepdiff of what it asks for on stdout; what it did, what a plan would still do and the
+    variables new entries need on stderr."""
+    for line in result.diff.splitlines():
+        print(render.shown(line))
+    verb = "would update" if dry_run else "updated"
+    where = render.shown(result.path)
+    if not result.changed:
+        print(f"hookctl: {where} already matches the account", file=sys.stderr)
+    else:
+        print(f"hookctl: {verb} {where}", file=sys.stderr)
+    for note in result.notes:
+        print(f"  {render.shown(note)}", file=sys.stderr)
+    print(
+        f"hookctl: a plan on it now: {render.summary_line(result.plan)}"
+        + (" (what the file cannot express)" if result.plan.has_changes else ""),
+        file=sys.stderr,
+    )
+    for placeholder in result.placeholders:
+        print(
+            f"  set {placeholder.name} (`hookctl hooks get {placeholder.key} --reveal`)",
+            file=sys.stderr,
+        )
