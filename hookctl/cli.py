@@ -6,6 +6,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
@@ -23,6 +24,24 @@ if TYPE_CHECKING:
     from hookctl.runner import Options
 
 logger = logging.getLogger("hookctl")
+
+SANDBOX_ADMIN_HELP = """\
+admin calls (not Keap's; no credentials; JSON bodies):
+  GET  /_sandbox/health                  {"status": "ok"}
+  GET  /_sandbox/stats                   Keap calls per route and answers per status
+  POST /_sandbox/stats/reset             zero the counts
+  GET|PUT /_sandbox/faults               latency, error_rate, throttle_rate, drops...
+  GET|PUT /_sandbox/quota                {"limit": calls a day or null, "used": calls spent}
+  GET|POST /_sandbox/hooks               list, or seed [{eventKey, hookUrl, status}]
+  PUT  /_sandbox/hooks/KEY/status        {"status": "Verified"|"Unverified"|"Inactive"}
+  POST /_sandbox/events                  {"event_key": ..., "object_keys": [...]}: deliver
+  GET|DELETE /_sandbox/receiver-log      what the built-in receiver got
+  POST /_sandbox/oauth/code              an authorization code for /token (no login page)
+  POST /_sandbox/oauth/refresh-token     a refresh token, as if issued to the app earlier
+  POST /_sandbox/oauth/expire            every access token issued expires now
+  GET  /_sandbox/oauth                   the OAuth client id and how many refreshes were made
+OAuth app: client id sandbox-client, secret sandbox-secret; access tokens live 24 h on the
+sandbox's clock (86 s)."""
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -264,7 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(func=cmd_schema)
 
-    sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the local Keap-compatible sandbox",
+        description="A Keap-compatible hooks API on loopback, at /crm/rest/v1, with Keap's "
+        "token endpoint at /token and a receiver at /receiver. It accepts X-Keap-API-Key, "
+        "Authorization: Bearer and ?access_token=.",
+        epilog=SANDBOX_ADMIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8787)
     sandbox.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
@@ -273,12 +300,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("KEAP_API_KEY", "sandbox-key"),
         help="the X-Keap-API-Key it accepts (default: $KEAP_API_KEY or 'sandbox-key')",
     )
+    sandbox.add_argument(
+        "--access-token",
+        default=os.environ.get("KEAP_ACCESS_TOKEN"),
+        help="an OAuth2 access token it accepts as Bearer or ?access_token=, besides those its "
+        "/token issues (default: $KEAP_ACCESS_TOKEN)",
+    )
     sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
     sandbox.add_argument(
         "--error-rate", type=float, default=0.0, help="share of calls answered 500"
     )
     sandbox.add_argument(
         "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
+    )
+    sandbox.add_argument(
+        "--daily-quota",
+        type=_non_negative_int,
+        default=30000,
+        metavar="N",
+        help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
+        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
+    )
+    sandbox.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds the handshake and each delivery may take (default 10)",
+    )
+    sandbox.add_argument(
+        "--allow-outbound",
+        action="store_true",
+        help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
+        "only; other hookUrls stay Unverified)",
+    )
+    sandbox.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log more (-vv: every call)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
@@ -424,6 +485,22 @@ def _positive_float(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError("must be a number above 0")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _secret_hint(secret: str) -> str:
+    """A secret as the sandbox's start shows it: its length and a digest, never a character."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
+    return f"***({digest}, {len(secret)} characters)"
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -656,15 +733,40 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from hookctl.sandbox import Faults, serve
+    from hookctl.auth import clean_secret
+    from hookctl.sandbox import Faults, Sandbox, serve
 
     faults = Faults(
         latency=args.latency, error_rate=args.error_rate, throttle_rate=args.throttle_rate
     )
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    api_key = clean_secret(args.api_key, "--api-key") if args.api_key else None
+    token = clean_secret(args.access_token, "--access-token") if args.access_token else None
+
+    def announce(sandbox: Sandbox) -> None:
+        credentials = [f"X-Keap-API-Key {_secret_hint(api_key)}"] if api_key else []
+        if token:
+            credentials.append(f"access token {_secret_hint(token)}")
+        print(f"hookctl sandbox: API       {sandbox.api_url}", flush=True)
+        print(f"hookctl sandbox: receiver  {sandbox.receiver_url}", flush=True)
+        print(f"hookctl sandbox: token url {sandbox.url}/token", flush=True)
+        print(f"hookctl sandbox: accepts   {', '.join(credentials)}", flush=True)
+        print("hookctl sandbox: admin calls under /_sandbox (hookctl sandbox --help)", flush=True)
+
     try:
-        serve(args.host, args.port, args.db, args.api_key, None, faults)
+        serve(
+            args.host,
+            args.port,
+            args.db,
+            api_key,
+            token,
+            faults,
+            handshake_timeout=args.handshake_timeout,
+            allow_outbound=args.allow_outbound,
+            daily_quota=args.daily_quota,
+            announce=announce,
+        )
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK

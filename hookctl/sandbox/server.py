@@ -16,19 +16,22 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from email.message import Message
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from hookctl.models import KNOWN_EVENT_KEYS, Hook, parse_status
 from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
+from hookctl.sandbox.quota import DEFAULT_DAILY_QUOTA, DailyQuota
 from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
 from hookctl.sandbox.receiver import Received, Receiver
 from hookctl.sandbox.store import Store
+from hookctl.sandbox.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,11 @@ API_PREFIX = "/crm/rest/v1"
 ADMIN_PREFIX = "/_sandbox"
 DEFAULT_PORT = 8787
 DEFAULT_TIME_SCALE = 0.001
+# Keap documents no handshake timeout; its deliveries time out after 30 s.
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
+TOKEN_PATH = "/token"
 
 _EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
 # What each route template allows; anything else on a known template is 405.
@@ -118,23 +126,30 @@ class Sandbox:
         db: str | os.PathLike[str] = ":memory:",
         api_key: str | None = "sandbox-key",
         access_token: str | None = None,
-        handshake_timeout: float = 2.0,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         faults: Faults | None = None,
         time_scale: float = DEFAULT_TIME_SCALE,
-        loopback_only: bool | None = None,
+        allow_outbound: bool = False,
+        daily_quota: int | None = DEFAULT_DAILY_QUOTA,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
     ) -> None:
         """handshake_timeout bounds every outbound call (handshakes and deliveries).
-        time_scale multiplies Keap's delivery delays (30 s .. 30 min). loopback_only (default:
-        the HOOKCTL_SANDBOX_LOOPBACK_ONLY environment variable) treats hookUrls on other hosts
-        as unreachable without calling them."""
+        time_scale multiplies Keap's delivery delays (30 s .. 30 min) and the 24 h lifetime of
+        the access tokens /token issues. Handshakes and deliveries go to loopback hookUrls only
+        unless allow_outbound (and never when HOOKCTL_SANDBOX_LOOPBACK_ONLY is set): a url on
+        another host stays Unverified, and a warning says why. daily_quota: calls a UTC day
+        before 429 "Quota Exceeded" (None: no quota and no quota headers). client_id and
+        client_secret: the OAuth app /token knows."""
         self._host = host
         self._port = port
         self._api_key = api_key
         self._access_token = access_token
         self._store = Store(db)
         self._faults = FaultInjector(faults or Faults())
-        if loopback_only is None:
-            loopback_only = loopback_only_from_env()
+        self._quota = DailyQuota(daily_quota)
+        self.tokens = Tokens(client_id, client_secret, time_scale)
+        loopback_only = not allow_outbound or loopback_only_from_env()
         self._outbound = Outbound(handshake_timeout, loopback_only)
         self._receiver = Receiver(slow_delay=handshake_timeout + 0.5)
         self._deliverer = Deliverer(self._store, self._outbound, time_scale)
@@ -261,19 +276,43 @@ class Sandbox:
         of delayed verification. No HTTP call exposes it and nothing logs it."""
         return self._receiver.last_secret(url)
 
+    def set_quota(self, limit: int | None, used: int = 0) -> None:
+        """A daily quota of `limit` calls (None: none), `used` of them spent today."""
+        self._quota.configure(limit, used)
+
+    def _oauth_admin(self, call: str) -> Response:
+        if call == "POST /oauth/code":
+            return json_response(200, {"code": self.tokens.new_code()})
+        if call == "POST /oauth/refresh-token":
+            return json_response(200, {"refresh_token": self.tokens.new_refresh_token()})
+        if call == "POST /oauth/expire":
+            self.tokens.expire_all()
+            return Response(204)
+        if call == "GET /oauth":
+            return json_response(
+                200, {"client_id": self.tokens.client_id, "refreshes": self.tokens.refreshes}
+            )
+        return error_response(404, f"No sandbox admin call {call}")
+
     # -- HTTP --------------------------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> Response | None:
-        path = urlsplit(target).path
+        parts = urlsplit(target)
+        path = parts.path
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            return self._api(method, path[len(API_PREFIX) :], headers, body)
+            token = parse_qs(parts.query).get("access_token", [None])[0]
+            return self._api(method, path[len(API_PREFIX) :], headers, body, token)
+        if path == TOKEN_PATH:
+            return self._token(method, headers, body)
         if path == RECEIVER_PREFIX or path.startswith(RECEIVER_PREFIX + "/"):
             return self._receive(method, path, headers, body)
         if path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(method, path[len(ADMIN_PREFIX) :], body)
         return error_response(404, f"No handler found for {method} {path}")
 
-    def _api(self, method: str, path: str, headers: Message, body: bytes) -> Response | None:
+    def _api(
+        self, method: str, path: str, headers: Message, body: bytes, query_token: str | None
+    ) -> Response | None:
         template, key = _route(method, path.rstrip("/") or "/")
         if template is None:
             return error_response(404, f"No handler found for {method} {API_PREFIX}{path}")
@@ -284,10 +323,11 @@ class Sandbox:
         # Assumption: Keap's gateway throttles before it checks credentials, so every answer,
         # a 401 too, spends a token and carries the throttle headers.
         throttle = self._faults.throttle()
+        quota = self._quota.take() if throttle.allowed else None
         response: Response | None
-        if not throttle.allowed:
+        if not throttle.allowed or (quota is not None and not quota.allowed):
             response = json_response(429, _THROTTLED_BODY)
-        elif (refusal := self._authenticate(headers)) is not None:
+        elif (refusal := self._authenticate(headers, query_token)) is not None:
             response = refusal
         elif (injected := self._faults.pick_error()) == 500:
             response = error_response(500, "Internal Server Error")
@@ -305,23 +345,37 @@ class Sandbox:
             self._responses["dropped" if response is DROP else str(response.status)] += 1
         if response is not DROP:
             response.headers.update(throttle.headers)
+            response.headers.update(quota.headers if quota else {})
         return response
 
-    def _authenticate(self, headers: Message) -> Response | None:
+    def _authenticate(self, headers: Message, query_token: str | None) -> Response | None:
         api_key = headers.get("X-Keap-API-Key")
         if api_key is not None and self._api_key is not None and _same(api_key, self._api_key):
             return None
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            # Older SDKs send every call with ?access_token=, as Keap still accepts.
+            scheme, token = ("bearer", query_token) if query_token is not None else (scheme, "")
         if scheme.lower() == "bearer":
-            if self._access_token is not None and _same(token.strip(), self._access_token):
+            token = token.strip()
+            fixed = self._access_token is not None and _same(token, self._access_token)
+            if fixed or self.tokens.accepts(token):
                 return None
             # A refused token is turned away by Keap's gateway, in the gateway's own shape.
             return json_response(401, _GATEWAY_FAULT)
         if api_key is not None:
             return error_response(401, "Invalid API key")
         return error_response(
-            401, "Missing credentials: send X-Keap-API-Key or Authorization: Bearer"
+            401,
+            "Missing credentials: send X-Keap-API-Key, Authorization: Bearer or ?access_token=",
         )
+
+    def _token(self, method: str, headers: Message, body: bytes) -> Response:
+        if method != "POST":
+            return error_response(405, "The token endpoint answers POST only", {"Allow": "POST"})
+        answer = self.tokens.answer(headers.get("Authorization"), body)
+        # Token answers are never cached (RFC 6749 5.1).
+        return json_response(answer.status, answer.body, {"Cache-Control": "no-store"})
 
     def _operation(
         self, method: str, template: str, key: str, headers: Message, body: bytes
@@ -387,6 +441,9 @@ class Sandbox:
         return json_response(200, verified.to_keap())
 
     def _handshake(self, hook: Hook) -> Hook:
+        refused = self._outbound.refusal(hook.hook_url)
+        if refused:
+            logger.warning("hook %s stays Unverified: %s", hook.key, refused)
         verified, secret = self._outbound.handshake(hook.hook_url)
         logger.debug("hook %s: handshake %s", hook.key, "succeeded" if verified else "failed")
         if not verified:
@@ -425,6 +482,12 @@ class Sandbox:
             return json_response(200, self.faults.to_json())
         if call == "POST /events":
             return json_response(200, self._fire(_json_body(body)))
+        if call in ("GET /quota", "PUT /quota"):
+            if call == "PUT /quota":
+                self.set_quota(*_quota_request(body))
+            return json_response(200, self._quota.to_json())
+        if call.startswith(("POST /oauth/", "GET /oauth")):
+            return self._oauth_admin(call)
         if call == "GET /receiver-log":
             return json_response(200, [record.to_json() for record in self.received()])
         if call == "DELETE /receiver-log":
@@ -457,6 +520,14 @@ class Sandbox:
         if not isinstance(wait, bool):
             raise _BadRequest("wait must be true or false")
         return self.fire_event(event_key, object_keys, wait)
+
+
+def _quota_request(body: bytes) -> tuple[int | None, int]:
+    data = _json_body(body)
+    limit, used = (data.get("limit"), data.get("used", 0)) if isinstance(data, dict) else (0, None)
+    if not (limit is None or type(limit) is int) or type(used) is not int:
+        raise _BadRequest('body must be {"limit": calls a day or null, "used": calls spent}')
+    return limit, used
 
 
 def _seed_request(body: bytes) -> list[tuple[str, str, str]]:
@@ -498,10 +569,14 @@ def serve(
     access_token: str | None = None,
     faults: Faults | None = None,
     *,
-    handshake_timeout: float = 2.0,
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
     time_scale: float = DEFAULT_TIME_SCALE,
+    allow_outbound: bool = False,
+    daily_quota: int | None = DEFAULT_DAILY_QUOTA,
+    announce: Callable[[Sandbox], None] | None = None,
 ) -> None:
-    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command)."""
+    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command); `announce` is
+    called once it listens."""
     sandbox = Sandbox(
         host=host,
         port=port,
@@ -511,6 +586,8 @@ def serve(
         handshake_timeout=handshake_timeout,
         faults=faults,
         time_scale=time_scale,
+        allow_outbound=allow_outbound,
+        daily_quota=daily_quota,
     )
     stopping = threading.Event()
 
@@ -524,6 +601,8 @@ def serve(
             sandbox.api_url,
             sandbox.receiver_url,
         )
+        if announce is not None:
+            announce(sandbox)
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, on_sigterm)
