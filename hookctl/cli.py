@@ -87,7 +87,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hookctl.waits import DEFAULT_MAX_WAIT
+    from hookctl.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
     parser = argparse.ArgumentParser(
         prog="hookctl",
@@ -190,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument(
         "--parallelism", type=_positive_int, default=4, help="concurrent writes (default 4)"
+    )
+    apply.add_argument(
+        "--max-rate",
+        type=_positive_float,
+        default=DEFAULT_MAX_RATE,
+        metavar="N",
+        help="writes started a second, at most (default 5: a Service Account Key's spike "
+        "limit; raise it for an OAuth app)",
     )
     apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     _safety_flags(apply)
@@ -529,6 +537,7 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
         targets=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
+        max_rate=getattr(args, "max_rate", Options.max_rate),
         **{flag: getattr(args, flag) for flag in flags},
     )
 
