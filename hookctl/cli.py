@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(func=cmd_schema)
 
+    _auth_command(commands)
     sandbox = commands.add_parser(
         "sandbox",
         help="run the local Keap-compatible sandbox",
@@ -351,6 +353,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
+
+
+def _auth_command(commands: Any) -> None:
+    auth = commands.add_parser(
+        "auth",
+        help="which credential is in use; renew or get OAuth tokens",
+        description="Credentials, in this order: $KEAP_API_KEY, $KEAP_ACCESS_TOKEN, then an "
+        "OAuth app ($KEAP_CLIENT_ID, $KEAP_CLIENT_SECRET, and $KEAP_REFRESH_TOKEN or the "
+        "token file $KEAP_TOKEN_FILE). No command ever shows a secret's value.",
+    )
+    operations = auth.add_subparsers(dest="auth_operation", metavar="OPERATION", required=True)
+    operations.add_parser("status", help="the credential in use and when its tokens expire")
+    operations.add_parser("refresh", help="renew the OAuth access token now")
+    login = operations.add_parser(
+        "login",
+        help="authorize the OAuth app: prints the url to open, then keeps the tokens",
+        description="Prints Keap's authorize url (nothing opens a browser). Open it, allow "
+        "the app, and Keap redirects to --redirect-uri: on a loopback uri hookctl catches the "
+        "redirect itself; otherwise pass the code from the redirect with --code.",
+    )
+    login.add_argument(
+        "--redirect-uri",
+        default="http://127.0.0.1:8976/callback",
+        help="the redirect uri registered for the app (default http://127.0.0.1:8976/callback)",
+    )
+    login.add_argument("--code", help="the code from the redirect, pasted (skips the listening)")
+    login.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="S",
+        help="seconds to wait for the redirect (default 300)",
+    )
+    auth.set_defaults(func=cmd_auth)
 
 
 def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
@@ -738,6 +774,68 @@ def cmd_hooks(args: argparse.Namespace) -> int:
         answer = perform(keap, request)
     reveal = getattr(args, "reveal", False)
     output.hooks_result(request, answer.result, args.format, total=answer.total, reveal=reveal)
+    return EXIT_OK
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    import secrets as random_secrets
+
+    from hookctl import oauth
+    from hookctl.auth import credentials_from_env, missing_hint
+
+    env = os.environ
+    if args.auth_operation == "login":
+        names = oauth.OAuthEnv()
+        client_id, secret = env.get(names.client_id_env), env.get(names.client_secret_env)
+        if not client_id or not secret:
+            raise HookctlError(f"set ${names.client_id_env} and ${names.client_secret_env} first")
+        token_file = Path(env.get(names.token_file_env) or oauth.default_token_file(env))
+        token_url = env.get(oauth.TOKEN_URL_ENV) or oauth.DEFAULT_TOKEN_URL
+        app = oauth.OAuthAuth(client_id, secret, token_file, token_url)
+        code = args.code
+        if not code:
+            state = random_secrets.token_urlsafe(16)
+            print("Open this url, sign in and allow the app:", flush=True)
+            print(oauth.authorize_url(env, client_id, args.redirect_uri, state), flush=True)
+            code = oauth.catch_redirect(args.redirect_uri, state, args.timeout)
+        tokens = app.exchange(code.strip(), args.redirect_uri)
+        print(
+            f"Authorized: tokens kept in {token_file} (access token valid until "
+            f"{oauth.expiry_text(tokens)})"
+        )
+        return EXIT_OK
+    credential = credentials_from_env(env)
+    if credential is None:
+        raise HookctlError(f"no credentials: {missing_hint()}")
+    if not isinstance(credential, oauth.OAuthAuth):
+        if args.auth_operation == "refresh":
+            raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
+        kind = (
+            "X-Keap-API-Key, no expiry"
+            if credential.header != "Authorization"
+            else ("Bearer access token; hookctl cannot renew it")
+        )
+        print(f"credential: ${credential.env_name} ({kind})")
+        return EXIT_OK
+    if args.auth_operation == "refresh":
+        tokens = credential.renew()
+        print(
+            f"Refreshed: access token valid until {oauth.expiry_text(tokens)}; the new "
+            f"refresh token is kept in {credential.token_file}"
+        )
+        return EXIT_OK
+    kept = credential.kept()
+    print(f"credential: OAuth app ${credential.names.client_id_env}")
+    print(f"token file: {credential.token_file}")
+    if kept is None:
+        print(
+            f"tokens:     none kept yet; the first call refreshes with "
+            f"${credential.names.refresh_token_env}"
+        )
+    else:
+        state = "valid" if kept.fresh(time.time()) else "to be renewed at the next call"
+        print(f"access:     {state}, expires {oauth.expiry_text(kept)}")
+        print("refresh:    kept in the token file (good for one refresh)")
     return EXIT_OK
 
 
