@@ -38,7 +38,7 @@ import requests
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
-    from hookctl.oauth import OAuthEnv
+    from hookctl.models import OAuthEnv
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_ENV",

@@ -23,7 +23,7 @@ from hookctl.auth import (
     missing_hint,
 )
 from hookctl.errors import AuthenticationError, InvalidRequestError, ProtocolError
-from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, key_order
+from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, OAuthEnv, key_order
 from hookctl.transport import Pacer, RetryPolicy, Transport
 from hookctl.waits import DEFAULT_MAX_WAIT, Quota
 
@@ -60,6 +60,7 @@ class Keap:
         *,
         api_key_env: str | None = None,
         access_token_env: str | None = None,
+        oauth: OAuthEnv | None = None,
         env: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
         retry: RetryPolicy | None = None,
@@ -75,8 +76,8 @@ class Keap:
         environ = os.environ if env is None else env
         self.transport = Transport(
             api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
-            auth or credentials_from_env(environ, api_key_env, access_token_env),
-            missing_hint=missing_hint(api_key_env, access_token_env),
+            auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
+            missing_hint=missing_hint(api_key_env, access_token_env, oauth),
             environ=environ,
             timeout=timeout,
             # Looked up in this module when called, so a test can swap the default policy.

@@ -33,6 +33,7 @@ from hookctl.auth import BearerAuth, redact
 from hookctl.errors import AuthenticationError, HookctlError
 from hookctl.files import write_atomically
 from hookctl.interrupts import check_interrupted
+from hookctl.models import OAuthEnv
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -61,17 +62,6 @@ LOCK_TIMEOUT = 60.0
 TOKEN_TIMEOUT = (5.0, 30.0)
 _MAX_TOKEN_FILE = 64 * 1024
 _LOGIN_HINT = "run `hookctl auth login` to authorize again (it writes a new token file)"
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthEnv:
-    """The environment variables that hold an OAuth app's credentials (hooks.yaml may name
-    others per account)."""
-
-    client_id_env: str = "KEAP_CLIENT_ID"
-    client_secret_env: str = "KEAP_CLIENT_SECRET"
-    refresh_token_env: str = "KEAP_REFRESH_TOKEN"
-    token_file_env: str = "KEAP_TOKEN_FILE"
 
 
 @dataclass(frozen=True, slots=True)

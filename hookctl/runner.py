@@ -129,6 +129,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         api_url(options, account),
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
+        oauth=account.oauth if account else None,
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=options.max_rate,

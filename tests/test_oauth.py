@@ -204,3 +204,35 @@ def test_auth_login_catches_the_redirect_on_a_loopback_port(
     login.join(timeout=30)
     assert result == [0]
     assert json.loads(app.read_text())["access_token"]
+
+
+def test_hooks_yaml_names_the_oauth_variables_of_an_account(
+    sandbox: Sandbox,
+    api_key: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token_file = tmp_path / "shop-tokens.json"
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    monkeypatch.setenv("KEAP_API_KEY", api_key)  # the file names the app: the key is not used
+    monkeypatch.setenv("KEAP_TOKEN_URL", sandbox.url + "/token")
+    monkeypatch.setenv("SHOP_ID", "sandbox-client")
+    monkeypatch.setenv("SHOP_SECRET", "sandbox-secret")
+    monkeypatch.setenv("SHOP_REFRESH", sandbox.tokens.new_refresh_token())
+    monkeypatch.setenv("SHOP_TOKENS", str(token_file))
+    config = tmp_path / "hooks.yaml"
+    config.write_text(
+        "version: 1\naccount:\n  credentials:\n    oauth:\n      client_id_env: SHOP_ID\n"
+        "      client_secret_env: SHOP_SECRET\n      refresh_token_env: SHOP_REFRESH\n"
+        "      token_file_env: SHOP_TOKENS\n"
+        f"ownership:\n  url_prefixes: ['{sandbox.receiver_url}/managed/']\nhooks: []\n"
+    )
+    assert main(["plan", "-f", str(config)]) == 0
+    assert sandbox.tokens.refreshes == 1
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    capsys.readouterr()
+    config.write_text(config.read_text().replace("client_id_env: SHOP_ID", "client_secret: x1"))
+    assert main(["plan", "-f", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "hooks.yaml:5" in err and "client_secret" in err
