@@ -9,7 +9,6 @@ is marked "Assumption" below. Admin paths under /_sandbox are not Keap's and nee
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import signal
@@ -27,6 +26,16 @@ from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
+from hookctl.sandbox.parsing import (
+    EVENT_KEYS,
+    ROUTES,
+    BadRequest,
+    hook_request,
+    json_body,
+    quota_request,
+    route,
+    seed_request,
+)
 from hookctl.sandbox.quota import DEFAULT_DAILY_QUOTA, DailyQuota
 from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
 from hookctl.sandbox.receiver import Received, Receiver
@@ -45,15 +54,6 @@ DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"
 TOKEN_PATH = "/token"
 
-_EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
-# What each route template allows; anything else on a known template is 405.
-_ROUTES: dict[str, tuple[str, ...]] = {
-    "/hooks": ("GET", "POST"),
-    "/hooks/event_keys": ("GET",),
-    "/hooks/{key}": ("GET", "PUT", "DELETE"),
-    "/hooks/{key}/verify": ("POST",),
-    "/hooks/{key}/delayedVerify": ("POST",),
-}
 _THROTTLED_BODY = {
     "code": "429",
     "message": "Quota Exceeded",
@@ -70,46 +70,6 @@ _HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>502 Bad Gateway</h1><p>The upstream server is not answering.</p></body></html>"
 )
-
-
-class _BadRequest(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as error:
-        raise _BadRequest(f"Request body is not valid JSON: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise _BadRequest("Request body is not UTF-8") from None
-
-
-def _hook_request(body: bytes) -> tuple[str, str]:
-    """Assumption: the spec declares no 400 and no required property, but Keap answers 400 to a
-    body it cannot use, so a RestHookRequest needs a known eventKey and an absolute http(s)
-    hookUrl, for PUT as for POST. Unknown properties are ignored, as Jackson does by default."""
-    data = _json_body(body)
-    if not isinstance(data, dict):
-        raise _BadRequest("Request body must be a JSON object with eventKey and hookUrl")
-    event_key, hook_url = data.get("eventKey"), data.get("hookUrl")
-    if not isinstance(event_key, str) or not event_key:
-        raise _BadRequest("eventKey is required")
-    if not isinstance(hook_url, str) or not hook_url:
-        raise _BadRequest("hookUrl is required")
-    if event_key not in _EVENT_KEYS:
-        raise _BadRequest(f"Invalid eventKey: {event_key}")
-    try:
-        parts = urlsplit(hook_url)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        usable = usable and (parts.port is None or parts.port > 0)
-    except ValueError:
-        usable = False
-    if not usable:
-        raise _BadRequest("hookUrl must be an absolute http or https URL")
-    return event_key, hook_url
 
 
 def _same(given: str, expected: str) -> bool:
@@ -257,7 +217,7 @@ class Sandbox:
 
         With wait, blocks until every delivery has succeeded or been given up and returns each
         outcome; without, returns at once (see wait_idle)."""
-        if event_key not in _EVENT_KEYS:
+        if event_key not in EVENT_KEYS:
             raise ValueError(f"unknown event key: {event_key}")
         return self._deliverer.fire(event_key, list(object_ids), wait)
 
@@ -313,7 +273,7 @@ class Sandbox:
     def _api(
         self, method: str, path: str, headers: Message, body: bytes, query_token: str | None
     ) -> Response | None:
-        template, key = _route(method, path.rstrip("/") or "/")
+        template, key = route(method, path.rstrip("/") or "/")
         if template is None:
             return error_response(404, f"No handler found for {method} {API_PREFIX}{path}")
         with self._stats_lock:
@@ -333,13 +293,13 @@ class Sandbox:
             response = error_response(500, "Internal Server Error")
         elif injected == 502:
             response = Response(502, _HTML_502, {"Content-Type": "text/html"})
-        elif method not in _ROUTES[template]:
-            allowed = {"Allow": ", ".join(_ROUTES[template])}
+        elif method not in ROUTES[template]:
+            allowed = {"Allow": ", ".join(ROUTES[template])}
             response = error_response(405, f"Request method '{method}' is not supported", allowed)
         else:
             try:
                 response = self._operation(method, template, key, headers, body)
-            except _BadRequest as error:
+            except BadRequest as error:
                 response = error_response(400, error.message)
         with self._stats_lock:
             self._responses["dropped" if response is DROP else str(response.status)] += 1
@@ -385,10 +345,10 @@ class Sandbox:
         if template == "/hooks":
             if method == "GET":
                 return json_response(200, [hook.to_keap() for hook in self._store.list()])
-            return self._create(*_hook_request(body))
+            return self._create(*hook_request(body))
         hook = self._store.get(key)
         if hook is None:
-            # Assumption: also 404 on verify and delayedVerify, where the spec declares none.
+            # 404 on every keyed operation, verify and delayedVerify too, as Keap declares.
             return error_response(404, f"Hook subscription with key {key} not found")
         if template == "/hooks/{key}/verify":
             return self._verify(hook)
@@ -399,7 +359,7 @@ class Sandbox:
         if method == "DELETE":
             self._store.delete(key)
             return Response(204)
-        return self._update(hook, *_hook_request(body))
+        return self._update(hook, *hook_request(body))
 
     def _create(self, event_key: str, hook_url: str) -> Response | None:
         # Assumption: Keap stores the subscription before the handshake (the secret must belong
@@ -430,7 +390,7 @@ class Sandbox:
         # a wrong secret, or none issued, is a 403 (declared for this operation). A secret verifies
         # once: it is forgotten when it or a handshake succeeds.
         if secret is None:
-            raise _BadRequest("Missing request header 'X-Hook-Secret'")
+            raise BadRequest("Missing request header 'X-Hook-Secret'")
         issued = self._store.secret(hook.key)
         if issued is None or not _same(secret, issued):
             return error_response(
@@ -463,8 +423,8 @@ class Sandbox:
     def _admin(self, method: str, path: str, body: bytes) -> Response:
         try:
             return self._admin_call(f"{method} {path.rstrip('/')}", body)
-        except (_BadRequest, ValueError, KeyError) as error:
-            message = error.message if isinstance(error, _BadRequest) else str(error)
+        except (BadRequest, ValueError, KeyError) as error:
+            message = error.message if isinstance(error, BadRequest) else str(error)
             return error_response(400, message)
 
     def _admin_call(self, call: str, body: bytes) -> Response:
@@ -478,13 +438,13 @@ class Sandbox:
         if call == "GET /faults":
             return json_response(200, self.faults.to_json())
         if call == "PUT /faults":
-            self.set_faults(Faults.from_json(_json_body(body)))
+            self.set_faults(Faults.from_json(json_body(body)))
             return json_response(200, self.faults.to_json())
         if call == "POST /events":
-            return json_response(200, self._fire(_json_body(body)))
+            return json_response(200, self._fire(json_body(body)))
         if call in ("GET /quota", "PUT /quota"):
             if call == "PUT /quota":
-                self.set_quota(*_quota_request(body))
+                self.set_quota(*quota_request(body))
             return json_response(200, self._quota.to_json())
         if call.startswith(("POST /oauth/", "GET /oauth")):
             return self._oauth_admin(call)
@@ -496,10 +456,10 @@ class Sandbox:
         if call == "GET /hooks":
             return json_response(200, [hook.to_keap() for hook in self.hooks()])
         if call == "POST /hooks":
-            return json_response(200, [hook.to_keap() for hook in self.seed(_seed_request(body))])
+            return json_response(200, [hook.to_keap() for hook in self.seed(seed_request(body))])
         if call.startswith("PUT /hooks/") and call.endswith("/status"):
             key = call[len("PUT /hooks/") : -len("/status")]
-            data = _json_body(body)
+            data = json_body(body)
             status = data.get("status") if isinstance(data, dict) else None
             if self._store.get(key) is None:
                 return error_response(404, f"Hook subscription with key {key} not found")
@@ -508,57 +468,18 @@ class Sandbox:
 
     def _fire(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise _BadRequest('body must be {"event_key": ..., "object_keys": [...]}')
+            raise BadRequest('body must be {"event_key": ..., "object_keys": [...]}')
         event_key, object_keys = data.get("event_key"), data.get("object_keys")
         wait = data.get("wait", True)
-        if not isinstance(event_key, str) or event_key not in _EVENT_KEYS:
-            raise _BadRequest(f"event_key must be one of the event types, not {event_key!r}")
+        if not isinstance(event_key, str) or event_key not in EVENT_KEYS:
+            raise BadRequest(f"event_key must be one of the event types, not {event_key!r}")
         if not isinstance(object_keys, list) or not object_keys:
-            raise _BadRequest("object_keys must be a non-empty list of object ids")
+            raise BadRequest("object_keys must be a non-empty list of object ids")
         if not all(isinstance(item, (int, str)) for item in object_keys):
-            raise _BadRequest("object_keys must hold integers or strings")
+            raise BadRequest("object_keys must hold integers or strings")
         if not isinstance(wait, bool):
-            raise _BadRequest("wait must be true or false")
+            raise BadRequest("wait must be true or false")
         return self.fire_event(event_key, object_keys, wait)
-
-
-def _quota_request(body: bytes) -> tuple[int | None, int]:
-    data = _json_body(body)
-    limit, used = (data.get("limit"), data.get("used", 0)) if isinstance(data, dict) else (0, None)
-    if not (limit is None or type(limit) is int) or type(used) is not int:
-        raise _BadRequest('body must be {"limit": calls a day or null, "used": calls spent}')
-    return limit, used
-
-
-def _seed_request(body: bytes) -> list[tuple[str, str, str]]:
-    data = _json_body(body)
-    items = data if isinstance(data, list) else None
-    hooks = []
-    for item in items or [None]:
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(name), str) for name in ("eventKey", "hookUrl", "status")
-        ):
-            raise _BadRequest("body must be a list of {eventKey, hookUrl, status}")
-        hooks.append((item["eventKey"], item["hookUrl"], item["status"]))
-    return hooks
-
-
-def _route(method: str, path: str) -> tuple[str | None, str]:
-    """(route template, key) of a path below the API prefix; (None, "") when none matches."""
-    parts = path.split("/")[1:]
-    if not parts or parts[0] != "hooks":
-        return None, ""
-    if len(parts) == 1:
-        return "/hooks", ""
-    key = parts[1]
-    if len(parts) == 2:
-        # Only GET reaches the event types; PUT /hooks/event_keys names a (missing) key, as a
-        # path-variable mapping would read it.
-        event_keys = key == "event_keys" and method == "GET"
-        return ("/hooks/event_keys" if event_keys else "/hooks/{key}"), key
-    if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
-        return f"/hooks/{{key}}/{parts[2]}", key
-    return None, ""
 
 
 def serve(
