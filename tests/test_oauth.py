@@ -87,13 +87,13 @@ def test_after_a_401_the_kept_refresh_token_renews_the_pair(
 def test_an_expired_access_token_is_renewed_before_it_is_sent(
     app: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Access tokens of about a second: 24 h at a hundred-thousandth.
-    with Sandbox(api_key=None, time_scale=1e-5) as sb:
+    # Access tokens of about 3 s (24 h at 3e-5): long enough for a run under load.
+    with Sandbox(api_key=None, time_scale=3e-5) as sb:
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv("KEAP_TOKEN_URL", sb.url + "/token")
         monkeypatch.setenv("KEAP_REFRESH_TOKEN", sb.tokens.new_refresh_token())
         assert _run(capsys, app, "hooks", "list")[0] == 0
-        time.sleep(1.1)
+        time.sleep(3.0)
         assert _run(capsys, app, "hooks", "list")[0] == 0
         assert sb.tokens.refreshes == 2
         assert "401" not in sb.stats()["responses"]
