@@ -195,10 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--max-rate",
         type=_positive_float,
-        default=DEFAULT_MAX_RATE,
+        default=None,
         metavar="N",
-        help="writes started a second, at most (default 5: a Service Account Key's spike "
-        "limit; raise it for an OAuth app)",
+        help=f"writes started a second, at most (default {DEFAULT_MAX_RATE:g}, a Service "
+        "Account Key's spike limit; none against a loopback API such as the sandbox)",
     )
     apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     _safety_flags(apply)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from hookctl import accounts, planfile
 from hookctl.accounts import Outcome, Target, UnknownAccount
@@ -31,6 +32,7 @@ from hookctl.planfile import SavedPlan
 from hookctl.planner import Plan, Update, entry_targeted, targeted
 from hookctl.planner import plan as make_plan
 from hookctl.probe import PROBED_ACTIONS, Probe, probe_all
+from hookctl.urls import is_loopback
 from hookctl.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
 
 __all__ = [
@@ -95,8 +97,9 @@ class Options:
     # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
     # one ends the account's work with an error saying until when.
     max_wait: float = DEFAULT_MAX_WAIT
-    # apply: writes started a second, at most (None: no limit of our own).
-    max_rate: float | None = DEFAULT_MAX_RATE
+    # apply: writes started a second, at most; None: DEFAULT_MAX_RATE, except against an API
+    # on this machine (the sandbox), which has no spike limit to stay under.
+    max_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,19 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         oauth=account.oauth if account else None,
         pool_size=pool_size,
         max_wait=options.max_wait,
-        max_rate=options.max_rate,
+        max_rate=_max_rate(options, account),
     )
+
+
+def _max_rate(options: Options, account: Account | None) -> float | None:
+    if options.max_rate is not None:
+        return options.max_rate
+    url = api_url(options, account) or DEFAULT_API_URL
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""  # the client refuses the url, saying why
+    return None if is_loopback(host) else DEFAULT_MAX_RATE
 
 
 def targets(

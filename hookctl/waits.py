@@ -164,17 +164,17 @@ class RateLimit:
     """At most `rate` request starts a second (None: no limit), shared by every thread."""
 
     def __init__(self, rate: float | None) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
+        self.interval = 1.0 / rate if rate else 0.0
         self._lock = threading.Lock()
         self._next_at = 0.0
 
     def wait(self) -> None:
-        if not self._interval:
+        if not self.interval:
             return
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_at)
-            self._next_at = start + self._interval
+            self._next_at = start + self.interval
         if start > now:
             pause(start - now)
 

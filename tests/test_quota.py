@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import write_config, writes
 
 from hookctl.cli import main
+from hookctl.runner import Options, client
 from hookctl.sandbox import Sandbox
 from hookctl.waits import read_quota
 
@@ -72,10 +73,20 @@ def test_plan_says_how_much_quota_is_left_only_when_little_is(
 def test_writes_start_at_most_max_rate_a_second(env: Sandbox, tmp_path: Path) -> None:
     config = write_config(tmp_path, env, {f"managed/n{i}": ["contact.add"] for i in range(6)})
     started = time.monotonic()
-    assert main(["apply", "-f", str(config), "--yes", "--parallelism", "6"]) == 0
-    # Five gaps of 1/5 s between six writes, by default.
+    argv = ["apply", "-f", str(config), "--yes", "--parallelism", "6", "--max-rate", "5"]
+    assert main(argv) == 0
+    # Five gaps of 1/5 s between six writes.
     assert time.monotonic() - started >= 0.95
     assert writes(env) == {"POST /hooks": 6}
+
+
+def test_keaps_own_api_gets_five_writes_a_second_unless_raised() -> None:
+    keap_api = Options(api_url="https://api.infusionsoft.com/crm/rest/v1")
+    assert client(keap_api, None).transport._writes.interval == pytest.approx(0.2)
+    raised = Options(api_url=keap_api.api_url, max_rate=50)
+    assert client(raised, None).transport._writes.interval == pytest.approx(0.02)
+    sandbox = Options(api_url="http://127.0.0.1:8787/crm/rest/v1")
+    assert client(sandbox, None).transport._writes.interval == 0
 
 
 def test_quota_headers_are_read_in_any_case() -> None:
