@@ -236,3 +236,19 @@ def test_hooks_yaml_names_the_oauth_variables_of_an_account(
     assert main(["plan", "-f", str(config)]) == 1
     err = capsys.readouterr().err
     assert "hooks.yaml:5" in err and "client_secret" in err
+
+
+def test_two_accounts_of_two_oauth_apps_on_one_url_are_not_taken_for_one(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "hooks.yaml"
+    config.write_text(
+        "version: 1\naccounts:\n"
+        f"  shop:\n    api_url: {sandbox.api_url}\n"
+        "    credentials: {oauth: {client_id_env: SHOP_ID, token_file_env: SHOP_TOKENS}}\n"
+        f"  blog:\n    api_url: {sandbox.api_url}\n"
+        "    credentials: {oauth: {client_id_env: BLOG_ID, token_file_env: BLOG_TOKENS}}\n"
+        "hooks: []\n"
+    )
+    assert main(["validate", "-f", str(config), "--offline"]) == 0
+    assert "same credentials" not in capsys.readouterr().err
