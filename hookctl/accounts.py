@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 from hookctl import config
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.interrupts import watch
-from hookctl.models import Account, DesiredState
+from hookctl.models import Account, DesiredState, OAuthEnv
 
 __all__ = [
     "CURRENT",
@@ -258,11 +258,11 @@ def same_account(
     """Pairs of targets that would reach Keap at the same url with the same credential
     variable: most likely one account managed twice, where two desired states would undo
     each other's work on every apply."""
-    first: dict[tuple[str, str | None, str | None], Target] = {}
+    first: dict[tuple[str, str | None, str | None, OAuthEnv | None], Target] = {}
     pairs = []
     for target in targets:
         account = target.account
-        key = (api_url(account), account.api_key_env, account.access_token_env)
+        key = (api_url(account), account.api_key_env, account.access_token_env, account.oauth)
         if key in first:
             pairs.append((first[key], target))
         else:

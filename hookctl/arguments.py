@@ -14,6 +14,24 @@ from hookctl import __version__
 _COLORS = ("auto", "always", "never")
 SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
 
+SANDBOX_ADMIN_HELP = """\
+admin calls (not Keap's; no credentials; JSON bodies):
+  GET  /_sandbox/health                  {"status": "ok"}
+  GET  /_sandbox/stats                   Keap calls per route and answers per status
+  POST /_sandbox/stats/reset             zero the counts
+  GET|PUT /_sandbox/faults               latency, error_rate, throttle_rate, drops...
+  GET|PUT /_sandbox/quota                {"limit": calls a day or null, "used": calls spent}
+  GET|POST /_sandbox/hooks               list, or seed [{eventKey, hookUrl, status}]
+  PUT  /_sandbox/hooks/KEY/status        {"status": "Verified"|"Unverified"|"Inactive"}
+  POST /_sandbox/events                  {"event_key": ..., "object_keys": [...]}: deliver
+  GET|DELETE /_sandbox/receiver-log      what the built-in receiver got
+  POST /_sandbox/oauth/code              an authorization code for /token (no login page)
+  POST /_sandbox/oauth/refresh-token     a refresh token, as if issued to the app earlier
+  POST /_sandbox/oauth/expire            every access token issued expires now
+  GET  /_sandbox/oauth                   the OAuth client id and how many refreshes were made
+OAuth app: client id sandbox-client, secret sandbox-secret; access tokens live 24 h on the
+sandbox's clock (86 s)."""
+
 
 def version() -> str:
     """The installed distribution's version; a checkout run without installing has none, and
@@ -27,7 +45,7 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hookctl.waits import DEFAULT_MAX_WAIT
+    from hookctl.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
     parser = argparse.ArgumentParser(
         prog="hookctl",
@@ -131,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--parallelism", type=_positive_int, default=4, help="concurrent writes (default 4)"
     )
+    apply.add_argument(
+        "--max-rate",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help=f"writes started a second, at most (default {DEFAULT_MAX_RATE:g}, a Service "
+        "Account Key's spike limit; none against a loopback API such as the sandbox)",
+    )
     apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     _safety_flags(apply)
     _target_flag(apply)
@@ -223,7 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler="schema")
 
-    sandbox = commands.add_parser("sandbox", help="run the local Keap-compatible sandbox")
+    _auth_command(commands)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the local Keap-compatible sandbox",
+        description="A Keap-compatible hooks API on loopback, at /crm/rest/v1, with Keap's "
+        "token endpoint at /token and a receiver at /receiver. It accepts X-Keap-API-Key, "
+        "Authorization: Bearer and ?access_token=.",
+        epilog=SANDBOX_ADMIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8787)
     sandbox.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
@@ -232,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("KEAP_API_KEY", "sandbox-key"),
         help="the X-Keap-API-Key it accepts (default: $KEAP_API_KEY or 'sandbox-key')",
     )
+    sandbox.add_argument(
+        "--access-token",
+        default=os.environ.get("KEAP_ACCESS_TOKEN"),
+        help="an OAuth2 access token it accepts as Bearer or ?access_token=, besides those its "
+        "/token issues (default: $KEAP_ACCESS_TOKEN)",
+    )
     sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
     sandbox.add_argument(
         "--error-rate", type=float, default=0.0, help="share of calls answered 500"
@@ -239,8 +280,70 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
     )
+    sandbox.add_argument(
+        "--daily-quota",
+        type=_non_negative_int,
+        default=30000,
+        metavar="N",
+        help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
+        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
+    )
+    sandbox.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds the handshake and each delivery may take (default 10)",
+    )
+    sandbox.add_argument(
+        "--allow-outbound",
+        action="store_true",
+        help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
+        "only; other hookUrls stay Unverified)",
+    )
+    sandbox.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log more (-vv: every call)",
+    )
     sandbox.set_defaults(handler="sandbox")
     return parser
+
+
+def _auth_command(commands: Any) -> None:
+    auth = commands.add_parser(
+        "auth",
+        help="which credential is in use; renew or get OAuth tokens",
+        description="Credentials, in this order: $KEAP_API_KEY, $KEAP_ACCESS_TOKEN, then an "
+        "OAuth app ($KEAP_CLIENT_ID, $KEAP_CLIENT_SECRET, and $KEAP_REFRESH_TOKEN or the "
+        "token file $KEAP_TOKEN_FILE). No command ever shows a secret's value.",
+    )
+    operations = auth.add_subparsers(dest="auth_operation", metavar="OPERATION", required=True)
+    operations.add_parser("status", help="the credential in use and when its tokens expire")
+    operations.add_parser("refresh", help="renew the OAuth access token now")
+    login = operations.add_parser(
+        "login",
+        help="authorize the OAuth app: prints the url to open, then keeps the tokens",
+        description="Prints Keap's authorize url (nothing opens a browser). Open it, allow "
+        "the app, and Keap redirects to --redirect-uri: on a loopback uri hookctl catches the "
+        "redirect itself; otherwise pass the code from the redirect with --code.",
+    )
+    login.add_argument(
+        "--redirect-uri",
+        default="http://127.0.0.1:8976/callback",
+        help="the redirect uri registered for the app (default http://127.0.0.1:8976/callback)",
+    )
+    login.add_argument("--code", help="the code from the redirect, pasted (skips the listening)")
+    login.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="S",
+        help="seconds to wait for the redirect (default 300)",
+    )
+    auth.set_defaults(handler="auth")
 
 
 def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
@@ -382,4 +485,14 @@ def _positive_float(text: str) -> float:
     value = _seconds(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return value

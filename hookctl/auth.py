@@ -7,7 +7,9 @@ it on every request it prepares. Two kinds exist, chosen from the environment by
 $KEAP_ACCESS_TOKEN):
 
 - `ApiKeyAuth`: a personal access token or service account key, sent as X-Keap-API-Key;
-- `BearerAuth`: an OAuth2 access token, sent as `Authorization: Bearer ...`.
+- `BearerAuth`: an OAuth2 access token, sent as `Authorization: Bearer ...`;
+- `hookctl.oauth.OAuthAuth`: an OAuth app's tokens, renewed through Keap's token endpoint
+  (after KEAP_API_KEY and KEAP_ACCESS_TOKEN, when KEAP_CLIENT_ID and the rest are set).
 
 Every credential redacts its own value from a text (`redact`) and never shows it in its repr,
 so errors and logs can be built from Keap's answers without leaking it.
@@ -29,10 +31,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import requests
 
 from hookctl.errors import HookctlError
+
+if TYPE_CHECKING:
+    from hookctl.models import OAuthEnv
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_ENV",
@@ -114,9 +120,13 @@ def credentials_from_env(
     env: Mapping[str, str],
     api_key_env: str | None = None,
     access_token_env: str | None = None,
+    oauth: OAuthEnv | None = None,
 ) -> KeapAuth | None:
-    """Pick the credential named by hooks.yaml, else KEAP_API_KEY, else KEAP_ACCESS_TOKEN."""
-    if api_key_env or access_token_env:
+    """Pick the credential named by hooks.yaml (`oauth`: the variables of an OAuth app), else
+    KEAP_API_KEY, else KEAP_ACCESS_TOKEN, else an OAuth app (KEAP_CLIENT_ID and the rest)."""
+    from hookctl.oauth import oauth_from_env  # it builds on this module
+
+    if api_key_env or access_token_env or oauth:
         candidates: list[tuple[str | None, type[KeapAuth]]] = [
             (api_key_env, ApiKeyAuth),
             (access_token_env, BearerAuth),
@@ -126,14 +136,28 @@ def credentials_from_env(
     for name, kind in candidates:
         if name and env.get(name):
             return kind(env[name], name)
-    return None
+    if api_key_env or access_token_env:
+        return None
+    return oauth_from_env(env, oauth)
 
 
-def missing_hint(api_key_env: str | None = None, access_token_env: str | None = None) -> str:
+def missing_hint(
+    api_key_env: str | None = None,
+    access_token_env: str | None = None,
+    oauth: OAuthEnv | None = None,
+) -> str:
     """What to tell the user when `credentials_from_env` found nothing."""
     if api_key_env or access_token_env:
         return f"set ${api_key_env or access_token_env}"
-    return f"set ${DEFAULT_API_KEY_ENV} or ${DEFAULT_ACCESS_TOKEN_ENV}"
+    if oauth:
+        return (
+            f"set ${oauth.client_id_env}, ${oauth.client_secret_env} and "
+            f"${oauth.refresh_token_env} (or run `hookctl auth login`)"
+        )
+    return (
+        f"set ${DEFAULT_API_KEY_ENV} or ${DEFAULT_ACCESS_TOKEN_ENV}, or an OAuth app's "
+        "$KEAP_CLIENT_ID, $KEAP_CLIENT_SECRET and $KEAP_REFRESH_TOKEN"
+    )
 
 
 def clean_secret(value: str, name: str) -> str:

@@ -6,9 +6,11 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _secret_hint(secret: str) -> str:
+    """A secret as the sandbox's start shows it: its length and a digest, never a character."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
+    return f"***({digest}, {len(secret)} characters)"
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
@@ -82,6 +90,7 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
         targets=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
+        max_rate=getattr(args, "max_rate", Options.max_rate),
         **{flag: getattr(args, flag) for flag in flags},
     )
 
@@ -287,16 +296,103 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_auth(args: argparse.Namespace) -> int:
+    import secrets as random_secrets
+
+    from hookctl import oauth
+    from hookctl.auth import credentials_from_env, missing_hint
+
+    env = os.environ
+    if args.auth_operation == "login":
+        names = oauth.OAuthEnv()
+        client_id, secret = env.get(names.client_id_env), env.get(names.client_secret_env)
+        if not client_id or not secret:
+            raise HookctlError(f"set ${names.client_id_env} and ${names.client_secret_env} first")
+        token_file = Path(env.get(names.token_file_env) or oauth.default_token_file(env))
+        token_url = env.get(oauth.TOKEN_URL_ENV) or oauth.DEFAULT_TOKEN_URL
+        app = oauth.OAuthAuth(client_id, secret, token_file, token_url)
+        code = args.code
+        if not code:
+            state = random_secrets.token_urlsafe(16)
+            print("Open this url, sign in and allow the app:", flush=True)
+            print(oauth.authorize_url(env, client_id, args.redirect_uri, state), flush=True)
+            code = oauth.catch_redirect(args.redirect_uri, state, args.timeout)
+        tokens = app.exchange(code.strip(), args.redirect_uri)
+        print(
+            f"Authorized: tokens kept in {token_file} (access token valid until "
+            f"{oauth.expiry_text(tokens)})"
+        )
+        return EXIT_OK
+    credential = credentials_from_env(env)
+    if credential is None:
+        raise HookctlError(f"no credentials: {missing_hint()}")
+    if not isinstance(credential, oauth.OAuthAuth):
+        if args.auth_operation == "refresh":
+            raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
+        kind = (
+            "X-Keap-API-Key, no expiry"
+            if credential.header != "Authorization"
+            else ("Bearer access token; hookctl cannot renew it")
+        )
+        print(f"credential: ${credential.env_name} ({kind})")
+        return EXIT_OK
+    if args.auth_operation == "refresh":
+        tokens = credential.renew()
+        print(
+            f"Refreshed: access token valid until {oauth.expiry_text(tokens)}; the new "
+            f"refresh token is kept in {credential.token_file}"
+        )
+        return EXIT_OK
+    kept = credential.kept()
+    print(f"credential: OAuth app ${credential.names.client_id_env}")
+    print(f"token file: {credential.token_file}")
+    if kept is None:
+        print(
+            f"tokens:     none kept yet; the first call refreshes with "
+            f"${credential.names.refresh_token_env}"
+        )
+    else:
+        state = "valid" if kept.fresh(time.time()) else "to be renewed at the next call"
+        print(f"access:     {state}, expires {oauth.expiry_text(kept)}")
+        print("refresh:    kept in the token file (good for one refresh)")
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from hookctl.sandbox import Faults, serve
+    from hookctl.auth import clean_secret
+    from hookctl.sandbox import Faults, Sandbox, serve
 
     faults = Faults(
         latency=args.latency, error_rate=args.error_rate, throttle_rate=args.throttle_rate
     )
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    api_key = clean_secret(args.api_key, "--api-key") if args.api_key else None
+    token = clean_secret(args.access_token, "--access-token") if args.access_token else None
+
+    def announce(sandbox: Sandbox) -> None:
+        credentials = [f"X-Keap-API-Key {_secret_hint(api_key)}"] if api_key else []
+        if token:
+            credentials.append(f"access token {_secret_hint(token)}")
+        print(f"hookctl sandbox: API       {sandbox.api_url}", flush=True)
+        print(f"hookctl sandbox: receiver  {sandbox.receiver_url}", flush=True)
+        print(f"hookctl sandbox: token url {sandbox.url}/token", flush=True)
+        print(f"hookctl sandbox: accepts   {', '.join(credentials)}", flush=True)
+        print("hookctl sandbox: admin calls under /_sandbox (hookctl sandbox --help)", flush=True)
+
     try:
-        serve(args.host, args.port, args.db, args.api_key, None, faults)
+        serve(
+            args.host,
+            args.port,
+            args.db,
+            api_key,
+            token,
+            faults,
+            handshake_timeout=args.handshake_timeout,
+            allow_outbound=args.allow_outbound,
+            daily_quota=args.daily_quota,
+            announce=announce,
+        )
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK
@@ -376,6 +472,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 # What each command's `handler=` (hookctl.arguments) names.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "apply": cmd_apply,
+    "auth": cmd_auth,
     "drift": cmd_drift,
     "fmt": cmd_fmt,
     "hooks": cmd_hooks,

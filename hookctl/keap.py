@@ -22,10 +22,10 @@ from hookctl.auth import (
     credentials_from_env,
     missing_hint,
 )
-from hookctl.errors import InvalidRequestError, ProtocolError
-from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, key_order
+from hookctl.errors import AuthenticationError, InvalidRequestError, ProtocolError
+from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, OAuthEnv, key_order
 from hookctl.transport import Pacer, RetryPolicy, Transport
-from hookctl.waits import DEFAULT_MAX_WAIT
+from hookctl.waits import DEFAULT_MAX_WAIT, Quota
 
 # The names other modules and tests have always imported from here.
 __all__ = [
@@ -60,6 +60,7 @@ class Keap:
         *,
         api_key_env: str | None = None,
         access_token_env: str | None = None,
+        oauth: OAuthEnv | None = None,
         env: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
         retry: RetryPolicy | None = None,
@@ -67,14 +68,16 @@ class Keap:
         pacer: Pacer | None = None,
         auth: KeapAuth | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
+        max_rate: float | None = None,
     ) -> None:
         """`auth` is a credential to use instead of one picked from the environment. A wait
-        Keap asks for that is longer than `max_wait` seconds fails the call instead."""
+        Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
+        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
         environ = os.environ if env is None else env
         self.transport = Transport(
             api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
-            auth or credentials_from_env(environ, api_key_env, access_token_env),
-            missing_hint=missing_hint(api_key_env, access_token_env),
+            auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
+            missing_hint=missing_hint(api_key_env, access_token_env, oauth),
             environ=environ,
             timeout=timeout,
             # Looked up in this module when called, so a test can swap the default policy.
@@ -82,6 +85,7 @@ class Keap:
             pool_size=pool_size,
             pacer=pacer,
             max_wait=max_wait,
+            max_rate=max_rate,
         )
 
     @property
@@ -103,6 +107,11 @@ class Keap:
     @property
     def pacer(self) -> Pacer:
         return self.transport.pacer
+
+    @property
+    def quota(self) -> Quota | None:
+        """Keap's daily quota as its last answer reported it (None: not reported)."""
+        return self.transport.pacer.quota
 
     @property
     def calls(self) -> int:
@@ -182,9 +191,18 @@ class Keap:
         """POST /hooks/{key}/delayedVerify with the X-Hook-Secret the receiver was sent."""
         path = _key_path("POST", key, "/delayedVerify")
         secret = clean_secret(secret, "the X-Hook-Secret")
-        body = self.transport.request(
-            "POST", path, headers={"X-Hook-Secret": secret}, secrets=(secret,)
-        )
+        try:
+            body = self.transport.request(
+                "POST", path, headers={"X-Hook-Secret": secret}, secrets=(secret,)
+            )
+        except AuthenticationError as refused:
+            if refused.status != 403:
+                raise
+            # The credential got through (that would be a 401): the secret is what Keap refused.
+            hint = "check --secret: the X-Hook-Secret Keap sent to the hookUrl, good once"
+            raise AuthenticationError(
+                refused.method, refused.path, refused.status, refused.keap_message, hint
+            ) from None
         return self._hook("POST", path, body, (secret,))
 
     # -- shapes: what an answer holds is shown with every secret blanked out --------------

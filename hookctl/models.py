@@ -218,6 +218,16 @@ class Safety:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthEnv:
+    """The environment variables that hold an OAuth app's credentials (hookctl.oauth)."""
+
+    client_id_env: str = "KEAP_CLIENT_ID"
+    client_secret_env: str = "KEAP_CLIENT_SECRET"
+    refresh_token_env: str = "KEAP_REFRESH_TOKEN"
+    token_file_env: str = "KEAP_TOKEN_FILE"
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """Where and as whom to talk to Keap. Credentials are environment variable *names*."""
 
@@ -225,6 +235,7 @@ class Account:
     api_url: str | None = None
     api_key_env: str | None = None
     access_token_env: str | None = None
+    oauth: OAuthEnv | None = None
 
 
 @dataclass(frozen=True, slots=True)

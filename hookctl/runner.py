@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from hookctl import accounts, planfile
 from hookctl.accounts import Outcome, Target, UnknownAccount
@@ -28,10 +29,11 @@ from hookctl.interrupts import check_interrupted
 from hookctl.keap import Keap
 from hookctl.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.planfile import SavedPlan
-from hookctl.planner import Plan, entry_targeted, targeted
+from hookctl.planner import Plan, Update, entry_targeted, targeted
 from hookctl.planner import plan as make_plan
 from hookctl.probe import PROBED_ACTIONS, Probe, probe_all
-from hookctl.waits import DEFAULT_MAX_WAIT
+from hookctl.urls import is_loopback
+from hookctl.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
 
 __all__ = [
     "DEFAULT_FILES",
@@ -41,7 +43,9 @@ __all__ = [
     "Progress",
     "account_in",
     "api_url",
+    "calls_needed",
     "check",
+    "check_quota",
     "client",
     "drift",
     "execute",
@@ -64,6 +68,8 @@ READ_POOL_SIZE = 8
 
 # Called after each write an account's apply makes.
 Progress = Callable[[ChangeOutcome], None]
+# Called with an account's plan and the daily quota Keap last reported for it.
+OnQuota = Callable[[Target, "Planned", Quota | None], None]
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,9 @@ class Options:
     # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
     # one ends the account's work with an error saying until when.
     max_wait: float = DEFAULT_MAX_WAIT
+    # apply: writes started a second, at most; None: DEFAULT_MAX_RATE, except against an API
+    # on this machine (the sandbox), which has no spike limit to stay under.
+    max_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,22 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         api_url(options, account),
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
+        oauth=account.oauth if account else None,
         pool_size=pool_size,
         max_wait=options.max_wait,
+        max_rate=_max_rate(options, account),
     )
+
+
+def _max_rate(options: Options, account: Account | None) -> float | None:
+    if options.max_rate is not None:
+        return options.max_rate
+    url = api_url(options, account) or DEFAULT_API_URL
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""  # the client refuses the url, saying why
+    return None if is_loopback(host) else DEFAULT_MAX_RATE
 
 
 def targets(
@@ -242,7 +264,33 @@ def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
             return replace(planned, refusal=exc)
         return planned
 
-    return _read_each(targets, options, judge)
+    return _read_each(targets, options, judge, on_quota=_warn_if_low)
+
+
+def _warn_if_low(target: Target, planned: Planned, quota: Quota | None) -> None:
+    if quota is not None and quota.low:
+        logger.warning("%s: %s", target.label, quota.describe())
+
+
+def calls_needed(the_plan: Plan) -> int:
+    """The most calls applying `the_plan` makes: each write (an update may need a verify
+    after it) and the list that checks the account afterwards."""
+    return sum(2 if isinstance(change, Update) else 1 for change in the_plan.changes) + 1
+
+
+def check_quota(the_plan: Plan, quota: Quota | None) -> None:
+    """HookctlError, before the first write, when the daily quota left cannot cover the plan:
+    an apply that runs out half way leaves the account half done until the quota resets."""
+    if quota is None or not the_plan.changes:
+        return
+    needed = calls_needed(the_plan)
+    if needed > quota.available:
+        raise HookctlError(
+            f"Keap's daily quota is too low for this apply: it needs up to {needed} calls and "
+            f"{quota.available} of {quota.limit} are left until "
+            f"{quota.resets_at:%Y-%m-%d %H:%M} UTC; nothing was written (apply fewer changes "
+            "with --target, or after the reset)"
+        )
 
 
 def drift(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
@@ -331,6 +379,10 @@ def prepare(
         options,
         pool_size=options.parallelism,
         judge=lambda target, planned: check(target, planned, options, saved),
+        # A dry run sends nothing, so needs no quota.
+        on_quota=None
+        if options.dry_run
+        else lambda _, planned, quota: check_quota(planned.plan, quota),
     )
     return Prepared(
         tuple(_without_client(outcome) for outcome in outcomes),
@@ -393,10 +445,12 @@ def _plan_each(
     *,
     pool_size: int = READ_POOL_SIZE,
     judge: Callable[[Target, Planned], Planned] | None = None,
+    on_quota: OnQuota | None = None,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
     """Plan every target side by side, each with its own client, left open for the caller.
     `judge` runs in the target's thread and returns the account as it is to be used, or
-    refuses it."""
+    refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
+    too)."""
 
     def work(target: Target) -> tuple[Planned, Keap]:
         keap = client(options, target.account, pool_size)
@@ -408,6 +462,8 @@ def _plan_each(
             planned = Planned(desired, live, made, keap.api_url)
             if judge is not None:
                 planned = judge(target, planned)
+            if on_quota is not None:
+                on_quota(target, planned, keap.quota)
         except BaseException:
             keap.close()
             raise
@@ -420,9 +476,10 @@ def _read_each(
     targets: Sequence[Target],
     options: Options,
     judge: Callable[[Target, Planned], Planned] | None = None,
+    on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
     """Plan every target for reading only: the clients are closed."""
-    outcomes = _plan_each(targets, options, judge=judge)
+    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota)
     for outcome in outcomes:
         if outcome.value is not None:
             outcome.value[1].close()

@@ -44,11 +44,21 @@ from hookctl.errors import (
     UnreachableError,
 )
 from hookctl.urls import is_loopback, public_url
-from hookctl.waits import DEFAULT_MAX_WAIT, Pacer, WaitTooLong, pause, retry_after, too_long
+from hookctl.waits import (
+    DEFAULT_MAX_WAIT,
+    Pacer,
+    RateLimit,
+    WaitTooLong,
+    pause,
+    retry_after,
+    too_long,
+)
 
 __all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport"]
 
 logger = logging.getLogger(__name__)
+
+API_PATH = "/crm/rest/v1"
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 10,000 hooks are about 1.5 MB of JSON; anything past this bound is not a hooks answer.
@@ -110,6 +120,7 @@ class Transport:
         pool_size: int = 8,
         pacer: Pacer | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
+        max_rate: float | None = None,
     ) -> None:
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
@@ -128,6 +139,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.pacer = pacer or Pacer()
         self.max_wait = max_wait
+        self._writes = RateLimit(max_rate)
         self._session = requests.Session()
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
@@ -201,6 +213,10 @@ class Transport:
                 if asked is not None and asked > self.max_wait:
                     # Not even a look for a create that may have landed: Keap said to wait.
                     raise _waited_too_long(error, asked, self.max_wait) from None
+                held = self.pacer.held_beyond(self.max_wait) if asked is None else None
+                if held is not None and error.status == 429:
+                    # No Retry-After, but the answer's headers said how long (a spent quota).
+                    raise _waited_too_long(error, held.seconds, self.max_wait, held.why) from None
                 if recover is not None and isinstance(exc, _Ambiguous):
                     found = recover()
                     if found is not None:
@@ -238,6 +254,8 @@ class Transport:
         except WaitTooLong as held:
             asked = f"not sent: {too_long(held.seconds, self.max_wait, held.why)}"
             raise ThrottledError(method, path, None, asked, _WAIT_HINT) from None
+        if method != "GET":
+            self._writes.wait()
         with self._calls_lock:
             self.calls += 1
         started = time.monotonic()
@@ -307,6 +325,15 @@ class Transport:
             got = self.clean(f"expected JSON, got {_describe_body(response, raw)}", secrets)
             raise ProtocolError(method, path, status, got) from None
 
+    def _base_hint(self) -> str:
+        # Keap's hooks live under /crm/rest/v1: a 404 from an API url without it is the url.
+        if API_PATH in urlsplit(self.api_url).path:
+            return ""
+        return (
+            f"the API url {public_url(self.api_url)} lacks {API_PATH}: set KEAP_API_URL or "
+            f"--api-url to the base, e.g. https://api.infusionsoft.com{API_PATH}"
+        )
+
     def _net_hint(self) -> str:
         return f"is {self.api_url} reachable? set KEAP_API_URL or --api-url"
 
@@ -334,7 +361,7 @@ class Transport:
             hint = self.auth.hint if self.auth else self.missing_hint
             return AuthenticationError(method, path, status, message, hint)
         if status == 404:
-            return NotFoundError(method, path, status, message)
+            return NotFoundError(method, path, status, message, self._base_hint())
         # Keap's wait holds every request of this client back, not only this one's retry.
         wait = retry_after(response.headers) if status in (429, 503) else None
         if wait is not None:
@@ -365,9 +392,11 @@ def _api_url_parts(api_url: str) -> SplitResult:
     return parts
 
 
-def _waited_too_long(error: KeapError, wait: float, max_wait: float) -> KeapError:
-    """`error` saying how long Keap asked to wait, and until when."""
-    asked = f"{error.keap_message}; {too_long(wait, max_wait, 'Retry-After')}"
+def _waited_too_long(
+    error: KeapError, wait: float, max_wait: float, why: str = "Retry-After"
+) -> KeapError:
+    """`error` saying how long Keap asked to wait (`why`: how), and until when."""
+    asked = f"{error.keap_message}; {too_long(wait, max_wait, why)}"
     return type(error)(error.method, error.path, error.status, asked, _WAIT_HINT, wait)
 
 

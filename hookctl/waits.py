@@ -13,14 +13,32 @@ import math
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from hookctl.interrupts import check_interrupted
 
-__all__ = ["DEFAULT_MAX_WAIT", "Pacer", "WaitTooLong", "pause", "retry_after", "too_long"]
+__all__ = [
+    "DEFAULT_MAX_RATE",
+    "DEFAULT_MAX_WAIT",
+    "Pacer",
+    "Quota",
+    "RateLimit",
+    "WaitTooLong",
+    "pause",
+    "read_quota",
+    "retry_after",
+    "too_long",
+]
 
 # Longer than this, a wait Keap asks for ends the command instead (--max-wait).
 DEFAULT_MAX_WAIT = 60.0
+# Writes a second when nobody says otherwise (--max-rate): a Keap engineer reported Service
+# Account Keys spike-limited at 5 calls a second.
+DEFAULT_MAX_RATE = 5.0
+# Below this share of the daily quota, plan says how much is left.
+QUOTA_LOW = 0.1
+_QUOTA = "x-keap-product-quota"
 # Keap documents the unit as "minute" and "day"; accept any case, singular or plural.
 _TIME_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 # How often a pause looks whether the run was interrupted.
@@ -83,6 +101,84 @@ def _until_date(raw: str) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Keap's daily quota as its last answer reported it (x-keap-product-quota-*)."""
+
+    limit: int
+    available: int
+    resets_at: datetime
+
+    @property
+    def low(self) -> bool:
+        return self.available < self.limit * QUOTA_LOW
+
+    @property
+    def seconds_to_reset(self) -> float:
+        return max(0.0, (self.resets_at - datetime.now(timezone.utc)).total_seconds())
+
+    def describe(self) -> str:
+        return (
+            f"{self.available:,} of {self.limit:,} calls left in Keap's daily quota, "
+            f"until {self.resets_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def read_quota(headers: Mapping[str, str]) -> Quota | None:
+    """The daily quota an answer's headers report, read case-insensitively (Keap's header
+    names became lower-case in 2022); None when they report none that makes sense."""
+    lowered = {str(name).lower(): value for name, value in headers.items()}
+    limit = _header_number(lowered, f"{_QUOTA}-limit")
+    available = _header_number(lowered, f"{_QUOTA}-available")
+    if limit is None or available is None or not 0 < limit < math.inf:
+        return None
+    available = min(max(available, 0.0), limit)
+    resets_at = _expiry(lowered.get(f"{_QUOTA}-expiry-time")) or _next_midnight()
+    return Quota(int(limit), int(available), resets_at)
+
+
+def _expiry(raw: str | None) -> datetime | None:
+    """An expiry time as Keap may send it: epoch milliseconds or seconds, or a date."""
+    if not raw:
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        seconds = _until_date(raw)
+        return None if seconds is None else datetime.now(timezone.utc) + timedelta(0, seconds)
+    if not 0 < number < 1e15:
+        return None
+    try:
+        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _next_midnight() -> datetime:
+    # Keap's daily quotas reset at 00:00 UTC.
+    now = datetime.now(timezone.utc)
+    return datetime(now.year, now.month, now.day, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+class RateLimit:
+    """At most `rate` request starts a second (None: no limit), shared by every thread."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_at)
+            self._next_at = start + self.interval
+        if start > now:
+            pause(start - now)
+
+
 class Pacer:
     """Spaces requests out when Keap's throttle headers say the budget is nearly spent, and
     holds every request back while Keap has said to wait.
@@ -104,6 +200,7 @@ class Pacer:
         self._spacing = 0.0
         self._held_until = 0.0  # monotonic: no request before this, as Keap asked
         self._why = ""
+        self.quota: Quota | None = None  # as Keap's last answer reported it
 
     def wait(self, max_wait: float = math.inf) -> None:
         with self._lock:
@@ -116,7 +213,22 @@ class Pacer:
         if start > now:
             pause(start - now)
 
+    def held_beyond(self, max_wait: float) -> WaitTooLong | None:
+        """The hold in force, if it lasts longer than `max_wait`."""
+        with self._lock:
+            held = self._held_until - time.monotonic()
+            return WaitTooLong(held, self._why) if held > max_wait else None
+
     def observe(self, headers: Mapping[str, str]) -> None:
+        headers = {str(name).lower(): value for name, value in headers.items()}
+        quota = read_quota(headers)
+        if quota is not None:
+            self.quota = quota
+            if quota.available < 1:
+                # Spent for the day: waiting means until the quota resets, not a throttle's
+                # second or minute.
+                why = f"Keap's daily quota is spent: 0 of {quota.limit:,} calls left"
+                self.hold(quota.seconds_to_reset or 1.0, why)
         spacing, blocked, why = 0.0, 0.0, ""
         for prefix in ("x-keap-product-throttle", "x-keap-tenant-throttle"):
             available = _header_number(headers, f"{prefix}-available")

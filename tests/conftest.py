@@ -73,7 +73,9 @@ def _no_real_hosts() -> Iterator[None]:
     credential leaks in from the developer's shell, no proxy reroutes loopback calls, and the
     sandbox treats hookUrls on other hosts as unreachable instead of calling them."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        oauth = ("KEAP_CLIENT_ID", "KEAP_CLIENT_SECRET", "KEAP_REFRESH_TOKEN", "KEAP_TOKEN_FILE")
+        proxies = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+        for name in ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN", *oauth, *proxies):
             patch.delenv(name, raising=False)
             patch.delenv(name.lower(), raising=False)
         patch.setenv("NO_PROXY", "*")

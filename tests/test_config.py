@@ -384,8 +384,8 @@ def test_credentials_name_exactly_one_variable() -> None:
         "    api_key_env: A\n    access_token_env: B\n"
     )
     assert problems(text) == [
-        "hooks.yaml:5:5: account.credentials: name exactly one environment variable: "
-        "api_key_env or access_token_env"
+        "hooks.yaml:5:5: account.credentials: name exactly one credential: "
+        "api_key_env, access_token_env or oauth"
     ]
 
 
@@ -815,7 +815,7 @@ def test_every_schema_object_refuses_unknown_keys_and_inline_secrets() -> None:
     named = [node for node in objects if "propertyNames" in node]
     assert [node["additionalProperties"] for node in named] == [{"$ref": "#/$defs/account"}]
     objects = [node for node in objects if node not in named]
-    assert len(objects) == 6
+    assert len(objects) == 7  # credentials.oauth is the seventh
     assert all(node.get("additionalProperties") is False for node in objects)
     patterns = {json.dumps(node.get("patternProperties"), sort_keys=True) for node in objects}
     assert len(patterns) == 1

@@ -10,7 +10,7 @@ from hookctl.config.checks import EventTypes, check_events
 from hookctl.config.issues import Issues, short
 from hookctl.config.source import Doc
 from hookctl.errors import ConfigError, ConfigIssue
-from hookctl.models import Account, DesiredState, Ownership, Safety, Subscription
+from hookctl.models import Account, DesiredState, OAuthEnv, Ownership, Safety, Subscription
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,11 +99,14 @@ class Document:
 
 def _account(name: str, section: dict[str, Any]) -> Account:
     credentials = section.get("credentials", {})
+    oauth = credentials.get("oauth")
     return Account(
         name=name,
         api_url=section.get("api_url"),
         api_key_env=credentials.get("api_key_env"),
         access_token_env=credentials.get("access_token_env"),
+        # The variables it does not name keep their defaults (KEAP_CLIENT_ID and the rest).
+        oauth=OAuthEnv(**oauth) if isinstance(oauth, dict) else None,
     )
 
 

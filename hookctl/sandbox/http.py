@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import socketserver
 import threading
@@ -45,6 +46,9 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 class App(Protocol):
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> Response | None:
         """The answer to one request, or DROP to close the connection without one."""
+
+
+_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s]*", re.IGNORECASE)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -101,8 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        # The request line holds no secret (they travel in headers); headers are never logged.
-        logger.debug("%s %s", self.address_string(), format % args)
+        # Headers are never logged; the one secret a request line may hold, ?access_token=, is
+        # blanked out.
+        line = _QUERY_TOKEN.sub(r"\1***", format % args)
+        logger.debug("%s %s", self.address_string(), line)
 
 
 class Server(ThreadingHTTPServer):

@@ -33,6 +33,19 @@ class Outbound:
     timeout: float
     loopback_only: bool
 
+    def refusal(self, url: str) -> str | None:
+        """Why the sandbox will not call `url` at all (None when it will)."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return None
+        if self.loopback_only and host and not is_loopback(host):
+            return (
+                f"the sandbox calls loopback hookUrls only, not {host} "
+                "(start it with --allow-outbound to make the handshake with other hosts)"
+            )
+        return None
+
     def post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, str | None]:
         """POST and return (status, X-Hook-Secret answered), or (0, None) for no answer.
 
@@ -45,7 +58,7 @@ class Outbound:
             return 0, None
         if parts.scheme not in ("http", "https") or not host:
             return 0, None
-        if self.loopback_only and not is_loopback(host):
+        if self.refusal(url):
             logger.debug("not calling %s: loopback only", host)
             return 0, None
         connection_class = (

@@ -9,26 +9,38 @@ is marked "Assumption" below. Admin paths under /_sandbox are not Keap's and nee
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from email.message import Message
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from hookctl.models import KNOWN_EVENT_KEYS, Hook, parse_status
 from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
+from hookctl.sandbox.parsing import (
+    EVENT_KEYS,
+    ROUTES,
+    BadRequest,
+    hook_request,
+    json_body,
+    quota_request,
+    route,
+    seed_request,
+)
+from hookctl.sandbox.quota import DEFAULT_DAILY_QUOTA, DailyQuota
 from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
 from hookctl.sandbox.receiver import Received, Receiver
 from hookctl.sandbox.store import Store
+from hookctl.sandbox.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +48,12 @@ API_PREFIX = "/crm/rest/v1"
 ADMIN_PREFIX = "/_sandbox"
 DEFAULT_PORT = 8787
 DEFAULT_TIME_SCALE = 0.001
+# Keap documents no handshake timeout; its deliveries time out after 30 s.
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
+TOKEN_PATH = "/token"
 
-_EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
-# What each route template allows; anything else on a known template is 405.
-_ROUTES: dict[str, tuple[str, ...]] = {
-    "/hooks": ("GET", "POST"),
-    "/hooks/event_keys": ("GET",),
-    "/hooks/{key}": ("GET", "PUT", "DELETE"),
-    "/hooks/{key}/verify": ("POST",),
-    "/hooks/{key}/delayedVerify": ("POST",),
-}
 _THROTTLED_BODY = {
     "code": "429",
     "message": "Quota Exceeded",
@@ -64,46 +72,6 @@ _HTML_502 = (
 )
 
 
-class _BadRequest(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as error:
-        raise _BadRequest(f"Request body is not valid JSON: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise _BadRequest("Request body is not UTF-8") from None
-
-
-def _hook_request(body: bytes) -> tuple[str, str]:
-    """Assumption: the spec declares no 400 and no required property, but Keap answers 400 to a
-    body it cannot use, so a RestHookRequest needs a known eventKey and an absolute http(s)
-    hookUrl, for PUT as for POST. Unknown properties are ignored, as Jackson does by default."""
-    data = _json_body(body)
-    if not isinstance(data, dict):
-        raise _BadRequest("Request body must be a JSON object with eventKey and hookUrl")
-    event_key, hook_url = data.get("eventKey"), data.get("hookUrl")
-    if not isinstance(event_key, str) or not event_key:
-        raise _BadRequest("eventKey is required")
-    if not isinstance(hook_url, str) or not hook_url:
-        raise _BadRequest("hookUrl is required")
-    if event_key not in _EVENT_KEYS:
-        raise _BadRequest(f"Invalid eventKey: {event_key}")
-    try:
-        parts = urlsplit(hook_url)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        usable = usable and (parts.port is None or parts.port > 0)
-    except ValueError:
-        usable = False
-    if not usable:
-        raise _BadRequest("hookUrl must be an absolute http or https URL")
-    return event_key, hook_url
-
-
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
@@ -118,23 +86,30 @@ class Sandbox:
         db: str | os.PathLike[str] = ":memory:",
         api_key: str | None = "sandbox-key",
         access_token: str | None = None,
-        handshake_timeout: float = 2.0,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         faults: Faults | None = None,
         time_scale: float = DEFAULT_TIME_SCALE,
-        loopback_only: bool | None = None,
+        allow_outbound: bool = False,
+        daily_quota: int | None = DEFAULT_DAILY_QUOTA,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
     ) -> None:
         """handshake_timeout bounds every outbound call (handshakes and deliveries).
-        time_scale multiplies Keap's delivery delays (30 s .. 30 min). loopback_only (default:
-        the HOOKCTL_SANDBOX_LOOPBACK_ONLY environment variable) treats hookUrls on other hosts
-        as unreachable without calling them."""
+        time_scale multiplies Keap's delivery delays (30 s .. 30 min) and the 24 h lifetime of
+        the access tokens /token issues. Handshakes and deliveries go to loopback hookUrls only
+        unless allow_outbound (and never when HOOKCTL_SANDBOX_LOOPBACK_ONLY is set): a url on
+        another host stays Unverified, and a warning says why. daily_quota: calls a UTC day
+        before 429 "Quota Exceeded" (None: no quota and no quota headers). client_id and
+        client_secret: the OAuth app /token knows."""
         self._host = host
         self._port = port
         self._api_key = api_key
         self._access_token = access_token
         self._store = Store(db)
         self._faults = FaultInjector(faults or Faults())
-        if loopback_only is None:
-            loopback_only = loopback_only_from_env()
+        self._quota = DailyQuota(daily_quota)
+        self.tokens = Tokens(client_id, client_secret, time_scale)
+        loopback_only = not allow_outbound or loopback_only_from_env()
         self._outbound = Outbound(handshake_timeout, loopback_only)
         self._receiver = Receiver(slow_delay=handshake_timeout + 0.5)
         self._deliverer = Deliverer(self._store, self._outbound, time_scale)
@@ -242,7 +217,7 @@ class Sandbox:
 
         With wait, blocks until every delivery has succeeded or been given up and returns each
         outcome; without, returns at once (see wait_idle)."""
-        if event_key not in _EVENT_KEYS:
+        if event_key not in EVENT_KEYS:
             raise ValueError(f"unknown event key: {event_key}")
         return self._deliverer.fire(event_key, list(object_ids), wait)
 
@@ -261,20 +236,44 @@ class Sandbox:
         of delayed verification. No HTTP call exposes it and nothing logs it."""
         return self._receiver.last_secret(url)
 
+    def set_quota(self, limit: int | None, used: int = 0) -> None:
+        """A daily quota of `limit` calls (None: none), `used` of them spent today."""
+        self._quota.configure(limit, used)
+
+    def _oauth_admin(self, call: str) -> Response:
+        if call == "POST /oauth/code":
+            return json_response(200, {"code": self.tokens.new_code()})
+        if call == "POST /oauth/refresh-token":
+            return json_response(200, {"refresh_token": self.tokens.new_refresh_token()})
+        if call == "POST /oauth/expire":
+            self.tokens.expire_all()
+            return Response(204)
+        if call == "GET /oauth":
+            return json_response(
+                200, {"client_id": self.tokens.client_id, "refreshes": self.tokens.refreshes}
+            )
+        return error_response(404, f"No sandbox admin call {call}")
+
     # -- HTTP --------------------------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> Response | None:
-        path = urlsplit(target).path
+        parts = urlsplit(target)
+        path = parts.path
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            return self._api(method, path[len(API_PREFIX) :], headers, body)
+            token = parse_qs(parts.query).get("access_token", [None])[0]
+            return self._api(method, path[len(API_PREFIX) :], headers, body, token)
+        if path == TOKEN_PATH:
+            return self._token(method, headers, body)
         if path == RECEIVER_PREFIX or path.startswith(RECEIVER_PREFIX + "/"):
             return self._receive(method, path, headers, body)
         if path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(method, path[len(ADMIN_PREFIX) :], body)
         return error_response(404, f"No handler found for {method} {path}")
 
-    def _api(self, method: str, path: str, headers: Message, body: bytes) -> Response | None:
-        template, key = _route(method, path.rstrip("/") or "/")
+    def _api(
+        self, method: str, path: str, headers: Message, body: bytes, query_token: str | None
+    ) -> Response | None:
+        template, key = route(method, path.rstrip("/") or "/")
         if template is None:
             return error_response(404, f"No handler found for {method} {API_PREFIX}{path}")
         with self._stats_lock:
@@ -284,44 +283,59 @@ class Sandbox:
         # Assumption: Keap's gateway throttles before it checks credentials, so every answer,
         # a 401 too, spends a token and carries the throttle headers.
         throttle = self._faults.throttle()
+        quota = self._quota.take() if throttle.allowed else None
         response: Response | None
-        if not throttle.allowed:
+        if not throttle.allowed or (quota is not None and not quota.allowed):
             response = json_response(429, _THROTTLED_BODY)
-        elif (refusal := self._authenticate(headers)) is not None:
+        elif (refusal := self._authenticate(headers, query_token)) is not None:
             response = refusal
         elif (injected := self._faults.pick_error()) == 500:
             response = error_response(500, "Internal Server Error")
         elif injected == 502:
             response = Response(502, _HTML_502, {"Content-Type": "text/html"})
-        elif method not in _ROUTES[template]:
-            allowed = {"Allow": ", ".join(_ROUTES[template])}
+        elif method not in ROUTES[template]:
+            allowed = {"Allow": ", ".join(ROUTES[template])}
             response = error_response(405, f"Request method '{method}' is not supported", allowed)
         else:
             try:
                 response = self._operation(method, template, key, headers, body)
-            except _BadRequest as error:
+            except BadRequest as error:
                 response = error_response(400, error.message)
         with self._stats_lock:
             self._responses["dropped" if response is DROP else str(response.status)] += 1
         if response is not DROP:
             response.headers.update(throttle.headers)
+            response.headers.update(quota.headers if quota else {})
         return response
 
-    def _authenticate(self, headers: Message) -> Response | None:
+    def _authenticate(self, headers: Message, query_token: str | None) -> Response | None:
         api_key = headers.get("X-Keap-API-Key")
         if api_key is not None and self._api_key is not None and _same(api_key, self._api_key):
             return None
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            # Older SDKs send every call with ?access_token=, as Keap still accepts.
+            scheme, token = ("bearer", query_token) if query_token is not None else (scheme, "")
         if scheme.lower() == "bearer":
-            if self._access_token is not None and _same(token.strip(), self._access_token):
+            token = token.strip()
+            fixed = self._access_token is not None and _same(token, self._access_token)
+            if fixed or self.tokens.accepts(token):
                 return None
             # A refused token is turned away by Keap's gateway, in the gateway's own shape.
             return json_response(401, _GATEWAY_FAULT)
         if api_key is not None:
             return error_response(401, "Invalid API key")
         return error_response(
-            401, "Missing credentials: send X-Keap-API-Key or Authorization: Bearer"
+            401,
+            "Missing credentials: send X-Keap-API-Key, Authorization: Bearer or ?access_token=",
         )
+
+    def _token(self, method: str, headers: Message, body: bytes) -> Response:
+        if method != "POST":
+            return error_response(405, "The token endpoint answers POST only", {"Allow": "POST"})
+        answer = self.tokens.answer(headers.get("Authorization"), body)
+        # Token answers are never cached (RFC 6749 5.1).
+        return json_response(answer.status, answer.body, {"Cache-Control": "no-store"})
 
     def _operation(
         self, method: str, template: str, key: str, headers: Message, body: bytes
@@ -331,10 +345,10 @@ class Sandbox:
         if template == "/hooks":
             if method == "GET":
                 return json_response(200, [hook.to_keap() for hook in self._store.list()])
-            return self._create(*_hook_request(body))
+            return self._create(*hook_request(body))
         hook = self._store.get(key)
         if hook is None:
-            # Assumption: also 404 on verify and delayedVerify, where the spec declares none.
+            # 404 on every keyed operation, verify and delayedVerify too, as Keap declares.
             return error_response(404, f"Hook subscription with key {key} not found")
         if template == "/hooks/{key}/verify":
             return self._verify(hook)
@@ -345,7 +359,7 @@ class Sandbox:
         if method == "DELETE":
             self._store.delete(key)
             return Response(204)
-        return self._update(hook, *_hook_request(body))
+        return self._update(hook, *hook_request(body))
 
     def _create(self, event_key: str, hook_url: str) -> Response | None:
         # Assumption: Keap stores the subscription before the handshake (the secret must belong
@@ -376,7 +390,7 @@ class Sandbox:
         # a wrong secret, or none issued, is a 403 (declared for this operation). A secret verifies
         # once: it is forgotten when it or a handshake succeeds.
         if secret is None:
-            raise _BadRequest("Missing request header 'X-Hook-Secret'")
+            raise BadRequest("Missing request header 'X-Hook-Secret'")
         issued = self._store.secret(hook.key)
         if issued is None or not _same(secret, issued):
             return error_response(
@@ -387,6 +401,9 @@ class Sandbox:
         return json_response(200, verified.to_keap())
 
     def _handshake(self, hook: Hook) -> Hook:
+        refused = self._outbound.refusal(hook.hook_url)
+        if refused:
+            logger.warning("hook %s stays Unverified: %s", hook.key, refused)
         verified, secret = self._outbound.handshake(hook.hook_url)
         logger.debug("hook %s: handshake %s", hook.key, "succeeded" if verified else "failed")
         if not verified:
@@ -406,8 +423,8 @@ class Sandbox:
     def _admin(self, method: str, path: str, body: bytes) -> Response:
         try:
             return self._admin_call(f"{method} {path.rstrip('/')}", body)
-        except (_BadRequest, ValueError, KeyError) as error:
-            message = error.message if isinstance(error, _BadRequest) else str(error)
+        except (BadRequest, ValueError, KeyError) as error:
+            message = error.message if isinstance(error, BadRequest) else str(error)
             return error_response(400, message)
 
     def _admin_call(self, call: str, body: bytes) -> Response:
@@ -421,10 +438,16 @@ class Sandbox:
         if call == "GET /faults":
             return json_response(200, self.faults.to_json())
         if call == "PUT /faults":
-            self.set_faults(Faults.from_json(_json_body(body)))
+            self.set_faults(Faults.from_json(json_body(body)))
             return json_response(200, self.faults.to_json())
         if call == "POST /events":
-            return json_response(200, self._fire(_json_body(body)))
+            return json_response(200, self._fire(json_body(body)))
+        if call in ("GET /quota", "PUT /quota"):
+            if call == "PUT /quota":
+                self.set_quota(*quota_request(body))
+            return json_response(200, self._quota.to_json())
+        if call.startswith(("POST /oauth/", "GET /oauth")):
+            return self._oauth_admin(call)
         if call == "GET /receiver-log":
             return json_response(200, [record.to_json() for record in self.received()])
         if call == "DELETE /receiver-log":
@@ -433,10 +456,10 @@ class Sandbox:
         if call == "GET /hooks":
             return json_response(200, [hook.to_keap() for hook in self.hooks()])
         if call == "POST /hooks":
-            return json_response(200, [hook.to_keap() for hook in self.seed(_seed_request(body))])
+            return json_response(200, [hook.to_keap() for hook in self.seed(seed_request(body))])
         if call.startswith("PUT /hooks/") and call.endswith("/status"):
             key = call[len("PUT /hooks/") : -len("/status")]
-            data = _json_body(body)
+            data = json_body(body)
             status = data.get("status") if isinstance(data, dict) else None
             if self._store.get(key) is None:
                 return error_response(404, f"Hook subscription with key {key} not found")
@@ -445,49 +468,18 @@ class Sandbox:
 
     def _fire(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise _BadRequest('body must be {"event_key": ..., "object_keys": [...]}')
+            raise BadRequest('body must be {"event_key": ..., "object_keys": [...]}')
         event_key, object_keys = data.get("event_key"), data.get("object_keys")
         wait = data.get("wait", True)
-        if not isinstance(event_key, str) or event_key not in _EVENT_KEYS:
-            raise _BadRequest(f"event_key must be one of the event types, not {event_key!r}")
+        if not isinstance(event_key, str) or event_key not in EVENT_KEYS:
+            raise BadRequest(f"event_key must be one of the event types, not {event_key!r}")
         if not isinstance(object_keys, list) or not object_keys:
-            raise _BadRequest("object_keys must be a non-empty list of object ids")
+            raise BadRequest("object_keys must be a non-empty list of object ids")
         if not all(isinstance(item, (int, str)) for item in object_keys):
-            raise _BadRequest("object_keys must hold integers or strings")
+            raise BadRequest("object_keys must hold integers or strings")
         if not isinstance(wait, bool):
-            raise _BadRequest("wait must be true or false")
+            raise BadRequest("wait must be true or false")
         return self.fire_event(event_key, object_keys, wait)
-
-
-def _seed_request(body: bytes) -> list[tuple[str, str, str]]:
-    data = _json_body(body)
-    items = data if isinstance(data, list) else None
-    hooks = []
-    for item in items or [None]:
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(name), str) for name in ("eventKey", "hookUrl", "status")
-        ):
-            raise _BadRequest("body must be a list of {eventKey, hookUrl, status}")
-        hooks.append((item["eventKey"], item["hookUrl"], item["status"]))
-    return hooks
-
-
-def _route(method: str, path: str) -> tuple[str | None, str]:
-    """(route template, key) of a path below the API prefix; (None, "") when none matches."""
-    parts = path.split("/")[1:]
-    if not parts or parts[0] != "hooks":
-        return None, ""
-    if len(parts) == 1:
-        return "/hooks", ""
-    key = parts[1]
-    if len(parts) == 2:
-        # Only GET reaches the event types; PUT /hooks/event_keys names a (missing) key, as a
-        # path-variable mapping would read it.
-        event_keys = key == "event_keys" and method == "GET"
-        return ("/hooks/event_keys" if event_keys else "/hooks/{key}"), key
-    if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
-        return f"/hooks/{{key}}/{parts[2]}", key
-    return None, ""
 
 
 def serve(
@@ -498,10 +490,14 @@ def serve(
     access_token: str | None = None,
     faults: Faults | None = None,
     *,
-    handshake_timeout: float = 2.0,
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
     time_scale: float = DEFAULT_TIME_SCALE,
+    allow_outbound: bool = False,
+    daily_quota: int | None = DEFAULT_DAILY_QUOTA,
+    announce: Callable[[Sandbox], None] | None = None,
 ) -> None:
-    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command)."""
+    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command); `announce` is
+    called once it listens."""
     sandbox = Sandbox(
         host=host,
         port=port,
@@ -511,6 +507,8 @@ def serve(
         handshake_timeout=handshake_timeout,
         faults=faults,
         time_scale=time_scale,
+        allow_outbound=allow_outbound,
+        daily_quota=daily_quota,
     )
     stopping = threading.Event()
 
@@ -524,6 +522,8 @@ def serve(
             sandbox.api_url,
             sandbox.receiver_url,
         )
+        if announce is not None:
+            announce(sandbox)
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, on_sigterm)

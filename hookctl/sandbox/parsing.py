@@ -1,0 +1,98 @@
+"""What the sandbox reads from a request: bodies, route templates and their checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from hookctl.models import KNOWN_EVENT_KEYS
+
+EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
+# What each route template allows; anything else on a known template is 405.
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/hooks": ("GET", "POST"),
+    "/hooks/event_keys": ("GET",),
+    "/hooks/{key}": ("GET", "PUT", "DELETE"),
+    "/hooks/{key}/verify": ("POST",),
+    "/hooks/{key}/delayedVerify": ("POST",),
+}
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"Request body is not valid JSON: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise BadRequest("Request body is not UTF-8") from None
+
+
+def hook_request(body: bytes) -> tuple[str, str]:
+    """Keap declares 400 but no required property, and answers 400 to a
+    body it cannot use, so a RestHookRequest needs a known eventKey and an absolute http(s)
+    hookUrl, for PUT as for POST. Unknown properties are ignored, as Jackson does by default."""
+    data = json_body(body)
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object with eventKey and hookUrl")
+    event_key, hook_url = data.get("eventKey"), data.get("hookUrl")
+    if not isinstance(event_key, str) or not event_key:
+        raise BadRequest("eventKey is required")
+    if not isinstance(hook_url, str) or not hook_url:
+        raise BadRequest("hookUrl is required")
+    if event_key not in EVENT_KEYS:
+        raise BadRequest(f"Invalid eventKey: {event_key}")
+    try:
+        parts = urlsplit(hook_url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise BadRequest("hookUrl must be an absolute http or https URL")
+    return event_key, hook_url
+
+
+def quota_request(body: bytes) -> tuple[int | None, int]:
+    data = json_body(body)
+    limit, used = (data.get("limit"), data.get("used", 0)) if isinstance(data, dict) else (0, None)
+    if not (limit is None or type(limit) is int) or type(used) is not int:
+        raise BadRequest('body must be {"limit": calls a day or null, "used": calls spent}')
+    return limit, used
+
+
+def seed_request(body: bytes) -> list[tuple[str, str, str]]:
+    data = json_body(body)
+    items = data if isinstance(data, list) else None
+    hooks = []
+    for item in items or [None]:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(name), str) for name in ("eventKey", "hookUrl", "status")
+        ):
+            raise BadRequest("body must be a list of {eventKey, hookUrl, status}")
+        hooks.append((item["eventKey"], item["hookUrl"], item["status"]))
+    return hooks
+
+
+def route(method: str, path: str) -> tuple[str | None, str]:
+    """(route template, key) of a path below the API prefix; (None, "") when none matches."""
+    parts = path.split("/")[1:]
+    if not parts or parts[0] != "hooks":
+        return None, ""
+    if len(parts) == 1:
+        return "/hooks", ""
+    key = parts[1]
+    if len(parts) == 2:
+        # Only GET reaches the event types; PUT /hooks/event_keys names a (missing) key, as a
+        # path-variable mapping would read it.
+        event_keys = key == "event_keys" and method == "GET"
+        return ("/hooks/event_keys" if event_keys else "/hooks/{key}"), key
+    if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
+        return f"/hooks/{{key}}/{parts[2]}", key
+    return None, ""
