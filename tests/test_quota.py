@@ -3,6 +3,7 @@ write, a spent quota ending the command at once, and plan saying when little is 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -101,3 +102,34 @@ def test_quota_headers_are_read_in_any_case() -> None:
     assert (quota.limit, quota.available, quota.low) == (30000, 12, True)
     assert f"{quota.resets_at:%Y-%m-%d %H:%M}" == "2030-01-01 00:00"
     assert read_quota({"x-keap-product-quota-limit": "nan"}) is None
+
+
+def test_a_quota_spent_half_way_loses_nothing_and_a_rerun_finishes(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, env, TWENTY)
+    env.set_quota(1000, 0)
+
+    def spend_the_rest() -> None:
+        # Another integration of the same tenant uses up the day while the apply writes.
+        deadline = time.monotonic() + 30
+        while len(env.hooks()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        env.set_quota(1000, 1000)
+
+    spender = threading.Thread(target=spend_the_rest)
+    spender.start()
+    try:
+        code = main(["apply", "-f", str(config), "--yes", "--max-rate", "20", "--parallelism", "1"])
+    finally:
+        spender.join()
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "daily quota is spent" in err and "Traceback" not in err
+    made = len(env.hooks())
+    assert 5 <= made < 20
+    # The next day: a rerun creates only what is missing, and no copy of anything.
+    env.set_quota(1000, 0)
+    assert main(["apply", "-f", str(config), "--yes", "--max-rate", "1000"]) == 0
+    pairs = [h.pair for h in env.hooks()]
+    assert len(pairs) == 20 == len(set(pairs))
