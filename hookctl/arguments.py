@@ -235,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; exit 1 and list the files that are not in the canonical layout",
     )
+    fmt.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE",
+        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
+    )
     fmt.set_defaults(handler="fmt")
 
     schema = commands.add_parser(

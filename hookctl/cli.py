@@ -96,13 +96,16 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
 
 
 def _targets(
-    args: argparse.Namespace, options: Options, saved: SavedPlan | None = None
+    args: argparse.Namespace,
+    options: Options,
+    saved: SavedPlan | None = None,
+    files: Sequence[str] | None = None,
 ) -> list[Target]:
-    """The accounts that `-f` and `--account` (or the saved plan) name. With several, log lines
-    name their account."""
+    """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
+    several, log lines name their account."""
     from hookctl import output, runner
 
-    targets = runner.targets(args.file, args.account, options, saved)
+    targets = runner.targets(files or args.file, args.account, options, saved)
     shard = getattr(args, "shard", None)
     if shard is not None:
         if saved is not None:
@@ -117,6 +120,12 @@ def _targets(
     return targets
 
 
+def _files(args: argparse.Namespace) -> list[str]:
+    """The files of `-f`, then those given as arguments (pre-commit passes the files it matched
+    after the flags)."""
+    return [*(args.file or ()), *getattr(args, "paths", ())]
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -124,9 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl import command_output, output, runner
 
     options = _options(args, "account_parallelism", "offline")
-    # pre-commit passes the files it matched after the flags.
-    args.file = [*(args.file or ()), *args.paths] or None
-    targets = _targets(args, options)
+    targets = _targets(args, options, files=_files(args))
     shown: set[str] = set()
     status = EXIT_OK
     for outcome in runner.validate(targets, options):
@@ -402,7 +409,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from hookctl import accounts, command_output, fmt
     from hookctl.runner import DEFAULT_FILES
 
-    paths = accounts.hooks_files(args.file or DEFAULT_FILES)
+    paths = accounts.hooks_files(_files(args) or DEFAULT_FILES)
     # Every file is formatted in memory before any is written: one that cannot be leaves all
     # of them as they were.
     results = [fmt.format_file(path) for path in paths]

@@ -138,3 +138,29 @@ def test_pre_commit_passes_hooks_files_at_any_path_and_fails_an_invalid_one(
     )
     assert expected in failed.stdout, failed.stdout[-3000:]
     assert "Traceback" not in failed.stdout
+
+
+def test_the_fmt_hook_rewrites_a_file_out_of_layout_and_then_passes(
+    hookctl_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project = tmp_path_factory.mktemp("fmt-project")
+    hooks = project / "hooks.yaml"
+    hooks.write_text(
+        "# our hooks\nhooks:\n    - events: [contact.add]   # new contacts\n"
+        "      url: https://hooks.example.com/keap\n      name: contacts\nversion: 1\n"
+    )
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hookctl_repo}\n    rev: {TAG}\n    hooks:\n      - id: hookctl-fmt\n"
+    )
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    home = tmp_path_factory.mktemp("pre-commit-home-fmt")
+    rewritten = pre_commit(project, home)
+    assert rewritten.returncode == 1, rewritten.stdout[-3000:]  # pre-commit: files were modified
+    text = hooks.read_text()
+    assert text.index("version: 1") < text.index("hooks:")  # the canonical key order
+    assert "# our hooks" in text and "# new contacts" in text  # comments kept
+    git(project, "add", "-A")
+    again = pre_commit(project, home)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert hooks.read_text() == text
