@@ -6,11 +6,9 @@ stays fast.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,12 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
-
-
-def _secret_hint(secret: str) -> str:
-    """A secret as the sandbox's start shows it: its length and a digest, never a character."""
-    digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
-    return f"***({digest}, {len(secret)} characters)"
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -306,7 +298,7 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 def cmd_auth(args: argparse.Namespace) -> int:
     import secrets as random_secrets
 
-    from hookctl import oauth
+    from hookctl import command_output, oauth
     from hookctl.auth import credentials_from_env, missing_hint
 
     env = os.environ
@@ -333,39 +325,21 @@ def cmd_auth(args: argparse.Namespace) -> int:
     credential = credentials_from_env(env)
     if credential is None:
         raise HookctlError(f"no credentials: {missing_hint()}")
-    if not isinstance(credential, oauth.OAuthAuth):
-        if args.auth_operation == "refresh":
-            raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
-        kind = (
-            "X-Keap-API-Key, no expiry"
-            if credential.header != "Authorization"
-            else ("Bearer access token; hookctl cannot renew it")
-        )
-        print(f"credential: ${credential.env_name} ({kind})")
-        return EXIT_OK
     if args.auth_operation == "refresh":
+        if not isinstance(credential, oauth.OAuthAuth):
+            raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
         tokens = credential.renew()
         print(
             f"Refreshed: access token valid until {oauth.expiry_text(tokens)}; the new "
             f"refresh token is kept in {credential.token_file}"
         )
         return EXIT_OK
-    kept = credential.kept()
-    print(f"credential: OAuth app ${credential.names.client_id_env}")
-    print(f"token file: {credential.token_file}")
-    if kept is None:
-        print(
-            f"tokens:     none kept yet; the first call refreshes with "
-            f"${credential.names.refresh_token_env}"
-        )
-    else:
-        state = "valid" if kept.fresh(time.time()) else "to be renewed at the next call"
-        print(f"access:     {state}, expires {oauth.expiry_text(kept)}")
-        print("refresh:    kept in the token file (good for one refresh)")
+    command_output.auth_status(credential)
     return EXIT_OK
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from hookctl import command_output
     from hookctl.auth import clean_secret
     from hookctl.sandbox import Faults, Sandbox, serve
 
@@ -378,14 +352,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     token = clean_secret(args.access_token, "--access-token") if args.access_token else None
 
     def announce(sandbox: Sandbox) -> None:
-        credentials = [f"X-Keap-API-Key {_secret_hint(api_key)}"] if api_key else []
-        if token:
-            credentials.append(f"access token {_secret_hint(token)}")
-        print(f"hookctl sandbox: API       {sandbox.api_url}", flush=True)
-        print(f"hookctl sandbox: receiver  {sandbox.receiver_url}", flush=True)
-        print(f"hookctl sandbox: token url {sandbox.url}/token", flush=True)
-        print(f"hookctl sandbox: accepts   {', '.join(credentials)}", flush=True)
-        print("hookctl sandbox: admin calls under /_sandbox (hookctl sandbox --help)", flush=True)
+        command_output.sandbox_banner(sandbox, api_key, token)
 
     try:
         serve(

@@ -5,8 +5,10 @@ from hookctl goes through render.shown (urls masked, control characters escaped)
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,10 +21,12 @@ from hookctl.probe import OUTCOMES
 
 if TYPE_CHECKING:
     from hookctl.accounts import Target
+    from hookctl.auth import KeapAuth
     from hookctl.fmt import Formatted
     from hookctl.models import DesiredState
     from hookctl.operations import Imported, Request
     from hookctl.probe import Declared, Probe
+    from hookctl.sandbox import Sandbox
     from hookctl.update import Updated
 
 
@@ -204,3 +208,49 @@ def updated(result: Updated, dry_run: bool) -> None:
             f"  set {placeholder.name} (`hookctl hooks get {placeholder.key} --reveal`)",
             file=sys.stderr,
         )
+
+
+def auth_status(credential: KeapAuth) -> None:
+    """`hookctl auth status`: the credential in use and, for an OAuth app, where its tokens are
+    kept and when they expire; never a value."""
+    from hookctl import oauth
+
+    if not isinstance(credential, oauth.OAuthAuth):
+        kind = (
+            "X-Keap-API-Key, no expiry"
+            if credential.header != "Authorization"
+            else ("Bearer access token; hookctl cannot renew it")
+        )
+        print(f"credential: ${credential.env_name} ({kind})")
+        return
+    kept = credential.kept()
+    print(f"credential: OAuth app ${credential.names.client_id_env}")
+    print(f"token file: {credential.token_file}")
+    if kept is None:
+        print(
+            f"tokens:     none kept yet; the first call refreshes with "
+            f"${credential.names.refresh_token_env}"
+        )
+    else:
+        state = "valid" if kept.fresh(time.time()) else "to be renewed at the next call"
+        print(f"access:     {state}, expires {oauth.expiry_text(kept)}")
+        print("refresh:    kept in the token file (good for one refresh)")
+
+
+def sandbox_banner(sandbox: Sandbox, api_key: str | None, token: str | None) -> None:
+    """What `hookctl sandbox` says when it starts: where it answers, and a hint of each
+    credential it accepts (its length and a digest, never a character of it)."""
+    credentials = [f"X-Keap-API-Key {_secret_hint(api_key)}"] if api_key else []
+    if token:
+        credentials.append(f"access token {_secret_hint(token)}")
+    print(f"hookctl sandbox: API       {sandbox.api_url}", flush=True)
+    print(f"hookctl sandbox: receiver  {sandbox.receiver_url}", flush=True)
+    print(f"hookctl sandbox: token url {sandbox.url}/token", flush=True)
+    print(f"hookctl sandbox: accepts   {', '.join(credentials)}", flush=True)
+    print("hookctl sandbox: admin calls under /_sandbox (hookctl sandbox --help)", flush=True)
+
+
+def _secret_hint(secret: str) -> str:
+    """A secret as the sandbox's start shows it: its length and a digest, never a character."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
+    return f"***({digest}, {len(secret)} characters)"
