@@ -109,12 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check event keys against the built-in list instead of the account",
     )
-    validate.add_argument(
-        "paths",
-        nargs="*",
-        metavar="FILE",
-        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
-    )
+    _files_argument(validate)
     validate.set_defaults(handler="validate")
 
     plan = commands.add_parser(
@@ -235,12 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; exit 1 and list the files that are not in the canonical layout",
     )
-    fmt.add_argument(
-        "paths",
-        nargs="*",
-        metavar="FILE",
-        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
-    )
+    _files_argument(fmt)
     fmt.set_defaults(handler="fmt")
 
     schema = commands.add_parser(
@@ -423,6 +413,15 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     secret.add_argument(
         "--secret-env", metavar="VAR", help="delayed verification, secret read from $VAR"
+    )
+
+
+def _files_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE",
+        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
     )
 
 

@@ -48,6 +48,9 @@ from hookctl.files import write_atomically
 from hookctl.models import DesiredState, Hook, key_order
 from hookctl.planner import Plan
 
+# Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
+from hookctl.render import _cell
+
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
 MAX_BYTES = 200 * 1024 * 1024
 
@@ -176,7 +179,7 @@ def read(path: PathArg) -> SavedPlan:
     try:
         body = read_saved_plan(document)
     except ValueError as exc:
-        raise PlanError(f"{name}: not a valid plan file: {_shown(str(exc))}") from None
+        raise PlanError(f"{name}: not a valid plan file: {_cell(str(exc))}") from None
     return SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name)
 
 
@@ -200,17 +203,17 @@ def ensure_fresh(
     """
     problems: list[str] = []
     if account is not None and account != saved.account:
-        problems.append(f"it was made for account {_shown(saved.account)!r}, not {account!r}")
+        problems.append(f"it was made for account {_cell(saved.account)!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
-        problems.append(f"it was made against {_shown(saved.api_url)}, not {api_url}")
+        problems.append(f"it was made against {_cell(saved.api_url)}, not {api_url}")
     if tuple(current.targets) != saved.targets:
         # Apply makes the plan again with the saved targets; other ones would be another plan.
         shown = " ".join(saved.targets) or "none"
         problems.append(
-            f"it was made with --target {_shown(shown)}, not {' '.join(current.targets) or 'none'}"
+            f"it was made with --target {_cell(shown)}, not {' '.join(current.targets) or 'none'}"
         )
     if config_digest != saved.config_digest:
-        problems.append(f"{_shown(saved.source)} or its environment changed since it was made")
+        problems.append(f"{_cell(saved.source)} or its environment changed since it was made")
     if fingerprint(live) != saved.live_fingerprint:
         problems.append(
             "the live subscriptions changed since it was made ("
@@ -224,7 +227,7 @@ def ensure_fresh(
     difference = _difference(saved.changes, plan_document(current)["changes"])
     if difference is not None:
         made_by = (
-            f" (it was made by hookctl {_shown(saved.hookctl_version, 40)})"
+            f" (it was made by hookctl {_cell(saved.hookctl_version, 40)})"
             if saved.hookctl_version != __version__
             else ""
         )
@@ -259,14 +262,7 @@ def _change(change: Mapping[str, Any]) -> str:
     key = change.get("key")
     words = [str(change.get("action")), *([f"#{key}"] if key is not None else [])]
     words += [str(change.get("event_key")), str(change.get("hook_url"))]
-    return _shown(" ".join(words), 300)
-
-
-def _shown(text: str, limit: int = 200) -> str:
-    """Text from a plan file as an error may quote it: one line of printable characters (the
-    file may be anyone's), cut at `limit`."""
-    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
-    return printable if len(printable) <= limit else printable[: limit - 1] + "…"
+    return _cell(" ".join(words), 300)
 
 
 def _describe_changes(
@@ -300,7 +296,7 @@ def _describe_changes(
 
     def some(items: list[str]) -> str:
         more = f", and {len(items) - examples} more" if len(items) > examples else ""
-        return ", ".join(_shown(item) for item in items[:examples]) + more
+        return ", ".join(_cell(item) for item in items[:examples]) + more
 
     parts = [
         f"{label} {some(items)}"
@@ -357,7 +353,7 @@ def _check_version(name: str, document: Mapping[str, Any]) -> int:
     if version > SAVED_PLAN_VERSION:
         writer = document.get("hookctl_version")
         by = (
-            f"hookctl {_shown(writer, 40)}"
+            f"hookctl {_cell(writer, 40)}"
             if isinstance(writer, str) and len(writer) <= 40
             else "a newer hookctl"
         )
