@@ -23,7 +23,7 @@ from hookctl.auth import (
     missing_hint,
 )
 from hookctl.errors import AuthenticationError, InvalidRequestError, ProtocolError
-from hookctl.models import DEFAULT_API_URL, STATUSES, Hook, OAuthEnv, key_order
+from hookctl.models import DEFAULT_API_URL, Hook, OAuthEnv, key_order, parse_status
 from hookctl.transport import Pacer, RetryPolicy, Transport
 from hookctl.waits import DEFAULT_MAX_WAIT, Quota
 
@@ -242,9 +242,12 @@ def _hook(method: str, path: str, body: Any, clean: Callable[[str], str]) -> Hoo
         key = str(key)
     if not all(isinstance(v, str) for v in (key, event_key, hook_url)) or not key:
         raise _shape_error(method, path, "key, eventKey and hookUrl strings", body, clean)
-    if status not in STATUSES:
-        raise ProtocolError(method, path, 200, clean(f"unknown hook status {str(status)[:40]!r}"))
-    return Hook(key=key, event_key=event_key, hook_url=hook_url, status=status)  # type: ignore[arg-type]
+    try:
+        parsed = parse_status(status)
+    except ValueError:
+        wrong = f"unknown hook status {str(status)[:40]!r}"
+        raise ProtocolError(method, path, 200, clean(wrong)) from None
+    return Hook(key=key, event_key=event_key, hook_url=hook_url, status=parsed)  # type: ignore[arg-type]
 
 
 def _shape_error(
