@@ -25,11 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hookctl import planfile
-from hookctl.documents import plan_document
-from hookctl.models import KNOWN_EVENT_KEYS, DesiredState, Hook, Ownership, Subscription
-from hookctl.planner import Plan, plan
-from hookctl.render import plan_markdown, plan_text
+from hookctl.domain.models import KNOWN_EVENT_KEYS, DesiredState, Hook, Ownership, Subscription
+from hookctl.domain.planner import Plan, plan
+from hookctl.engine import planfile
+from hookctl.formats.documents import plan_document
+from hookctl.formats.markdown import plan_markdown
+from hookctl.formats.render import plan_text
 
 BASE = "https://hooks.example.com/"
 EVENTS_PER_ENTRY = 4

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hookctl.probe import DEFAULT_CONCURRENCY, probe_all
+from hookctl.engine.probe import DEFAULT_CONCURRENCY, probe_all
 
 
 @contextmanager

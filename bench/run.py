@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hookctl.cli import main as hookctl
-from hookctl.models import KNOWN_EVENT_KEYS
-from hookctl.probe import DEFAULT_CONCURRENCY
+from hookctl.cli.commands import main as hookctl
+from hookctl.domain.models import KNOWN_EVENT_KEYS
+from hookctl.engine.probe import DEFAULT_CONCURRENCY
 from hookctl.sandbox import Faults, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,3 +1,3 @@
-from hookctl.cli import main
+from hookctl.cli.commands import main
 
 raise SystemExit(main())

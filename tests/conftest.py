@@ -1,5 +1,5 @@
 """Shared fixtures: a fresh sandbox per test, its API key, the Keap OpenAPI checker, and the
-end-to-end CLI tests' sandbox, hooks.yaml and terminals (their helpers are in cli_helpers)."""
+end-to-end CLI tests' sandbox, hooks.yaml and terminals (their helpers are in helpers.cli)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,10 @@ def _use_the_checkout() -> bool:
 
 FROM_CHECKOUT = _use_the_checkout()
 
-from cli_helpers import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
+from helpers.cli import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
+from helpers.witness import Witness  # noqa: E402
 
+from hookctl.keap.client import RetryPolicy  # noqa: E402
 from hookctl.sandbox import Sandbox  # noqa: E402
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
 
@@ -65,6 +67,18 @@ API_KEY = "sbx-test-key-4f2c9e71d0"
 SHARED_OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "keap" / "hooks-openapi.yaml"
 COPIED_OPENAPI = Path(__file__).resolve().parent / "data" / "hooks-openapi.yaml"
 OPENAPI = SHARED_OPENAPI if SHARED_OPENAPI.is_file() else COPIED_OPENAPI
+
+
+# The lanes: a test's folder is its marker, so `pytest -m unit` (or `pytest tests/unit`) runs
+# the pure code alone, `-m "not release"` everything but packaging and tooling.
+LANES = ("unit", "e2e", "release")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        lane = Path(item.path).resolve().relative_to(ROOT / "tests").parts[0]
+        if lane in LANES:
+            item.add_marker(getattr(pytest.mark, lane))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -248,10 +262,10 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     # Imported here, so that a change to the client fails the tests that use it, not them all.
     from functools import partial
 
-    import hookctl.keap
+    import hookctl.keap.client
 
-    policy = partial(hookctl.keap.RetryPolicy, backoff_base=0.01)
-    monkeypatch.setattr(hookctl.keap, "RetryPolicy", policy)
+    policy = partial(hookctl.keap.client.RetryPolicy, backoff_base=0.01)
+    monkeypatch.setattr(hookctl.keap.client, "RetryPolicy", policy)
 
 
 @pytest.fixture
@@ -272,3 +286,19 @@ def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
         return terminal
 
     return install
+
+
+@pytest.fixture
+def witness(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Witness]:
+    # main() replaces the root logger's handlers, so the records are kept below it.
+    seen = Witness(capsys, monkeypatch)
+    loggers = [logging.getLogger(name) for name in ("hookctl", "urllib3")]
+    for logger in loggers:
+        logger.addHandler(seen.records)
+    # Retries back off in milliseconds instead of seconds, so that failures come quickly.
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, retry_number: 0.01)
+    yield seen
+    for logger in loggers:
+        logger.removeHandler(seen.records)

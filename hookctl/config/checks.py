@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 from hookctl.config.issues import Issues, JSONPath, format_path, short
 from hookctl.config.schema import account_name_pattern
 from hookctl.config.source import Doc
-from hookctl.models import (
+from hookctl.domain.models import (
     KNOWN_EVENT_KEYS,
     Ownership,
     Subscription,
     event_glob_matches,
     is_event_glob,
 )
-from hookctl.urls import host as url_host
-from hookctl.urls import is_loopback
+from hookctl.domain.urls import host as url_host
+from hookctl.domain.urls import is_loopback
 
 # The account's event types: a collection, or a zero-argument callable that is invoked at most
 # once and only when the file needs more than the built-in list (see check_events), or None for

@@ -9,8 +9,8 @@ from typing import Any
 from hookctl.config.checks import EventTypes, check_events
 from hookctl.config.issues import Issues, short
 from hookctl.config.source import Doc
+from hookctl.domain.models import Account, DesiredState, OAuthEnv, Ownership, Safety, Subscription
 from hookctl.errors import ConfigError, ConfigIssue
-from hookctl.models import Account, DesiredState, OAuthEnv, Ownership, Safety, Subscription
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hookctl.config.issues import MAX_ISSUES, Issues, JSONPath, short
 from hookctl.config.source import Doc
-from hookctl.models import schema_text
+from hookctl.system.files import schema_text
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError

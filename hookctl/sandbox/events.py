@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from hookctl.models import Status
+from hookctl.domain.models import Status
 from hookctl.sandbox.outbound import Outbound
 from hookctl.sandbox.store import Store
 

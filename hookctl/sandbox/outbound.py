@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookctl.urls import is_loopback
+from hookctl.domain.urls import is_loopback
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookctl.models import KNOWN_EVENT_KEYS
+from hookctl.domain.models import KNOWN_EVENT_KEYS
 
 EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
 # What each route template allows; anything else on a known template is 405.

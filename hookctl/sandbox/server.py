@@ -21,7 +21,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hookctl.models import KNOWN_EVENT_KEYS, Hook, parse_status
+from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook, parse_status
 from hookctl.sandbox.events import Deliverer
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from typing import cast
 
-from hookctl.models import Hook, Status
+from hookctl.domain.models import Hook, Status
 
 # Assumption: Keap's keys are its database ids, so the sandbox hands out increasing integers
 # rendered as strings ("1", "2", ...) and never reuses one after a delete (AUTOINCREMENT).

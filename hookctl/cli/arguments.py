@@ -1,0 +1,503 @@
+"""The command line's arguments: every command, flag and help text, and the checks that turn
+a flag's text into a value (argparse's `type=`). Each command names its handler
+(`handler=`), run by hookctl.cli.commands; nothing here imports more than argparse needs, so that
+`hookctl --version` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from hookctl.version import __version__
+
+_COLORS = ("auto", "always", "never")
+SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
+
+SANDBOX_ADMIN_HELP = """\
+admin calls (not Keap's; no credentials; JSON bodies):
+  GET  /_sandbox/health                  {"status": "ok"}
+  GET  /_sandbox/stats                   Keap calls per route and answers per status
+  POST /_sandbox/stats/reset             zero the counts
+  GET|PUT /_sandbox/faults               latency, error_rate, throttle_rate, drops...
+  GET|PUT /_sandbox/quota                {"limit": calls a day or null, "used": calls spent}
+  GET|POST /_sandbox/hooks               list, or seed [{eventKey, hookUrl, status}]
+  PUT  /_sandbox/hooks/KEY/status        {"status": "Verified"|"Unverified"|"Inactive"}
+  POST /_sandbox/events                  {"event_key": ..., "object_keys": [...]}: deliver
+  GET|DELETE /_sandbox/receiver-log      what the built-in receiver got
+  POST /_sandbox/oauth/code              an authorization code for /token (no login page)
+  POST /_sandbox/oauth/refresh-token     a refresh token, as if issued to the app earlier
+  POST /_sandbox/oauth/expire            every access token issued expires now
+  GET  /_sandbox/oauth                   the OAuth client id and how many refreshes were made
+OAuth app: client id sandbox-client, secret sandbox-secret; access tokens live 24 h on the
+sandbox's clock (86 s)."""
+
+
+def version() -> str:
+    """The installed distribution's version; a checkout run without installing has none, and
+    shows the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hookctl")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+
+    parser = argparse.ArgumentParser(
+        prog="hookctl",
+        description="Infrastructure as code for Keap REST hook subscriptions.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more on stderr (-vv for debug)"
+    )
+    color_help = (
+        "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
+        "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
+    )
+    parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
+    )
+    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
+    common.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_MAX_WAIT,
+        metavar="SECONDS",
+        help="the longest wait Keap may ask for (Retry-After, throttling); a longer one ends "
+        f"the command, saying until when (default {DEFAULT_MAX_WAIT:g})",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)",
+    )
+    config.add_argument(
+        "--account",
+        metavar="NAME",
+        help="only this account of the files' accounts: (default: every account)",
+    )
+    config.add_argument(
+        "--account-parallelism",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="accounts worked on at once, each with its own client and rate budget (default 4)",
+    )
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate", parents=[common, config], help="check hooks.yaml without writing anything"
+    )
+    validate.add_argument(
+        "--offline",
+        action="store_true",
+        help="check event keys against the built-in list instead of the account",
+    )
+    _files_argument(validate)
+    validate.set_defaults(handler="validate")
+
+    plan = commands.add_parser(
+        "plan", parents=[common, config, output], help="show what apply would change"
+    )
+    plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes (0 none, 1 error)",
+    )
+    handshake = "show how the url of each create, update and verify answers Keap's handshake"
+    plan.add_argument("--probe", action="store_true", help=handshake)
+    _safety_flags(plan)
+    _target_flag(plan)
+    _shard_flag(plan)
+    plan.set_defaults(handler="plan")
+
+    apply = commands.add_parser(
+        "apply", parents=[common, config], help="make the account match hooks.yaml"
+    )
+    apply.add_argument("planfile", nargs="?", help="a plan saved by `hookctl plan --out`")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="show what would be sent, send nothing"
+    )
+    apply.add_argument(
+        "--auto-approve",
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (a saved PLANFILE is never asked about: it was reviewed)",
+    )
+    apply.add_argument(
+        "--parallelism", type=_positive_int, default=4, help="concurrent writes (default 4)"
+    )
+    apply.add_argument(
+        "--max-rate",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help=f"writes started a second, at most (default {DEFAULT_MAX_RATE:g}, a Service "
+        "Account Key's spike limit; none against a loopback API such as the sandbox)",
+    )
+    apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _safety_flags(apply)
+    _target_flag(apply)
+    _shard_flag(apply)
+    apply.set_defaults(handler="apply")
+
+    drift = commands.add_parser(
+        "drift",
+        parents=[common, config, output],
+        help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
+    )
+    drift.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST the JSON drift report (with a Slack-style `text`) here when drift is found",
+    )
+    _target_flag(drift)
+    drift.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus text format here (for node_exporter's textfile collector)",
+    )
+    _shard_flag(drift)
+    drift.set_defaults(handler="drift")
+
+    _probe_command(commands, config, output)
+    _hooks_commands(commands, common)
+
+    adopt = commands.add_parser(
+        "import", parents=[common], help="write a hooks.yaml from the live account"
+    )
+    adopt.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    adopt.add_argument(
+        "--prefix",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
+    )
+    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    adopt.add_argument(
+        "--account", metavar="NAME", help="declare the account under this name (accounts:)"
+    )
+    adopt.add_argument(
+        "--update",
+        metavar="FILE",
+        help="take the account's hand-made changes into FILE, editing it in place",
+    )
+    adopt.add_argument(
+        "--dry-run", action="store_true", help="with --update: show what would change only"
+    )
+    credential = adopt.add_mutually_exclusive_group()
+    credential.add_argument(
+        "--api-key-env", metavar="VAR", help="read the API key from $VAR and write VAR in the file"
+    )
+    credential.add_argument(
+        "--access-token-env",
+        metavar="VAR",
+        help="read the OAuth access token from $VAR and write VAR in the file",
+    )
+    adopt.set_defaults(handler="import")
+
+    fmt = commands.add_parser(
+        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
+    )
+    fmt.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that are not in the canonical layout",
+    )
+    _files_argument(fmt)
+    fmt.set_defaults(handler="fmt")
+
+    schema = commands.add_parser(
+        "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
+    )
+    schema.add_argument(
+        "name",
+        nargs="?",
+        default="hooks",
+        choices=SCHEMA_NAMES,
+        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
+    )
+    schema.set_defaults(handler="schema")
+
+    _auth_command(commands)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the local Keap-compatible sandbox",
+        description="A Keap-compatible hooks API on loopback, at /crm/rest/v1, with Keap's "
+        "token endpoint at /token and a receiver at /receiver. It accepts X-Keap-API-Key, "
+        "Authorization: Bearer and ?access_token=.",
+        epilog=SANDBOX_ADMIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8787)
+    sandbox.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    sandbox.add_argument(
+        "--api-key",
+        default=os.environ.get("KEAP_API_KEY", "sandbox-key"),
+        help="the X-Keap-API-Key it accepts (default: $KEAP_API_KEY or 'sandbox-key')",
+    )
+    sandbox.add_argument(
+        "--access-token",
+        default=os.environ.get("KEAP_ACCESS_TOKEN"),
+        help="an OAuth2 access token it accepts as Bearer or ?access_token=, besides those its "
+        "/token issues (default: $KEAP_ACCESS_TOKEN)",
+    )
+    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
+    sandbox.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of calls answered 500"
+    )
+    sandbox.add_argument(
+        "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
+    )
+    sandbox.add_argument(
+        "--daily-quota",
+        type=_non_negative_int,
+        default=30000,
+        metavar="N",
+        help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
+        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
+    )
+    sandbox.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds the handshake and each delivery may take (default 10)",
+    )
+    sandbox.add_argument(
+        "--allow-outbound",
+        action="store_true",
+        help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
+        "only; other hookUrls stay Unverified)",
+    )
+    sandbox.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log more (-vv: every call)",
+    )
+    sandbox.set_defaults(handler="sandbox")
+    return parser
+
+
+def _auth_command(commands: Any) -> None:
+    auth = commands.add_parser(
+        "auth",
+        help="which credential is in use; renew or get OAuth tokens",
+        description="Credentials, in this order: $KEAP_API_KEY, $KEAP_ACCESS_TOKEN, then an "
+        "OAuth app ($KEAP_CLIENT_ID, $KEAP_CLIENT_SECRET, and $KEAP_REFRESH_TOKEN or the "
+        "token file $KEAP_TOKEN_FILE). No command ever shows a secret's value.",
+    )
+    operations = auth.add_subparsers(dest="auth_operation", metavar="OPERATION", required=True)
+    operations.add_parser("status", help="the credential in use and when its tokens expire")
+    operations.add_parser("refresh", help="renew the OAuth access token now")
+    login = operations.add_parser(
+        "login",
+        help="authorize the OAuth app: prints the url to open, then keeps the tokens",
+        description="Prints Keap's authorize url (nothing opens a browser). Open it, allow "
+        "the app, and Keap redirects to --redirect-uri: on a loopback uri hookctl catches the "
+        "redirect itself; otherwise pass the code from the redirect with --code.",
+    )
+    login.add_argument(
+        "--redirect-uri",
+        default="http://127.0.0.1:8976/callback",
+        help="the redirect uri registered for the app (default http://127.0.0.1:8976/callback)",
+    )
+    login.add_argument("--code", help="the code from the redirect, pasted (skips the listening)")
+    login.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="S",
+        help="seconds to wait for the redirect (default 300)",
+    )
+    auth.set_defaults(handler="auth")
+
+
+def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
+    # The defaults are hookctl.engine.probe's, applied by cmd_probe: importing it here would slow
+    # every command's start (http.client and ssl).
+    probe = commands.add_parser(
+        "probe", parents=parents, help="run Keap's handshake with every declared url, from here"
+    )
+    entries = "only the hooks.yaml entries of this name (a glob: * ? [...]); repeatable"
+    probe.add_argument("--target", action="append", default=[], metavar="NAME", help=entries)
+    seconds, at_once = "seconds per url (default 10)", "urls at once (default 20)"
+    probe.add_argument("--timeout", type=_positive_float, metavar="S", help=seconds)
+    probe.add_argument("--concurrency", type=_positive_int, metavar="N", help=at_once)
+    probe.set_defaults(handler="probe", api_url=None)
+
+
+def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=("table", "json"), default="table")
+    fmt.add_argument(
+        "--account",
+        metavar="NAME",
+        help="use this account's api_url and credentials variable from the hooks file",
+    )
+    fmt.add_argument(
+        "-f",
+        "--file",
+        default="hooks.yaml",
+        metavar="FILE",
+        help="the hooks file --account is read from (default: hooks.yaml)",
+    )
+    hooks = commands.add_parser(
+        "hooks", help="Keap's hooks operations, one subscription at a time"
+    ).add_subparsers(title="operations", metavar="OPERATION", required=True)
+
+    def op(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = hooks.add_parser(
+            name, parents=[common, fmt], help=help_text
+        )
+        parser.set_defaults(handler="hooks", operation=name)
+        return parser
+
+    op("types", "the event types this account can subscribe to")
+    listing = op("list", "every subscription in the account")
+    listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
+    listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
+    listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
+    get = op("get", "one subscription")
+    get.add_argument("key")
+    for shows in (listing, get):
+        reveal = "show hook urls unmasked (query values and userinfo often hold a token)"
+        shows.add_argument("--reveal", action="store_true", help=reveal)
+    create = op("create", "subscribe a url to an event (Keap runs the handshake)")
+    create.add_argument("event_key")
+    create.add_argument("hook_url")
+    update = op("update", "point a subscription at another event or url")
+    update.add_argument("key")
+    update.add_argument("event_key")
+    update.add_argument("hook_url")
+    delete = op("delete", "delete a subscription")
+    delete.add_argument("key")
+    delete.add_argument(
+        "--yes", "--auto-approve", action="store_true", help="do not ask for confirmation"
+    )
+    verify = op("verify", "run the handshake again (reactivates an Inactive hook)")
+    verify.add_argument("key")
+    secret = verify.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--secret",
+        help="delayed verification with this X-Hook-Secret ('-' reads it from stdin)",
+    )
+    secret.add_argument(
+        "--secret-env", metavar="VAR", help="delayed verification, secret read from $VAR"
+    )
+
+
+def _files_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE",
+        help="hooks files, as -f takes them (for pre-commit, which passes the files it matched)",
+    )
+
+
+def _safety_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="allow changes beyond the safety thresholds"
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="allow a hooks.yaml with no hooks to delete every managed subscription",
+    )
+
+
+def _target_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "only the hooks.yaml entries of this name (shell globs; repeatable). Deletes of "
+            "managed subscriptions that no entry declares are left out, like other entries' "
+            "changes; the safety thresholds count only what is targeted"
+        ),
+    )
+
+
+def _shard_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="only the accounts of shard I of N (I from 0), split by name: run each of "
+        "0/N .. N-1/N to cover every account once",
+    )
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from hookctl.engine.selection import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not 0 <= value < 1e9:  # NaN and inf too
+        raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value

@@ -1,0 +1,474 @@
+"""The command line: parses arguments, builds the run's options, calls the runner and renders
+what it returns. Heavy modules are imported inside the commands, so that `hookctl --version`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hookctl.cli.arguments import build_parser, version
+from hookctl.errors import HookctlError
+
+if TYPE_CHECKING:
+    from hookctl.cli.output import Progress
+    from hookctl.engine.planfile import SavedPlan
+    from hookctl.engine.runner import Options
+    from hookctl.engine.selection import Target
+
+logger = logging.getLogger("hookctl")
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"hookctl {version()}")
+        return EXIT_OK
+    handler = COMMANDS.get(getattr(args, "handler", ""))
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    _configure_logging(args.verbose)
+    from hookctl.cli import output
+
+    output.configure(args.color, args.verbose > 0)
+    try:
+        return int(handler(args))
+    except HookctlError as exc:
+        from hookctl.cli.output import error
+
+        error(exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("hookctl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    from hookctl.cli.output import LogFormatter
+
+    handler.setFormatter(LogFormatter("hookctl: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if verbosity < 3:
+        # urllib3's debug lines add nothing we do not log ourselves.
+        logging.getLogger("urllib3").setLevel(max(level, logging.INFO))
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+def _options(args: argparse.Namespace, *flags: str) -> Options:
+    """The run's options: the url that overrides every account's own, and the flags of
+    Options that this command has, named in `flags`."""
+    from hookctl.engine.runner import Options
+
+    return Options(
+        api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
+        targets=tuple(getattr(args, "target", None) or ()),
+        max_wait=getattr(args, "max_wait", Options.max_wait),
+        max_rate=getattr(args, "max_rate", Options.max_rate),
+        **{flag: getattr(args, flag) for flag in flags},
+    )
+
+
+def _targets(
+    args: argparse.Namespace,
+    options: Options,
+    saved: SavedPlan | None = None,
+    files: Sequence[str] | None = None,
+) -> list[Target]:
+    """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
+    several, log lines name their account."""
+    from hookctl.cli import output
+    from hookctl.engine import runner
+
+    targets = runner.targets(files or args.file, args.account, options, saved)
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        if saved is not None:
+            raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
+        from hookctl.engine.selection import in_shard
+
+        targets = in_shard(targets, *shard)
+        if not targets:
+            logger.warning("shard %d/%d has none of the accounts", *shard)
+    if len(targets) > 1:
+        output.label_log_lines()
+    return targets
+
+
+def _files(args: argparse.Namespace) -> list[str]:
+    """The files of `-f`, then those given as arguments (pre-commit passes the files it matched
+    after the flags)."""
+    return [*(args.file or ()), *getattr(args, "paths", ())]
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output, output
+    from hookctl.engine import runner
+
+    options = _options(args, "account_parallelism", "offline")
+    targets = _targets(args, options, files=_files(args))
+    shown: set[str] = set()
+    status = EXIT_OK
+    for outcome in runner.validate(targets, options):
+        if outcome.error is not None:
+            status = EXIT_ERROR
+            output.error(outcome.error, outcome.target if len(targets) > 1 else None, shown)
+        elif outcome.value is not None:
+            command_output.valid(outcome.target, outcome.value)
+    return status
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from hookctl.cli import output
+    from hookctl.engine import runner
+
+    options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    targets = _targets(args, options)
+    if args.out and len(targets) > 1:
+        raise HookctlError(
+            f"--out saves the plan of one account, and this run covers {len(targets)} "
+            f"({', '.join(t.label for t in targets)}): choose one with --account NAME "
+            "(and one -f FILE)"
+        )
+    run = output.Run("plan", args.format, targets)
+    changes = False
+    for target, planned in run.each(runner.plan(targets, options)):
+        changes = changes or planned.plan.has_changes
+        if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
+            runner.save(args.out, target, planned)
+            logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
+    run.close()
+    if run.ok and args.detailed_exitcode and changes:
+        return EXIT_CHANGES
+    return EXIT_OK if run.ok else EXIT_ERROR
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Keap's handshake with every owned url the files declare, from here. Reads only the
+    hooks files (event types from the built-in list, as validate --offline): no credentials,
+    no call to Keap."""
+    from hookctl.cli import command_output
+    from hookctl.engine import probe
+
+    targets = _targets(args, _options(args))
+    states = [(target.label, target.desired()) for target in targets]
+    declared = probe.declared(states, args.target)
+    found = probe.probe_all(
+        [url.url for url in declared],
+        timeout=args.timeout or probe.DEFAULT_TIMEOUT,
+        concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
+    )
+    command_output.probe_report(declared, found, args.format, len(targets) > 1)
+    return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from hookctl.cli import output
+    from hookctl.engine import metrics, notify, runner
+    from hookctl.formats import documents
+
+    options = _options(args, "account_parallelism")
+    targets = _targets(args, options)
+    notify_url = args.notify
+    if notify_url:
+        try:
+            notify.check(notify_url)
+        except HookctlError as exc:
+            # Said now, drift or not, so that a scheduled job shows it before it matters; the
+            # check itself goes on, and its exit status is the drift's.
+            output.error(exc)
+            notify_url = None
+    if args.metrics_file:
+        # Before any call: a path that cannot be written is found at once, not after a check.
+        metrics.check_path(args.metrics_file)
+    run = output.Run("drift", args.format, targets)
+    drifted = False
+    outcomes = runner.drift(targets, options)
+    for target, planned in run.each(outcomes):
+        plan = planned.plan
+        report = documents.drift_document(
+            plan,
+            account=target.account.name,
+            api_url=planned.api_url,
+            source=target.source,
+            env=os.environ,
+        )
+        run.drift(target, plan, report)
+        drifted = drifted or plan.has_changes
+        if notify_url and plan.has_changes:
+            try:
+                notify.post(notify_url, report)
+            except HookctlError as exc:
+                # The drift itself is the news; a failed notification must not hide its exit code.
+                output.error(exc, target if run.multi else None)
+    run.close()
+    if args.metrics_file:
+        metrics.write_drift(args.metrics_file, outcomes)
+    if not run.ok:
+        return EXIT_ERROR
+    return EXIT_CHANGES if drifted else EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from hookctl.cli import output
+    from hookctl.engine import planfile, runner
+
+    flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
+    options = _options(args, *flags)
+    saved = planfile.read(args.planfile) if args.planfile else None
+    # A saved plan is applied with the --target patterns it was made with.
+    options = runner.with_saved_targets(options, saved)
+    targets = _targets(args, options, saved)
+    with runner.prepare(targets, options, saved) as prepared:
+        run = output.Run("apply", args.format, targets)
+        # Accounts that could not be planned are reported before anything is asked or sent.
+        ready = list(run.each(prepared.outcomes))
+        if prepared.blocked:
+            run.not_applied([target for target, _ in ready])
+            return EXIT_ERROR
+        pending = prepared.pending
+        plans = [(target, each.plan) for target, each in pending]
+        output.preview(plans, args.format, run.multi)
+        # A saved plan is the approval, as in Terraform: it was reviewed, and apply goes on only
+        # if the plan it makes now is exactly the saved one (checked by prepare).
+        if pending and not args.dry_run and not args.auto_approve and saved is None:
+            where = f" to {len(pending)} accounts" if len(pending) > 1 else ""
+            if not output.ask(f"Apply these changes{where}?", "--auto-approve"):
+                return EXIT_ERROR
+        board = output.Progress(plans, tty=sys.stderr.isatty(), multi=run.multi)
+
+        def progress(target: Target) -> runner.Progress:
+            return _progress(target.label if run.multi else "", board)
+
+        try:
+            applied = runner.execute(prepared, options, progress)
+        except KeyboardInterrupt:
+            board.interrupted()
+            return EXIT_INTERRUPTED
+        board.finish()
+        for target, report in run.each(applied):
+            run.report(target, report)
+    run.close()
+    return EXIT_OK if run.ok else EXIT_ERROR
+
+
+def _progress(label: str, board: Progress) -> Callable[[Any], None]:
+    """What runs after each write of the account `label` (here so that tests can swap it)."""
+    return board.step(label)
+
+
+def cmd_hooks(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output, output
+    from hookctl.engine import runner
+    from hookctl.formats import reports
+    from hookctl.tools.operations import Request, perform
+
+    op = args.operation
+    # Before any call: a secret that is missing fails without touching Keap.
+    secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
+    named = ("key", "event_key", "hook_url", "status", "event", "url")
+    request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
+    account = runner.account_in(args.file, args.account) if args.account else None
+    with runner.client(_options(args), account) as keap:
+        if op == "delete" and not args.yes:
+            # Show what would go: the answer should be about a subscription, not a key.
+            question = f"Delete subscription {args.key}?"
+            if not output.ask(question, "--yes", lambda: reports.hooks_table(keap.get(args.key))):
+                return EXIT_ERROR
+        answer = perform(keap, request)
+    reveal = getattr(args, "reveal", False)
+    command_output.hooks_result(
+        request, answer.result, args.format, total=answer.total, reveal=reveal
+    )
+    return EXIT_OK
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    import secrets as random_secrets
+
+    from hookctl.cli import command_output
+    from hookctl.keap import oauth
+    from hookctl.keap.credentials import credentials_from_env, missing_hint
+
+    env = os.environ
+    if args.auth_operation == "login":
+        names = oauth.OAuthEnv()
+        client_id, secret = env.get(names.client_id_env), env.get(names.client_secret_env)
+        if not client_id or not secret:
+            raise HookctlError(f"set ${names.client_id_env} and ${names.client_secret_env} first")
+        token_file = Path(env.get(names.token_file_env) or oauth.default_token_file(env))
+        token_url = env.get(oauth.TOKEN_URL_ENV) or oauth.DEFAULT_TOKEN_URL
+        app = oauth.OAuthAuth(client_id, secret, token_file, token_url)
+        code = args.code
+        if not code:
+            state = random_secrets.token_urlsafe(16)
+            print("Open this url, sign in and allow the app:", flush=True)
+            print(oauth.authorize_url(env, client_id, args.redirect_uri, state), flush=True)
+            code = oauth.catch_redirect(args.redirect_uri, state, args.timeout)
+        tokens = app.exchange(code.strip(), args.redirect_uri)
+        print(
+            f"Authorized: tokens kept in {token_file} (access token valid until "
+            f"{oauth.expiry_text(tokens)})"
+        )
+        return EXIT_OK
+    credential = credentials_from_env(env)
+    if credential is None:
+        raise HookctlError(f"no credentials: {missing_hint()}")
+    if args.auth_operation == "refresh":
+        if not isinstance(credential, oauth.OAuthAuth):
+            raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
+        tokens = credential.renew()
+        print(
+            f"Refreshed: access token valid until {oauth.expiry_text(tokens)}; the new "
+            f"refresh token is kept in {credential.token_file}"
+        )
+        return EXIT_OK
+    command_output.auth_status(credential)
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.keap.auth import clean_secret
+    from hookctl.sandbox import Faults, Sandbox, serve
+
+    faults = Faults(
+        latency=args.latency, error_rate=args.error_rate, throttle_rate=args.throttle_rate
+    )
+    if args.db != ":memory:":
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    api_key = clean_secret(args.api_key, "--api-key") if args.api_key else None
+    token = clean_secret(args.access_token, "--access-token") if args.access_token else None
+
+    def announce(sandbox: Sandbox) -> None:
+        command_output.sandbox_banner(sandbox, api_key, token)
+
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.db,
+            api_key,
+            token,
+            faults,
+            handshake_timeout=args.handshake_timeout,
+            allow_outbound=args.allow_outbound,
+            daily_quota=args.daily_quota,
+            announce=announce,
+        )
+    except OSError as exc:
+        raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.engine import selection as accounts
+    from hookctl.engine.runner import DEFAULT_FILES
+    from hookctl.tools import fmt
+
+    paths = accounts.hooks_files(_files(args) or DEFAULT_FILES)
+    # Every file is formatted in memory before any is written: one that cannot be leaves all
+    # of them as they were.
+    results = [fmt.format_file(path) for path in paths]
+    if not args.check:
+        fmt.write(results)
+    command_output.formatted(results, args.check)
+    return EXIT_ERROR if args.check and any(r.changed for r in results) else EXIT_OK
+
+
+def _import_update(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.engine import runner
+    from hookctl.engine import selection as accounts
+    from hookctl.system.files import write_atomically
+    from hookctl.tools.fmt import read_text
+    from hookctl.tools.update import update
+
+    if args.output or args.prefix or args.all or args.account or args.force:
+        raise HookctlError(
+            "--update FILE edits FILE in place with its own account and ownership: leave out "
+            "-o, --prefix, --all, --account and --force"
+        )
+    (document,) = accounts.read_all([args.update])
+    if len(document.accounts) != 1:
+        raise HookctlError(f"{args.update}: --update takes a file with a single account")
+    original = read_text(args.update)
+    with runner.client(_options(args), document.accounts[0]) as keap:
+        updated = update(keap, args.update, original)
+    if updated.changed and not args.dry_run:
+        write_atomically(args.update, updated.text, what="the hooks file")
+    command_output.updated(updated, args.dry_run)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from hookctl.system.files import schema_text
+
+    sys.stdout.write(schema_text(f"{args.name}.schema.json"))
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.engine import runner
+    from hookctl.tools.operations import adopt
+
+    if args.update:
+        return _import_update(args)
+    if args.dry_run:
+        raise HookctlError("--dry-run goes with --update FILE")
+    # Checked before calling Keap so that a refusal costs nothing and changes nothing.
+    if args.output and os.path.exists(args.output) and not args.force:
+        raise HookctlError(f"{args.output} exists; add --force to overwrite it")
+    from hookctl.domain.models import Account
+
+    account = Account(
+        name=args.account or "default",
+        api_key_env=args.api_key_env,
+        access_token_env=args.access_token_env,
+    )
+    with runner.client(_options(args), account) as keap:
+        source = args.output or "<stdout>"
+        imported = adopt(
+            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+        )
+    command_output.hooks_file(imported, args.output, overwrite=args.force)
+    return EXIT_OK
+
+
+# What each command's `handler=` (hookctl.cli.arguments) names.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "apply": cmd_apply,
+    "auth": cmd_auth,
+    "drift": cmd_drift,
+    "fmt": cmd_fmt,
+    "hooks": cmd_hooks,
+    "import": cmd_import,
+    "plan": cmd_plan,
+    "probe": cmd_probe,
+    "sandbox": cmd_sandbox,
+    "schema": cmd_schema,
+    "validate": cmd_validate,
+}

@@ -1,0 +1,493 @@
+"""The runner: validate, plan, apply and drift over the accounts of hooks files.
+
+It picks the targets (engine.selection), builds each account's client, runs each account's work
+side by side and returns what each gave: what the account wants, what it has, the plan and the
+url that saw it, or the error that stopped it. It never prints and never reads command-line
+arguments: the CLI turns those into Options and renders the results.
+
+Apply comes in two steps, so that the CLI can show the plans and ask between them: prepare
+(plan every account, check that a saved plan lists exactly the changes of the plan just made
+and that every plan is safe) and execute (carry the plans out). Nothing given to the runner is
+changed: a check returns the plan to use, which is always the plan the runner made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from hookctl.domain.models import DEFAULT_API_URL, Account, DesiredState, Hook
+from hookctl.domain.planner import Plan, Update, entry_targeted, targeted
+from hookctl.domain.planner import plan as make_plan
+from hookctl.domain.results import ApplyReport
+from hookctl.domain.results import Outcome as ChangeOutcome
+from hookctl.domain.urls import is_loopback
+from hookctl.engine import planfile
+from hookctl.engine import selection as accounts
+from hookctl.engine.applier import apply as apply_plan
+from hookctl.engine.planfile import SavedPlan
+from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
+from hookctl.engine.selection import Outcome, Target, UnknownAccount
+from hookctl.errors import ConfigError, HookctlError
+from hookctl.keap.client import Keap
+from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
+from hookctl.system.interrupts import check_interrupted
+
+__all__ = [
+    "DEFAULT_FILES",
+    "Options",
+    "Planned",
+    "Prepared",
+    "Progress",
+    "account_in",
+    "api_url",
+    "calls_needed",
+    "check",
+    "check_quota",
+    "client",
+    "drift",
+    "execute",
+    "plan",
+    "prepare",
+    "save",
+    "saved_selection",
+    "targets",
+    "validate",
+    "with_saved_targets",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_FILES = ("hooks.yaml",)
+# Connections kept per client when only reading; apply's clients keep one per parallel write.
+READ_POOL_SIZE = 8
+
+# Called after each write an account's apply makes.
+Progress = Callable[[ChangeOutcome], None]
+# Called with an account's plan and the daily quota Keap last reported for it.
+OnQuota = Callable[[Target, "Planned", Quota | None], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run goes: what the command line says, once, for every account."""
+
+    # Overrides every account's own url: --api-url, else $KEAP_API_URL.
+    api_url: str | None = None
+    # Writes in flight at once in one account.
+    parallelism: int = 4
+    # Accounts worked on at once, each with its own client and rate budget.
+    account_parallelism: int = 4
+    # Lifts the safety thresholds' ratio limits.
+    force: bool = False
+    # Lets a desired state with no hooks delete every managed subscription.
+    allow_empty: bool = False
+    # apply: say what would be sent, send nothing.
+    dry_run: bool = False
+    # validate: check event keys against the built-in list instead of the account's.
+    offline: bool = False
+    # plan, apply, drift: only the hooks.yaml entries these names (shell globs) match.
+    targets: tuple[str, ...] = ()
+    # plan: run Keap's handshake with the url of every create, update and verify (engine.probe).
+    probe: bool = False
+    # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
+    # one ends the account's work with an error saying until when.
+    max_wait: float = DEFAULT_MAX_WAIT
+    # apply: writes started a second, at most; None: DEFAULT_MAX_RATE, except against an API
+    # on this machine (the sandbox), which has no spike limit to stay under.
+    max_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One account, planned: what it wants, what it had, the plan, and the url that saw it."""
+
+    desired: DesiredState
+    live: tuple[Hook, ...]
+    plan: Plan
+    api_url: str
+    # From plan(): why apply would refuse this plan (the safety thresholds), if it would.
+    refusal: HookctlError | None = None
+    # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
+    # changes that make Keap run it (create, update, verify).
+    probes: Mapping[str, Probe] | None = None
+
+
+# -- targets and clients -----------------------------------------------------------------------
+
+
+def api_url(options: Options, account: Account | None) -> str | None:
+    """The url an account's client calls; None leaves it to the client's default."""
+    return options.api_url or (account and account.api_url) or None
+
+
+def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
+    """A client for `account` (None: the credentials of the environment). The only place one
+    is built."""
+    return Keap(
+        api_url(options, account),
+        api_key_env=account.api_key_env if account else None,
+        access_token_env=account.access_token_env if account else None,
+        oauth=account.oauth if account else None,
+        pool_size=pool_size,
+        max_wait=options.max_wait,
+        max_rate=_max_rate(options, account),
+    )
+
+
+def _max_rate(options: Options, account: Account | None) -> float | None:
+    if options.max_rate is not None:
+        return options.max_rate
+    url = api_url(options, account) or DEFAULT_API_URL
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""  # the client refuses the url, saying why
+    return None if is_loopback(host) else DEFAULT_MAX_RATE
+
+
+def targets(
+    files: Sequence[str] | None,
+    account: str | None,
+    options: Options,
+    saved: SavedPlan | None = None,
+) -> list[Target]:
+    """Every account of every hooks file `files` names (hooks.yaml by default), or the one named
+    `account`, each file checked before anything is sent to Keap. With a saved plan: the one
+    account it was made for, in `files` or else the file it was made from."""
+    if saved is not None:
+        return _saved_targets(saved, files, account, options)
+    paths = accounts.hooks_files(files or DEFAULT_FILES)
+    found = accounts.select(accounts.read_all(paths), account)
+    _check_entry_targets(found, options.targets)
+    for first, second in accounts.same_account(
+        found, lambda each: api_url(options, each) or DEFAULT_API_URL
+    ):
+        logger.warning(
+            "%s and %s use the same credentials variable and API url: if they are one Keap "
+            "account, their hooks files must declare different urls, or each apply undoes the "
+            "other's work",
+            first.label,
+            second.label,
+        )
+    return found
+
+
+def _check_entry_targets(found: Sequence[Target], patterns: Sequence[str]) -> None:
+    """HookctlError, before anything is sent, for a --target that names no entry of the files:
+    a typo would otherwise plan nothing and look like success."""
+    names = {name for target in found for name in target.document.entry_names}
+    for pattern in patterns:
+        if not any(entry_targeted(name, [pattern]) for name in names):
+            sources = ", ".join(sorted({target.source for target in found}))
+            raise HookctlError(f"--target {pattern}: no hooks entry of {sources} has that name")
+
+
+def with_saved_targets(options: Options, saved: SavedPlan | None) -> Options:
+    """The options a saved plan is applied with: the --target patterns it was made with.
+    HookctlError when the command line names others (the reviewed plan decides)."""
+    if saved is None:
+        return options
+    if options.targets and tuple(options.targets) != saved.targets:
+        raise HookctlError(
+            f"{saved.path} was made with "
+            + (f"--target {' '.join(saved.targets)}" if saved.targets else "no --target")
+            + ": a saved plan is applied with its own targets; leave --target out"
+        )
+    return replace(options, targets=saved.targets)
+
+
+def account_in(path: str, name: str) -> Account:
+    """The account `name` of one hooks file (UnknownAccount if it has none of that name)."""
+    return accounts.select(accounts.read_all([path]), name)[0].account
+
+
+def saved_selection(
+    saved: SavedPlan, files: Sequence[str] | None, account: str | None
+) -> tuple[tuple[str, ...], str]:
+    """The files and the account a saved plan is applied with: the files given, else the one
+    it was made from, and its own account. HookctlError when `account` names another."""
+    if account not in (None, saved.account):
+        raise HookctlError(f"{saved.path} is a plan for account {saved.account!r}, not {account!r}")
+    return tuple(files or (saved.source,)), saved.account
+
+
+def _saved_targets(
+    saved: SavedPlan, files: Sequence[str] | None, account: str | None, options: Options
+) -> list[Target]:
+    files, name = saved_selection(saved, files, account)
+    try:
+        found = targets(files, name, options)
+    except UnknownAccount:
+        raise HookctlError(
+            f"{saved.path} is a plan for account {saved.account!r}, which "
+            f"{', '.join(files)} no longer declares; run `hookctl plan` again"
+        ) from None
+    if len(found) > 1:
+        raise HookctlError(
+            f"{saved.path} is a plan for one account, and {len(found)} files declare "
+            f"{saved.account!r}: name the file with -f FILE"
+        )
+    return found
+
+
+# -- validate, plan, drift ---------------------------------------------------------------------
+
+
+def validate(targets: Sequence[Target], options: Options) -> list[Outcome[DesiredState]]:
+    """Every account's desired state, its event keys checked against the account's event types
+    (or, offline, the built-in list)."""
+
+    def work(target: Target) -> DesiredState:
+        if options.offline:
+            return target.desired()
+        with client(options, target.account) as keap:
+            return target.desired(keap.event_types)
+
+    return accounts.run_each(targets, work, options.account_parallelism)
+
+
+def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+    """Every account planned, with why apply would refuse its plan under `options`."""
+
+    def judge(target: Target, planned: Planned) -> Planned:
+        if options.probe:
+            urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
+            planned = replace(planned, probes=probe_all(urls))
+        try:
+            planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
+        except HookctlError as exc:
+            return replace(planned, refusal=exc)
+        return planned
+
+    return _read_each(targets, options, judge, on_quota=_warn_if_low)
+
+
+def _warn_if_low(target: Target, planned: Planned, quota: Quota | None) -> None:
+    if quota is not None and quota.low:
+        logger.warning("%s: %s", target.label, quota.describe())
+
+
+def calls_needed(the_plan: Plan) -> int:
+    """The most calls applying `the_plan` makes: each write (an update may need a verify
+    after it) and the list that checks the account afterwards."""
+    return sum(2 if isinstance(change, Update) else 1 for change in the_plan.changes) + 1
+
+
+def check_quota(the_plan: Plan, quota: Quota | None) -> None:
+    """HookctlError, before the first write, when the daily quota left cannot cover the plan:
+    an apply that runs out half way leaves the account half done until the quota resets."""
+    if quota is None or not the_plan.changes:
+        return
+    needed = calls_needed(the_plan)
+    if needed > quota.available:
+        raise HookctlError(
+            f"Keap's daily quota is too low for this apply: it needs up to {needed} calls and "
+            f"{quota.available} of {quota.limit} are left until "
+            f"{quota.resets_at:%Y-%m-%d %H:%M} UTC; nothing was written (apply fewer changes "
+            "with --target, or after the reset)"
+        )
+
+
+def drift(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+    """Every account planned: an account whose plan has changes has drifted."""
+    return _read_each(targets, options)
+
+
+def save(path: str, target: Target, planned: Planned) -> None:
+    """Save an account's plan for a later `hookctl apply PATH`."""
+    planfile.write(
+        path,
+        planned.plan,
+        config_digest=planfile.desired_digest(planned.desired),
+        live_fingerprint=planfile.fingerprint(planned.live),
+        source=target.source,
+        api_url=planned.api_url,
+        account=target.account.name,
+    )
+
+
+# -- apply -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """apply's first step: every account planned and checked. The accounts ready to apply keep
+    their client (and what it learnt of Keap's throttling) open for execute, until close()."""
+
+    outcomes: tuple[Outcome[Planned], ...]
+    _clients: Mapping[str, Keap] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a hooks file has errors: then nothing is applied to any account, so that
+        fixing the file and running again is all it takes."""
+        return any(isinstance(outcome.error, ConfigError) for outcome in self.outcomes)
+
+    @property
+    def ready(self) -> list[tuple[Target, Planned]]:
+        """The accounts planned and checked, in the order of the targets."""
+        return [(o.target, o.value) for o in self.outcomes if o.value is not None]
+
+    @property
+    def pending(self) -> list[tuple[Target, Planned]]:
+        """The ready accounts whose plan has changes."""
+        return [(target, planned) for target, planned in self.ready if planned.plan.changes]
+
+    def close(self) -> None:
+        for keap in self._clients.values():
+            keap.close()
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check(
+    target: Target, planned: Planned, options: Options, saved: SavedPlan | None = None
+) -> Planned:
+    """The account as apply is to carry it out, refused (UnsafePlanError) beyond the safety
+    thresholds of hooks.yaml and `options`. With a saved plan, the plan carried out is still
+    the one just made, and only if the saved plan lists exactly its changes, for the same
+    account, API url, desired state and live subscriptions (PlanError or StalePlanError
+    otherwise): a plan file records what was reviewed and is never itself carried out."""
+    if saved is not None:
+        planfile.ensure_fresh(
+            saved,
+            planned.plan,
+            planfile.desired_digest(planned.desired),
+            planned.live,
+            api_url=planned.api_url,
+            account=target.account.name,
+        )
+    planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
+    return planned
+
+
+def prepare(
+    targets: Sequence[Target], options: Options, saved: SavedPlan | None = None
+) -> Prepared:
+    """Plan and check every account (see check); nothing is written. Close what it returns."""
+    outcomes = _plan_each(
+        targets,
+        options,
+        pool_size=options.parallelism,
+        judge=lambda target, planned: check(target, planned, options, saved),
+        # A dry run sends nothing, so needs no quota.
+        on_quota=None
+        if options.dry_run
+        else lambda _, planned, quota: check_quota(planned.plan, quota),
+    )
+    return Prepared(
+        tuple(_without_client(outcome) for outcome in outcomes),
+        {o.target.label: o.value[1] for o in outcomes if o.value is not None},
+    )
+
+
+def execute(
+    prepared: Prepared,
+    options: Options,
+    progress: Callable[[Target], Progress | None] | None = None,
+) -> list[Outcome[ApplyReport]]:
+    """Carry out the prepared plans, accounts side by side: a report, or the error that stopped
+    it, for each ready account in order. An account without changes gets an empty report and
+    no call. `progress(target)` gives what is called after each of that account's writes;
+    between writes, every account stops once the run is interrupted."""
+    if prepared.blocked:
+        raise HookctlError("a hooks file has errors: nothing is to be applied")
+    ready = {target.label: planned for target, planned in prepared.ready}
+
+    def work(target: Target) -> ApplyReport:
+        planned = ready[target.label]
+        show = progress(target) if progress is not None else None
+
+        def step(outcome: ChangeOutcome) -> None:
+            check_interrupted()
+            if show is not None:
+                show(outcome)
+
+        report = apply_plan(
+            planned.plan,
+            prepared._clients[target.label],
+            planned.desired,
+            planned.live,
+            parallelism=options.parallelism,
+            dry_run=options.dry_run,
+            progress=step,
+        )
+        if report.after is None or not options.targets:
+            return report
+        # Whether the account now matches is asked of the targeted entries only.
+        return replace(report, after=targeted(report.after, planned.desired, options.targets))
+
+    pending = [target for target, _ in prepared.pending]
+    applied = {
+        o.target.label: o for o in accounts.run_each(pending, work, options.account_parallelism)
+    }
+    return [
+        applied.get(target.label) or Outcome(target, value=ApplyReport((), after=planned.plan))
+        for target, planned in prepared.ready
+    ]
+
+
+# -- planning each account ---------------------------------------------------------------------
+
+
+def _plan_each(
+    targets: Sequence[Target],
+    options: Options,
+    *,
+    pool_size: int = READ_POOL_SIZE,
+    judge: Callable[[Target, Planned], Planned] | None = None,
+    on_quota: OnQuota | None = None,
+) -> list[Outcome[tuple[Planned, Keap]]]:
+    """Plan every target side by side, each with its own client, left open for the caller.
+    `judge` runs in the target's thread and returns the account as it is to be used, or
+    refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
+    too)."""
+
+    def work(target: Target) -> tuple[Planned, Keap]:
+        keap = client(options, target.account, pool_size)
+        try:
+            # The account's event types are fetched only when the file needs them.
+            desired = target.desired(keap.event_types)
+            live = tuple(keap.list())
+            made = targeted(make_plan(desired, live), desired, options.targets)
+            planned = Planned(desired, live, made, keap.api_url)
+            if judge is not None:
+                planned = judge(target, planned)
+            if on_quota is not None:
+                on_quota(target, planned, keap.quota)
+        except BaseException:
+            keap.close()
+            raise
+        return planned, keap
+
+    return accounts.run_each(targets, work, options.account_parallelism)
+
+
+def _read_each(
+    targets: Sequence[Target],
+    options: Options,
+    judge: Callable[[Target, Planned], Planned] | None = None,
+    on_quota: OnQuota | None = None,
+) -> list[Outcome[Planned]]:
+    """Plan every target for reading only: the clients are closed."""
+    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            outcome.value[1].close()
+    return [_without_client(outcome) for outcome in outcomes]
+
+
+def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
+    if outcome.value is None:
+        return Outcome(outcome.target, error=outcome.error)
+    return Outcome(outcome.target, value=outcome.value[0])

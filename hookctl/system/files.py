@@ -1,0 +1,104 @@
+"""Writing the files hookctl makes (saved plans, imported hooks files): atomically, so that a
+reader, or the next run after a crash or a full disk, sees the old file or the new one, never a
+truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from hookctl.errors import HookctlError
+
+__all__ = ["write_atomically"]
+
+
+def write_atomically(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    what: str = "the file",
+    error: type[HookctlError] = HookctlError,
+) -> None:
+    """Write `text` to `path` with permissions `mode` less the umask, as open() gives them: into
+    a temporary file beside it, flushed to disk, then renamed over it. On any failure the old
+    file is left as it was and the temporary one removed; the failure is raised as `error`,
+    one line naming the path and `what` was being written.
+
+    With `overwrite` False an existing `path` is kept and FileExistsError raised, decided at
+    the moment of the rename, so that a file created meanwhile is not clobbered either.
+    """
+    target = os.fspath(path)
+    try:
+        fd, temp = _create_beside(target, mode)
+    except OSError as exc:
+        raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite:
+            os.replace(temp, target)
+        else:
+            _link_new(temp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+            raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+        raise
+
+
+def _create_beside(target: str, mode: int) -> tuple[int, str]:
+    """A new, empty temporary file in `target`'s directory, open for writing, and its path.
+    Created with `mode` from the start (the kernel applies the umask), so that a plan file is
+    never readable by others, not even for a moment."""
+    directory = os.path.dirname(os.path.abspath(target))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp, flags, mode), temp
+        except FileExistsError:
+            continue  # 48 random bits taken: try other ones
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
+
+
+def _link_new(temp: str, target: str) -> None:
+    """Give `temp` the name `target` unless `target` exists (FileExistsError then)."""
+    try:
+        # A hard link fails when the name is taken: the check and the write are one step.
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links (some FUSE, network and FAT ones): check, then
+        # rename; a file created between the two is the only thing this can overwrite.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target) from None
+        os.replace(temp, target)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def schema_text(name: str) -> str:
+    """A JSON Schema from schemas/, as installed (hookctl.schemas) or beside a source checkout."""
+    from importlib.resources import files
+
+    try:
+        return (files("hookctl.schemas") / name).read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        # Run from a checkout (`python -m hookctl` in the repository), where schemas/ is not
+        # inside the package directory; an installed hookctl always has hookctl.schemas.
+        return (Path(__file__).resolve().parents[2] / "schemas" / name).read_text(encoding="utf-8")

@@ -1,0 +1,182 @@
+"""`hookctl fmt`: one canonical layout for hooks files, so that reviews are about hooks and not
+about indentation, key order or list style.
+
+The layout: top-level keys in the order version, account, accounts, ownership, safety, hooks;
+each entry's keys in the order name, url, events, accounts; 2-space indentation (list items
+indented under their key); `events` in flow style (`[a, b]`). Keys hookctl does not know keep
+their place after the known ones. Comments, quoting and blank lines are kept.
+
+Editing with comments kept needs a round-trip YAML library, ruamel.yaml; it is imported only
+here, on the fmt path. Reading a hooks file stays with the loader (hookctl.config), and a
+formatted text is checked to read as the same data (with PyYAML, which the loader uses) before
+it is returned: formatting never changes what a file asks for.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from hookctl.errors import HookctlError
+from hookctl.system.files import write_atomically
+
+__all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
+
+TOP_LEVEL = ("version", "account", "accounts", "ownership", "safety", "hooks")
+ENTRY = ("name", "url", "events", "accounts")
+_MAX_BYTES = 10 * 1024 * 1024  # the loader's own bound on a hooks file
+
+
+@dataclass(frozen=True)
+class Formatted:
+    """One file's canonical text, and whether it differs from what the file holds."""
+
+    path: str
+    text: str
+    changed: bool
+
+
+def format_text(text: str, source: str = "hooks.yaml") -> str:
+    """`text` in the canonical layout. HookctlError, one line naming `source`, when it is not
+    YAML, its top level is not a mapping, or formatting would change what it reads as."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import YAMLError
+
+    before = _pyyaml(text, source)
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 1 << 16  # never fold a long url
+    rt.indent(mapping=2, sequence=4, offset=2)
+    try:
+        data = rt.load(text)
+    except YAMLError as exc:
+        raise HookctlError(f"{source}: not YAML hookctl fmt can edit: {_first_line(exc)}") from None
+    if not isinstance(data, CommentedMap):
+        raise HookctlError(f"{source}: the top level must be a mapping (version, hooks, ...)")
+    _reorder(data, TOP_LEVEL)
+    hooks = data.get("hooks")
+    if isinstance(hooks, CommentedSeq):
+        for entry in hooks:
+            if isinstance(entry, CommentedMap):
+                _reorder(entry, ENTRY)
+                events = entry.get("events")
+                if isinstance(events, CommentedSeq):
+                    _flow(entry, "events", events)
+    out = io.StringIO()
+    rt.dump(data, out)
+    # ruamel.yaml may end a document on a flow list without its final newline.
+    formatted = out.getvalue().rstrip("\n") + "\n"
+    if _pyyaml(formatted, source) != before:
+        raise HookctlError(
+            f"{source}: hookctl fmt would change what this file means, so it left it alone "
+            "(please report this)"
+        )
+    return formatted
+
+
+def format_file(path: str) -> Formatted:
+    """The canonical text of the file at `path`; nothing is written."""
+    text = read_text(path)
+    formatted = format_text(text, path)
+    return Formatted(path, formatted, formatted != text)
+
+
+def read_text(path: str) -> str:
+    """The text of a hooks file to edit, bounded as the loader bounds it; HookctlError naming
+    the path when it cannot be read or is not UTF-8."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(_MAX_BYTES + 1)
+    except OSError as exc:
+        raise HookctlError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    if len(raw) > _MAX_BYTES:
+        raise HookctlError(f"{path}: larger than {_MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HookctlError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    return text
+
+
+def write(results: Sequence[Formatted]) -> None:
+    """Write each changed file in place, atomically."""
+    for result in results:
+        if result.changed:
+            write_atomically(result.path, result.text, what="the formatted file")
+
+
+def _pyyaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise HookctlError(f"{source}: not valid YAML: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _reorder(mapping: Any, order: Sequence[str]) -> None:
+    """Move the keys of `order` first, in that order; the others keep theirs after them. A
+    comment stays with the key it follows in the file."""
+    keys = list(mapping.keys())
+    wanted = [key for key in order if key in mapping]
+    wanted += [key for key in keys if key not in order]
+    if keys != wanted:
+        for key in wanted:
+            mapping.move_to_end(key)
+
+
+def _flow(entry: Any, key: str, events: Any) -> None:
+    """Write `events` as `[a, b]`. A block list's comments (on the key's line, or on or between
+    its items) have nowhere to go inside a flow list: they follow it, each on its own line."""
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if events.fa.flow_style():
+        return
+    events.fa.set_flow_style()
+    lines: list[str] = []
+    eol: str | None = None
+    own = events.ca.comment
+    if own and own[0] is not None:
+        eol = own[0].value.split("\n", 1)[0].strip() or None
+        rest = own[0].value.split("\n", 1)[1] if "\n" in own[0].value else ""
+        lines += rest.split("\n")[:-1]
+    for index in sorted(events.ca.items):
+        for token in events.ca.items[index]:
+            for each in token if isinstance(token, list) else [token]:
+                if each is not None:
+                    lines += (
+                        each.value.split("\n")[:-1] if each.value.endswith("\n") else [each.value]
+                    )
+    events.ca.items.clear()
+    if eol is None and not lines:
+        events.ca.comment = None
+        return
+    kept = [line.strip() for line in lines]
+    # Blank lines at the end separate this entry from the next: keep them there.
+    tail = 0
+    while kept and not kept[-1]:
+        kept.pop()
+        tail += 1
+    indent = " " * _column(entry, key)
+    body = "".join(f"{indent}{line}\n" if line else "\n" for line in kept) + "\n" * tail
+    value = (eol or "") + "\n" + body
+    old = entry.ca.items.pop(key, None)
+    at = old[2].column if old is not None and old[2] is not None and eol else 0
+    # On a flow list, ruamel.yaml writes the list's own comment after its closing bracket.
+    events.ca.comment = [CommentToken(value, CommentMark(at)), None]
+
+
+def _column(entry: Any, key: str) -> int:
+    """The column the entry's keys start at, for comment lines written below one of them."""
+    try:
+        return int(entry.lc.key(key)[1])
+    except (AttributeError, KeyError, TypeError):
+        return 4

@@ -1,0 +1,189 @@
+"""`hookctl import --update FILE` (issue 17 item 3): after hand-made changes in Keap, the file is
+edited in place to match; its names, comments, key order, wildcards and ${VAR} urls are kept,
+and the next plan is empty."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from hookctl.cli.commands import main
+from hookctl.domain.models import Hook
+from hookctl.sandbox import Sandbox
+
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def hooks_file(tmp_path: Path, base: str) -> Path:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"""# Client hooks, kept by hand.
+version: 1
+account:
+  credentials:
+    api_key_env: KEAP_API_KEY   # the client's key
+ownership:
+  url_prefixes:
+    - {base}/managed/
+hooks:
+  # Contacts go to the CRM.
+  - name: crm-contacts          # a name import would not choose
+    url: {base}/managed/contacts
+    events: [contact.add, contact.edit]
+
+  - name: orders
+    url: {base}/managed/orders
+    events: ["order.*"]         # every order event
+
+  - name: notes
+    url: ${{NOTES_URL}}
+    events: [note.add]
+
+  - name: invoices
+    url: {base}/managed/invoices
+    events: [invoice.add]
+"""
+    )
+    return path
+
+
+def key_of(sandbox: Sandbox, event: str, url_end: str) -> str:
+    hook: Hook = next(
+        h for h in sandbox.hooks() if h.event_key == event and h.hook_url.endswith(url_end)
+    )
+    return hook.key
+
+
+def plan_changes(path: Path, capsys: pytest.CaptureFixture[str]) -> list[object]:
+    capsys.readouterr()
+    assert main(["plan", "-f", str(path), "--format", "json"]) == 0
+    changes: list[object] = json.loads(capsys.readouterr().out)["changes"]
+    return changes
+
+
+def test_import_update_takes_hand_made_changes_into_the_file(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    assert plan_changes(path, capsys) == []
+    original = path.read_text()
+
+    # A colleague's hand-made changes in Keap.
+    managed = f"{base}/managed"
+    assert main(["hooks", "create", "contact.delete", f"{managed}/contacts"]) == 0
+    assert main(["hooks", "delete", key_of(env, "order.edit", "/orders"), "--yes"]) == 0
+    assert main(["hooks", "create", "task.add", f"{managed}/tickets"]) == 0
+    invoice = key_of(env, "invoice.add", "/invoices")
+    assert main(["hooks", "update", invoice, "invoice.add", f"{managed}/invoices-v2"]) == 0
+    note = key_of(env, "note.add", "/notes")
+    assert main(["hooks", "update", note, "note.add", f"{managed}/notes-v2"]) == 0
+    capsys.readouterr()
+
+    assert main(["import", "--update", str(path), "--dry-run"]) == 0
+    dry = capsys.readouterr()
+    assert path.read_text() == original
+    assert "contact.delete" in dry.out and "would update" in dry.err
+
+    assert main(["import", "--update", str(path)]) == 0
+    said = capsys.readouterr()
+    text = path.read_text()
+    assert "conflict: entry notes" in said.err
+    for comment in _COMMENT.findall(original):
+        assert comment in text, comment
+    for name in ("crm-contacts", "orders", "notes", "invoices"):
+        assert f"- name: {name}" in text
+    assert "url: ${NOTES_URL}" in text
+    assert "events: [contact.add, contact.edit, contact.delete]" in text
+    assert f"url: {managed}/invoices-v2" in text
+    assert "order.edit" not in text and "order.* expanded" in text
+    assert f"url: {managed}/tickets" in text and "events: [task.add]" in text
+    # The conflict is the user's to settle: with the variable set, nothing is left to do.
+    monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
+    assert plan_changes(path, capsys) == []
+    # And a second update changes nothing.
+    assert main(["import", "--update", str(path)]) == 0
+    assert path.read_text() == text
+    assert "already matches" in capsys.readouterr().err
+
+
+def test_import_update_keeps_a_wildcard_that_still_matches(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    original = path.read_text()
+    assert main(["hooks", "create", "note.edit", f"{base}/managed/notes"]) == 0
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    text = path.read_text()
+    assert text == original.replace("events: [note.add]", "events: [note.add, note.edit]")
+    assert plan_changes(path, capsys) == []
+
+
+def test_a_new_url_with_a_token_becomes_a_placeholder_and_is_never_shown(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    secret = "tok-RECOGNISABLE-91c3"
+    assert main(["hooks", "create", "task.add", f"{base}/managed/zap?token={secret}"]) == 0
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    said = capsys.readouterr()
+    text = path.read_text()
+    assert secret not in said.out + said.err + text
+    variable = re.search(r"\$\{(HOOK_[A-Z0-9_]*TOKEN)\}", text)
+    assert variable is not None and variable.group(1) in said.err
+    monkeypatch.setenv(variable.group(1), secret)
+    assert plan_changes(path, capsys) == []
+
+
+def test_import_update_of_a_broken_file_is_one_line(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text("version: 1\nhooks:\n  - name: a\n    url: nope\n    events: [contact.add]\n")
+    calls = env.stats()["calls"]
+    assert main(["import", "--update", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert env.stats()["calls"] == calls
+    assert main(["import", "--dry-run"]) == 1
+    assert "--dry-run goes with --update" in capsys.readouterr().err
+
+
+def test_a_url_moved_outside_what_the_file_owns_is_followed(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/a\n    events: [contact.add]\n"
+    )
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    key = key_of(env, "contact.add", "/a")
+    assert main(["hooks", "update", key, "contact.add", f"{base}/b"]) == 0
+    assert main(["import", "--update", str(path)]) == 0
+    assert path.read_text() == (
+        f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/b\n    events: [contact.add]\n"
+    )
+    assert plan_changes(path, capsys) == []

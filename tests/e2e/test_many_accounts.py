@@ -1,0 +1,680 @@
+"""Many accounts at once: two sandboxes on loopback stand for production and staging (or two
+clients of an agency), each with its own API key; plan, apply and drift cover both, one
+account failing never stops the other, and bad input reaches neither."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from hookctl import config
+from hookctl.cli import commands as cli
+from hookctl.cli.commands import main
+from hookctl.cli.output import Progress
+from hookctl.engine import selection as accounts
+from hookctl.errors import HookctlError
+from hookctl.keap.client import RetryPolicy
+from hookctl.sandbox import Faults, Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_KEY = "sk-PROD-RECOGNISABLE-7d1e"
+STAGING_KEY = "sk-STAGING-RECOGNISABLE-2b9a"
+
+
+@pytest.fixture
+def two(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Sandbox]]:
+    """Production and staging: two sandboxes, each knowing only its own key."""
+    with (
+        Sandbox(api_key=PROD_KEY, time_scale=1e-4) as production,
+        Sandbox(api_key=STAGING_KEY, time_scale=1e-4) as staging,
+    ):
+        # Each account's api_url in hooks.yaml must decide where it goes.
+        monkeypatch.delenv("KEAP_API_URL", raising=False)
+        monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        monkeypatch.setenv("PROD_KEY", PROD_KEY)
+        monkeypatch.setenv("STAGING_KEY", STAGING_KEY)
+        yield production, staging
+
+
+def hooks_file(tmp_path: Path, production: Sandbox, staging: Sandbox, extra: str = "") -> Path:
+    """contacts goes to both accounts, notes to staging only. Both receivers are on staging's
+    sandbox; each sandbox delivers its handshakes to whatever url it is given."""
+    base = staging.receiver_url
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"""version: 1
+accounts:
+  production:
+    api_url: {production.api_url}
+    credentials: {{api_key_env: PROD_KEY}}
+  staging:
+    api_url: {staging.api_url}
+    credentials: {{api_key_env: STAGING_KEY}}
+ownership:
+  url_prefixes: ['{base}/managed/']
+hooks:
+  - name: contacts
+    url: {base}/managed/contacts
+    events: [contact.add, contact.edit]
+  - name: notes
+    url: {base}/managed/notes
+    events: [note.add]
+    accounts: [staging]
+{extra}"""
+    )
+    return path
+
+
+def pairs(sandbox: Sandbox) -> set[tuple[str, str]]:
+    return {(hook.event_key, hook.hook_url.rsplit("/", 1)[1]) for hook in sandbox.hooks()}
+
+
+def writes(sandbox: Sandbox) -> int:
+    return sum(n for call, n in sandbox.stats()["calls"].items() if not call.startswith("GET"))
+
+
+def calls(sandbox: Sandbox) -> int:
+    return sum(sandbox.stats()["calls"].values())
+
+
+def validator(name: str) -> Draft202012Validator:
+    schemas = {
+        file: json.loads((ROOT / "schemas" / file).read_text())
+        for file in ("plan.schema.json", "drift.schema.json", "accounts.schema.json")
+    }
+    registry: Registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema))
+        for schema in schemas.values()
+        if "$id" in schema
+    )
+    return Draft202012Validator(schemas[name], registry=registry)
+
+
+# -- every account -----------------------------------------------------------------------------
+
+
+def test_apply_makes_each_account_match_its_own_part_of_the_file(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 2
+    out = capsys.readouterr().out
+    assert "=== production ===" in out and "=== staging ===" in out
+    assert "production  2 to create; 0 unchanged, 0 unmanaged" in out
+    assert "staging     3 to create; 0 unchanged, 0 unmanaged" in out
+
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    assert pairs(production) == {("contact.add", "contacts"), ("contact.edit", "contacts")}
+    assert pairs(staging) == pairs(production) | {("note.add", "notes")}
+    assert {hook.status for hook in [*production.hooks(), *staging.hooks()]} == {"Verified"}
+    out = capsys.readouterr().out
+    assert "production  Applied: 2 done. The account now matches." in out
+    assert "staging     Applied: 3 done. The account now matches." in out
+
+    before = writes(production), writes(staging)
+    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 0
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    assert main(["drift", "-f", str(path)]) == 0
+    assert (writes(production), writes(staging)) == before
+
+
+def test_taking_an_account_off_an_entry_deletes_its_subscriptions_there(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    path.write_text(
+        path.read_text().replace(
+            "events: [contact.add, contact.edit]\n",
+            "events: [contact.add, contact.edit]\n    accounts: [staging]\n",
+        )
+    )
+    # Production is left with no entry at all: the empty-state rule asks to confirm that.
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    assert len(pairs(production)) == 2
+    assert main(["apply", "-f", str(path), "--auto-approve", "--allow-empty"]) == 0
+    assert pairs(production) == set()
+    assert len(pairs(staging)) == 3
+
+
+def test_a_failing_account_does_not_stop_the_other_and_the_exit_code_says_so(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    monkeypatch.setenv("PROD_KEY", "sk-WRONG-KEY-0000")  # production refuses every call
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    assert len(pairs(staging)) == 3
+    assert pairs(production) == set()
+    captured = capsys.readouterr()
+    assert "hookctl: error: production: GET /hooks -> HTTP 401" in captured.err
+    assert "production  failed: GET /hooks -> HTTP 401" in captured.out
+    assert "staging     Applied: 3 done. The account now matches." in captured.out
+    for text in (captured.out, captured.err):
+        assert "sk-WRONG-KEY-0000" not in text and STAGING_KEY not in text
+
+    # A plan and a drift check still show staging, and still fail for production.
+    assert main(["drift", "-f", str(path), "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    validator("accounts.schema.json").validate(document)
+    assert document["command"] == "drift" and document["ok"] is False
+    failed, fine = document["accounts"]
+    assert (failed["account"], failed["result"]) == ("production", None)
+    assert "HTTP 401" in failed["error"]
+    assert (fine["account"], fine["error"], fine["result"]["drifted"]) == ("staging", None, False)
+    validator("drift.schema.json").validate(fine["result"])
+
+
+def test_an_unreachable_account_is_reported_while_the_other_is_planned(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production, staging = two
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, retry: 0.01)  # retries, quickly
+    path = hooks_file(tmp_path, production, staging)
+    production.stop()
+    assert main(["plan", "-f", str(path), "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    validator("accounts.schema.json").validate(document)
+    assert [entry["error"] is None for entry in document["accounts"]] == [False, True]
+    validator("plan.schema.json").validate(document["accounts"][1]["result"])
+    assert document["accounts"][1]["result"]["summary"]["create"] == 3
+
+
+def test_a_safety_refusal_in_one_account_leaves_the_other_applied(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    base = staging.receiver_url
+    production.seed([("contact.delete", f"{base}/managed/old{i}", "Verified") for i in range(10)])
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    assert "production: refusing" in capsys.readouterr().err
+    assert len(production.hooks()) == 10 and writes(production) == 0
+    assert len(pairs(staging)) == 3
+
+
+def test_bad_input_reaches_no_account(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    path.write_text(path.read_text().replace("accounts: [staging]", "accounts: [stagin]"))
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:18:16: hooks[1].accounts[0]: 'stagin' is not an account" in err
+    assert "Traceback" not in err
+    assert calls(production) == calls(staging) == 0
+
+
+def test_a_config_error_found_with_one_accounts_event_types_writes_to_no_account(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    # contact.merge is not in the built-in list, so each account's own event types decide;
+    # the sandboxes do not offer it.
+    extra = f"  - name: merges\n    url: {staging.receiver_url}/managed/m\n"
+    extra += "    events: [contact.merge]\n    accounts: [production]\n"
+    path = hooks_file(tmp_path, production, staging, extra)
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert "'contact.merge' is not a Keap event type" in err
+    assert "nothing was applied to any account" in err
+    assert writes(production) == writes(staging) == 0
+
+
+# -- choosing accounts -------------------------------------------------------------------------
+
+
+def test_account_flag_works_on_that_account_alone(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--account", "staging", "--auto-approve"]) == 0
+    assert calls(production) == 0
+    assert len(pairs(staging)) == 3
+    out = capsys.readouterr().out
+    assert "===" not in out  # one account: the output of a single-account file
+    assert main(["drift", "-f", str(path), "--account", "production"]) == 2
+
+
+def test_an_unknown_account_is_an_error_naming_the_declared_ones(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["plan", "-f", str(path), "--account", "prod"]) == 1
+    assert capsys.readouterr().err == (
+        f"hookctl: error: --account prod: {path} has no account of that name "
+        "(declared: production, staging)\n"
+    )
+    assert calls(production) == calls(staging) == 0
+
+
+def test_a_directory_of_client_files_covers_every_client(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    for name, sandbox, key in (
+        ("acme", production, "PROD_KEY"),
+        ("zenith", staging, "STAGING_KEY"),
+    ):
+        (clients / f"{name}.yaml").write_text(
+            f"version: 1\naccount:\n  api_url: {sandbox.api_url}\n"
+            f"  credentials: {{api_key_env: {key}}}\nhooks:\n  - name: {name}\n"
+            f"    url: {sandbox.receiver_url}/{name}\n    events: [contact.add]\n"
+        )
+    (clients / "README.md").write_text("not a hooks file\n")
+    (clients / ".draft.yaml").write_text("version: [\n")
+    assert main(["apply", "-f", str(clients), "--auto-approve"]) == 0
+    assert pairs(production) == {("contact.add", "acme")}
+    assert pairs(staging) == {("contact.add", "zenith")}
+    out = capsys.readouterr().out
+    assert f"=== {clients / 'acme.yaml'} ===" in out
+    assert f"=== {clients / 'zenith.yaml'} ===" in out
+
+    # -f repeated picks files; the same file named twice, however spelt, counts once.
+    acme = str(clients / "acme.yaml")
+    again = str(clients / "." / "acme.yaml")
+    assert main(["plan", "-f", acme, "-f", again, "--detailed-exitcode"]) == 0
+    assert "===" not in capsys.readouterr().out
+    assert accounts.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
+
+
+def test_an_empty_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--offline", "-f", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"hookctl: error: {tmp_path}: no *.yaml or *.yml files in this directory\n"
+    )
+
+
+def test_validate_checks_every_account_and_says_each_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        "version: 1\naccounts: {a: {}, b: {}}\nhooks:\n  - name: x\n"
+        "    url: https://h.example.com/x\n    events: [contact.ad]\n"
+    )
+    assert main(["validate", "--offline", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("'contact.ad' is not a Keap event type") == 1
+    path.write_text(path.read_text().replace("contact.ad]", "contact.add]"))
+    assert main(["validate", "--offline", "-f", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{path} (account a): valid (1 subscriptions in 1 hooks)\n"
+        f"{path} (account b): valid (1 subscriptions in 1 hooks)\n"
+    )
+
+
+# -- saved plans -------------------------------------------------------------------------------
+
+
+def test_a_saved_plan_is_for_one_account_and_applies_there_only(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    saved = tmp_path / "staging.plan"
+    assert main(["plan", "-f", str(path), "--out", str(saved)]) == 1
+    assert "--out saves the plan of one account" in capsys.readouterr().err
+    assert not saved.exists()
+
+    assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
+    assert json.loads(saved.read_text())["account"] == "staging"
+    assert main(["apply", str(saved), "--account", "production", "--auto-approve"]) == 1
+    assert "is a plan for account 'staging', not 'production'" in capsys.readouterr().err
+    assert main(["apply", str(saved), "--auto-approve"]) == 0
+    assert len(pairs(staging)) == 3 and calls(production) == 0
+
+
+def test_a_plan_for_an_account_the_file_no_longer_declares_is_refused(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    saved = tmp_path / "p.plan"
+    assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
+    path.write_text(path.read_text().replace("  staging:", "  qa:").replace("[staging]", "[qa]"))
+    capsys.readouterr()
+    assert main(["apply", str(saved), "--auto-approve"]) == 1
+    assert capsys.readouterr().err == (
+        f"hookctl: error: {saved} is a plan for account 'staging', which {path} no longer "
+        "declares; run `hookctl plan` again\n"
+    )
+    assert writes(staging) == writes(production) == 0
+
+
+# -- drift alerts and logs ---------------------------------------------------------------------
+
+
+def test_drift_notifies_once_per_drifted_account(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    receiver: tuple[str, list[dict[str, Any]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    production, staging = two
+    url, bodies = receiver
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    # A hand-made change in staging only.
+    key = staging.hooks()[0].key
+    answer = requests.delete(
+        f"{staging.api_url}/hooks/{key}", headers={"X-Keap-API-Key": STAGING_KEY}, timeout=10
+    )
+    assert answer.status_code == 204
+    assert main(["drift", "-f", str(path), "--notify", url]) == 2
+    [body] = bodies
+    validator("drift.schema.json").validate(body)
+    assert (body["account"], body["drifted"], body["summary"]["create"]) == ("staging", True, 1)
+    out, err = capsys.readouterr()
+    assert "staging     drifted: 1 to create" in out
+    for text in (out, err, json.dumps(body)):
+        assert PROD_KEY not in text and STAGING_KEY not in text and "hook-token" not in text
+
+
+def test_log_lines_name_their_account(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["-vv", "apply", "-f", str(path), "--auto-approve"]) == 0
+    err = capsys.readouterr().err
+    for account in ("production", "staging"):
+        assert f"hookctl: DEBUG: {account}: " in err
+    assert PROD_KEY not in err and STAGING_KEY not in err
+
+
+def test_accounts_sharing_credentials_and_url_are_warned_about(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    path.write_text(path.read_text().replace(staging.api_url, production.api_url))
+    path.write_text(path.read_text().replace("STAGING_KEY}", "PROD_KEY}"))
+    assert main(["plan", "-f", str(path)]) == 0
+    assert (
+        "hookctl: WARNING: production and staging use the same credentials variable and API url"
+        in capsys.readouterr().err
+    )
+
+
+# -- the pieces --------------------------------------------------------------------------------
+
+
+def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> None:
+    one = config.read_text("version: 1\naccounts: {a: {}, b: {}}\nhooks: []\n", "one.yaml")
+    two = config.read_text("version: 1\nhooks: []\n", "two.yaml")
+    assert [t.label for t in accounts.select([one])] == ["a", "b"]
+    assert [t.label for t in accounts.select([one, two])] == [
+        "one.yaml:a",
+        "one.yaml:b",
+        "two.yaml",
+    ]
+    assert [t.label for t in accounts.select([one, two], "b")] == ["one.yaml:b"]
+    with pytest.raises(
+        HookctlError,
+        match=r"none of the files has an account of that name \(declared: a, b, two\)",
+    ):
+        accounts.select([one, two], "c")
+
+
+def test_run_each_keeps_order_and_isolates_failures() -> None:
+    document = config.read_text(
+        "version: 1\naccounts: {a: {}, b: {}, c: {}}\nhooks: []\n", "x.yaml"
+    )
+
+    def work(target: accounts.Target) -> str:
+        if target.label == "b":
+            raise HookctlError("b is down")
+        return target.label.upper()
+
+    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    assert [(o.value, str(o.error) if o.error else None) for o in outcomes] == [
+        ("A", None),
+        (None, "b is down"),
+        ("C", None),
+    ]
+
+
+def test_faults_in_one_sandbox_are_its_own(two: tuple[Sandbox, Sandbox], tmp_path: Path) -> None:
+    """The sandboxes are independent: a flaky production does not slow staging's apply."""
+    production, staging = two
+    production.set_faults(Faults(error_rate=1.0))
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    assert len(pairs(staging)) == 3 and pairs(production) == set()
+
+
+def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
+    document = config.read_text(
+        "version: 1\naccounts: {a: {}, b: {}, c: {}, d: {}}\nhooks: []\n", "x.yaml"
+    )
+    # Two at a time must meet at the barrier (it times out if they ran one after the other),
+    # and a third at once would be seen.
+    barrier = threading.Barrier(2, timeout=5)
+    lock = threading.Lock()
+    active: list[int] = [0, 0]  # now, most
+
+    def work(target: accounts.Target) -> None:
+        with lock:
+            active[0] += 1
+            active[1] = max(active)
+        barrier.wait()
+        with lock:
+            active[0] -= 1
+
+    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    assert all(outcome.ok for outcome in outcomes)
+    assert active[1] == 2
+
+
+def test_markdown_json_and_the_job_summary_name_every_account(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["plan", "-f", str(path), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("## production") < out.index("## staging") < out.index("## Accounts")
+    assert "- **staging**: 3 to create; 0 unchanged, 0 unmanaged" in out
+    written = summary.read_text()
+    assert "### hookctl plan: production" in written and "### hookctl plan: staging" in written
+
+    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    validator("accounts.schema.json").validate(document)
+    assert document["command"] == "apply" and document["ok"] is True
+    results = {entry["account"]: entry["result"] for entry in document["accounts"]}
+    assert results["production"]["counts"] == {"done": 2}
+    assert results["staging"]["converged"] is True
+    assert "=== staging ===" in captured.err  # the preview goes to stderr with json
+
+
+def test_hooks_commands_reach_the_account_named_in_the_hooks_file(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    path = hooks_file(tmp_path, production, staging)
+    assert main(["apply", "-f", str(path), "--account", "staging", "--auto-approve"]) == 0
+    capsys.readouterr()
+    argv = ["hooks", "list", "-f", str(path), "--format", "json"]
+    assert main([*argv, "--account", "staging"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert main([*argv, "--account", "production"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main([*argv, "--account", "qa"]) == 1
+    assert "has no account of that name" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_writes_of_every_account(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    production, staging = two
+    base = staging.receiver_url
+    extra = "".join(
+        f"  - name: bulk{i}\n    url: {base}/managed/bulk{i}\n    events: [contact.add]\n"
+        for i in range(12)
+    )
+    path = hooks_file(tmp_path, production, staging, extra)
+    staging.set_faults(Faults(latency=0.05))
+    real = cli._progress
+
+    def progress(label: str, board: Progress) -> Callable[[object], None]:
+        step = real(label, board)
+        if label != "production":
+            return step
+
+        def ctrl_c(outcome: object) -> None:
+            step(outcome)
+            raise KeyboardInterrupt  # as if it reached the main thread now
+
+        return ctrl_c
+
+    argv = ["apply", "-f", str(path), "--auto-approve", "--parallelism", "1"]
+    with monkeypatch.context() as patch:
+        patch.setattr("hookctl.cli.commands._progress", progress)
+        assert main(argv) == 130
+    for thread in threading.enumerate():
+        if thread.name.startswith("account"):
+            thread.join(timeout=10)
+    # Each account stops within a write or two of Ctrl-C, not after its 14 creates.
+    assert 1 <= len(production.hooks()) <= 3
+    assert len(staging.hooks()) <= 4
+    # Nothing is lost: a rerun finishes both, with no duplicate.
+    capsys.readouterr()
+    assert main(argv[:-2]) == 0, capsys.readouterr().err
+    for sandbox, expected in ((production, 14), (staging, 15)):
+        keys = [hook.pair for hook in sandbox.hooks()]
+        assert len(keys) == len(set(keys)) == expected
+
+
+def test_json_says_not_ok_when_an_apply_leaves_a_hook_unverified(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    extra = f"  - name: broken\n    url: {staging.receiver_url}/fail/x\n"
+    extra += "    events: [contact.add]\n    accounts: [production]\n"
+    path = hooks_file(tmp_path, production, staging, extra)
+    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    validator("accounts.schema.json").validate(document)
+    assert document["ok"] is False
+    results = {entry["account"]: entry for entry in document["accounts"]}
+    assert results["production"]["error"] is None
+    assert results["production"]["result"]["converged"] is False
+    assert results["staging"]["result"]["ok"] is True
+
+
+def test_a_config_error_in_apply_still_ends_with_the_combined_report(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    extra = f"  - name: merges\n    url: {staging.receiver_url}/managed/m\n"
+    extra += "    events: [contact.merge]\n"  # for both accounts: one line, said once
+    path = hooks_file(tmp_path, production, staging, extra)
+    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("'contact.merge' is not a Keap event type") == 1
+    document = json.loads(captured.out)
+    validator("accounts.schema.json").validate(document)
+    assert document["ok"] is False
+    assert all("contact.merge" in entry["error"] for entry in document["accounts"])
+    assert writes(production) == writes(staging) == 0
+
+
+def client_files(tmp_path: Path, production: Sandbox, staging: Sandbox) -> Path:
+    """One file per client: clients/acme.yaml and clients/globex.yaml, each a single
+    `account:`."""
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    base = staging.receiver_url
+    for stem, sandbox, variable in (
+        ("acme", production, "PROD_KEY"),
+        ("globex", staging, "STAGING_KEY"),
+    ):
+        (clients / f"{stem}.yaml").write_text(
+            f"""version: 1
+account:
+  api_url: {sandbox.api_url}
+  credentials: {{api_key_env: {variable}}}
+hooks:
+  - name: contacts
+    url: {base}/{stem}/contacts
+    events: [contact.add]
+"""
+        )
+    return clients
+
+
+def test_one_file_per_client_is_named_after_its_stem(
+    two: tuple[Sandbox, Sandbox],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production, staging = two
+    clients = client_files(tmp_path, production, staging)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "-f", "clients", "--account", "acme", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    shown = json.dumps(report)
+    assert "acme" in shown and "globex" not in shown
+    assert '"default"' not in shown
+
+    saved = tmp_path / "acme.plan.json"
+    assert main(["plan", "-f", "clients", "--account", "acme", "--out", str(saved)]) == 0
+    assert json.loads(saved.read_text())["account"] == "acme"
+    capsys.readouterr()
+    # The saved plan applies to acme's file alone, and only to acme's account.
+    assert main(["apply", str(saved)]) == 0
+    assert {hook.hook_url.rsplit("/", 2)[1] for hook in production.hooks()} == {"acme"}
+    assert staging.hooks() == []
+    # A file alone keeps its old name, "default", and may be picked by its stem.
+    capsys.readouterr()
+    alone = str(clients / "globex.yaml")
+    assert main(["plan", "-f", alone, "--out", str(tmp_path / "g.json")]) == 0
+    assert json.loads((tmp_path / "g.json").read_text())["account"] == "default"
+    assert main(["plan", "-f", alone, "--account", "globex", "--format", "json"]) == 0
+
+
+def test_a_stem_clash_names_both_files(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production, staging = two
+    clients = client_files(tmp_path, production, staging)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "acme.yml").write_text((clients / "acme.yaml").read_text())
+    assert main(["plan", "-f", str(clients), "-f", str(other), "--account", "acme"]) == 1
+    err = capsys.readouterr().err
+    assert str(clients / "acme.yaml") in err and str(other / "acme.yml") in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

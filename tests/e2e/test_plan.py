@@ -1,0 +1,184 @@
+"""plan end to end: the CLI in-process against a live sandbox (conftest's env and config)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers.cli import CLOSED_PORT, Tty, seed_managed, validator, write_config
+
+from hookctl.cli.commands import main
+from hookctl.sandbox import Sandbox
+
+
+def test_plan_detailed_exitcode_is_2_with_changes_and_0_without(config: Path) -> None:
+    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 2
+    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+
+
+def test_plan_json_matches_the_plan_schema(
+    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.seed([("contact.delete", f"{env.receiver_url}/managed/old", "Verified")])
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    validator("plan.schema.json").validate(document)
+    actions = sorted(change["action"] for change in document["changes"])
+    assert actions == ["create", "create", "create", "delete"]
+
+
+@pytest.mark.parametrize(
+    ("text", "calls"),
+    [
+        ("version: 1\nhooks:\n  - name: a\n    url: https://example.com/a\n", {}),
+        ("version: 1\nhooks:\n  - name: a\n    url: [https://example.com/a\n", {}),
+        # Whether x.y exists is the account's to say: one read of its event types, nothing else.
+        (
+            "version: 1\nhooks:\n  - name: a\n    url: https://example.com/a\n    events: [x.y]\n",
+            {"GET /hooks/event_keys": 1},
+        ),
+    ],
+    ids=["missing-events", "yaml-syntax", "unknown-event"],
+)
+def test_a_bad_hooks_yaml_exits_1_with_one_located_line_and_calls_nothing(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    calls: dict[str, int],
+) -> None:
+    config = tmp_path / "hooks.yaml"
+    config.write_text(text)
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config)]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"hookctl: error: {config}:") and "Traceback" not in err
+    location = lines[0].split(f"{config}:", 1)[1].split(":", 1)[0]
+    assert location.isdigit(), lines[0]
+    assert env.stats()["calls"] == calls
+
+
+def test_plan_prints_text_markdown_or_json_for_one_list_call_each(
+    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [old] = env.seed([("contact.delete", f"{env.receiver_url}/managed/old", "Verified")])
+    outputs = {}
+    for fmt in ("text", "markdown", "json"):
+        env.reset_stats()
+        capsys.readouterr()
+        assert main(["plan", "-f", str(config), "--format", fmt]) == 0
+        outputs[fmt] = capsys.readouterr().out
+        # Known event keys need no GET /hooks/event_keys: a plan is one list and nothing else.
+        assert env.stats()["calls"] == {"GET /hooks": 1}, fmt
+    assert "+ create" in outputs["text"] and "- delete" in outputs["text"]
+    assert "3 to create, 1 to delete; 0 unchanged, 0 unmanaged" in outputs["text"]
+    assert outputs["markdown"].startswith("### hookctl plan")
+    assert "| 🔴 | delete |" in outputs["markdown"] and f"| {old.key} |" in outputs["markdown"]
+    assert json.loads(outputs["json"])["summary"] == {
+        "create": 3,
+        "update": 0,
+        "verify": 0,
+        "delete": 1,
+        "unchanged": 0,
+        "unmanaged": 0,
+    }
+
+
+def test_a_plan_reads_the_event_types_once_only_for_a_wildcard(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, env, {"managed/contacts": ['"contact.*"']})
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config), "--format", "json"]) == 0
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    assert sorted(c["event_key"] for c in changes) == [
+        "contact.add",
+        "contact.delete",
+        "contact.edit",
+        "contact.redact",
+    ]
+    assert env.stats()["calls"] == {"GET /hooks/event_keys": 1, "GET /hooks": 1}
+
+
+def test_plan_with_a_wrong_key_exits_1_with_one_line_naming_the_variable(
+    env: Sandbox,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEAP_API_KEY", "sbx-revoked-key-123")
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("hookctl: error: GET /hooks -> HTTP 401") and "KEAP_API_KEY" in line
+    assert "sbx-revoked-key-123" not in err
+    assert env.stats()["calls"] == {"GET /hooks": 1}
+
+
+@pytest.mark.usefixtures("unreachable_api")
+def test_plan_against_an_unreachable_api_exits_1_naming_the_url(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith("hookctl: error: GET /hooks: cannot connect") and CLOSED_PORT in last
+
+
+@pytest.mark.usefixtures("unreachable_api")
+def test_api_url_overrides_the_environment(env: Sandbox, config: Path) -> None:
+    for command in ("plan", "drift"):
+        assert main([command, "-f", str(config), "--api-url", env.api_url]) in (0, 2)
+    argv = ["apply", "-f", str(config), "--api-url", env.api_url, "--auto-approve"]
+    assert main(argv) == 0
+    assert len(env.hooks()) == 3
+
+
+def test_plan_colours_only_a_terminal_and_never_with_no_color(
+    config: Path, tty: Tty, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert main(["plan", "-f", str(config)]) == 0
+    assert "\033[" not in capsys.readouterr().out  # not a terminal
+    terminal = tty("sys.stdout")
+    assert main(["plan", "-f", str(config)]) == 0
+    assert "\033[32m+ create" in terminal.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = tty("sys.stdout")
+    assert main(["plan", "-f", str(config)]) == 0
+    assert "+ create" in terminal.getvalue() and "\033[" not in terminal.getvalue()
+
+
+# -- safety: a plan that deletes most of what is managed is refused ------------------------------
+
+
+def test_plan_refuses_a_mass_delete_and_saves_no_plan_file_unless_forced(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_managed(env, 10)
+    # 3 of 10 deletes is 30%, at the limit: allowed. 4 of 10 is over it.
+    keep = {f"managed/n{i}": ["contact.add"] for i in range(7)}
+    assert main(["plan", "-f", str(write_config(tmp_path, env, keep))]) == 0
+    config = write_config(tmp_path, env, {f"managed/n{i}": ["contact.add"] for i in range(6)})
+    planfile = tmp_path / "plan.json"
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config), "--out", str(planfile)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "hookctl: error: refusing a plan that would delete 4 of 10 managed subscriptions "
+        "(40%, limit 30%); check it, then use --force to apply it anyway"
+    )
+    assert not planfile.exists()
+    assert main(["plan", "-f", str(config), "--out", str(planfile), "--force"]) == 0
+    assert main(["apply", str(planfile), "--auto-approve"]) == 1  # the file does not force
+    assert main(["apply", str(planfile), "--auto-approve", "--force"]) == 0
+    assert len(env.hooks()) == 6

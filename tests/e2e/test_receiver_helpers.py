@@ -1,0 +1,133 @@
+"""hookctl.receiver: the receiving side's handshake, checked against the sandbox's real one (a
+create through the sandbox to a receiver built on the WSGI helper becomes Verified)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+
+from hookctl.cli.commands import main
+from hookctl.receiver import HandshakeMiddleware, handshake_headers, is_handshake
+from hookctl.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+TOKEN = "rcv-token-51c7e0"
+
+
+def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """A receiver that knows nothing of handshakes: 200 and a body to everything."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"event received"]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[WSGIApplication], str]]:
+    """serve(app) runs a WSGI app on 127.0.0.1 in a thread and returns its url."""
+    servers: list[WSGIServer] = []
+
+    def start(application: WSGIApplication) -> str:
+        server = make_server("127.0.0.1", 0, application, handler_class=_Quiet)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/keap/hooks?token={TOKEN}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def create(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
+    capsys.readouterr()
+    assert main(["hooks", "create", "contact.add", url, "--format", "json"]) == 0
+    created: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return created
+
+
+def test_a_receiver_on_the_wsgi_helper_makes_a_sandbox_create_verified(
+    env: Sandbox,
+    serve: Callable[[WSGIApplication], str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare = serve(app)
+    helped = serve(HandshakeMiddleware(app))
+    # Without the helper, the receiver answers 200 without the secret: Keap leaves it so.
+    assert create(capsys, bare)["status"] == "Unverified"
+    assert create(capsys, helped)["status"] == "Verified"
+    # The secret never reaches the output; the url's token is masked.
+    capsys.readouterr()
+    assert main(["hooks", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.count("Verified") == 2 and TOKEN not in listed
+
+
+def test_the_wsgi_helper_passes_the_probe_and_leaves_events_to_the_app(
+    serve: Callable[[WSGIApplication], str],
+) -> None:
+    import requests
+
+    from hookctl.engine.probe import handshake
+
+    url = serve(HandshakeMiddleware(app))
+    assert handshake(url, timeout=5).outcome == "ok"
+    assert handshake(serve(app), timeout=5).outcome == "delayed"
+    event = requests.post(url, json={"event_key": "contact.add"}, timeout=5)
+    assert (event.status_code, event.text) == (200, "event received")
+    fetched = requests.get(url, headers={"X-Hook-Secret": "abc"}, timeout=5)
+    assert fetched.text == "event received" and "X-Hook-Secret" not in fetched.headers
+
+
+def test_the_middleware_answers_only_on_its_paths_when_given(
+    serve: Callable[[WSGIApplication], str],
+) -> None:
+    import requests
+
+    url = serve(HandshakeMiddleware(app, paths=["/elsewhere"]))
+    answer = requests.post(url, headers={"X-Hook-Secret": "abc"}, timeout=5)
+    assert answer.text == "event received" and "X-Hook-Secret" not in answer.headers
+    url = serve(HandshakeMiddleware(app, paths=["/keap/hooks"]))
+    answer = requests.post(url, headers={"X-Hook-Secret": "abc"}, timeout=5)
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert answer.headers["X-Hook-Secret"] == "abc"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Hook-Secret": "s3cr3t"},
+        {"x-hook-secret": "s3cr3t"},
+        {"Content-Type": "application/json", "X-HOOK-SECRET": " s3cr3t "},
+        [("Host", "example.com"), ("X-Hook-Secret", "s3cr3t")],
+    ],
+)
+def test_handshake_headers_echo_the_secret_whatever_the_case(headers: Any) -> None:
+    assert handshake_headers(headers) == {"X-Hook-Secret": "s3cr3t"}
+    assert is_handshake(headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Content-Type": "application/json"},
+        {"X-Hook-Secret": ""},
+        # Never echoed: a value that would write the answer's headers, or a huge one.
+        {"X-Hook-Secret": "abc\r\nSet-Cookie: x=1"},
+        {"X-Hook-Secret": "a" * 5000},
+    ],
+)
+def test_handshake_headers_are_empty_for_anything_but_a_handshake(headers: Any) -> None:
+    assert handshake_headers(headers) == {}
+    assert not is_handshake(headers)

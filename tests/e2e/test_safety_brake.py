@@ -1,0 +1,97 @@
+"""Issue 13's items 5, 6 and 9 (the safety brake), black box through the CLI: a wildcard that
+used to backtrack for ever, a url prefix that owned other hosts, and a brake that let updates
+and deletes through in two halves or stopped the clean-up of duplicate copies."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from hookctl.cli.commands import main
+from hookctl.sandbox import Sandbox
+
+
+def test_a_wildcard_of_fifty_stars_is_judged_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        "version: 1\nhooks:\n  - name: a\n    url: https://hooks.example.com/a\n"
+        f'    events: ["{"*" * 50}x"]\n'
+    )
+    started = time.monotonic()
+    assert main(["validate", "--offline", "-f", str(path)]) == 1
+    assert time.monotonic() - started < 2.0
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.endswith("matches no Keap event type")
+
+
+def test_a_prefix_without_a_path_owns_its_host_and_no_other(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.seed(
+        [
+            ("contact.add", "https://hooks.example.community/x", "Verified"),
+            ("contact.add", "https://hooks.example.com.partner.net/x", "Verified"),
+            ("order.add", "https://hooks.example.com/old", "Verified"),
+        ]
+    )
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        "version: 1\n"
+        "ownership:\n  url_prefixes: ['https://hooks.example.com']\n"
+        "hooks:\n  - name: a\n    url: https://hooks.example.com/a\n    events: [order.add]\n"
+    )
+    assert main(["plan", "-f", str(path), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    # validate's warning: a prefix with no path owns every url on its host.
+    assert "WARNING" in err and "ownership.url_prefixes[0]" in err
+    plan = json.loads(out)
+    assert plan["summary"]["unmanaged"] == 2  # the lookalike hosts are left alone
+    assert [c["action"] for c in plan["changes"]] == ["update"]  # the owned one is reused
+
+
+def _managed(env: Sandbox, count: int) -> list[str]:
+    base = env.receiver_url
+    hooks = env.seed([("contact.add", f"{base}/managed/h{i}", "Verified") for i in range(count)])
+    return [hook.hook_url for hook in hooks]
+
+
+def _config(tmp_path: Path, env: Sandbox, urls: list[str]) -> Path:
+    path = tmp_path / "hooks.yaml"
+    entries = "".join(
+        f"  - name: h{i}\n    url: {url}\n    events: [contact.add]\n" for i, url in enumerate(urls)
+    )
+    path.write_text(
+        f"version: 1\nownership:\n  url_prefixes: ['{env.receiver_url}/managed/']\n"
+        f"hooks:\n{entries}"
+    )
+    return path
+
+
+def test_three_updates_and_three_deletes_of_twelve_are_refused_together(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = _managed(env, 12)
+    base = env.receiver_url
+    # 3 moved (updates), 3 dropped (deletes), 6 kept: 25% each, 50% together.
+    wanted = urls[:6] + [f"{base}/managed/moved{i}" for i in range(3)]
+    config = _config(tmp_path, env, wanted)
+    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert "update or delete 6 of 12 managed subscriptions (50%, limit 30%)" in err
+    assert sorted(h.hook_url for h in env.hooks()) == sorted(urls)  # nothing was written
+    assert main(["apply", "-f", str(config), "--auto-approve", "--force"]) == 0
+
+
+def test_copies_left_by_racing_applies_are_deleted_without_force(
+    env: Sandbox, tmp_path: Path
+) -> None:
+    urls = _managed(env, 12)
+    env.seed([("contact.add", url, "Verified") for url in urls] * 2)  # 24 extra copies
+    config = _config(tmp_path, env, urls)
+    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    assert sorted(h.hook_url for h in env.hooks()) == sorted(urls)

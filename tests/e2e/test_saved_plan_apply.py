@@ -1,0 +1,142 @@
+"""Saved plans end to end (`plan --out`, then `apply PLANFILE`): the CLI in-process against a
+live sandbox (conftest's env and config)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from helpers.cli import TWO, seed_every_kind_of_change, write_config, writes
+
+from hookctl.cli.commands import main
+from hookctl.engine.planfile import _checksum as planfile_checksum
+from hookctl.sandbox import Sandbox
+
+
+def save_plan(config: Path, tmp_path: Path) -> Path:
+    planfile = tmp_path / "plan.json"
+    assert main(["plan", "-f", str(config), "--out", str(planfile)]) == 0
+    return planfile
+
+
+@pytest.fixture
+def planfile(config: Path, tmp_path: Path) -> Path:
+    """The plan for conftest's config against env's account as it is when the test starts."""
+    return save_plan(config, tmp_path)
+
+
+def test_a_saved_plan_applies_and_finds_its_hooks_yaml_by_itself(
+    env: Sandbox, config: Path, planfile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path.parent)  # no hooks.yaml here: the plan names its source
+    env.reset_stats()
+    assert main(["apply", str(planfile), "--auto-approve"]) == 0
+    assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": 3}
+    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+
+
+def test_a_saved_plan_dry_run_sends_nothing(env: Sandbox, planfile: Path) -> None:
+    assert main(["apply", str(planfile), "--dry-run"]) == 0
+    assert writes(env) == {} and env.hooks() == []
+
+
+def test_a_saved_plan_is_refused_when_live_changed_since(
+    env: Sandbox, config: Path, planfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.seed([("contact.delete", f"{env.receiver_url}/managed/late", "Verified")])
+    env.reset_stats()
+    capsys.readouterr()
+    assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert "stale plan" in err and "live subscriptions changed" in err
+    assert writes(env) == {}
+
+
+def test_a_saved_plan_is_refused_when_hooks_yaml_changed_since(
+    env: Sandbox,
+    config: Path,
+    planfile: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(tmp_path, env, {**TWO, "managed/extra": ["note.add"]})
+    env.reset_stats()
+    capsys.readouterr()
+    assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert f"{config} or its environment changed since" in err
+    assert "live subscriptions" not in err
+    assert writes(env) == {}
+
+
+def test_a_hand_edited_saved_plan_is_refused(
+    env: Sandbox, config: Path, planfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(planfile.read_text())
+    document["changes"][0]["hook_url"] = "https://evil.example.com/steal"
+    planfile.write_text(json.dumps(document))
+    env.reset_stats()
+    capsys.readouterr()
+    assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+    assert "checksum" in capsys.readouterr().err
+    assert writes(env) == {}
+    assert env.hooks() == []
+
+
+def test_a_saved_plan_is_refused_against_another_account(
+    env: Sandbox,
+    config: Path,
+    planfile: Path,
+    api_key: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Sandbox(api_key=api_key) as other:
+        monkeypatch.setenv("KEAP_API_URL", other.api_url)
+        capsys.readouterr()
+        assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+        assert env.api_url in capsys.readouterr().err
+        assert writes(other) == {} and other.hooks() == []
+
+
+def test_a_plan_file_is_readable_by_its_owner_only_and_applies_with_one_call_per_change(
+    env: Sandbox, config: Path, tmp_path: Path
+) -> None:
+    seed_every_kind_of_change(env)
+    planfile = save_plan(config, tmp_path)  # of the seeded account, so not the fixture
+    assert stat.S_IMODE(planfile.stat().st_mode) == 0o600
+    env.reset_stats()
+    assert main(["apply", str(planfile), "--auto-approve"]) == 0
+    assert env.stats()["calls"] == {
+        "GET /hooks": 2,
+        "POST /hooks": 1,
+        "PUT /hooks/{key}": 1,
+        "POST /hooks/{key}/verify": 1,
+        "DELETE /hooks/{key}": 1,
+    }
+    # Applied once, the plan is stale: a second apply of the same file is refused, unwritten.
+    env.reset_stats()
+    assert main(["apply", str(planfile), "--auto-approve"]) == 1
+    assert env.stats()["calls"] == {"GET /hooks": 1}
+
+
+def test_a_plan_saved_by_an_older_hookctl_is_refused_in_one_line(
+    env: Sandbox, config: Path, planfile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Format 1 plans were applied as written; their digest covers the raw hooks.yaml only,
+    so they cannot be checked against the plan made again."""
+    document = json.loads(planfile.read_text())
+    document.pop("checksum")
+    document["format_version"] = 1
+    document["checksum"] = planfile_checksum(document)
+    planfile.write_text(json.dumps(document))
+    env.reset_stats()
+    capsys.readouterr()
+    assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{planfile}: made by an older hookctl (plan format 1;" in err
+    assert "plan again with `hookctl plan --out FILE`" in err
+    assert env.stats()["calls"] == {}

@@ -1,0 +1,98 @@
+"""What the end-to-end CLI tests (test_cli_plan, _apply, _drift, _saved_plan) share besides
+conftest's fixtures: hooks.yaml files for a sandbox, seeded accounts, and a fake terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Protocol
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from hookctl.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+# Nothing listens on port 9 (discard), so a connection there is refused at once.
+CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
+
+# url paths below the sandbox receiver, each with its event keys (write_config's `hooks`).
+MANY = {f"managed/r{i}": ["contact.add", "contact.edit", "order.add"] for i in range(4)}
+TWO = {"managed/contacts": ["contact.add", "contact.edit"], "managed/orders": ["order.add"]}
+
+
+class Terminal(io.StringIO):
+    """A stdin, stdout or stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class Tty(Protocol):
+    """conftest's tty fixture: puts a Terminal in place of sys.<stream> and returns it."""
+
+    def __call__(self, stream: str, typed: str = "") -> Terminal: ...
+
+
+def validator(name: str) -> Draft202012Validator:
+    """A validator for schemas/NAME; the drift schema refers to the plan schema by its $id."""
+    schema, plan = (
+        json.loads((ROOT / "schemas" / n).read_text()) for n in (name, "plan.schema.json")
+    )
+    registry: Registry = Registry().with_resource(plan["$id"], Resource.from_contents(plan))
+    return Draft202012Validator(schema, registry=registry)
+
+
+def write_config(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    hooks: dict[str, list[str]],
+    *,
+    extra: str = "",
+    name: str = "hooks.yaml",
+) -> Path:
+    """hooks.yaml managing everything under the sandbox receiver's /managed/ prefix; `hooks`
+    maps a url path (below the receiver) to its event keys."""
+    base = sandbox.receiver_url
+    lines = [
+        "version: 1",
+        "account:\n  credentials:\n    api_key_env: KEAP_API_KEY",
+        f"ownership:\n  url_prefixes: ['{base}/managed/']",
+        extra,
+    ]
+    if hooks:
+        lines.append("hooks:")
+        for path, events in hooks.items():
+            lines.append(
+                f"  - name: {path.replace('/', '-')}\n    url: {base}/{path}\n"
+                f"    events: [{', '.join(events)}]"
+            )
+    else:
+        lines.append("hooks: []")
+    config = tmp_path / name
+    config.write_text("\n".join(line for line in lines if line) + "\n")
+    return config
+
+
+def writes(sandbox: Sandbox) -> dict[str, int]:
+    return {call: n for call, n in sandbox.stats()["calls"].items() if not call.startswith("GET")}
+
+
+def seed_every_kind_of_change(sandbox: Sandbox) -> dict[str, str]:
+    """A live account against which TWO plans one change of each action; returns their keys."""
+    base = f"{sandbox.receiver_url}/managed"
+    moved, unverified, stale = sandbox.seed(
+        [
+            ("contact.add", f"{base}/old-contacts", "Verified"),  # receiver moved: update
+            ("order.add", f"{base}/orders", "Unverified"),  # declared, not Verified: verify
+            ("note.add", f"{base}/stale", "Verified"),  # no longer declared: delete
+        ]
+    )
+    return {"update": moved.key, "verify": unverified.key, "delete": stale.key}
+
+
+def seed_managed(sandbox: Sandbox, count: int) -> None:
+    sandbox.seed(
+        [("contact.add", f"{sandbox.receiver_url}/managed/n{i}", "Verified") for i in range(count)]
+    )
