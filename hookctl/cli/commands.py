@@ -74,12 +74,12 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def _options(args: argparse.Namespace, *flags: str) -> Options:
-    """The run's options: the url that overrides every account's own, and the flags of
+    """The run's options: --api-url, which overrides every other url, and the flags of
     Options that this command has, named in `flags`."""
     from hookctl.engine.runner import Options
 
     return Options(
-        api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
+        api_url=args.api_url or None,
         targets=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
         max_rate=getattr(args, "max_rate", Options.max_rate),

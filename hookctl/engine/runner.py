@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from hookctl.domain.models import DEFAULT_API_URL, Account, DesiredState, Hook
+from hookctl.domain.models import Account, DesiredState, Hook
 from hookctl.domain.planner import Plan, Update, entry_targeted, targeted
 from hookctl.domain.planner import plan as make_plan
 from hookctl.domain.results import ApplyReport
@@ -32,7 +32,7 @@ from hookctl.engine.planfile import SavedPlan
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Target, UnknownAccount
 from hookctl.errors import ConfigError, HookctlError
-from hookctl.keap.client import Keap
+from hookctl.keap.client import Keap, resolve_api_url
 from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
 from hookctl.system.interrupts import check_interrupted
 
@@ -77,7 +77,7 @@ OnQuota = Callable[[Target, "Planned", Quota | None], None]
 class Options:
     """How a run goes: what the command line says, once, for every account."""
 
-    # Overrides every account's own url: --api-url, else $KEAP_API_URL.
+    # --api-url: overrides $KEAP_API_URL and every account's own url (keap.client.resolve_api_url).
     api_url: str | None = None
     # Writes in flight at once in one account.
     parallelism: int = 4
@@ -121,9 +121,9 @@ class Planned:
 # -- targets and clients -----------------------------------------------------------------------
 
 
-def api_url(options: Options, account: Account | None) -> str | None:
-    """The url an account's client calls; None leaves it to the client's default."""
-    return options.api_url or (account and account.api_url) or None
+def api_url(options: Options, account: Account | None) -> str:
+    """The url an account's client calls (keap.client.resolve_api_url says in what order)."""
+    return resolve_api_url(options.api_url, account.api_url if account else None)
 
 
 def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
@@ -143,7 +143,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
 def _max_rate(options: Options, account: Account | None) -> float | None:
     if options.max_rate is not None:
         return options.max_rate
-    url = api_url(options, account) or DEFAULT_API_URL
+    url = api_url(options, account)
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
@@ -165,9 +165,7 @@ def targets(
     paths = accounts.hooks_files(files or DEFAULT_FILES)
     found = accounts.select(accounts.read_all(paths), account)
     _check_entry_targets(found, options.targets)
-    for first, second in accounts.same_account(
-        found, lambda each: api_url(options, each) or DEFAULT_API_URL
-    ):
+    for first, second in accounts.same_account(found, lambda each: api_url(options, each)):
         logger.warning(
             "%s and %s use the same credentials variable and API url: if they are one Keap "
             "account, their hooks files must declare different urls, or each apply undoes the "

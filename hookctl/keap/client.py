@@ -34,6 +34,7 @@ __all__ = [
     "Pacer",
     "RetryPolicy",
     "credentials_from_env",
+    "resolve_api_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,24 @@ _K = TypeVar("_K", bound="Keap")
 # letters, "-", "_" and inner dots are allowed in case that changes, but never "/", "%", a
 # leading dot ("." and ".." would address /hooks or the API root) or anything outside ASCII.
 _PLAUSIBLE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def resolve_api_url(
+    flag: str | None = None,
+    account_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The API url a client calls, the first set of, in this order:
+
+    1. `flag`, the command line's `--api-url` (or what a library caller passes to `Keap`);
+    2. `$KEAP_API_URL` in `env` (os.environ by default);
+    3. `account_url`, the `api_url` of the hooks.yaml account;
+    4. DEFAULT_API_URL, Keap's production API.
+
+    An empty value counts as unset. The one place this order is decided: the CLI, the runner
+    and the client all ask here."""
+    environ = os.environ if env is None else env
+    return flag or environ.get("KEAP_API_URL") or account_url or DEFAULT_API_URL
 
 
 class Keap:
@@ -74,7 +93,7 @@ class Keap:
         start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
         environ = os.environ if env is None else env
         self.transport = Transport(
-            api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
+            resolve_api_url(api_url, env=environ),
             auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
             missing_hint=missing_hint(api_key_env, access_token_env, oauth),
             environ=environ,
