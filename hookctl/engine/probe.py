@@ -39,11 +39,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from hookctl.domain.planner import entry_targeted
 from hookctl.domain.results import OUTCOMES, PROBED_ACTIONS, Declared, Probe, ProbeOutcome
-from hookctl.domain.urls import mask_url
+from hookctl.domain.urls import UrlProblem, mask_url, parse_url
 
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
@@ -130,13 +129,12 @@ def handshake(url: str, timeout: float = DEFAULT_TIMEOUT) -> Probe:
     def probe(outcome: ProbeOutcome, detail: str = "", status: int | None = None) -> Probe:
         return Probe(url, outcome, time.monotonic() - started, status, detail)
 
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
+    parts = parse_url(url, userinfo=True)
+    if isinstance(parts, UrlProblem):
+        if parts.kind == "not absolute":
+            return probe("unreachable", "not an absolute http:// or https:// url")
         return probe("unreachable", "not a usable url")
-    if parts.scheme not in ("http", "https") or not host:
-        return probe("unreachable", "not an absolute http:// or https:// url")
+    host, port = parts.hostname or "", parts.port
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
         connection = http.client.HTTPSConnection(

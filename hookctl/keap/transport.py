@@ -29,7 +29,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from hookctl.domain.urls import is_loopback, public_url
+from hookctl.domain.urls import UrlProblem, is_loopback, parse_url, public_url
 from hookctl.errors import (
     AuthenticationError,
     CertificateError,
@@ -382,12 +382,8 @@ class Transport:
 
 def _api_url_parts(api_url: str) -> SplitResult:
     """The parts of the API url, or a HookctlError that does not show its password."""
-    try:
-        parts = urlsplit(api_url)
-        parts.port  # noqa: B018  (parsing the port is the check)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = parse_url(api_url, userinfo=True)
+    if isinstance(parts, UrlProblem):
         raise HookctlError(f"the Keap API url {public_url(api_url)!r} is not an http(s) url")
     return parts
 

@@ -19,8 +19,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from hookctl.domain.models import DEFAULT_API_URL, Hook, keeper, key_order
-from hookctl.domain.urls import host as url_host
-from hookctl.domain.urls import public_url, under_prefix
+from hookctl.domain.urls import UrlProblem, parse_url, public_url, under_prefix
 from hookctl.errors import HookctlError
 
 __all__ = [
@@ -279,11 +278,8 @@ def _url_problem(url: str) -> str | None:
         return "must be an absolute http:// or https:// url"
     if len(url) > _URL_MAX:
         return f"is longer than {_URL_MAX} characters"
-    try:
-        url_host(url)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    parts = parse_url(url)
+    return parts.reason if isinstance(parts, UrlProblem) else None
 
 
 def _declarable_api_url(api_url: str) -> bool:
