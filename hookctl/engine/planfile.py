@@ -48,7 +48,7 @@ from hookctl.formats.documents import (
 
 # Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
 from hookctl.formats.text import cell
-from hookctl.system.files import write_atomically
+from hookctl.system.files import read_bounded, write_atomically
 from hookctl.version import __version__
 
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
@@ -317,15 +317,7 @@ def _record(hook: Mapping[str, Any]) -> dict[str, str]:
 
 def _load_json(name: str) -> Any:
     try:
-        with open(name, "rb") as file:
-            # In slices: read(n) reserves n bytes up front, 200 MiB for a plan of a few KiB.
-            # One byte past the bound is enough to know the file is too large.
-            chunks: list[bytes] = []
-            size = 0
-            while size <= MAX_BYTES and (chunk := file.read(min(1 << 20, MAX_BYTES + 1 - size))):
-                chunks.append(chunk)
-                size += len(chunk)
-            raw = b"".join(chunks)
+        raw = read_bounded(name, MAX_BYTES)
     except OSError as exc:
         raise PlanError(f"{name}: cannot read the plan file: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:

@@ -32,7 +32,7 @@ import requests
 from hookctl.domain.models import OAuthEnv
 from hookctl.errors import AuthenticationError, HookctlError
 from hookctl.keap.auth import BearerAuth, redact
-from hookctl.system.files import write_atomically
+from hookctl.system.files import read_bounded, write_atomically
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -324,8 +324,7 @@ def _try_lock(fd: int) -> bool:
 
 def _read(token_file: Path) -> TokenSet | None:
     try:
-        with open(token_file, "rb") as file:
-            raw = file.read(_MAX_TOKEN_FILE + 1)
+        raw = read_bounded(token_file, _MAX_TOKEN_FILE)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -1,6 +1,9 @@
-"""Writing the files hookctl makes (saved plans, imported hooks files): atomically, so that a
-reader, or the next run after a crash or a full disk, sees the old file or the new one, never a
-truncated one.
+"""The files hookctl reads and makes. Every file it reads (hooks files, saved plans, the OAuth
+token file, a previous metrics file) is read through `read_bounded`, so that no path, however
+hostile, can make it wait forever or read without end. Every file it makes (saved plans,
+imported and formatted hooks files, the token file, the metrics file) is written through
+`write_atomically`, so that a reader, or the next run after a crash or a full disk, sees the old
+file or the new one, never a truncated one.
 """
 
 from __future__ import annotations
@@ -9,11 +12,69 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from hookctl.errors import HookctlError
 
-__all__ = ["write_atomically"]
+__all__ = ["NotAFile", "not_a_file", "read_bounded", "write_atomically"]
+
+# Read in slices: read(n) reserves n bytes up front, 200 MiB for a plan file of a few KiB.
+_SLICE = 1 << 20
+
+
+class NotAFile(OSError):
+    """The path names something other than a regular file: a directory, a FIFO, a device or a
+    socket. `reason` says which, in `not_a_file`'s words."""
+
+    def __init__(self, path: str, mode: int) -> None:
+        self.reason = not_a_file(mode)
+        super().__init__(errno.EINVAL, self.reason, path)
+
+
+def not_a_file(mode: int) -> str:
+    """Why a path of this st_mode is not read as a file."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    kind = next((what for test, what in kinds if test(mode)), "not a regular file")
+    # A FIFO or a device may never end, or wait for a writer forever.
+    return f"is {kind}, not a regular file: give hookctl a file"
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` + 1 of them: one byte past the
+    bound is enough for the caller to know that the file is too large. NotAFile for anything
+    but a regular file, other OSErrors as open() and read() raise them; each caller words
+    them."""
+    name = os.fspath(path)
+    # Without O_NONBLOCK, opening a FIFO that no one writes to would wait forever; the flag
+    # changes nothing for a regular file, and anything else is refused below. (Windows has
+    # no such flag, and no FIFOs that open() waits on.)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(name, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAFile(name, mode)
+        if nonblocking:
+            os.set_blocking(fd, True)
+        file = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with file:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit and (chunk := file.read(min(_SLICE, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)
 
 
 def write_atomically(
@@ -21,14 +82,16 @@ def write_atomically(
     text: str,
     *,
     mode: int = 0o644,
+    umask: bool = True,
     overwrite: bool = True,
     what: str = "the file",
     error: type[HookctlError] = HookctlError,
 ) -> None:
-    """Write `text` to `path` with permissions `mode` less the umask, as open() gives them: into
-    a temporary file beside it, flushed to disk, then renamed over it. On any failure the old
-    file is left as it was and the temporary one removed; the failure is raised as `error`,
-    one line naming the path and `what` was being written.
+    """Write `text` to `path` with permissions `mode` less the umask, as open() gives them (or
+    exactly `mode` when `umask` is False): into a temporary file beside it, flushed to disk,
+    then renamed over it. On any failure the old file is left as it was and the temporary one
+    removed; the failure is raised as `error`, one line naming the path and `what` was being
+    written.
 
     With `overwrite` False an existing `path` is kept and FileExistsError raised, decided at
     the moment of the rename, so that a file created meanwhile is not clobbered either.
@@ -40,6 +103,8 @@ def write_atomically(
         raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
+            if not umask:
+                os.chmod(temp, mode)
             file.write(text)
             file.flush()
             os.fsync(file.fileno())

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from hookctl.errors import HookctlError
-from hookctl.system.files import write_atomically
+from hookctl.system.files import read_bounded, write_atomically
 
 __all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
 
@@ -90,8 +90,7 @@ def read_text(path: str) -> str:
     """The text of a hooks file to edit, bounded as the loader bounds it; HookctlError naming
     the path when it cannot be read or is not UTF-8."""
     try:
-        with open(path, "rb") as file:
-            raw = file.read(_MAX_BYTES + 1)
+        raw = read_bounded(path, _MAX_BYTES)
     except OSError as exc:
         raise HookctlError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     if len(raw) > _MAX_BYTES:
