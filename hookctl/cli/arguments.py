@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from hookctl.version import __version__
@@ -44,9 +45,15 @@ def version() -> str:
         return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+_COLOR_HELP = (
+    "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
+    "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
+)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the top-level flags, then each command in the order `--help`
+    lists them. Flags several commands share come from the parent parsers of `_Shared`."""
     parser = argparse.ArgumentParser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
@@ -55,16 +62,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more on stderr (-vv for debug)"
     )
-    color_help = (
-        "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
-        "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
-    )
-    parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
+    parser.add_argument("--color", choices=_COLORS, default="auto", help=_COLOR_HELP)
+    shared = _Shared(_common_flags(), _config_flags(), _output_flags())
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _validate_command(commands, shared)
+    _plan_command(commands, shared)
+    _apply_command(commands, shared)
+    _drift_command(commands, shared)
+    _probe_command(commands, shared.config, shared.output)
+    _hooks_commands(commands, shared.common)
+    _import_command(commands, shared)
+    _fmt_command(commands, shared)
+    _schema_command(commands)
+    _auth_command(commands)
+    _sandbox_command(commands)
+    return parser
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The parent parsers whose flags several commands take."""
+
+    # --api-url, --color, --max-wait and -v after the command: every command that calls Keap.
+    common: argparse.ArgumentParser
+    # -f, --account, --account-parallelism: the commands that read hooks files.
+    config: argparse.ArgumentParser
+    # --format text|markdown|json: plan, drift and probe.
+    output: argparse.ArgumentParser
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    from hookctl.keap.waits import DEFAULT_MAX_WAIT
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
-    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
+    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=_COLOR_HELP)
     common.add_argument(
         "--max-wait",
         type=_seconds,
@@ -76,13 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+    return common
+
+
+def _config_flags() -> argparse.ArgumentParser:
     config = argparse.ArgumentParser(add_help=False)
-    config.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)",
+    _file_flag(
+        config, "a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)"
     )
     config.add_argument(
         "--account",
@@ -96,13 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="accounts worked on at once, each with its own client and rate budget (default 4)",
     )
+    return config
+
+
+def _output_flags() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _format_flag(output)
+    return output
 
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
+def _validate_command(commands: Any, shared: _Shared) -> None:
     validate = commands.add_parser(
-        "validate", parents=[common, config], help="check hooks.yaml without writing anything"
+        "validate",
+        parents=[shared.common, shared.config],
+        help="check hooks.yaml without writing anything",
     )
     validate.add_argument(
         "--offline",
@@ -112,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     _files_argument(validate)
     validate.set_defaults(handler="validate")
 
+
+def _plan_command(commands: Any, shared: _Shared) -> None:
     plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
+        "plan",
+        parents=[shared.common, shared.config, shared.output],
+        help="show what apply would change",
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -128,8 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     _shard_flag(plan)
     plan.set_defaults(handler="plan")
 
+
+def _apply_command(commands: Any, shared: _Shared) -> None:
+    from hookctl.keap.waits import DEFAULT_MAX_RATE
+
     apply = commands.add_parser(
-        "apply", parents=[common, config], help="make the account match hooks.yaml"
+        "apply", parents=[shared.common, shared.config], help="make the account match hooks.yaml"
     )
     apply.add_argument("planfile", nargs="?", help="a plan saved by `hookctl plan --out`")
     apply.add_argument(
@@ -152,15 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"writes started a second, at most (default {DEFAULT_MAX_RATE:g}, a Service "
         "Account Key's spike limit; none against a loopback API such as the sandbox)",
     )
-    apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # Here, not from shared.output: apply lists it after its own flags.
+    _format_flag(apply)
     _safety_flags(apply)
     _target_flag(apply)
     _shard_flag(apply)
     apply.set_defaults(handler="apply")
 
+
+def _drift_command(commands: Any, shared: _Shared) -> None:
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, output],
+        parents=[shared.common, shared.config, shared.output],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(
@@ -177,11 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     _shard_flag(drift)
     drift.set_defaults(handler="drift")
 
-    _probe_command(commands, config, output)
-    _hooks_commands(commands, common)
 
+def _import_command(commands: Any, shared: _Shared) -> None:
     adopt = commands.add_parser(
-        "import", parents=[common], help="write a hooks.yaml from the live account"
+        "import", parents=[shared.common], help="write a hooks.yaml from the live account"
     )
     adopt.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     adopt.add_argument(
@@ -215,16 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.set_defaults(handler="import")
 
+
+def _fmt_command(commands: Any, shared: _Shared) -> None:
     fmt = commands.add_parser(
-        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
+        "fmt", parents=[shared.common], help="rewrite hooks files in the canonical layout"
     )
-    fmt.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
-    )
+    _file_flag(fmt, "a hooks file, or a directory of them (repeatable; default: hooks.yaml)")
     fmt.add_argument(
         "--check",
         action="store_true",
@@ -233,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     _files_argument(fmt)
     fmt.set_defaults(handler="fmt")
 
+
+def _schema_command(commands: Any) -> None:
     schema = commands.add_parser(
         "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
     )
@@ -245,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler="schema")
 
-    _auth_command(commands)
+
+def _sandbox_command(commands: Any) -> None:
     sandbox = commands.add_parser(
         "sandbox",
         help="run the local Keap-compatible sandbox",
@@ -269,6 +319,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OAuth2 access token it accepts as Bearer or ?access_token=, besides those its "
         "/token issues (default: $KEAP_ACCESS_TOKEN)",
     )
+    _sandbox_fault_flags(sandbox)
+    sandbox.add_argument(
+        "--allow-outbound",
+        action="store_true",
+        help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
+        "only; other hookUrls stay Unverified)",
+    )
+    sandbox.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log more (-vv: every call)",
+    )
+    sandbox.set_defaults(handler="sandbox")
+
+
+def _sandbox_fault_flags(sandbox: argparse.ArgumentParser) -> None:
+    """How the sandbox misbehaves on purpose: latency, errors, throttling, the daily quota, and
+    how long a receiver may take."""
     sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
     sandbox.add_argument(
         "--error-rate", type=float, default=0.0, help="share of calls answered 500"
@@ -291,21 +361,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds the handshake and each delivery may take (default 10)",
     )
-    sandbox.add_argument(
-        "--allow-outbound",
-        action="store_true",
-        help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
-        "only; other hookUrls stay Unverified)",
-    )
-    sandbox.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=argparse.SUPPRESS,
-        help="log more (-vv: every call)",
-    )
-    sandbox.set_defaults(handler="sandbox")
-    return parser
 
 
 def _auth_command(commands: Any) -> None:
@@ -414,6 +469,14 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     secret.add_argument(
         "--secret-env", metavar="VAR", help="delayed verification, secret read from $VAR"
     )
+
+
+def _file_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("-f", "--file", action="append", metavar="PATH", help=help_text)
+
+
+def _format_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
 
 def _files_argument(parser: argparse.ArgumentParser) -> None:
