@@ -351,7 +351,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.keap.auth import clean_secret
-    from hookctl.sandbox import Faults, Sandbox, serve
+    from hookctl.sandbox import Faults, Sandbox, SandboxSettings, serve
 
     faults = Faults(
         latency=args.latency, error_rate=args.error_rate, throttle_rate=args.throttle_rate
@@ -364,19 +364,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     def announce(sandbox: Sandbox) -> None:
         command_output.sandbox_banner(sandbox, api_key, token)
 
+    settings = SandboxSettings(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        api_key=api_key,
+        access_token=token,
+        faults=faults,
+        handshake_timeout=args.handshake_timeout,
+        allow_outbound=args.allow_outbound,
+        daily_quota=args.daily_quota,
+    )
     try:
-        serve(
-            args.host,
-            args.port,
-            args.db,
-            api_key,
-            token,
-            faults,
-            handshake_timeout=args.handshake_timeout,
-            allow_outbound=args.allow_outbound,
-            daily_quota=args.daily_quota,
-            announce=announce,
-        )
+        serve(settings, announce=announce)
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK

@@ -32,7 +32,7 @@ from hookctl.engine.planfile import SavedPlan
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Target, UnknownAccount
 from hookctl.errors import ConfigError, HookctlError
-from hookctl.keap.client import Keap, resolve_api_url
+from hookctl.keap.client import ClientSettings, Keap, resolve_api_url
 from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
 from hookctl.system.interrupts import check_interrupted
 
@@ -129,8 +129,7 @@ def api_url(options: Options, account: Account | None) -> str:
 def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
     """A client for `account` (None: the credentials of the environment). The only place one
     is built."""
-    return Keap(
-        api_url(options, account),
+    settings = ClientSettings(
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         oauth=account.oauth if account else None,
@@ -138,6 +137,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),
     )
+    return Keap(api_url(options, account), settings=settings)
 
 
 def _max_rate(options: Options, account: Account | None) -> float | None:

@@ -11,7 +11,8 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 from hookctl.domain.models import DEFAULT_API_URL, Hook, OAuthEnv, key_order, parse_status
@@ -23,13 +24,19 @@ from hookctl.keap.auth import (
     clean_secret,
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
-from hookctl.keap.transport import Pacer, RetryPolicy, Transport
-from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.transport import Pacer, RetryPolicy, Transport, TransportSettings
+from hookctl.keap.waits import Quota
+
+if TYPE_CHECKING:
+    # Only for the checker: hookctl needs nothing beyond the standard library at run time.
+    from typing_extensions import Unpack
 
 # The names other modules and tests have always imported from here.
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_ENV",
     "DEFAULT_API_KEY_ENV",
+    "ClientOptions",
+    "ClientSettings",
     "Keap",
     "Pacer",
     "RetryPolicy",
@@ -63,6 +70,29 @@ def resolve_api_url(
     return flag or environ.get("KEAP_API_URL") or account_url or DEFAULT_API_URL
 
 
+@dataclass(frozen=True)
+class ClientSettings(TransportSettings):
+    """How a client works: the environment variables its credential is read from (None: the
+    defaults, keap.credentials) and, inherited, how its transport sends."""
+
+    api_key_env: str | None = None
+    access_token_env: str | None = None
+    oauth: OAuthEnv | None = None
+
+
+class ClientOptions(TypedDict, total=False):
+    """ClientSettings' fields as keywords of `Keap(...)`, each replacing the setting's value."""
+
+    api_key_env: str | None
+    access_token_env: str | None
+    oauth: OAuthEnv | None
+    timeout: tuple[float, float]
+    retry: RetryPolicy | None
+    pool_size: int
+    max_wait: float
+    max_rate: float | None
+
+
 class Keap:
     """A client for one Keap account's REST hooks.
 
@@ -76,34 +106,29 @@ class Keap:
         self,
         api_url: str | None = None,
         *,
-        api_key_env: str | None = None,
-        access_token_env: str | None = None,
-        oauth: OAuthEnv | None = None,
+        settings: ClientSettings | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy | None = None,
-        pool_size: int = 8,
-        pacer: Pacer | None = None,
         auth: KeapAuth | None = None,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        max_rate: float | None = None,
+        pacer: Pacer | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        """`auth` is a credential to use instead of one picked from the environment. A wait
-        Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
-        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
+        """`api_url` as resolve_api_url finds it; `settings`, with any of its fields given as
+        keywords instead (`Keap(url, max_wait=60)`), say how the client works. `env`
+        (os.environ by default) holds the url and the credentials; `auth` is a credential to
+        use instead of one picked from it. A wait Keap asks for that is longer than
+        `max_wait` seconds fails the call instead. Writes start at most `max_rate` a second
+        (None: as fast as Keap's throttle headers allow)."""
         environ = os.environ if env is None else env
+        settings = replace(settings or ClientSettings(), **options)
+        credential = (settings.api_key_env, settings.access_token_env, settings.oauth)
         self.transport = Transport(
             resolve_api_url(api_url, env=environ),
-            auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
-            missing_hint=missing_hint(api_key_env, access_token_env, oauth),
-            environ=environ,
-            timeout=timeout,
+            auth or credentials_from_env(environ, *credential),
             # Looked up in this module when called, so a test can swap the default policy.
-            retry=retry or RetryPolicy(),
-            pool_size=pool_size,
+            replace(settings, retry=settings.retry or RetryPolicy()),
+            missing_hint=missing_hint(*credential),
+            environ=environ,
             pacer=pacer,
-            max_wait=max_wait,
-            max_rate=max_rate,
         )
 
     @property

@@ -54,7 +54,7 @@ from hookctl.keap.waits import (
 )
 from hookctl.version import __version__
 
-__all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport"]
+__all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport", "TransportSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,23 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
+@dataclass(frozen=True)
+class TransportSettings:
+    """How a transport sends: the bounds on each request, on its retries and its waits, its
+    connections and its pace."""
+
+    # Seconds to connect, and to wait for each read of the answer.
+    timeout: tuple[float, float] = (5.0, 30.0)
+    # None: RetryPolicy() as the code that builds the transport finds it.
+    retry: RetryPolicy | None = None
+    # Connections kept open, at most: one per request sent at once.
+    pool_size: int = 8
+    # The longest wait Keap may ask for, in seconds; a longer one fails the request at once.
+    max_wait: float = DEFAULT_MAX_WAIT
+    # Writes started a second, at most; None: as fast as Keap's throttle headers allow.
+    max_rate: float | None = None
+
+
 class _Ambiguous(Exception):
     """The request may have reached the API, but we do not know whether it took effect."""
 
@@ -99,29 +116,27 @@ class _Ambiguous(Exception):
 
 
 class Transport:
-    """JSON requests to one API base url, authenticated by `auth`, retried within `retry`.
+    """JSON requests to one API base url, authenticated by `auth`, sent as `settings` say.
 
     `missing_hint` is what to tell the user when `auth` is None; every request then fails
     before anything is sent. `environ` (os.environ by default) supplies REQUESTS_CA_BUNDLE or
     CURL_CA_BUNDLE; proxies always come from os.environ, as requests reads them. A wait Keap
-    asks for (Retry-After, throttle headers) longer than `max_wait` seconds fails the request
-    at once instead.
+    asks for (Retry-After, throttle headers) longer than `settings.max_wait` seconds fails the
+    request at once instead. `pacer` is shared state, not a setting: a caller may pass one to
+    watch it.
     """
 
     def __init__(
         self,
         api_url: str,
         auth: KeapAuth | None,
+        settings: TransportSettings | None = None,
         *,
         missing_hint: str = "no credentials",
         environ: Mapping[str, str] | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy | None = None,
-        pool_size: int = 8,
         pacer: Pacer | None = None,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        max_rate: float | None = None,
     ) -> None:
+        settings = settings or TransportSettings()
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
             # requests sends our credential instead, so the userinfo never goes anywhere;
@@ -135,11 +150,11 @@ class Transport:
             )
         self.auth = auth
         self.missing_hint = missing_hint
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.timeout = settings.timeout
+        self.retry = settings.retry or RetryPolicy()
         self.pacer = pacer or Pacer()
-        self.max_wait = max_wait
-        self._writes = RateLimit(max_rate)
+        self.max_wait = settings.max_wait
+        self._writes = RateLimit(settings.max_rate)
         self._session = requests.Session()
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
@@ -148,7 +163,7 @@ class Transport:
         self._session.verify = _ca_bundle(
             os.environ if environ is None else environ, parts.scheme == "https"
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.pool_size, 1))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(

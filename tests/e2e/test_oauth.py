@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from hookctl.cli.commands import main
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_an_expired_access_token_is_renewed_before_it_is_sent(
     app: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Access tokens of about 3 s (24 h at 3e-5): long enough for a run under load.
-    with Sandbox(api_key=None, time_scale=3e-5) as sb:
+    with Sandbox(SandboxSettings(api_key=None, time_scale=3e-5)) as sb:
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv("KEAP_TOKEN_URL", sb.url + "/token")
         monkeypatch.setenv("KEAP_REFRESH_TOKEN", sb.tokens.new_refresh_token())

@@ -12,7 +12,7 @@ from helpers.cli import TWO, seed_every_kind_of_change, write_config, writes
 
 from hookctl.cli.commands import main
 from hookctl.engine.planfile import _checksum as planfile_checksum
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 def save_plan(config: Path, tmp_path: Path) -> Path:
@@ -93,7 +93,7 @@ def test_a_saved_plan_is_refused_against_another_account(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with Sandbox(api_key=api_key) as other:
+    with Sandbox(SandboxSettings(api_key=api_key)) as other:
         monkeypatch.setenv("KEAP_API_URL", other.api_url)
         capsys.readouterr()
         assert main(["apply", str(planfile), "-f", str(config), "--auto-approve"]) == 1
