@@ -48,7 +48,7 @@ from hookctl.formats.documents import (
 
 # Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
 from hookctl.formats.text import cell
-from hookctl.system.files import read_bounded, write_atomically
+from hookctl.system.files import TooLarge, read_bounded_text, write_atomically
 from hookctl.version import __version__
 
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
@@ -317,15 +317,15 @@ def _record(hook: Mapping[str, Any]) -> dict[str, str]:
 
 def _load_json(name: str) -> Any:
     try:
-        raw = read_bounded(name, MAX_BYTES)
+        text = read_bounded_text(name, MAX_BYTES)
     except OSError as exc:
         raise PlanError(f"{name}: cannot read the plan file: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise PlanError(f"{name}: not a hookctl plan file (larger than {MAX_BYTES} bytes)")
-    try:
-        return json.loads(raw.decode("utf-8"))
+    except TooLarge as exc:
+        raise PlanError(f"{name}: not a hookctl plan file ({exc})") from None
     except UnicodeDecodeError:
         raise PlanError(f"{name}: not a hookctl plan file (not UTF-8 text)") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanError(
             f"{name}: not a hookctl plan file (not JSON: {exc.msg} at line {exc.lineno} "

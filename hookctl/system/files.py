@@ -17,7 +17,14 @@ from pathlib import Path
 
 from hookctl.errors import HookctlError
 
-__all__ = ["NotAFile", "not_a_file", "read_bounded", "write_atomically"]
+__all__ = [
+    "NotAFile",
+    "TooLarge",
+    "not_a_file",
+    "read_bounded",
+    "read_bounded_text",
+    "write_atomically",
+]
 
 # Read in slices: read(n) reserves n bytes up front, 200 MiB for a plan file of a few KiB.
 _SLICE = 1 << 20
@@ -44,6 +51,19 @@ def not_a_file(mode: int) -> str:
     kind = next((what for test, what in kinds if test(mode)), "not a regular file")
     # A FIFO or a device may never end, or wait for a writer forever.
     return f"is {kind}, not a regular file: give hookctl a file"
+
+
+class TooLarge(ValueError):
+    """A file longer than the bound its reader sets; the text says the bound."""
+
+
+def read_bounded_text(path: str | os.PathLike[str], limit: int) -> str:
+    """The UTF-8 text of the regular file at `path`: TooLarge past `limit` bytes,
+    UnicodeDecodeError when it is not UTF-8, OSError (NotAFile too) as read_bounded raises it."""
+    raw = read_bounded(path, limit)
+    if len(raw) > limit:
+        raise TooLarge(f"larger than {limit} bytes")
+    return raw.decode("utf-8")
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
