@@ -17,14 +17,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from hookctl.domain.models import Account, DesiredState, Hook
 from hookctl.domain.planner import Plan, Update, entry_targeted, targeted
 from hookctl.domain.planner import plan as make_plan
 from hookctl.domain.results import ApplyReport
 from hookctl.domain.results import Outcome as ChangeOutcome
-from hookctl.domain.urls import is_loopback
+from hookctl.domain.urls import UrlProblem, is_loopback, parse_url
 from hookctl.engine import planfile
 from hookctl.engine import selection as accounts
 from hookctl.engine.applier import apply as apply_plan
@@ -143,11 +142,9 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
 def _max_rate(options: Options, account: Account | None) -> float | None:
     if options.max_rate is not None:
         return options.max_rate
-    url = api_url(options, account)
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        host = ""  # the client refuses the url, saying why
+    parts = parse_url(api_url(options, account), userinfo=True)
+    # A url that is not one gets no host: the client refuses it, saying why.
+    host = "" if isinstance(parts, UrlProblem) else parts.hostname or ""
     return None if is_loopback(host) else DEFAULT_MAX_RATE
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from hookctl.domain.models import DEFAULT_API_URL, Hook, keeper, key_order
-from hookctl.domain.urls import UrlProblem, parse_url, public_url, under_prefix
+from hookctl.domain.models import DEFAULT_API_URL, Hook, Ownership, keeper, key_order
+from hookctl.domain.urls import UrlProblem, parse_url, public_url
 from hookctl.errors import HookctlError
 
 __all__ = [
@@ -82,8 +82,8 @@ def to_yaml(
 ) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
-    With `prefixes`, only hooks whose url is under one of them (domain.urls.under_prefix, the
-    rule ownership itself follows) are imported and the file owns those prefixes; with
+    With `prefixes`, only hooks whose url is under one of them (as `Ownership.manages` decides
+    for the file's `url_prefixes`) are imported and the file owns those prefixes; with
     `manage_all` it owns the whole account; with neither it owns only the urls it declares.
     The file names `access_token_env` when given, else `api_key_env`: the environment variable
     the import itself used, never a value. Query values (and fragments) of the urls are
@@ -108,9 +108,9 @@ def to_yaml(
         )
         if problem:
             raise HookctlError(f"--prefix {_comment(public_url(prefix))}: {problem}")
-    chosen = [
-        h for h in hooks if not prefixes or any(under_prefix(h.hook_url, p) for p in prefixes)
-    ]
+    # What the written file's ownership section will own, by the rule ownership follows.
+    owned = Ownership(url_prefixes=tuple(prefixes))
+    chosen = [h for h in hooks if not prefixes or owned.manages(h.hook_url)]
     by_url: dict[str, list[Hook]] = {}
     left_out: dict[str, list[str]] = {}  # reason -> keys
     for hook in sorted(chosen, key=lambda h: (h.hook_url, h.event_key, key_order(h.key))):

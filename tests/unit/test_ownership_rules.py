@@ -4,6 +4,7 @@ planner's delete reasons and the loader's "ignored url" error name the rule it r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 import pytest
 from helpers.plans import BASE, CONTACTS, ZAPIER, desired_state, hook
@@ -12,6 +13,7 @@ from hookctl.config import read_text
 from hookctl.domain.models import DesiredState, Ownership, OwnershipRule
 from hookctl.domain.planner import Delete, plan
 from hookctl.errors import ConfigError
+from hookctl.tools.importer import to_yaml
 
 OWNERSHIP = Ownership(
     declared_urls=frozenset({CONTACTS}),
@@ -92,3 +94,25 @@ def test_the_loader_names_the_ignore_glob_that_matches_a_declared_url() -> None:
     with pytest.raises(ConfigError) as refused:
         read_text(text)
     assert "is matched by ownership.ignore[1] ('https://b.example.com/*')" in str(refused.value)
+
+
+def test_import_under_prefixes_takes_exactly_what_the_written_file_owns() -> None:
+    prefixes = [f"{BASE}/keap/", "https://other.example.org/x"]
+    urls = [
+        f"{BASE}/keap/a",
+        f"{BASE}/keapish/b",  # not at a url boundary
+        "https://other.example.org/x/y",
+        "https://other.example.org/xy",
+        ZAPIER,
+    ]
+    hooks = [hook(i, "contact.add", url) for i, url in enumerate(urls, 1)]
+    written = to_yaml(
+        hooks,
+        api_url="https://api.infusionsoft.com/crm/rest/v1",
+        prefixes=prefixes,
+        now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    state = read_text(written.text, env=written.env).desired()
+    imported = {sub.hook_url for sub in state.subscriptions}
+    assert imported == {url for url in urls if state.ownership.manages(url)}
+    assert imported == {f"{BASE}/keap/a", "https://other.example.org/x/y"}
