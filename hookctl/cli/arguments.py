@@ -411,28 +411,34 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
     probe.set_defaults(handler="probe", api_url=None)
 
 
-def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    fmt = argparse.ArgumentParser(add_help=False)
-    fmt.add_argument("--format", choices=("table", "json"), default="table")
-    fmt.add_argument(
+def _hooks_flags() -> argparse.ArgumentParser:
+    """The flags every `hookctl hooks` operation takes besides the common ones."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--format", choices=("table", "json"), default="table")
+    flags.add_argument(
         "--account",
         metavar="NAME",
         help="use this account's api_url and credentials variable from the hooks file",
     )
-    fmt.add_argument(
+    flags.add_argument(
         "-f",
         "--file",
         default="hooks.yaml",
         metavar="FILE",
         help="the hooks file --account is read from (default: hooks.yaml)",
     )
+    return flags
+
+
+def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    flags = _hooks_flags()
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"
     ).add_subparsers(title="operations", metavar="OPERATION", required=True)
 
     def op(name: str, help_text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = hooks.add_parser(
-            name, parents=[common, fmt], help=help_text
+            name, parents=[common, flags], help=help_text
         )
         parser.set_defaults(handler="hooks", operation=name)
         return parser
