@@ -28,7 +28,8 @@ from hookctl.keap.transport import Pacer, RetryPolicy, Transport, TransportSetti
 from hookctl.keap.waits import Quota
 
 if TYPE_CHECKING:
-    # Only for the checker: hookctl needs nothing beyond the standard library at run time.
+    # For the checker only: typing.Unpack is Python 3.11's and hookctl runs on 3.10, so it is
+    # never imported at run time (the annotations are strings).
     from typing_extensions import Unpack
 
 # The names other modules and tests have always imported from here.
