@@ -38,6 +38,9 @@ def valid(target: Target, desired: DesiredState) -> None:
         where += f" (account {target.account.name})"
     hooks = {sub.name for sub in desired.subscriptions}
     print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
+    if target.document.unset:
+        # Placeholders are fine here; the commands that send urls need their values.
+        print(f"  plan and apply will need: {', '.join(target.document.unset)}")
 
 
 def hooks_result(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookctl")
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2  # and EXIT_USAGE (64), from argparse
 EXIT_INTERRUPTED = 130
 
 
@@ -92,13 +92,17 @@ def _targets(
     options: Options,
     saved: SavedPlan | None = None,
     files: Sequence[str] | None = None,
+    *,
+    placeholders: bool = False,
 ) -> list[Target]:
     """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
     several, log lines name their account."""
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    targets = runner.targets(files or args.file, args.account, options, saved)
+    targets = runner.targets(
+        files or args.file, args.account, options, saved, placeholders=placeholders
+    )
     shard = getattr(args, "shard", None)
     if shard is not None:
         if saved is not None:
@@ -127,7 +131,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "offline")
-    targets = _targets(args, options, files=_files(args))
+    # Validation never sends a hook url: the ${VAR}s in hooks entries may be unset.
+    targets = _targets(args, options, files=_files(args), placeholders=True)
     shown: set[str] = set()
     status = EXIT_OK
     for outcome in runner.validate(targets, options):
@@ -289,7 +294,9 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = runner.account_in(args.file, args.account) if args.account else None
+    account = None
+    if args.file or args.account:
+        account = runner.account_in(args.file or runner.DEFAULT_FILES[0], args.account)
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
@@ -301,7 +308,11 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     command_output.hooks_result(
         request, answer.result, args.format, total=answer.total, reveal=reveal
     )
-    return EXIT_OK
+    from hookctl.domain.models import Hook
+
+    # A verify that leaves the hook Unverified failed, whatever Keap answered (perform logs why).
+    unverified = isinstance(answer.result, Hook) and answer.result.status != "Verified"
+    return EXIT_ERROR if op == "verify" and unverified else EXIT_OK
 
 
 def cmd_auth(args: argparse.Namespace) -> int:

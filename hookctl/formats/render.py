@@ -140,6 +140,8 @@ def _fold_text(fold: Fold) -> str:
         )
         if first.old_hook_url == first.hook_url:
             what += f"  at {url_cell(first.hook_url)}"
+        elif first.rotation:
+            what = f"rotate token  {what}"
     else:
         what = url_cell(first.hook_url)
     if first.action == "verify" and first.status is not None:
