@@ -209,7 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
-    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument(
+        "--all",
+        action="store_true",
+        help="own every subscription (all: true), integration platforms' (Zapier, Make, ...) "
+        "too; without it those go to ownership.ignore",
+    )
+    adopt.add_argument(
+        "--schema",
+        metavar="URL",
+        help="where the file's editor modeline points for hooks.schema.json (default: a "
+        "schemas/ copy beside or above FILE, else this version's file on GitHub)",
+    )
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     adopt.add_argument(
         "--account", metavar="NAME", help="declare the account under this name (accounts:)"

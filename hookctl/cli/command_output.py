@@ -84,8 +84,9 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
         # Names and keys only: the values are what the file is kept free of.
         print(
             "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
-            "before plan or apply, set these variables to the values the urls have in Keap "
-            "now (`hookctl hooks get KEY --reveal` shows them):",
+            "validate --offline needs none of them; before plan or apply, set them to the "
+            "values the urls have in Keap now (`hookctl hooks get KEY --reveal -f FILE` "
+            "shows them):",
             file=sys.stderr,
         )
         width = max(len(p.name) for p in imported.placeholders)

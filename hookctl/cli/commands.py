@@ -417,12 +417,13 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
-    if args.output or args.prefix or args.all or args.account or args.force:
+    if args.output or args.prefix or args.all or args.account or args.force or args.schema:
         raise HookctlError(
             "--update FILE edits FILE in place with its own account and ownership: leave out "
-            "-o, --prefix, --all, --account and --force"
+            "-o, --prefix, --all, --account, --schema and --force"
         )
-    (document,) = accounts.read_all([args.update])
+    # The file's ${VAR}s need not be set: import --update matches entries without them.
+    (document,) = accounts.read_all([args.update], placeholders=True)
     if len(document.accounts) != 1:
         raise HookctlError(f"{args.update}: --update takes a file with a single account")
     original = read_text(args.update)
@@ -463,7 +464,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     with runner.client(_options(args), account) as keap:
         source = args.output or "<stdout>"
         imported = adopt(
-            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+            keap,
+            source=source,
+            prefixes=args.prefix,
+            manage_all=args.all,
+            account=account,
+            schema=args.schema,
         )
     command_output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK

@@ -6,10 +6,11 @@ each entry's keys in the order name, url, events, accounts; 2-space indentation 
 indented under their key); `events` in flow style (`[a, b]`). Keys hookctl does not know keep
 their place after the known ones. Comments, quoting and blank lines are kept.
 
-Editing with comments kept needs a round-trip YAML library, ruamel.yaml; it is imported only
-here, on the fmt path. Reading a hooks file stays with the loader (hookctl.config), and a
-formatted text is checked to read as the same data (with PyYAML, which the loader uses) before
-it is returned: formatting never changes what a file asks for.
+Editing with comments kept needs a round-trip YAML library, ruamel.yaml, set up once in
+hookctl.tools.roundtrip and imported only on the fmt path. Reading a hooks file stays with the
+loader (hookctl.config), and a formatted text is checked to read as the same data (with
+PyYAML, which the loader uses) before it is returned: formatting never changes what a file
+asks for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 
 from hookctl.errors import HookctlError
 from hookctl.system.files import write_atomically
+from hookctl.tools.roundtrip import round_trip
 
 __all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
 
@@ -43,15 +45,11 @@ class Formatted:
 def format_text(text: str, source: str = "hooks.yaml") -> str:
     """`text` in the canonical layout. HookctlError, one line naming `source`, when it is not
     YAML, its top level is not a mapping, or formatting would change what it reads as."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.error import YAMLError
 
     before = _pyyaml(text, source)
-    rt = YAML()
-    rt.preserve_quotes = True
-    rt.width = 1 << 16  # never fold a long url
-    rt.indent(mapping=2, sequence=4, offset=2)
+    rt = round_trip()
     try:
         data = rt.load(text)
     except YAMLError as exc:

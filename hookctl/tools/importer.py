@@ -12,6 +12,7 @@ the query), and the file is meant for git: every query value, and a fragment, is
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ __all__ = [
     "entry_names",
     "to_yaml",
     "unique_name",
+    "url_problem",
     "url_template",
+    "variable_scope",
 ]
 
 _NAME_MAX = 100
@@ -91,6 +94,10 @@ class ImportOptions:
     account: str | None = None
     # The editor modeline's schema, as its first line.
     schema: str | None = None
+    # What the placeholders' names start with after HOOK_, so that the files of several
+    # accounts, checked and planned in one run, never ask for one variable with two values
+    # (variable_scope gives it: the account's name, or the file's).
+    scope: str | None = None
 
 
 def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
@@ -115,7 +122,7 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     if manage_all and prefixes:
         raise HookctlError("--all and --prefix exclude each other: --all owns every url")
     for prefix in prefixes:
-        problem = _url_problem(prefix) or (
+        problem = url_problem(prefix) or (
             "must not hold a query or fragment: it would be written into the file, which "
             "holds no query values"
             if any(c in prefix for c in "?#")
@@ -139,7 +146,7 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     by_url: dict[str, list[Hook]] = {}
     left_out: dict[str, list[str]] = {}  # reason -> keys
     for hook in sorted(chosen, key=lambda h: (h.hook_url, h.event_key, key_order(h.key))):
-        problem = _url_problem(hook.hook_url)
+        problem = url_problem(hook.hook_url)
         if problem:
             left_out.setdefault(problem, []).append(hook.key)
         else:
@@ -211,7 +218,7 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     for url, url_hooks in by_url.items():
         name = unique_name(names[url], taken)
         key = min((h.key for h in url_hooks), key=key_order)
-        template, found = url_template(url, name, key, variables)
+        template, found = url_template(url, name, key, variables, options.scope)
         placeholders += found
         lines.append("")
         lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
@@ -224,14 +231,18 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     return HooksFile("\n".join(lines) + "\n", tuple(placeholders))
 
 
-def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
+def url_template(
+    url: str, entry: str, key: str, taken: set[str], scope: str | None = None
+) -> tuple[str, list[Placeholder]]:
     """`url` as hooks.yaml's interpolation reads it back: `$` doubled, and each query value and
     the fragment a `${VAR}` placeholder (those that hookctl.domain.urls.mask_url hides when it shows
-    a url). The names are made unique against `taken`, which they are added to."""
+    a url), named HOOK_<SCOPE>_<ENTRY>_<PART>. The names are made unique against `taken`, which
+    they are added to."""
     placeholders: list[Placeholder] = []
+    owner = f"{scope}_{entry}" if scope else entry
 
     def placeholder(part: str, value: str) -> str:
-        variable = _unique_variable(entry, part, taken)
+        variable = _unique_variable(owner, part, taken)
         placeholders.append(Placeholder(variable, _comment(key), value))
         return "${" + variable + "}"
 
@@ -252,6 +263,16 @@ def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, 
     if hashed:
         text += "#" + (placeholder("fragment", fragment) if fragment else "")
     return text, placeholders
+
+
+def variable_scope(account: str | None, path: str) -> str | None:
+    """What the placeholders of a file for `account` written to `path` are scoped by: the
+    account's name when it has one, else the file's name (clients/acme.yaml: acme), except
+    hooks.yaml's, a project's one file."""
+    if account and account != "default":
+        return account
+    stem = os.path.basename(path).rsplit(".", 1)[0] if path not in ("", "<stdout>") else ""
+    return stem if stem and stem != "hooks" else None
 
 
 def _unique_variable(entry: str, part: str, taken: set[str]) -> str:
@@ -344,7 +365,7 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
     """Why hooks.yaml cannot hold `url` as a url, or None. The loader's own check, plus the
     two the schema adds before it (a case-sensitive scheme, and a length bound)."""
     if not url.startswith(("http://", "https://")):
@@ -362,7 +383,7 @@ def _declarable_api_url(api_url: str) -> bool:
     # A query or fragment may hold a credential, and the file is meant for git.
     return (
         api_url.rstrip("/") != DEFAULT_API_URL.rstrip("/")
-        and not _url_problem(api_url)
+        and not url_problem(api_url)
         and not any(c in api_url for c in "?#")
     )
 

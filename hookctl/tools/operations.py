@@ -18,7 +18,7 @@ from hookctl.domain.models import Account, DesiredState, Hook, event_glob_matche
 from hookctl.domain.planner import Plan, plan
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap
-from hookctl.tools.importer import ImportOptions, Placeholder, to_yaml
+from hookctl.tools.importer import ImportOptions, Placeholder, to_yaml, variable_scope
 from hookctl.version import __version__
 
 __all__ = ["Answer", "Imported", "Request", "adopt", "perform", "schema_reference"]
@@ -140,6 +140,7 @@ def adopt(
         token = keap.auth is not None and keap.auth.env_name == DEFAULT_ACCESS_TOKEN_ENV
         api_key_env, token_env = DEFAULT_API_KEY_ENV, DEFAULT_ACCESS_TOKEN_ENV if token else None
     live = keap.list()
+    name = account.name if account is not None and account.name != "default" else None
     options = ImportOptions(
         api_url=keap.api_url,
         now=datetime.now(timezone.utc),
@@ -147,8 +148,9 @@ def adopt(
         manage_all=manage_all,
         api_key_env=api_key_env,
         access_token_env=token_env,
-        account=account.name if account is not None and account.name != "default" else None,
+        account=name,
         schema=schema or schema_reference(source),
+        scope=variable_scope(name, source),
     )
     written = to_yaml(live, options)
     try:

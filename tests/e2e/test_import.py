@@ -274,8 +274,8 @@ def test_import_reports_what_a_plan_would_do_on_stderr(
         f"hookctl: wrote {out}: 3 hooks, 5 subscriptions. "
         "A plan on it now: 2 to verify, 2 to delete; 3 unchanged, 0 unmanaged.",
         "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
-        "before plan or apply, set these variables to the values the urls have in Keap now "
-        "(`hookctl hooks get KEY --reveal` shows them):",
+        "validate --offline needs none of them; before plan or apply, set them to the values "
+        "the urls have in Keap now (`hookctl hooks get KEY --reveal -f FILE` shows them):",
         f"  {zap}ID     key {live[5].key}",
         f"  {zap}TOKEN  key {live[5].key}",
     ]
