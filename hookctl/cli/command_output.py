@@ -174,13 +174,24 @@ def probe_report(
         print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))
 
 
+# The diff lines `fmt --check` shows of one file, at most.
+DIFF_MAX_LINES = 2000
+
+
 def formatted(results: Sequence[Formatted], check: bool) -> None:
     """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
-    stdout, and a count on stderr."""
+    stdout, with --check each followed by its unified diff (urls masked, bounded), and a
+    count on stderr."""
     changed = [result for result in results if result.changed]
     for result in changed:
         verb = "would reformat" if check else "reformatted"
         print(f"{verb} {shown(result.path)}")
+        if check:
+            diff = result.diff()
+            for line in diff[:DIFF_MAX_LINES]:
+                print(shown(line))
+            if len(diff) > DIFF_MAX_LINES:
+                print(f"... {len(diff) - DIFF_MAX_LINES} more lines of diff")
     unchanged = len(results) - len(changed)
     print(
         f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "

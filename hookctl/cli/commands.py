@@ -162,7 +162,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         changes = changes or planned.plan.has_changes
         if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, target, planned)
-            logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
+            # News, not a warning: said on stderr so that stdout stays the plan alone.
+            print(
+                f"hookctl: plan saved to {args.out}; apply it with: hookctl apply {args.out}",
+                file=sys.stderr,
+            )
     run.close()
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
@@ -345,7 +349,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
         return EXIT_OK
     credential = credentials_from_env(env)
     if credential is None:
-        raise HookctlError(f"no credentials: {missing_hint()}")
+        raise HookctlError(f"no credentials: {missing_hint(env=env)}")
     if args.auth_operation == "refresh":
         if not isinstance(credential, oauth.OAuthAuth):
             raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")

@@ -107,6 +107,9 @@ def _expand(
             value = env[name]
         elif found.lenient(path):
             found.unset.setdefault(name, path)
+            if match.start() == 0 and path[-1] == "url":
+                # A url's start is its scheme and host: stand in as a url that can be no one's.
+                return f"https://{stand_in(name)}.invalid"
             return stand_in(name)
         else:
             issues.add(
