@@ -153,6 +153,7 @@ class Update(Change):
             old.event_key == new.event_key
             and old.hook_url != new.hook_url
             and receiver_key(old.hook_url) == receiver_key(new.hook_url)
+            and not removed_secrets(old.hook_url, new.hook_url)
         )
 
 
@@ -271,12 +272,13 @@ class Plan:
             if removed:
                 used = variables.get(change.name, ())
                 through = f" (its url is built with {', '.join(used)})" if used else ""
+                fix = f"set {', '.join(used)}" if used else "put the token back in its url"
                 raise UnsafePlanError(
                     f"refusing to remove the {', '.join(removed)} from the live url of entry "
                     f"{change.name!r}{through}: {mask_url(change.old_hook_url)} would become "
-                    f"{mask_url(change.hook_url)} and its receiver would lose its token; set "
-                    "the variable, or say `allow_url_stripping: true` on the entry (or use "
-                    "--force) if that is intended"
+                    f"{mask_url(change.hook_url)} and its receiver would lose its token; {fix}, "
+                    "or say `allow_url_stripping: true` on the entry (or use --force) if that "
+                    "is intended"
                 )
 
 
@@ -463,7 +465,9 @@ def _pair_up(
             left.append(sub)
             continue
         hook = queue.popleft()
-        if same == "rotation":
+        if same == "rotation" and removed_secrets(hook.hook_url, sub.hook_url):
+            reason = f"token removed: {mask_url(hook.hook_url)} → {mask_url(sub.hook_url)}"
+        elif same == "rotation":
             old, new = mask_url(hook.hook_url), mask_url(sub.hook_url)
             reason = f"rotate token: {old} → {new}"
         elif same == "event_key":

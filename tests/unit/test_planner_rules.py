@@ -479,3 +479,12 @@ def test_the_refusal_names_the_variables_the_url_is_built_with() -> None:
     with pytest.raises(UnsafePlanError, match="HOOK_BILLING_TOKEN") as refused:
         plan(desired, live).check_safety()
     assert "live" not in str(refused.value).replace("live url", "")
+
+
+def test_an_emptied_token_is_not_shown_as_a_rotation() -> None:
+    live = [hook(3, "invoice.add", f"{BILLING}?token=live")]
+    [change] = plan(
+        desired_state({"billing": (f"{BILLING}?token=", ["invoice.add"])}), live
+    ).changes
+    assert isinstance(change, Update) and not change.rotation
+    assert change.reason.startswith("token removed: ")
