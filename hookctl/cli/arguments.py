@@ -47,10 +47,13 @@ def version() -> str:
 
 # A command line hookctl cannot read: EX_USAGE of sysexits.h, since 2 means "changes found".
 EXIT_USAGE = 64
-_EXIT_STATUSES = (
-    "exit status: 0 success (no changes), 1 error or refusal, 2 changes found (plan "
-    "--detailed-exitcode, drift), 64 a command line hookctl cannot read, 130 interrupted"
-)
+_EXIT_STATUSES = """\
+exit status:
+  0    success (no changes)
+  1    error or refusal
+  2    changes found (plan --detailed-exitcode, drift)
+  64   a command line hookctl cannot read
+  130  interrupted"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
         epilog=_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hookctl.cli.arguments import build_parser, version
+from hookctl.cli.arguments import EXIT_USAGE, build_parser, version
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookctl")
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2  # and EXIT_USAGE (64), from argparse
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS.get(getattr(args, "handler", ""))
     if handler is None:
         parser.print_help(sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     _configure_logging(args.verbose)
     from hookctl.cli import output
 

@@ -581,6 +581,11 @@ def test_status_filter_takes_any_case_and_a_usage_error_is_not_changes_found(
     # 2 means "changes found" (plan --detailed-exitcode, drift): usage errors are EX_USAGE.
     assert exited.value.code == 64
     assert "Verified, Unverified or Inactive" in capsys.readouterr().err
+    assert main([]) == 64  # no command at all
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "64   a command line hookctl cannot read" in capsys.readouterr().out
 
 
 def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(

@@ -187,3 +187,43 @@ def test_a_url_moved_outside_what_the_file_owns_is_followed(
         f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/b\n    events: [contact.add]\n"
     )
     assert plan_changes(path, capsys) == []
+
+
+def test_a_live_url_hooks_yaml_cannot_hold_is_reported_and_left_out(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    [bad] = env.seed([("task.add", f"{base}/managed/with space", "Verified")])
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"left out key {bad.key}: the url must not contain spaces" in err
+    assert "with space" not in path.read_text() and "task.add" not in path.read_text()
+
+
+def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"version: 1\nhooks:\n  - name: crm\n    url: {base}/a?token=old-51\n"
+        "    events: [contact.add]\n"
+    )
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    key = key_of(env, "contact.add", "token=old-51")
+    assert main(["hooks", "update", key, "contact.add", f"{base}/a?token=new-52"]) == 0
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    text = path.read_text()
+    assert "rotation: entry crm" in err and "new-52" not in err + text
+    assert text.count("- name:") == 1
+    assert f"url: {base}/a?token=${{HOOK_CRM_TOKEN}}" in text
+    assert "set HOOK_CRM_TOKEN (`hookctl hooks get" in err
