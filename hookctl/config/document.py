@@ -31,7 +31,7 @@ class Document:
     _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
     _targets: dict[int, frozenset[str]] = field(repr=False)  # hook index -> `accounts:` of it
     # Variables the hooks entries use that were unset, read as stand-ins (read_text's
-    # `placeholders`): the file is checked, and plan will need them.
+    # `placeholders`), by name: the file is checked, and plan will need them.
     unset: tuple[str, ...] = ()
     # hook index -> the variables its url is built with
     _variables: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
@@ -60,7 +60,7 @@ class Document:
             _doc=doc,
             _urls=urls,
             _targets=targets,
-            unset=tuple(found.unset),
+            unset=tuple(sorted(found.unset)),
             _variables={
                 path[1]: names
                 for path, names in found.used.items()

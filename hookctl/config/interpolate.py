@@ -37,7 +37,7 @@ class Placeholders:
     """Where an unset variable may stand in, and what interpolation found out about them."""
 
     lenient: Callable[[JSONPath], bool] = strict
-    # Each variable left unset, with the first path that uses it, in file order.
+    # Each variable left unset, with a path that uses it.
     unset: dict[str, JSONPath] = field(default_factory=dict)
     # The variables each string value references (the url of hooks[2] at ("hooks", 2, "url")).
     used: dict[JSONPath, tuple[str, ...]] = field(default_factory=dict)

@@ -106,8 +106,8 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     With `prefixes`, only hooks whose url is under one of them (domain.urls.under_prefix, the
     rule ownership itself follows) are imported and the file owns those prefixes; with
     `manage_all` it owns the whole account; with neither it owns only the urls it declares.
-    Without `manage_all`, a subscription of a known integration platform (domain.platforms)
-    is not declared: its host goes to `ownership.ignore`, with a comment naming the platform.
+    With neither, a subscription of a known integration platform (domain.platforms) is not
+    declared: its host goes to `ownership.ignore`, with a comment naming the platform.
     Entries are named after the part of their url that tells them apart (entry_names).
     Query values (and fragments) of the urls are written as placeholders, each named after
     its entry and parameter; the result holds their live values, for the caller to load the
@@ -134,7 +134,9 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
         h for h in hooks if not prefixes or any(under_prefix(h.hook_url, p) for p in prefixes)
     ]
     ignored: dict[str, str] = {}  # ignore glob -> the platform's name, in url order
-    if not manage_all:
+    # Under --prefix the file owns only what the prefixes name, so a platform's url is
+    # declared only when a prefix asks for it, and needs no ignore otherwise.
+    if not manage_all and not prefixes:
         own = []
         for hook in sorted(chosen, key=lambda h: h.hook_url):
             platform = platform_of(hook.hook_url)

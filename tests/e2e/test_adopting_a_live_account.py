@@ -229,3 +229,34 @@ def test_import_declares_only_own_hooks_and_ignores_integration_platforms(
     # --all still means all.
     assert main(["import", "--all", "-o", str(tmp_path / "all.yaml")]) == 0
     assert len(yaml.safe_load((tmp_path / "all.yaml").read_text())["hooks"]) == 4
+
+
+def test_entry_names_are_the_path_that_tells_urls_apart(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    env.seed(
+        [
+            ("invoice.add", f"{base}/acme/billing/v2?token=t-1", "Verified"),
+            ("contact.add", f"{base}/acme/crm", "Verified"),
+            ("order.add", f"{base}/globex/orders", "Verified"),
+        ]
+    )
+    path = tmp_path / "acme.yaml"
+    assert main(["import", "--prefix", f"{base}/acme/", "-o", str(path)]) == 0
+    assert [e["name"] for e in yaml.safe_load(path.read_text())["hooks"]] == [
+        "billing-v2",
+        "crm",
+    ]
+    everything = tmp_path / "hooks.yaml"
+    assert main(["import", "-o", str(everything)]) == 0
+    assert [e["name"] for e in yaml.safe_load(everything.read_text())["hooks"]] == [
+        "acme-billing-v2",
+        "acme-crm",
+        "globex-orders",
+    ]
+    # The same account imported again gets the same names.
+    again = tmp_path / "again.yaml"
+    assert main(["import", "-o", str(again)]) == 0
+    names = [e["name"] for e in yaml.safe_load(again.read_text())["hooks"]]
+    assert names == ["acme-billing-v2", "acme-crm", "globex-orders"]
