@@ -3,6 +3,7 @@ hosts are loopback, what part of a url is safe to show, and what a url prefix ow
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -182,11 +183,12 @@ def secret_parts(url: str) -> dict[str, str]:
     return found
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the planner asks for each url several times
 def receiver_key(url: str) -> str:
     """What two urls share when they differ only in the values mask_url hides (a rotated
     token): the public url, the names of the query parameters, and whether there is a
-    userinfo and a fragment. A url and its rotation
-    are one receiver, and so one hooks.yaml entry."""
+    userinfo and a fragment. A url and its rotation are one receiver, and so one hooks.yaml
+    entry."""
     try:
         parts = urlsplit(url)
     except ValueError:
