@@ -271,7 +271,9 @@ def _add_new_entries(hooks: Any, before: DesiredState, live: _Live, edit: _Edit)
     declared = {sub.hook_url for sub in before.subscriptions}
     owned = {url for url in live.events if before.ownership.manages(url)}
     new = sorted(owned - edit.claimed - declared)
-    names = entry_names(new, before.ownership.url_prefixes)
+    # Named among the urls the file already has, so that a new name reads like its
+    # neighbours (globex-orders beside acme-billing, not orders).
+    names = entry_names([*sorted(edit.claimed), *new], before.ownership.url_prefixes)
     taken = {str(entry["name"]) for entry in hooks}
     for url in new:
         name = unique_name(names[url], taken)

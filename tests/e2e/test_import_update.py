@@ -106,6 +106,8 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     assert f"url: {managed}/invoices-v2" in text
     assert "order.edit" not in text and "order.* expanded" in text
     assert f"url: {managed}/tickets" in text and "events: [task.add]" in text
+    # Named by what tells it apart from the file's other urls, as import names entries.
+    assert "- name: tickets" in text
     # The conflict is the user's to settle: with the variable set, nothing is left to do.
     monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
     assert plan_changes(path, capsys) == []
