@@ -51,6 +51,8 @@ from hookctl.tools.roundtrip import round_trip
 __all__ = ["Updated", "update"]
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+# The most variables of one url whose values are read off a live url (_values_in).
+_MAX_READ_OFF = 8
 
 
 @dataclass(frozen=True)
@@ -242,8 +244,12 @@ def _rotation(
 def _values_in(template: str, url: str) -> dict[str, str]:
     """The values that make the hooks.yaml string `template` (`${NAME}`s, `$$`) read as
     `url`; empty when it cannot."""
-    pattern, names = [], []
-    for piece in re.split(r"(\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\})", template):
+    pattern: list[str] = []
+    names: list[str] = []
+    pieces = re.split(r"(\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\})", template)
+    if sum(piece.startswith("${") for piece in pieces) > _MAX_READ_OFF:
+        return {}  # each lazy group multiplies the matching work on a url Keap sent
+    for piece in pieces:
         if piece == "$$":
             pattern.append(re.escape("$"))
         elif piece.startswith("${"):

@@ -229,3 +229,20 @@ def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
     assert text.count("- name:") == 1
     assert f"url: {base}/a?token=${{HOOK_CRM_TOKEN}}" in text
     assert "set HOOK_CRM_TOKEN (`hookctl hooks get" in err
+
+
+def test_import_update_needs_no_hook_variable_and_plans_with_the_live_values(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    env.seed([("invoice.add", f"{base}/acme/billing?token=live-3c9", "Verified")])
+    path = tmp_path / "hooks.yaml"
+    assert main(["import", "-o", str(path)]) == 0
+    text = path.read_text()
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert path.read_text() == text and "live-3c9" not in err
+    assert "entry billing: HOOK_BILLING_TOKEN not set" in err
+    # Read off the live url, the value makes the plan the one the user will see once set.
+    assert "a plan on it now: No changes; 1 unchanged" in err
