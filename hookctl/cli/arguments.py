@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from hookctl.version import __version__
 
@@ -45,6 +46,25 @@ def version() -> str:
         return __version__
 
 
+# A command line hookctl cannot read: EX_USAGE of sysexits.h, since 2 means "changes found".
+EXIT_USAGE = 64
+_EXIT_STATUSES = """\
+exit status:
+  0    success (no changes)
+  1    error or refusal
+  2    changes found (plan --detailed-exitcode, drift)
+  64   a command line hookctl cannot read
+  130  interrupted"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors ending in EXIT_USAGE instead of argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 _COLOR_HELP = (
     "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
     "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
@@ -54,9 +74,11 @@ _COLOR_HELP = (
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the top-level flags, then each command in the order `--help`
     lists them. Flags several commands share come from the parent parsers of `_Shared`."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
+        epilog=_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -94,7 +116,7 @@ class _Shared:
 def _common_flags() -> argparse.ArgumentParser:
     from hookctl.keap.waits import DEFAULT_MAX_WAIT
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
@@ -114,7 +136,7 @@ def _common_flags() -> argparse.ArgumentParser:
 
 
 def _config_flags() -> argparse.ArgumentParser:
-    config = argparse.ArgumentParser(add_help=False)
+    config = Parser(add_help=False)
     _file_flag(
         config, "a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)"
     )
@@ -134,7 +156,7 @@ def _config_flags() -> argparse.ArgumentParser:
 
 
 def _output_flags() -> argparse.ArgumentParser:
-    output = argparse.ArgumentParser(add_help=False)
+    output = Parser(add_help=False)
     _format_flag(output)
     return output
 
@@ -242,7 +264,18 @@ def _import_command(commands: Any, shared: _Shared) -> None:
         metavar="URL",
         help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
-    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument(
+        "--all",
+        action="store_true",
+        help="own every subscription (all: true), integration platforms' (Zapier, Make, ...) "
+        "too; without it those go to ownership.ignore",
+    )
+    adopt.add_argument(
+        "--schema",
+        metavar="URL",
+        help="where the file's editor modeline points for hooks.schema.json (default: a "
+        "schemas/ copy beside or above FILE, else this version's file on GitHub)",
+    )
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     adopt.add_argument(
         "--account", metavar="NAME", help="declare the account under this name (accounts:)"
@@ -413,7 +446,7 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
 
 def _hooks_flags() -> argparse.ArgumentParser:
     """The flags every `hookctl hooks` operation takes besides the common ones."""
-    flags = argparse.ArgumentParser(add_help=False)
+    flags = Parser(add_help=False)
     flags.add_argument("--format", choices=("table", "json"), default="table")
     flags.add_argument(
         "--account",
@@ -423,9 +456,10 @@ def _hooks_flags() -> argparse.ArgumentParser:
     flags.add_argument(
         "-f",
         "--file",
-        default="hooks.yaml",
         metavar="FILE",
-        help="the hooks file --account is read from (default: hooks.yaml)",
+        help="use this hooks file's account (name it with --account when it has several); "
+        "its hook urls are not read, so their ${VAR}s need not be set "
+        "(default with --account: hooks.yaml)",
     )
     return flags
 
@@ -445,7 +479,12 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
     op("types", "the event types this account can subscribe to")
     listing = op("list", "every subscription in the account")
-    listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
+    listing.add_argument(
+        "--status",
+        type=_status,
+        metavar="STATUS",
+        help="only subscriptions with this status: Verified, Unverified or Inactive (any case)",
+    )
     listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
     listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
     get = op("get", "one subscription")
@@ -536,6 +575,18 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _status(text: str) -> str:
+    """A hook status as Keap spells it, from any case (people type `inactive`)."""
+    from hookctl.domain.models import parse_status
+
+    try:
+        return parse_status(text.capitalize())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a status: Verified, Unverified or Inactive"
+        ) from None
 
 
 def _positive_int(text: str) -> int:

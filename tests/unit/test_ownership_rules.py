@@ -13,7 +13,7 @@ from hookctl.config import read_text
 from hookctl.domain.models import DesiredState, Ownership, OwnershipRule
 from hookctl.domain.planner import Delete, plan
 from hookctl.errors import ConfigError
-from hookctl.tools.importer import to_yaml
+from hookctl.tools.importer import ImportOptions, to_yaml
 
 OWNERSHIP = Ownership(
     declared_urls=frozenset({CONTACTS}),
@@ -108,9 +108,11 @@ def test_import_under_prefixes_takes_exactly_what_the_written_file_owns() -> Non
     hooks = [hook(i, "contact.add", url) for i, url in enumerate(urls, 1)]
     written = to_yaml(
         hooks,
-        api_url="https://api.infusionsoft.com/crm/rest/v1",
-        prefixes=prefixes,
-        now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        ImportOptions(
+            api_url="https://api.infusionsoft.com/crm/rest/v1",
+            now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            prefixes=tuple(prefixes),
+        ),
     )
     state = read_text(written.text, env=written.env).desired()
     imported = {sub.hook_url for sub in state.subscriptions}

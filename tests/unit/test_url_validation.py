@@ -11,7 +11,7 @@ from hookctl.domain.urls import UrlProblem, host, parse_url
 from hookctl.engine import notify, probe
 from hookctl.errors import HookctlError
 from hookctl.keap.client import Keap
-from hookctl.tools.importer import to_yaml
+from hookctl.tools.importer import ImportOptions, to_yaml
 
 # (url, what is wrong with it)
 REFUSED = [
@@ -94,8 +94,10 @@ def test_import_refuses_a_prefix_with_the_loaders_reason(url: str, kind: str) ->
     with pytest.raises(HookctlError) as refused:
         to_yaml(
             [],
-            api_url="https://api.infusionsoft.com/crm/rest/v1",
-            prefixes=[url],
-            now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            ImportOptions(
+                api_url="https://api.infusionsoft.com/crm/rest/v1",
+                now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                prefixes=(url,),
+            ),
         )
     assert str(refused.value).endswith(f": {reason}")
