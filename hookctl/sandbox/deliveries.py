@@ -32,6 +32,9 @@ class Attempt:
     answer: str
     duration_ms: int
     hook_status: str | None
+    # Seconds of Keap's clock this attempt waited for (after the change, or the failed attempt
+    # before it); the sandbox waited that times its time_scale.
+    delay_s: float = 0.0
     resend_of: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -47,6 +50,7 @@ class Attempt:
             "answer": self.answer,
             "duration_ms": self.duration_ms,
             "hook_status": self.hook_status,
+            "delay_s": self.delay_s,
             "resend_of": self.resend_of,
         }
 
@@ -56,6 +60,10 @@ class DeliveryLog:
         self._lock = threading.Condition()
         self._records: deque[Attempt] = deque(maxlen=capacity)
         self._next_id = 1
+        # Long polls, and those a new record ended: for tests that a follower is woken by a new
+        # attempt rather than by polling again.
+        self.polls = 0
+        self.woken = 0
 
     def add(self, **fields: Any) -> Attempt:
         with self._lock:
@@ -75,7 +83,9 @@ class DeliveryLog:
         follower sees a delivery as soon as it is made without polling fast)."""
         limit = max(1, min(limit, MAX_PAGE))
         with self._lock:
-            self._lock.wait_for(lambda: self._newest() > last_id, timeout=max(0.0, wait))
+            if wait > 0 and self._newest() <= last_id:
+                self.polls += 1
+                self.woken += self._lock.wait_for(lambda: self._newest() > last_id, timeout=wait)
             return [r for r in self._records if r.id > last_id][:limit]
 
     def newest(self) -> int:

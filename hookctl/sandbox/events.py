@@ -175,7 +175,8 @@ class Deliverer:
         first = FIRST_DELAY.get(body["event_key"])
         for number, (low, high) in enumerate(ATTEMPT_DELAYS, start=1):
             low, high = first if first is not None and number == 1 else (low, high)
-            if self._stopping.wait(self._rng.uniform(low, high) * self.time_scale):
+            delay = self._rng.uniform(low, high)
+            if self._stopping.wait(delay * self.time_scale):
                 return outcome("cancelled", None)
             hook = self._store.get(key)
             if hook is None or hook.status != "Verified":
@@ -194,7 +195,9 @@ class Deliverer:
                 status, result = "Inactive", "gone" if answer.status == 410 else "failed"
             else:
                 result = ""
-            attempts.append(self._record(key, hook.hook_url, body, number, answer, status))
+            attempts.append(
+                self._record(key, hook.hook_url, body, number, answer, status, delay=delay)
+            )
             if result:
                 return outcome(result, status)
         return outcome("failed", "Inactive")
@@ -208,6 +211,7 @@ class Deliverer:
         answer: Answer,
         status: Status | None,
         resend_of: int | None = None,
+        delay: float = 0.0,
     ) -> Attempt:
         return self.log.add(
             time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -220,6 +224,7 @@ class Deliverer:
             answer=answer.excerpt,
             duration_ms=round(answer.seconds * 1000),
             hook_status=status,
+            delay_s=round(delay, 3),
             resend_of=resend_of,
         )
 
