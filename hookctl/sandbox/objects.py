@@ -49,6 +49,9 @@ COLLECTION_EVENTS: dict[str, str] = {
     if noun not in ("invoice", "invoice.payment")
 }
 COLLECTIONS = frozenset(EVENT_COLLECTIONS.values())
+# Keap's document answers most creates 201 but these 200; the collections it has no create for
+# (transactions, lead sources) are assumed to answer 201 like the rest.
+CREATE_STATUS: dict[str, int] = {"tasks": 200, "tags": 200, "opportunities": 200}
 
 
 def event_noun(event_key: str) -> str:

@@ -28,6 +28,7 @@ from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
 from hookctl.sandbox.objects import (
     COLLECTION_EVENTS,
+    CREATE_STATUS,
     ObjectLimit,
     Objects,
     collection_of,
@@ -443,8 +444,7 @@ class Sandbox:
             except ObjectLimit as error:
                 return error_response(400, str(error))
             self._changed(noun, "add", made["id"])
-            # Assumption: Keap answers a create with 201 and the object, as its document declares.
-            return json_response(201, made)
+            return json_response(CREATE_STATUS.get(collection, 201), made)
         object_id = int(key) if key.isdigit() and len(key) <= 18 else 0
         found = self.objects.get(collection, object_id)
         if found is None:
