@@ -204,3 +204,13 @@ def test_deliveries_follow_is_woken_by_a_new_attempt_not_by_polling(
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+def test_sandbox_help_names_the_receiver_where_it_answers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a receiver at /_sandbox/receiver" in text and "at /receiver" not in text
+    assert "--time-scale" in text and "/_sandbox/deliveries" in text
