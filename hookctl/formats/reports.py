@@ -267,5 +267,7 @@ def delivery_line(record: Mapping[str, Any]) -> str:
 
 
 def delivery_json(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A logged attempt for `--format json`: as the sandbox keeps it, the hook url masked."""
-    return {**record, "url": mask_url(str(record.get("url", "")))}
+    """A logged attempt for `--format json`: as the sandbox keeps it, the hook url masked and
+    any url in the receiver's answer too."""
+    answer = str(record.get("answer", ""))
+    return {**record, "url": mask_url(str(record.get("url", ""))), "answer": mask_text(answer)}

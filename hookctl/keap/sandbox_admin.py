@@ -94,6 +94,12 @@ class SandboxAdmin:
                     stream=True,
                 )
                 raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        except requests.ReadTimeout:
+            raise SandboxAdminError(
+                f"{method} {ADMIN_PREFIX}{path.split('?')[0]} took longer than "
+                f"{timeout or self.timeout:g} s (a waiting trigger lasts as long as Keap's "
+                "retries on the sandbox's clock): use --no-wait and `hookctl deliveries --follow`"
+            ) from None
         except requests.RequestException as error:
             raise SandboxAdminError(
                 f"no sandbox answered at {shown} ({type(error).__name__}); start one with "

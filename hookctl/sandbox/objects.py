@@ -49,6 +49,37 @@ COLLECTION_EVENTS: dict[str, str] = {
     if noun not in ("invoice", "invoice.payment")
 }
 COLLECTIONS = frozenset(EVENT_COLLECTIONS.values())
+# The calls Keap's v1 document has on each collection and on one of its objects, as read in
+# api-evangelist/keap openapi/_original/keap-v1-openapi.json (commit d3ed7ed9); anything else
+# answers 405 as Keap's would. Assumptions, where the parts read did not show a call the
+# sandbox needs: PATCH and DELETE of one contact, company, product and user, GET of one company,
+# product, opportunity and user, and of one subscription (so that an event's apiUrl answers);
+# lead sources (no v1 path) get everything; transactions, which only payments make, can only
+# be read.
+_COLLECTION_CALLS = ("GET", "POST")
+_ONE_CALLS: dict[str, tuple[str, ...]] = {
+    "appointments": ("GET", "PATCH", "PUT", "DELETE"),
+    "companies": ("GET", "PATCH"),
+    "contacts": ("GET", "PATCH", "DELETE"),
+    "leadsources": ("GET", "PATCH", "PUT", "DELETE"),
+    "notes": ("GET", "PATCH", "PUT", "DELETE"),
+    "opportunities": ("GET", "PATCH"),
+    "orders": ("GET", "DELETE"),
+    "products": ("GET", "PATCH", "DELETE"),
+    "subscriptions": ("GET",),
+    "tags": ("GET",),
+    "tasks": ("GET", "PATCH", "PUT", "DELETE"),
+    "transactions": ("GET",),
+    "users": ("GET", "PATCH"),
+}
+OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
+    **{
+        f"/{c}": ("GET",) if c == "transactions" else _COLLECTION_CALLS
+        for c in sorted(set(EVENT_COLLECTIONS.values()))
+    },
+    **{f"/{c}/{{id}}": calls for c, calls in _ONE_CALLS.items()},
+}
+
 # Keap's document answers most creates 201 but these 200; the collections it has no create for
 # (transactions, lead sources) are assumed to answer 201 like the rest.
 CREATE_STATUS: dict[str, int] = {"tasks": 200, "tags": 200, "opportunities": 200}

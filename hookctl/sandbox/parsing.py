@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS
-from hookctl.sandbox.objects import COLLECTIONS
+from hookctl.sandbox.objects import COLLECTIONS, OBJECT_ROUTES
 
 EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
 # What each route template allows; anything else on a known template is 405.
@@ -18,8 +18,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/hooks/{key}/verify": ("POST",),
     "/hooks/{key}/delayedVerify": ("POST",),
     # The objects behind the events (hookctl.sandbox.objects), at Keap's v1 paths.
-    **{f"/{collection}": ("GET", "POST") for collection in COLLECTIONS},
-    **{f"/{collection}/{{id}}": ("GET", "PATCH", "PUT", "DELETE") for collection in COLLECTIONS},
+    **OBJECT_ROUTES,
 }
 
 
@@ -88,7 +87,8 @@ def route(method: str, path: str) -> tuple[str | None, str]:
     """(route template, key) of a path below the API prefix; (None, "") when none matches."""
     parts = path.split("/")[1:]
     if parts and parts[0] in COLLECTIONS and len(parts) <= 2:
-        return (f"/{parts[0]}", "") if len(parts) == 1 else (f"/{parts[0]}/{{id}}", parts[1])
+        template = f"/{parts[0]}" if len(parts) == 1 else f"/{parts[0]}/{{id}}"
+        return (template, parts[1] if len(parts) == 2 else "") if template in ROUTES else (None, "")
     if not parts or parts[0] != "hooks":
         return None, ""
     if len(parts) == 1:

@@ -16,6 +16,8 @@ import pytest
 import requests
 
 from hookctl.cli.commands import main
+from hookctl.domain.models import KNOWN_EVENT_KEYS
+from hookctl.receiver import OBJECT_COLLECTIONS
 from hookctl.sandbox import Sandbox
 
 
@@ -57,6 +59,19 @@ def test_a_triggered_contact_is_delivered_and_its_api_url_answers_with_the_hooks
     assert answer.status_code == 200
     assert answer.json()["email_addresses"][0]["email"] == "ada@example.com"
     assert requests.get(key["apiUrl"], timeout=5).status_code == 401
+
+
+@pytest.mark.parametrize("noun", sorted(OBJECT_COLLECTIONS))
+def test_every_event_nouns_api_url_answers_with_its_object(
+    sandbox: Sandbox, api_key: str, noun: str
+) -> None:
+    event_key = next(key for key in KNOWN_EVENT_KEYS if key.rsplit(".", 1)[0] == noun)
+    sandbox.seed([(event_key, sandbox.receiver_url + "/any", "Verified")])
+    sandbox.trigger(event_key, [{"name": "Made by the test"}])
+    (payload,) = _events(sandbox)
+    url = payload["object_keys"][0]["apiUrl"]
+    answer = requests.get(url, headers={"X-Keap-API-Key": api_key}, timeout=5)
+    assert answer.status_code == (404 if event_key.endswith(".delete") else 200)
 
 
 def test_the_field_shape_has_an_empty_api_url_integer_ids_and_seconds(env: Sandbox) -> None:
