@@ -118,9 +118,10 @@ def _set(node: Any, parts: list[str], value: Any, shown: str) -> None:
 
 def _child(node: Any, part: str, default: Any, shown: str) -> Any:
     if isinstance(node, dict):
-        if not isinstance(node.get(part), (dict, list)):
+        if part not in node:
             node[part] = default
-        return node[part]
+        if isinstance(node[part], (dict, list)):
+            return node[part]
     if isinstance(node, list) and part.isdigit() and int(part) <= len(node):
         if int(part) == len(node):
             node.append(default)
