@@ -89,3 +89,32 @@ def test_the_flask_example_fetches_by_id_when_the_field_shape_sends_no_api_url(
     ((delivery, objects),) = seen.items
     assert delivery.keys[0].api_url is None
     assert objects[0]["title"] == "Call back"
+
+
+# Starlette's TestClient warns that it will move from httpx to another client; not ours to fix.
+@pytest.mark.filterwarnings("ignore:Using `httpx`")
+def test_the_fastapi_example_answers_the_handshake_and_fetches_a_delivered_contact(
+    env: Sandbox, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("KEAP_API_URL", env.api_url)
+    monkeypatch.setenv("KEAP_API_KEY", api_key)
+    path = EXAMPLE.with_name("fastapi_receiver.py")
+    spec = importlib.util.spec_from_file_location("fastapi_receiver", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    client = TestClient(module.app)
+    handshake = client.post("/keap", headers={"X-Hook-Secret": "s3cr3t-handshake"})
+    assert handshake.status_code == 200
+    assert handshake.headers["X-Hook-Secret"] == "s3cr3t-handshake"
+    # The body Keap would send, as the sandbox delivered it to its own receiver.
+    env.seed([("contact.add", env.receiver_url + "/any", "Verified")])
+    assert main(["trigger", "contact.add", "--set", "email=fast@example.com"]) == 0
+    (record,) = env.deliveries.after(0)
+    env.reset_stats()
+    assert client.post("/keap", json=record.body).status_code == 200
+    # The background task ran after the answer and fetched the contact through its apiUrl.
+    assert env.stats()["calls"] == {"GET /contacts/{id}": 1}
+    assert client.post("/keap", content=b"not a delivery").status_code == 400
