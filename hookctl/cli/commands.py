@@ -430,13 +430,18 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         objects = [apply_overrides(event_key, fields, overrides) for fields in given]
     except OverrideError as error:
         raise HookctlError(f"trigger: {error}") from None
-    objects = [copy for _ in range(args.count) for copy in objects]
-    if len(objects) > MAX_COUNT:
-        raise HookctlError(f"trigger: at most {MAX_COUNT} objects at once, not {len(objects)}")
+    if len(objects) * args.count > MAX_COUNT:
+        total = len(objects) * args.count
+        raise HookctlError(f"trigger: at most {MAX_COUNT} objects at once, not {total}")
     admin = _sandbox_admin(args)
     # Waiting covers Keap's whole retry schedule on the sandbox's clock, bounded by --max-wait.
     outcome = admin.trigger(
-        event_key, objects, shape=args.shape, wait=args.wait, timeout=max(args.max_wait, 30.0)
+        event_key,
+        objects,
+        count=args.count,
+        shape=args.shape,
+        wait=args.wait,
+        timeout=max(args.max_wait, 30.0),
     )
     command_output.trigger_result(outcome, args.format, waited=args.wait)
     return EXIT_OK

@@ -51,11 +51,17 @@ class SandboxAdmin:
         event_key: str,
         objects: list[dict[str, Any]],
         *,
+        count: int = 1,
         shape: str | None,
         wait: bool,
         timeout: float,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"event_key": event_key, "objects": objects, "wait": wait}
+        body: dict[str, Any] = {
+            "event_key": event_key,
+            "objects": objects,
+            "count": count,
+            "wait": wait,
+        }
         if shape is not None:
             body["shape"] = shape
         answer: dict[str, Any] = self._call("POST", "/trigger", body, timeout=timeout)

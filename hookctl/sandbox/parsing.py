@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from hookctl.domain.fixtures import MAX_COUNT
 from hookctl.domain.models import KNOWN_EVENT_KEYS
 from hookctl.sandbox.objects import COLLECTIONS, OBJECT_ROUTES
 
@@ -114,7 +115,9 @@ def object_fields(body: bytes) -> dict[str, Any]:
 
 
 def trigger_request(body: bytes) -> tuple[str, list[dict[str, Any]], str | None, bool]:
-    """POST /_sandbox/trigger: {"event_key", "objects": [fields, ...], "shape"?, "wait"?}."""
+    """POST /_sandbox/trigger: {"event_key", "objects": [fields, ...], "count"?, "shape"?,
+    "wait"?}; `count` copies of each object (so that many objects need not cross the wire),
+    MAX_COUNT objects at most."""
     data = json_body(body)
     if not isinstance(data, dict):
         raise BadRequest('body must be {"event_key": ..., "objects": [{...}, ...]}')
@@ -130,4 +133,7 @@ def trigger_request(body: bytes) -> tuple[str, list[dict[str, Any]], str | None,
         raise BadRequest('shape must be "documented" or "field"')
     if not isinstance(wait, bool):
         raise BadRequest("wait must be true or false")
-    return event_key, objects, shape, wait
+    count = data.get("count", 1)
+    if type(count) is not int or not 1 <= count * len(objects) <= MAX_COUNT:
+        raise BadRequest(f"count must be a whole number, {MAX_COUNT} objects in all at most")
+    return event_key, [fields for _ in range(count) for fields in objects], shape, wait

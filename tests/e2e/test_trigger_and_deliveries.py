@@ -229,3 +229,12 @@ def test_sandbox_help_names_the_receiver_where_it_answers(
     text = " ".join(capsys.readouterr().out.split())
     assert "a receiver at /_sandbox/receiver" in text and "at /receiver" not in text
     assert "--time-scale" in text and "/_sandbox/deliveries" in text
+
+
+def test_more_than_10000_objects_at_once_are_refused_in_one_line_and_nothing_changes(
+    env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trigger", "contact.add", "--count", "10001"]) == 1
+    err = capsys.readouterr().err
+    assert "at most 10000 objects" in err and "Traceback" not in err
+    assert env.objects.list("contacts") == []
