@@ -13,6 +13,9 @@ from typing import Any
 
 # Enough for a day of a developer's triggers; the oldest are dropped first.
 DEFAULT_CAPACITY = 1000
+# A record keeps its body, up to 1,000 object keys (~130 bytes each): the log also drops its
+# oldest records while it holds more keys than this, so that it stays within tens of MB.
+MAX_KEYS_HELD = 100_000
 # Bounds what one GET returns, whatever `limit` asks for.
 MAX_PAGE = 1000
 
@@ -58,7 +61,9 @@ class Attempt:
 class DeliveryLog:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._lock = threading.Condition()
-        self._records: deque[Attempt] = deque(maxlen=capacity)
+        self._capacity = capacity
+        self._records: deque[Attempt] = deque()
+        self._keys_held = 0
         self._next_id = 1
         # Long polls, and those a new record ended: for tests that a follower is woken by a new
         # attempt rather than by polling again.
@@ -70,6 +75,11 @@ class DeliveryLog:
             record = Attempt(id=self._next_id, **fields)
             self._next_id += 1
             self._records.append(record)
+            self._keys_held += _keys(record)
+            while len(self._records) > self._capacity or (
+                self._keys_held > MAX_KEYS_HELD and len(self._records) > 1
+            ):
+                self._keys_held -= _keys(self._records.popleft())
             self._lock.notify_all()
             return record
 
@@ -95,3 +105,8 @@ class DeliveryLog:
 
     def _newest(self) -> int:
         return self._records[-1].id if self._records else 0
+
+
+def _keys(record: Attempt) -> int:
+    keys = record.body.get("object_keys")
+    return len(keys) if isinstance(keys, list) else 0

@@ -238,3 +238,13 @@ def test_more_than_10000_objects_at_once_are_refused_in_one_line_and_nothing_cha
     err = capsys.readouterr().err
     assert "at most 10000 objects" in err and "Traceback" not in err
     assert env.objects.list("contacts") == []
+
+
+def test_the_delivery_log_drops_its_oldest_attempts_past_its_bounds(sandbox: Sandbox) -> None:
+    sandbox.seed([("contact.edit", sandbox.receiver_url + "/ok", "Verified")])
+    for _ in range(11):
+        sandbox.fire_event("contact.edit", list(range(10_000)))  # 10 batches of 1,000 each
+    records = sandbox.deliveries.after(0)
+    held = sum(len(r.body["object_keys"]) for r in records)
+    assert held <= 100_000 and records[-1].id == 110
+    assert records[0].id > 1
