@@ -98,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # plan and drift can also write the fleet health page; -o means what it means for
+    # `import`: the file written instead of stdout.
+    page = argparse.ArgumentParser(add_help=False)
+    page.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "html"),
+        default="text",
+        help="html: one self-contained page, a row per account (write it with -o FILE)",
+    )
+    page.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="with --format html: write the page here (default: stdout)",
+    )
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -113,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler="validate")
 
     plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
+        "plan", parents=[common, config, page], help="show what apply would change"
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -160,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, output],
+        parents=[common, config, page],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(

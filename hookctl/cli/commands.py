@@ -113,6 +113,12 @@ def _targets(
     return targets
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """-o writes the fleet page; with another format it would be silently ignored."""
+    if args.output is not None and args.format != "html":
+        raise HookctlError(f"-o {args.output} writes the page of --format html; add that flag")
+
+
 def _files(args: argparse.Namespace) -> list[str]:
     """The files of `-f`, then those given as arguments (pre-commit passes the files it matched
     after the flags)."""
@@ -144,6 +150,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    _check_output(args)
     targets = _targets(args, options)
     if args.out and len(targets) > 1:
         raise HookctlError(
@@ -153,12 +160,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     run = output.Run("plan", args.format, targets)
     changes = False
-    for target, planned in run.each(runner.plan(targets, options)):
+    outcomes = runner.plan(targets, options)
+    for target, planned in run.each(outcomes):
         changes = changes or planned.plan.has_changes
         if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, target, planned)
             logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
     run.close()
+    if args.format == "html":
+        from hookctl.cli import fleet
+
+        fleet.write_page(args.output, "plan", outcomes)
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
     return EXIT_OK if run.ok else EXIT_ERROR
@@ -189,6 +201,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.formats import documents
 
     options = _options(args, "account_parallelism")
+    _check_output(args)
     targets = _targets(args, options)
     notify_url = args.notify
     if notify_url:
@@ -223,6 +236,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
                 # The drift itself is the news; a failed notification must not hide its exit code.
                 output.error(exc, target if run.multi else None)
     run.close()
+    if args.format == "html":
+        from hookctl.cli import fleet
+
+        fleet.write_page(args.output, "drift", outcomes)
     if args.metrics_file:
         metrics.write_drift(args.metrics_file, outcomes)
     if not run.ok:

@@ -116,6 +116,8 @@ class Planned:
     # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
     # changes that make Keap run it (create, update, verify).
     probes: Mapping[str, Probe] | None = None
+    # Keap's daily quota as the account's last answer reported it, when it reported one.
+    quota: Quota | None = None
 
 
 # -- targets and clients -----------------------------------------------------------------------
@@ -460,7 +462,7 @@ def _plan_each(
             desired = target.desired(keap.event_types)
             live = tuple(keap.list())
             made = targeted(make_plan(desired, live), desired, options.targets)
-            planned = Planned(desired, live, made, keap.api_url)
+            planned = Planned(desired, live, made, keap.api_url, quota=keap.quota)
             if judge is not None:
                 planned = judge(target, planned)
             if on_quota is not None:
@@ -489,5 +491,5 @@ def _read_each(
 
 def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
     if outcome.value is None:
-        return Outcome(outcome.target, error=outcome.error)
-    return Outcome(outcome.target, value=outcome.value[0])
+        return Outcome(outcome.target, error=outcome.error, seconds=outcome.seconds)
+    return Outcome(outcome.target, value=outcome.value[0], seconds=outcome.seconds)
