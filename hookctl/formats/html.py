@@ -177,7 +177,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _details(row: AccountRow) -> str:
-    parts = [f'<p class="file">{_e(cell(row.source))}</p>']
+    parts: list[str] = []
     if row.error is not None:
         parts.append(f'<pre class="why">{_e(_safe_lines(mask_text(row.error, CELL_MAX)))}</pre>')
     if row.plan is not None:
@@ -255,11 +255,12 @@ h1{font-size:1.4rem;margin:0}.meta{color:var(--muted);margin:.2rem 0 1rem}
 .tools{margin:.5rem 0}#filter{width:22rem;padding:.3rem}#shown{color:var(--muted);margin-left:1rem}
 table#fleet{border-collapse:collapse;width:100%}
 #fleet th{background:#f6f8fa;position:sticky;top:0;text-align:left}
-#fleet th button{all:unset;cursor:pointer;font-weight:600;padding:.35rem .5rem;display:block}
+#fleet th button{all:unset;cursor:pointer;font-weight:600;padding:.35rem .5rem;display:block;
+white-space:nowrap}
 #fleet th[aria-sort=ascending] button::after{content:" ▲"}
 #fleet th[aria-sort=descending] button::after{content:" ▼"}
 #fleet td{border-top:1px solid var(--line);padding:.3rem .5rem;vertical-align:top}
-#fleet td.num{text-align:right;font-variant-numeric:tabular-nums}
+#fleet td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 #fleet td.error{color:var(--fail);max-width:28rem;overflow-wrap:anywhere}
 .open{all:unset;cursor:pointer;font-weight:600;color:#0969da}
 .open::before{content:"▸ ";color:var(--muted)}.open[aria-expanded=true]::before{content:"▾ "}
@@ -272,7 +273,7 @@ table.changes{border-collapse:collapse;margin:.3rem 0;font-size:13px}
 table.changes th,table.changes td{border:1px solid var(--line);padding:.2rem .4rem;
 text-align:left;overflow-wrap:anywhere}
 pre.why{white-space:pre-wrap;color:var(--fail);margin:.3rem 0}
-.file,.more{color:var(--muted);margin:.2rem 0}
+.more{color:var(--muted);margin:.2rem 0}
 """
 
 _SCRIPT = """
