@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -98,6 +99,43 @@ class _Ambiguous(Exception):
         self.error = error
 
 
+def environ_proxies(api_url: str) -> dict[str, str]:
+    """The proxies requests would take from the environment for `api_url` (HTTPS_PROXY,
+    NO_PROXY, ...), worked out once per url and set of proxy variables. requests reads the
+    whole environment three times for each answer; with a fleet's credentials variables in it
+    (a thousand accounts, a thousand variables) that cost more CPU than the account's call."""
+    return dict(_proxies(api_url, _proxy_variables()))
+
+
+def _proxy_variables() -> tuple[tuple[str, str], ...]:
+    """The variables urllib reads for proxies (any case of *_proxy, and REQUEST_METHOD, which
+    makes it ignore HTTP_PROXY), as they are now: the cache's key."""
+    if os.supports_bytes_environ:
+        # Bytes keys need no decoding: a scan of a large environment stays cheap.
+        names = [
+            key for key in os.environb if key[-6:].lower() == b"_proxy" or key == b"REQUEST_METHOD"
+        ]
+        return tuple(
+            sorted(
+                (key.decode(errors="replace"), os.environb[key].decode(errors="replace"))
+                for key in names
+            )
+        )
+    return tuple(
+        sorted(
+            (key, value)
+            for key, value in os.environ.items()
+            if key[-6:].lower() == "_proxy" or key == "REQUEST_METHOD"
+        )
+    )
+
+
+@lru_cache(maxsize=64)
+def _proxies(api_url: str, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    # `variables` is the key only: requests reads the same values from os.environ.
+    return tuple(sorted(requests.utils.get_environ_proxies(api_url).items()))
+
+
 class Transport:
     """JSON requests to one API base url, authenticated by `auth`, retried within `retry`.
 
@@ -144,7 +182,7 @@ class Transport:
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.api_url)
+        self._session.proxies = environ_proxies(self.api_url)
         self._session.verify = _ca_bundle(
             os.environ if environ is None else environ, parts.scheme == "https"
         )

@@ -6,13 +6,15 @@ import json
 from importlib.resources import files
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from hookctl.config import read_text
-from hookctl.config.schema import validator
+from hookctl.config import schema as config_schema
+from hookctl.config.schema import fast_valid, validator
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Subscription
 from hookctl.errors import ConfigError
 
@@ -249,3 +251,35 @@ def test_random_yaml_structures_never_raise_anything_but_config_error(
 )
 def test_the_loaders_compiled_schema_agrees_with_the_schema_as_written(data: Any) -> None:
     assert validator().is_valid(data) == AS_WRITTEN.is_valid(data)
+
+
+AGREEMENT = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@AGREEMENT
+@given(
+    st.fixed_dictionaries(
+        {"version": scalars, "hooks": st.lists(st.dictionaries(keys, structures, max_size=4))},
+        optional={"account": structures, "ownership": structures, "safety": structures},
+    )
+    | structures
+    | valid_documents().map(lambda made: made[0])
+)
+def test_the_generated_validator_for_fleets_agrees_with_jsonschema(data: Any) -> None:
+    assert fast_valid(data) == validator().is_valid(data)
+
+
+def test_a_fleets_bad_file_is_worded_as_any_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past FAST_AFTER files the generated validator runs first; a file it refuses gets
+    # jsonschema's words all the same.
+    bad = "version: 1\nhooks:\n  - name: a\n    url: https://h.example/a\n    events: 3\n"
+    with pytest.raises(ConfigError) as first:
+        read_text(bad)
+    monkeypatch.setattr(config_schema, "FAST_AFTER", 0)
+    good = (
+        "version: 1\nhooks:\n  - name: a\n    url: https://h.example/a\n    events: [contact.add]\n"
+    )
+    assert read_text(good).entry_names
+    with pytest.raises(ConfigError) as fast:
+        read_text(bad)
+    assert str(fast.value) == str(first.value) and "events" in str(fast.value)
