@@ -24,7 +24,7 @@ from hookctl.keap.auth import (
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
 from hookctl.keap.transport import Pacer, RetryPolicy, Transport
-from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota, app_budget
 
 # The names other modules and tests have always imported from here.
 __all__ = [
@@ -73,9 +73,11 @@ class Keap:
         Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
         start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
         environ = os.environ if env is None else env
+        credential = auth or credentials_from_env(environ, api_key_env, access_token_env, oauth)
+        app = credential.app_id if credential is not None else None
         self.transport = Transport(
             api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
-            auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
+            credential,
             missing_hint=missing_hint(api_key_env, access_token_env, oauth),
             environ=environ,
             timeout=timeout,
@@ -85,6 +87,8 @@ class Keap:
             pacer=pacer,
             max_wait=max_wait,
             max_rate=max_rate,
+            # Accounts of one OAuth app share its budget (Keap counts it across tenants).
+            app=app_budget(app) if app else None,
         )
 
     @property

@@ -46,6 +46,7 @@ from hookctl.errors import (
 from hookctl.keap.auth import KeapAuth, redact
 from hookctl.keap.waits import (
     DEFAULT_MAX_WAIT,
+    AppBudget,
     Pacer,
     RateLimit,
     WaitTooLong,
@@ -159,6 +160,7 @@ class Transport:
         pacer: Pacer | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
         max_rate: float | None = None,
+        app: AppBudget | None = None,
     ) -> None:
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
@@ -176,6 +178,8 @@ class Transport:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.pacer = pacer or Pacer()
+        # The budget shared with every other client of the same OAuth app, if any.
+        self.app = app
         self.max_wait = max_wait
         self._writes = RateLimit(max_rate)
         self._session = requests.Session()
@@ -289,6 +293,8 @@ class Transport:
     ) -> Any:
         try:
             self.pacer.wait(self.max_wait)
+            if self.app is not None:
+                self.app.wait(self.max_wait)
         except WaitTooLong as held:
             asked = f"not sent: {too_long(held.seconds, self.max_wait, held.why)}"
             raise ThrottledError(method, path, None, asked, _WAIT_HINT) from None
@@ -347,6 +353,8 @@ class Transport:
         finally:
             response.close()
         self.pacer.observe(response.headers)
+        if self.app is not None:
+            self.app.observe(response.headers)
         status = response.status_code
         logger.debug(
             "%s %s -> %d (%.0f ms)", method, path, status, (time.monotonic() - started) * 1000
