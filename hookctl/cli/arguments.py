@@ -45,7 +45,7 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM, DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
     parser = argparse.ArgumentParser(
         prog="hookctl",
@@ -92,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--account-parallelism",
         type=_positive_int,
-        default=4,
+        default=DEFAULT_ACCOUNT_PARALLELISM,
         metavar="N",
-        help="accounts worked on at once, each with its own client and rate budget (default 4)",
+        help="accounts worked on at once, each with its own client and rate budget (accounts "
+        f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")

@@ -33,7 +33,12 @@ from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Target, UnknownAccount
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import Keap
-from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.waits import (
+    DEFAULT_ACCOUNT_PARALLELISM,
+    DEFAULT_MAX_RATE,
+    DEFAULT_MAX_WAIT,
+    Quota,
+)
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -82,7 +87,7 @@ class Options:
     # Writes in flight at once in one account.
     parallelism: int = 4
     # Accounts worked on at once, each with its own client and rate budget.
-    account_parallelism: int = 4
+    account_parallelism: int = DEFAULT_ACCOUNT_PARALLELISM
     # Lifts the safety thresholds' ratio limits.
     force: bool = False
     # Lets a desired state with no hooks delete every managed subscription.
