@@ -454,8 +454,10 @@ def _plan_each(
     pool_size: int = READ_POOL_SIZE,
     judge: Callable[[Target, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
+    keep_open: bool = True,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
-    """Plan every target side by side, each with its own client, left open for the caller.
+    """Plan every target side by side, each with its own client, left open for the caller
+    (closed in the target's own thread, while others wait on Keap, unless `keep_open`).
     `judge` runs in the target's thread and returns the account as it is to be used, or
     refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
     too)."""
@@ -475,6 +477,8 @@ def _plan_each(
         except BaseException:
             keap.close()
             raise
+        if not keep_open:
+            keap.close()
         return planned, keap
 
     return accounts.run_each(targets, work, options.account_parallelism)
@@ -487,10 +491,7 @@ def _read_each(
     on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
     """Plan every target for reading only: the clients are closed."""
-    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota)
-    for outcome in outcomes:
-        if outcome.value is not None:
-            outcome.value[1].close()
+    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota, keep_open=False)
     return [_without_client(outcome) for outcome in outcomes]
 
 
