@@ -33,6 +33,7 @@ from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Target, UnknownAccount
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import Keap
+from hookctl.keap.transport import Connections
 from hookctl.keap.waits import (
     DEFAULT_ACCOUNT_PARALLELISM,
     DEFAULT_MAX_RATE,
@@ -133,9 +134,14 @@ def api_url(options: Options, account: Account | None) -> str | None:
     return options.api_url or (account and account.api_url) or None
 
 
-def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
-    """A client for `account` (None: the credentials of the environment). The only place one
-    is built."""
+def client(
+    options: Options,
+    account: Account | None,
+    pool_size: int = READ_POOL_SIZE,
+    connections: Connections | None = None,
+) -> Keap:
+    """A client for `account` (None: the credentials of the environment), on `connections`
+    when given. The only place one is built."""
     return Keap(
         api_url(options, account),
         api_key_env=account.api_key_env if account else None,
@@ -144,6 +150,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),
+        connections=connections,
     )
 
 
@@ -455,6 +462,7 @@ def _plan_each(
     judge: Callable[[Target, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
     keep_open: bool = True,
+    connections: Connections | None = None,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
     """Plan every target side by side, each with its own client, left open for the caller
     (closed in the target's own thread, while others wait on Keap, unless `keep_open`).
@@ -463,7 +471,7 @@ def _plan_each(
     too)."""
 
     def work(target: Target) -> tuple[Planned, Keap]:
-        keap = client(options, target.account, pool_size)
+        keap = client(options, target.account, pool_size, connections)
         try:
             # The account's event types are fetched only when the file needs them.
             desired = target.desired(keap.event_types)
@@ -490,8 +498,17 @@ def _read_each(
     judge: Callable[[Target, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
-    """Plan every target for reading only: the clients are closed."""
-    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota, keep_open=False)
+    """Plan every target for reading only: the clients are closed, and share their
+    connections (one account after another reuses them instead of a new one each)."""
+    with Connections(options.account_parallelism) as connections:
+        outcomes = _plan_each(
+            targets,
+            options,
+            judge=judge,
+            on_quota=on_quota,
+            keep_open=False,
+            connections=connections,
+        )
     return [_without_client(outcome) for outcome in outcomes]
 
 

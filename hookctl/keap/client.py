@@ -23,7 +23,7 @@ from hookctl.keap.auth import (
     clean_secret,
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
-from hookctl.keap.transport import Pacer, RetryPolicy, Transport
+from hookctl.keap.transport import Connections, Pacer, RetryPolicy, Transport
 from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota, app_budget
 
 # The names other modules and tests have always imported from here.
@@ -68,10 +68,13 @@ class Keap:
         auth: KeapAuth | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
         max_rate: float | None = None,
+        connections: Connections | None = None,
     ) -> None:
         """`auth` is a credential to use instead of one picked from the environment. A wait
         Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
-        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
+        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow).
+        `connections`: keep-alive connections shared with other clients (the caller closes
+        them) instead of a pool of its own."""
         environ = os.environ if env is None else env
         credential = auth or credentials_from_env(environ, api_key_env, access_token_env, oauth)
         app = credential.app_id if credential is not None else None
@@ -89,6 +92,7 @@ class Keap:
             max_rate=max_rate,
             # Accounts of one OAuth app share its budget (Keap counts it across tenants).
             app=app_budget(app) if app else None,
+            connections=connections,
         )
 
     @property

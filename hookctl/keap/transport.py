@@ -56,7 +56,7 @@ from hookctl.keap.waits import (
 )
 from hookctl.version import __version__
 
-__all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport"]
+__all__ = ["MAX_BODY_BYTES", "Connections", "Pacer", "RetryPolicy", "Transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,25 @@ def _proxies(api_url: str, variables: tuple[tuple[str, str], ...]) -> tuple[tupl
     return tuple(sorted(requests.utils.get_environ_proxies(api_url).items()))
 
 
+class Connections:
+    """Keep-alive connections shared by the clients of many accounts (a drift of a fleet):
+    each account's client would otherwise open, and close, a connection of its own to the
+    same API host, a TLS handshake per account. A connection carries no account: each request
+    brings its own credential. Up to `pool_size` are kept per host; close() ends them."""
+
+    def __init__(self, pool_size: int) -> None:
+        self.adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    def __enter__(self) -> Connections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Transport:
     """JSON requests to one API base url, authenticated by `auth`, retried within `retry`.
 
@@ -161,6 +180,7 @@ class Transport:
         max_wait: float = DEFAULT_MAX_WAIT,
         max_rate: float | None = None,
         app: AppBudget | None = None,
+        connections: Connections | None = None,
     ) -> None:
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
@@ -190,7 +210,13 @@ class Transport:
         self._session.verify = _ca_bundle(
             os.environ if environ is None else environ, parts.scheme == "https"
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        # Shared connections are the run's to close, not this client's.
+        self._shared = connections is not None
+        adapter = (
+            connections.adapter
+            if connections is not None
+            else HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(
@@ -203,6 +229,8 @@ class Transport:
         return f"Transport(api_url={self.api_url!r}, auth={self.auth!r})"
 
     def close(self) -> None:
+        if self._shared:
+            self._session.adapters.clear()
         self._session.close()
 
     def request(
