@@ -42,10 +42,11 @@ DEFAULT_MAX_WAIT = 60.0
 # Writes a second when nobody says otherwise (--max-rate): a Keap engineer reported Service
 # Account Keys spike-limited at 5 calls a second.
 DEFAULT_MAX_RATE = 5.0
-# Accounts worked on at once (--account-parallelism), from bench/bench_fleet.py: a drift of
-# 1,000 accounts behind 150 ms of latency takes 43 s at 4, 13 s at 16 and 6.6-7.9 s at 32, and
-# more gains little on 2 cores (the run's CPU becomes the bound) while each account adds a
-# thread and a connection. Accounts of one OAuth app share its budget whatever this is.
+# Accounts worked on at once (--account-parallelism), from bench/bench_fleet.py (a drift of
+# 1,000 accounts behind 150 ms of latency; bench/RESULTS.md): 42 s at 4, 21 s at 8, 12 s at
+# 16, 7 s at 32, 4 s at 64. 32 takes most of the gain; more helps a drift a little further,
+# but an apply multiplies it by --parallelism (32 x 4 writes at once already). Accounts of
+# one OAuth app share its budget whatever this is.
 DEFAULT_ACCOUNT_PARALLELISM = 32
 # An OAuth app's calls a minute, counted by Keap across every tenant the app serves
 # (/work/shared/keap/KEAP.md, "Rate limits"), until an answer's x-keap-product-throttle-*
