@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     # plan and drift can also write the fleet health page; -o means what it means for
     # `import`: the file written instead of stdout.
-    page = argparse.ArgumentParser(add_help=False)
+    page = Parser(add_help=False)
     page.add_argument(
         "--format",
         choices=("text", "markdown", "json", "html"),
