@@ -4,6 +4,10 @@ markup."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +87,50 @@ def test_o_without_the_html_format_is_one_line_and_no_call(
     assert "--format html" in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert sandbox.stats()["calls"] == before
     assert not (tmp_path / "x.html").exists()
+
+
+HOSTILE_KEAP = (
+    f"</td></tr><script>alert('keap')</script>\" refused https://x.example/?token={SECRET}"
+)
+
+
+@pytest.fixture
+def hostile_keap() -> Iterator[str]:
+    """A Keap that refuses every call with markup and a token url in its error message."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"message": HOSTILE_KEAP}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/crm/rest/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_hostile_keap_error_text_shows_as_text_with_its_token_masked(
+    fleet_dir: Path, hostile_keap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acme = fleet_dir / "acme.yaml"
+    text = acme.read_text()  # pointed at the hostile Keap instead of the sandbox
+    start = text.index("api_url: ") + len("api_url: ")
+    acme.write_text(text[:start] + hostile_keap + text[text.index("\n", start) :])
+    out = tmp_path / "hostile.html"
+    assert main(["drift", "-f", str(acme), "--format", "html", "-o", str(out)]) == 1
+    page = out.read_text()
+    assert 'data-state="failed"' in page
+    assert "&lt;script&gt;alert(&#x27;keap&#x27;)&lt;/script&gt;" in page
+    assert "<script>alert" not in page and "</td></tr><script>" not in page
+    assert SECRET not in page and SECRET not in capsys.readouterr().err
