@@ -2,15 +2,18 @@
 server that answers each call after a fixed latency (issue 22, item 7).
 
 Usage: python bench/bench_fleet.py [--accounts N] [--subscriptions S] [--latency SECONDS]
-                                   [--parallelism P ...] [--profile FILE]
+                                   [--parallelism P ...] [--layout files|accounts]
+                                   [--profile FILE]
 
-Writes clients/cNNNN.yaml (one account each, its own credentials variable, so that no two
-accounts look like one Keap account managed twice), seeds the sandbox with the S subscriptions
-every file declares (so every account is in sync and each drift check is one GET /hooks), and
-runs the console script as a child process, as a scheduled job would. Per run it prints the
-wall time against the latency floor (calls x latency / parallelism, from the sandbox's own
-call counter), the child's CPU time per account and its peak RSS (os.wait4: that child
-alone). --profile FILE runs the child under cProfile and writes its stats there.
+--layout files (the default) writes clients/cNNNN.yaml, one account each; --layout accounts
+writes one fleet.yaml whose `accounts:` names them all. Each account has its own credentials
+variable, so that no two look like one Keap account managed twice. The sandbox holds the S
+subscriptions every account declares (so every account is in sync and each drift check is one
+GET /hooks). The console script runs as a child process, as a scheduled job would. Per run
+it prints the wall time against the latency floor (calls x latency / parallelism, from the
+sandbox's own call counter), the child's CPU time per account and its peak RSS (os.wait4:
+that child alone). --profile FILE runs the child under cProfile and writes its stats there;
+--profile FILE.txt samples every thread with py-spy instead (installed by hand).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ HOOKCTL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hookct
 
 @dataclass(frozen=True)
 class FleetRun:
+    layout: str
     accounts: int
     parallelism: int
     status: int
@@ -54,7 +58,8 @@ class FleetRun:
 
     def line(self) -> str:
         return (
-            f"drift of {self.accounts} accounts, --account-parallelism {self.parallelism}: "
+            f"drift of {self.accounts} accounts ({self.layout}), "
+            f"--account-parallelism {self.parallelism}: "
             f"{self.wall:.2f} s against a floor of {self.floor:.2f} s "
             f"({self.wall / self.floor:.2f}x), "
             f"{self.cpu_ms_per_account:.2f} ms CPU per account, {self.rss_mb:.0f} MB peak RSS, "
@@ -63,9 +68,10 @@ class FleetRun:
 
 
 def write_fleet(
-    folder: Path, sandbox: Sandbox, accounts: int, subscriptions: int
-) -> dict[str, str]:
-    """The hooks files, and the environment that holds each one's credentials variable."""
+    folder: Path, sandbox: Sandbox, accounts: int, subscriptions: int, layout: str = "files"
+) -> tuple[Path, dict[str, str]]:
+    """The hooks files (what -f names: the folder, or the one file), and the environment that
+    holds each account's credentials variable."""
     folder.mkdir(parents=True, exist_ok=True)
     base = sandbox.receiver_url
     hooks = "".join(
@@ -73,17 +79,27 @@ def write_fleet(
         f"    events: [{KNOWN_EVENT_KEYS[j % len(KNOWN_EVENT_KEYS)]}]\n"
         for j in range(subscriptions)
     )
-    env = {}
+    rest = f"ownership:\n  url_prefixes: ['{base}/']\nhooks:\n{hooks}"
+    env = {f"KEAP_KEY_{i:04d}": KEY for i in range(accounts)}
+    if layout == "accounts":
+        path = folder / "fleet.yaml"
+        path.write_text(
+            "version: 1\naccounts:\n"
+            + "".join(
+                f"  c{i:04d}: {{api_url: '{sandbox.api_url}', "
+                f"credentials: {{api_key_env: KEAP_KEY_{i:04d}}}}}\n"
+                for i in range(accounts)
+            )
+            + rest
+        )
+        return path, env
     for i in range(accounts):
-        env[f"KEAP_KEY_{i:04d}"] = KEY
         (folder / f"c{i:04d}.yaml").write_text(
             "version: 1\n"
             f"account:\n  api_url: {sandbox.api_url}\n"
-            f"  credentials: {{api_key_env: KEAP_KEY_{i:04d}}}\n"
-            f"ownership:\n  url_prefixes: ['{base}/']\n"
-            f"hooks:\n{hooks}"
+            f"  credentials: {{api_key_env: KEAP_KEY_{i:04d}}}\n" + rest
         )
-    return env
+    return folder, env
 
 
 def seed(sandbox: Sandbox, subscriptions: int) -> None:
@@ -107,12 +123,15 @@ def drift(
     latency: float,
     tmp: Path,
     profile: str | None = None,
+    layout: str = "files",
 ) -> FleetRun:
-    """One `hookctl drift -f clients/` in a child process, against a fresh sandbox."""
+    """One `hookctl drift -f clients/` (or `-f fleet.yaml`) in a child process, against a
+    fresh sandbox."""
     with Sandbox(api_key=KEY, faults=Faults(latency=latency)) as sandbox:
         seed(sandbox, subscriptions)
-        folder = tmp / f"fleet-{accounts}-{parallelism}" / "clients"
-        env = {**os.environ, **write_fleet(folder, sandbox, accounts, subscriptions)}
+        folder = tmp / f"fleet-{layout}-{accounts}-{parallelism}" / "clients"
+        files, variables = write_fleet(folder, sandbox, accounts, subscriptions, layout)
+        env = {**os.environ, **variables}
         env.pop("KEAP_API_URL", None)
         env.pop("GITHUB_STEP_SUMMARY", None)
         command = HOOKCTL
@@ -122,7 +141,7 @@ def drift(
             command = [str(spy), "record", "-f", "raw", "-o", profile, "-r", "250", "--", *HOOKCTL]
         elif profile:
             command = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "hookctl"]
-        argv = [*command, "drift", "-f", str(folder), "--account-parallelism", str(parallelism)]
+        argv = [*command, "drift", "-f", str(files), "--account-parallelism", str(parallelism)]
         before = api_calls(sandbox)
         started = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -136,6 +155,7 @@ def drift(
     if code != 0:
         raise RuntimeError(f"drift exited {code}: {errors.decode(errors='replace')[-2000:]}")
     return FleetRun(
+        layout,
         accounts,
         parallelism,
         code,
@@ -153,6 +173,7 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=30)
     parser.add_argument("--latency", type=float, default=0.15)
     parser.add_argument("--parallelism", type=int, nargs="+", default=[32])
+    parser.add_argument("--layout", choices=("files", "accounts"), default="files")
     parser.add_argument("--profile", metavar="FILE", help="write the child's cProfile stats here")
     args = parser.parse_args()
     os.environ["HOOKCTL_SANDBOX_LOOPBACK_ONLY"] = "1"
@@ -165,6 +186,7 @@ def main() -> None:
                 args.latency,
                 Path(tmp),
                 args.profile,
+                args.layout,
             )
             print(run.line(), flush=True)
 
