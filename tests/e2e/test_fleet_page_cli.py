@@ -134,3 +134,18 @@ def test_a_hostile_keap_error_text_shows_as_text_with_its_token_masked(
     assert "&lt;script&gt;alert(&#x27;keap&#x27;)&lt;/script&gt;" in page
     assert "<script>alert" not in page and "</td></tr><script>" not in page
     assert SECRET not in page and SECRET not in capsys.readouterr().err
+
+
+def test_a_plan_apply_would_refuse_is_a_failed_row_saying_why(
+    fleet_dir: Path, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acme = fleet_dir / "acme.yaml"
+    text = acme.read_text()
+    acme.write_text(text[: text.index("hooks:")] + "hooks: []\n")  # would delete every one
+    sandbox.seed([("order.add", f"{sandbox.receiver_url}/managed/orders", "Verified")])
+    out = tmp_path / "refused.html"
+    assert main(["plan", "-f", str(acme), "--format", "html", "-o", str(out)]) == 1
+    page = out.read_text()
+    assert 'data-state="failed"' in page and "refusing to delete" in page
+    assert "<td>delete</td>" in page  # the refused plan is still shown
+    assert "refusing to delete" in capsys.readouterr().err
