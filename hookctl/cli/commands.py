@@ -6,6 +6,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    finally:
+        # What _targets froze is collectable again once the command is done (main may run
+        # many times in one process: tests, benchmarks, embedding).
+        gc.unfreeze()
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -100,9 +105,16 @@ def _targets(
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    targets = runner.targets(
-        files or args.file, args.account, options, saved, placeholders=placeholders
-    )
+    # Reading a fleet's files makes many objects and next to no cyclic garbage, and what is
+    # read lives until the command ends: the collector does not walk it while it is read
+    # (0.15 ms of CPU a file) nor at every collection after (gc.freeze below).
+    gc.disable()
+    try:
+        targets = runner.targets(
+            files or args.file, args.account, options, saved, placeholders=placeholders
+        )
+    finally:
+        gc.enable()
     shard = getattr(args, "shard", None)
     if shard is not None:
         if saved is not None:
@@ -114,6 +126,9 @@ def _targets(
             logger.warning("shard %d/%d has none of the accounts", *shard)
     if len(targets) > 1:
         output.label_log_lines()
+    # A fleet's documents are most of the heap: each collection during the run would walk
+    # them again (0.3 ms of CPU an account at 1,000 accounts).
+    gc.freeze()
     return targets
 
 
