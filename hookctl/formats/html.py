@@ -109,16 +109,12 @@ def page(
 
 # -- one account -------------------------------------------------------------------------------
 
-# Each column's name and how it sorts: "text" by its words, "num" by data-sort. The actions'
-# columns are in the order of ACTIONS, as their cells are.
+# Each column's name and how it sorts: "text" by its words, "num" by data-sort.
 _COLUMNS = (
     ("Account", "text"),
     ("State", "text"),
     ("Changes", "num"),
-    ("Create", "num"),
-    ("Update", "num"),
-    ("Verify", "num"),
-    ("Delete", "num"),
+    *((action.capitalize(), "num") for action in ACTIONS),
     ("Inactive", "num"),
     ("Unverified", "num"),
     ("Quota left", "num"),
