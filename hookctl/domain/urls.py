@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -58,8 +59,8 @@ class UrlProblem:
 
 def parse_url(url: str, *, userinfo: bool = False) -> SplitResult | UrlProblem:
     """The parts of an absolute http(s) url with a host and a valid port, free of spaces
-    (Unicode's too) and control characters; else the first problem found. A `user:password@` part is
-    a problem unless `userinfo` allows it. The one url check: hooks.yaml's urls (`host`),
+    (Unicode's too) and control characters; else the first problem found. A `user:password@`
+    part is a problem unless `userinfo` allows it. The one url check: hooks.yaml's urls (`host`),
     import's, the client's API url and the --notify url all go through it."""
     try:
         parts = urlsplit(url)
@@ -88,6 +89,9 @@ def host(url: str) -> str:
     return parts.hostname or ""
 
 
+# A fleet's files name the same few hosts thousands of times, and parsing an address is
+# most of the cost of a url's checks.
+@lru_cache(maxsize=1024)
 def is_loopback(hostname: str) -> bool:
     """localhost, or an address in 127.0.0.0/8 or ::1 (brackets and case allowed)."""
     name = hostname.strip("[]").lower()

@@ -24,8 +24,8 @@ from hookctl.keap.auth import (
     clean_secret,
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
-from hookctl.keap.transport import Pacer, RetryPolicy, Transport, TransportSettings
-from hookctl.keap.waits import Quota
+from hookctl.keap.transport import Connections, Pacer, RetryPolicy, Transport, TransportSettings
+from hookctl.keap.waits import Quota, app_budget
 
 if TYPE_CHECKING:
     # For the checker only: typing.Unpack is Python 3.11's and hookctl runs on 3.10, so it is
@@ -57,18 +57,20 @@ def resolve_api_url(
     flag: str | None = None,
     account_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    default: str = DEFAULT_API_URL,
 ) -> str:
     """The API url a client calls, the first set of, in this order:
 
     1. `flag`, the command line's `--api-url` (or what a library caller passes to `Keap`);
     2. `$KEAP_API_URL` in `env` (os.environ by default);
     3. `account_url`, the `api_url` of the hooks.yaml account;
-    4. DEFAULT_API_URL, Keap's production API.
+    4. `default`: Keap's production API (the sandbox's, for the commands that only talk to
+       a sandbox).
 
     An empty value counts as unset. The one place this order is decided: the CLI, the runner
-    and the client all ask here."""
+    and the clients all ask here."""
     environ = os.environ if env is None else env
-    return flag or environ.get("KEAP_API_URL") or account_url or DEFAULT_API_URL
+    return flag or environ.get("KEAP_API_URL") or account_url or default
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Keap:
         env: Mapping[str, str] | None = None,
         auth: KeapAuth | None = None,
         pacer: Pacer | None = None,
+        connections: Connections | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         """`api_url` as resolve_api_url finds it; `settings`, with any of its fields given as
@@ -118,18 +121,25 @@ class Keap:
         (os.environ by default) holds the url and the credentials; `auth` is a credential to
         use instead of one picked from it. A wait Keap asks for that is longer than
         `max_wait` seconds fails the call instead. Writes start at most `max_rate` a second
-        (None: as fast as Keap's throttle headers allow)."""
+        (None: as fast as Keap's throttle headers allow). `pacer` and `connections` are shared
+        state, not settings: `connections` are keep-alive connections shared with other
+        clients (the caller closes them) instead of a pool of its own."""
         environ = os.environ if env is None else env
         settings = replace(settings or ClientSettings(), **options)
-        credential = (settings.api_key_env, settings.access_token_env, settings.oauth)
+        names = (settings.api_key_env, settings.access_token_env, settings.oauth)
+        credential = auth or credentials_from_env(environ, *names)
+        app = credential.app_id if credential is not None else None
         self.transport = Transport(
             resolve_api_url(api_url, env=environ),
-            auth or credentials_from_env(environ, *credential),
+            credential,
             # Looked up in this module when called, so a test can swap the default policy.
             replace(settings, retry=settings.retry or RetryPolicy()),
-            missing_hint=missing_hint(*credential),
+            missing_hint=missing_hint(*names),
             environ=environ,
             pacer=pacer,
+            # Accounts of one OAuth app share its budget (Keap counts it across tenants).
+            app=app_budget(app) if app else None,
+            connections=connections,
         )
 
     @property

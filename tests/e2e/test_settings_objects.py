@@ -63,7 +63,8 @@ def test_each_sandbox_flag_reaches_its_setting(monkeypatch: pytest.MonkeyPatch) 
     argv = ["sandbox", "--host", "127.0.0.2", "--port", "8999", "--db", ":memory:"]
     argv += ["--api-key", "k-1", "--access-token", "t-1", "--latency", "0.5"]
     argv += ["--error-rate", "0.25", "--throttle-rate", "3", "--daily-quota", "40"]
-    argv += ["--handshake-timeout", "2", "--allow-outbound"]
+    argv += ["--handshake-timeout", "2", "--allow-outbound", "--time-scale", "0.01"]
+    argv += ["--payload-shape", "field"]
     assert main(argv) == 0
     assert served == [
         SandboxSettings(
@@ -76,5 +77,7 @@ def test_each_sandbox_flag_reaches_its_setting(monkeypatch: pytest.MonkeyPatch) 
             handshake_timeout=2.0,
             allow_outbound=True,
             daily_quota=40,
+            time_scale=0.01,
+            payload_shape="field",
         )
     ]

@@ -66,3 +66,10 @@ def test_a_library_client_reads_keap_api_url_from_the_environment_it_is_given() 
         assert keap.api_url == FLAG
     with Keap(env={}) as keap:
         assert keap.api_url == DEFAULT_API_URL.rstrip("/")
+
+
+def test_the_sandbox_commands_fall_back_to_the_sandbox_not_to_keap() -> None:
+    sandbox = "http://127.0.0.1:8787/crm/rest/v1"
+    assert resolve_api_url(None, env={}, default=sandbox) == sandbox
+    assert resolve_api_url(None, env={"KEAP_API_URL": ENV}, default=sandbox) == ENV
+    assert resolve_api_url(FLAG, env={"KEAP_API_URL": ENV}, default=sandbox) == FLAG
