@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookctl.cli.arguments import build_parser, version
+from hookctl.domain import secrets
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     _configure_logging(args.verbose)
+    secrets.start_run(os.environ)
     from hookctl.cli import output
 
     output.configure(args.color, args.verbose > 0)

@@ -3,10 +3,11 @@ hosts are loopback, what part of a url is safe to show, and what a url prefix ow
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from hookctl.domain.secrets import fingerprint, scrub
 
 __all__ = ["host", "is_loopback", "is_masked", "mask_url", "public_url", "under_prefix"]
 
@@ -104,9 +105,11 @@ def mask_url(url: str) -> str:
     that a token changed without seeing the token. Receivers commonly authenticate Keap by a
     secret in the query (`?token=...`), so hook urls are treated as credentials-bearing.
 
-    The fingerprint is 24 bits of sha256: enough to tell two values apart in a review, too
-    little to confirm a guess of a long random token; a short, guessable token is no secret
-    to begin with."""
+    The fingerprint is 24 bits of an HMAC keyed with a secret the reader of a plan does not
+    have (hookctl.domain.secrets), so that it confirms no guess, however short the token.
+    Every value hooks.yaml interpolated from the environment is hidden too, wherever it is in
+    the url (path, host), since a receiver may take its token in the path."""
+    url = scrub(url)
     if "?" not in url and "#" not in url and "@" not in url:
         return url
     try:
@@ -145,5 +148,4 @@ def _hidden(value: str) -> str:
         # Already masked (a url read back from a saved plan, or shown twice): masking again
         # would show the fingerprint of a fingerprint.
         return value
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"***({digest[:6]})"
+    return f"***({fingerprint(value)})"

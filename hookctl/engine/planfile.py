@@ -19,8 +19,10 @@ file does choose, when the command line does not, is which hooks file (`source`,
 and which of its accounts (unless `--account`) the plan is made again from.
 
 Plan files hold no secrets: credentials are environment variable names and never reach the
-planner, the desired state is stored only as a hash, and `write` refuses an API url carrying
-credentials.
+planner, the desired state and the live subscriptions are stored only as HMACs keyed with the
+run's fingerprint key (hookctl.domain.secrets: HOOKCTL_FINGERPRINT_KEY, else derived from the
+account's credentials), so that a plan artifact cannot confirm a guess of a token, and `write`
+refuses an API url carrying credentials.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from urllib.parse import urlsplit
 
 from hookctl.domain.models import DesiredState, Hook, key_order
 from hookctl.domain.planner import Plan
+from hookctl.domain.secrets import keyed_digest
 from hookctl.errors import PlanError, StalePlanError
 from hookctl.formats.documents import (
     SAVED_PLAN_VERSION,
@@ -51,6 +54,8 @@ from hookctl.formats.text import cell
 from hookctl.system.files import write_atomically
 from hookctl.version import __version__
 
+# What a digest of secret-derived data starts with: an HMAC-SHA256, never a plain sha256.
+DIGEST_PREFIX = "hmac-sha256:"
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
 MAX_BYTES = 200 * 1024 * 1024
 
@@ -65,10 +70,11 @@ class SavedPlan(SavedPlanBody):
 
 
 def desired_digest(desired: DesiredState) -> str:
-    """sha256 over the canonical JSON of what a hooks file asks of one account after ${VAR}
+    """A keyed hash over the canonical JSON of what a hooks file asks of one account after ${VAR}
     interpolation: its subscriptions, ownership, safety and account settings, and the digest
     of the file's bytes. A variable changed between plan and apply (a token in a url) makes a
-    saved plan stale; only this hash is stored, never the values."""
+    saved plan stale; only this HMAC is stored, never the values, and never a plain hash that
+    a guess of a value could be checked against."""
     ownership = desired.ownership
     state = {
         "file": desired.digest,
@@ -93,13 +99,14 @@ def desired_digest(desired: DesiredState) -> str:
             desired.account.access_token_env,
         ],
     }
-    return "sha256:" + hashlib.sha256(_canonical(state)).hexdigest()
+    return DIGEST_PREFIX + keyed_digest(_canonical(state))
 
 
 def fingerprint(live: Iterable[Hook]) -> str:
-    """sha256 over the live subscriptions (key, eventKey, hookUrl, status), order-independent."""
+    """A keyed hash over the live subscriptions (key, eventKey, hookUrl, status),
+    order-independent: hook urls carry tokens."""
     rows = sorted((hook.key, hook.event_key, hook.hook_url, hook.status) for hook in live)
-    return "sha256:" + hashlib.sha256(_canonical(rows)).hexdigest()
+    return DIGEST_PREFIX + keyed_digest(_canonical(rows))
 
 
 def write(

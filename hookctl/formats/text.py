@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from hookctl.domain.models import Hook
 from hookctl.domain.planner import ACTIONS, Change, Delete, Plan, Update
 from hookctl.domain.results import PROBED_ACTIONS
+from hookctl.domain.secrets import scrub
 from hookctl.domain.urls import mask_url
 from hookctl.formats.grouping import Fold
 
@@ -170,7 +171,9 @@ _OPEN_MASK = re.compile(r"\*\*\*\([0-9a-f]{6}$")
 def mask_text(text: str, limit: int | None = None) -> str:
     """`text` with every url in it shown through mask_url (and cut at `limit` characters, when
     given): for free text that may quote a hook url, such as a plan's reasons, Keap's error
-    messages and what an apply says about a change. Masking twice changes nothing."""
+    messages and what an apply says about a change. Masking twice changes nothing. A value
+    hooks.yaml interpolated from the environment is hidden wherever it is in the text."""
+    text = scrub(text)
     if "://" not in text:
         return text
 

@@ -16,6 +16,8 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from hookctl.domain.secrets import scrub
+
 logger = logging.getLogger("hookctl.sandbox.server")
 
 _JSON = "application/json;charset=UTF-8"
@@ -48,7 +50,7 @@ class App(Protocol):
         """The answer to one request, or DROP to close the connection without one."""
 
 
-_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s]*", re.IGNORECASE)
+_QUERY = re.compile(r"\?[^\s]*")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,9 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        # Headers are never logged; the one secret a request line may hold, ?access_token=, is
-        # blanked out.
-        line = _QUERY_TOKEN.sub(r"\1***", format % args)
+        # Headers are never logged; a request line's query (?access_token=, a hook url's token)
+        # is blanked out, and a value interpolated into a path is hidden.
+        line = scrub(_QUERY.sub("?***", format % args))
         logger.debug("%s %s", self.address_string(), line)
 
 
@@ -152,5 +154,6 @@ class Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
-    def handleerror_response(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up is routine: a debug line, never a traceback on stderr.
         logger.debug("error while serving %s", client_address, exc_info=True)

@@ -1,0 +1,111 @@
+"""Values that must never be shown, and the keyed fingerprint that stands in for them.
+
+A pull request's hooks.yaml is hostile input read next to the account's credentials, so:
+- every value `${VAR}` brought in from the environment is hidden wherever it lands (a url's
+  path or host, an event name, an error message), not only in a url's query: `hide` records
+  it and `scrub` replaces it in a text;
+- a fingerprint is an HMAC with a key the pull request cannot read (`HOOKCTL_FINGERPRINT_KEY`,
+  else one derived from the account's credentials in the environment), never a plain hash that
+  anyone could match against a guess (a 4-digit token falls in milliseconds).
+
+The state is process-wide on purpose: every renderer and error path must consult it, and a
+value hidden once stays hidden for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "FINGERPRINT_KEY_ENV",
+    "INTERPOLATED_PREFIXES",
+    "MIN_HIDDEN",
+    "fingerprint",
+    "hide",
+    "keyed_digest",
+    "scrub",
+    "start_run",
+]
+
+FINGERPRINT_KEY_ENV = "HOOKCTL_FINGERPRINT_KEY"
+# The variables a hooks file may interpolate (hookctl.config.interpolate). Their values are
+# hidden from the start of every run, whether a file uses them or not: `hooks list` shows live
+# urls that were built from them.
+INTERPOLATED_PREFIXES = ("HOOK_", "HOOKS_")
+# The credentials a key is derived from when HOOKCTL_FINGERPRINT_KEY is not set: stable ones
+# only (a refresh token rotates, which would make every saved plan stale).
+_KEY_SOURCES = ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN", "KEAP_CLIENT_SECRET")
+# Shorter values are not hidden inside other text: replacing every "ab" would garble whole
+# outputs, and a value that short is no secret.
+MIN_HIDDEN = 4
+# A run hides at most this many values: a hostile environment cannot make scrub quadratic.
+_MAX_HIDDEN = 10_000
+
+_lock = threading.Lock()
+_hidden: set[str] = set()
+_key: list[bytes] = []
+
+
+def start_run(env: Mapping[str, str]) -> None:
+    """A new run: forget the values hidden so far, hide those of `env`'s HOOK_* and HOOKS_*
+    variables, and choose the fingerprint key from `env` (see the module's docstring). Without
+    any source, a random key for this process: fingerprints still tell values apart within one
+    run."""
+    key = _derived(env)
+    with _lock:
+        _key[:] = [key]
+        _hidden.clear()
+    hide(value for name, value in env.items() if name.startswith(INTERPOLATED_PREFIXES))
+
+
+def _derived(env: Mapping[str, str]) -> bytes:
+    return hashlib.sha256(b"hookctl fingerprint key\0" + _material(env)).digest()
+
+
+def _material(env: Mapping[str, str]) -> bytes:
+    explicit = env.get(FINGERPRINT_KEY_ENV)
+    if explicit:
+        return b"explicit\0" + explicit.encode("utf-8", "surrogatepass")
+    found = [f"{name}={env[name]}" for name in _KEY_SOURCES if env.get(name)]
+    return "\0".join(found).encode("utf-8", "surrogatepass") if found else os.urandom(32)
+
+
+def _current_key() -> bytes:
+    with _lock:
+        if not _key:
+            _key.append(
+                hashlib.sha256(b"hookctl fingerprint key\0" + _material(os.environ)).digest()
+            )
+        return _key[0]
+
+
+def keyed_digest(data: bytes) -> str:
+    """The hex HMAC-SHA256 of `data` under the run's fingerprint key."""
+    return hmac.new(_current_key(), data, hashlib.sha256).hexdigest()
+
+
+def fingerprint(value: str) -> str:
+    """Six hex digits that tell two values apart and confirm no guess without the key."""
+    return keyed_digest(value.encode("utf-8", "surrogatepass"))[:6]
+
+
+def hide(values: Iterable[str]) -> None:
+    """Hide each of `values` (those of MIN_HIDDEN characters or more) from every later scrub."""
+    with _lock:
+        for value in values:
+            if len(value) >= MIN_HIDDEN and len(_hidden) < _MAX_HIDDEN:
+                _hidden.add(value)
+
+
+def scrub(text: str) -> str:
+    """`text` with every hidden value replaced by `***(fingerprint)`, longest first so that a
+    value inside another is not left half shown."""
+    with _lock:
+        present = [value for value in _hidden if value in text]
+    for value in sorted(present, key=len, reverse=True):
+        text = text.replace(value, f"***({fingerprint(value)})")
+    return text
