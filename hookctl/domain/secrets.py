@@ -36,9 +36,11 @@ FINGERPRINT_KEY_ENV = "HOOKCTL_FINGERPRINT_KEY"
 # hidden from the start of every run, whether a file uses them or not: `hooks list` shows live
 # urls that were built from them.
 INTERPOLATED_PREFIXES = ("HOOK_", "HOOKS_")
-# The credentials a key is derived from when HOOKCTL_FINGERPRINT_KEY is not set: stable ones
-# only (a refresh token rotates, which would make every saved plan stale).
-_KEY_SOURCES = ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN", "KEAP_CLIENT_SECRET")
+# The credentials a key is derived from when HOOKCTL_FINGERPRINT_KEY is not set: KEAP_* keys,
+# tokens and secrets (KEAP_API_KEY, KEAP_PRODUCTION_KEY, KEAP_CLIENT_SECRET...), stable ones
+# only: a refresh token rotates, which would make every saved plan stale.
+_KEY_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")
+_NOT_KEY_SOURCES = frozenset({"KEAP_REFRESH_TOKEN"})
 # Shorter values are not hidden inside other text: replacing every "ab" would garble whole
 # outputs, and a value that short is no secret.
 MIN_HIDDEN = 4
@@ -70,7 +72,14 @@ def _material(env: Mapping[str, str]) -> bytes:
     explicit = env.get(FINGERPRINT_KEY_ENV)
     if explicit:
         return b"explicit\0" + explicit.encode("utf-8", "surrogatepass")
-    found = [f"{name}={env[name]}" for name in _KEY_SOURCES if env.get(name)]
+    found = [
+        f"{name}={env[name]}"
+        for name in sorted(env)
+        if name.startswith("KEAP_")
+        and name.endswith(_KEY_SUFFIXES)
+        and name not in _NOT_KEY_SOURCES
+        and env[name]
+    ]
     return "\0".join(found).encode("utf-8", "surrogatepass") if found else os.urandom(32)
 
 

@@ -293,10 +293,15 @@ def test_plan_comment_apply_and_drift_through_the_action(
     [listed, created] = comment_script(runner, existing=[])
     assert listed == ["list", {"owner": "o", "repo": "r", "issue_number": 7}]
     assert created[0] == "create" and created[1]["body"] == comment
-    mine = {"id": 42, "body": "<!-- hookctl-action:plan -->\nold plan"}
-    other = {"id": 41, "body": "a reviewer's comment"}
-    [_, updated] = comment_script(runner, existing=[other, mine])
+    bot = {"login": "github-actions[bot]"}
+    mine = {"id": 42, "body": "<!-- hookctl-action:plan -->\nold plan", "user": bot}
+    other = {"id": 41, "body": "a reviewer's comment", "user": {"login": "reviewer"}}
+    # A commenter's plant: the marker, then a fake plan it could later be edited into.
+    planted = {"id": 40, "body": "<!-- hookctl-action:plan -->\nfake", "user": {"login": "x"}}
+    [_, updated] = comment_script(runner, existing=[planted, other, mine])
     assert updated == ["update", {"owner": "o", "repo": "r", "comment_id": 42, "body": comment}]
+    [_, not_the_plant] = comment_script(runner, existing=[planted])
+    assert not_the_plant[0] == "create"
     assert sandbox.hooks() == []  # nothing written by a plan
 
     applied = run_action(
