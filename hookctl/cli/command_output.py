@@ -17,7 +17,7 @@ from hookctl.cli.output import print_json
 from hookctl.domain.results import OUTCOMES
 from hookctl.errors import HookctlError
 from hookctl.formats import documents, reports
-from hookctl.formats.text import PROBE_MARKS, markdown_text, mask_text, shown, summary_line
+from hookctl.formats.text import PROBE_MARKS, markdown_text, shown, summary_line
 from hookctl.system.files import write_atomically
 
 if TYPE_CHECKING:
@@ -147,15 +147,16 @@ def probe_report(
         print("No urls to probe.")
     elif fmt == "markdown":
         print(f"### hookctl probe\n\n**{markdown_text(summary, limit=None)}**\n")
-        print("| | result | time | name | hook url | detail |\n|---|---|---|---|---|---|")
+        # Markdown is the pull request's comment: ok or not and the outcome's name only, no
+        # timings or redirect targets, which would tell a pull request what the runner's
+        # network holds.
+        print("| | result | name | hook url |\n|---|---|---|---|")
         for (url, probe), name in zip(found, names, strict=True):
             cells = (
                 PROBE_MARKS.get(probe.outcome, "❌"),
                 probe.outcome,
-                f"{probe.milliseconds} ms",
                 markdown_text(name),
                 markdown_text(shown(url.url)),
-                markdown_text(mask_text(probe.detail)),
             )
             print("| " + " | ".join(cells) + " |")
         print(f"\n{_PROBE_NOTE}")

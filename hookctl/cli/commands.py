@@ -145,7 +145,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    options = _options(
+        args, "account_parallelism", "force", "allow_empty", "probe", "allow_private"
+    )
     targets = _targets(args, options)
     if args.out and len(targets) > 1:
         raise HookctlError(
@@ -180,6 +182,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
+        allow_private=args.allow_private,
     )
     command_output.probe_report(declared, found, args.format, len(targets) > 1)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR

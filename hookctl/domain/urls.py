@@ -9,7 +9,15 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from hookctl.domain.secrets import fingerprint, scrub
 
-__all__ = ["host", "is_loopback", "is_masked", "mask_url", "public_url", "under_prefix"]
+__all__ = [
+    "address_refusal",
+    "host",
+    "is_loopback",
+    "is_masked",
+    "mask_url",
+    "public_url",
+    "under_prefix",
+]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 # What mask_url puts in place of a hidden value.
@@ -50,6 +58,31 @@ def is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def address_refusal(address: str) -> str | None:
+    """Why hookctl will not connect to the IP `address` on a hooks file's say (probe), or
+    None when it may: private, link-local (the cloud metadata service), unspecified,
+    IPv4-mapped, multicast, reserved and other non-public addresses are refused. Loopback is
+    allowed: the sandbox and local receivers live there."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped or ip.sixtofour or ip.teredo):
+        # ::ffff:169.254.169.254 and the like reach an IPv4 address by another spelling.
+        return "an IPv4 address in IPv6 form"
+    if ip.is_loopback:
+        return None
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_multicast or ip.is_reserved or not ip.is_global:
+        return "not a public address"
+    return None
 
 
 def public_url(url: str) -> str:

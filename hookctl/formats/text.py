@@ -91,15 +91,16 @@ def probe_cell(
     change: Change, probes: Mapping[str, Probe] | None, *, markdown: bool = False
 ) -> str:
     """How the url of a create, update or verify answered the handshake (plan --probe):
-    'no echo, 12 ms', after a mark in markdown; empty for a delete, a url not probed, or a
-    plan made without --probe."""
+    'no echo, 12 ms' (in markdown a mark and the outcome only); empty for a delete, a url not
+    probed, or a plan made without --probe."""
 
     probe = probes.get(change.hook_url) if probes and change.action in PROBED_ACTIONS else None
     if probe is None:
         return ""
     if not markdown:
         return probe.label
-    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {markdown_text(probe.label)}"
+    # Markdown is a pull request's comment: the outcome's name, never a timing.
+    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {probe.outcome}"
 
 
 def hook_row(hook: Hook) -> Sequence[str]:
