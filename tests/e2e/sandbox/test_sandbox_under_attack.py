@@ -102,7 +102,11 @@ def test_the_banner_tells_the_real_bind_address_and_warns_off_loopback(
         assert on_loopback.loopback_only
         bound = on_loopback.bound_to
     out, err = capsys.readouterr()
-    assert bound.startswith("127.0.0.1:") and f"listening {bound}" in out and "WARNING" not in out + err
+    assert (
+        bound.startswith("127.0.0.1:")
+        and f"listening {bound}" in out
+        and "WARNING" not in out + err
+    )
     with _OffLoopback(api_key="k") as exposed:
         command_output.sandbox_banner(exposed, "k", None)
     out, err = capsys.readouterr()
