@@ -219,7 +219,20 @@ class Plan:
                 f"refusing to delete {deletes} of {self.managed_count} managed subscriptions: "
                 "the desired state declares no hooks at all; use --allow-empty if that is intended"
             )
-        if force or self.managed_count < self.safety.min_existing:
+        if force:
+            return
+        # Deleting an extra copy of a declared pair loses nothing, but only a few can come of
+        # racing applies: past one per declared subscription (at least min_existing), a list of
+        # copies is the answer's doing, not ours, and the plan is refused.
+        copies = sum(1 for c in self.changes if isinstance(c, Delete) and c.duplicate)
+        bound = max(self.safety.min_existing, self.declared_count)
+        if copies > bound:
+            raise UnsafePlanError(
+                f"refusing a plan that would delete {copies} extra copies of declared "
+                f"subscriptions (limit {bound}: one per declared subscription); "
+                "check them, then use --force to apply it anyway"
+            )
+        if self.managed_count < self.safety.min_existing:
             return
         # Extra copies of a declared pair are exempt: deleting one loses nothing. Updates and
         # deletes are also counted together, so that 3 of each out of 12 cannot pass two 30%

@@ -131,3 +131,28 @@ def test_handshake_headers_echo_the_secret_whatever_the_case(headers: Any) -> No
 def test_handshake_headers_are_empty_for_anything_but_a_handshake(headers: Any) -> None:
     assert handshake_headers(headers) == {}
     assert not is_handshake(headers)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["a" * 1025, "has space", "s\u00e9cret".encode().decode("latin-1")],
+    ids=["over 1024", "space", "non-ASCII"],
+)
+def test_the_middleware_answers_400_to_a_secret_it_cannot_echo_and_never_calls_the_app(
+    secret: str, serve: Callable[[WSGIApplication], str]
+) -> None:
+    import requests
+
+    called: list[str] = []
+
+    def recording(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        called.append(environ.get("PATH_INFO", ""))
+        return app(environ, start_response)
+
+    url = serve(HandshakeMiddleware(recording))
+    answer = requests.post(url, headers={"X-Hook-Secret": secret}, timeout=5)
+    assert answer.status_code == 400 and "X-Hook-Secret" not in answer.headers
+    assert called == []
+    # An event (no X-Hook-Secret) still reaches the app.
+    assert requests.post(url, data=b"{}", timeout=5).text == "event received"
+    assert called == ["/keap/hooks"]
