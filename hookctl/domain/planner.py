@@ -10,7 +10,7 @@ Matching is done with dict and set indexes in one pass over each side; nothing i
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -221,15 +221,17 @@ class Plan:
             )
         if force:
             return
-        # Deleting an extra copy of a declared pair loses nothing, but only a few can come of
-        # racing applies: past one per declared subscription (at least min_existing), a list of
-        # copies is the answer's doing, not ours, and the plan is refused.
-        copies = sum(1 for c in self.changes if isinstance(c, Delete) and c.duplicate)
-        bound = max(self.safety.min_existing, self.declared_count)
-        if copies > bound:
+        # Deleting an extra copy of a declared pair loses nothing, but racing applies leave a
+        # copy or two of a pair, never dozens: past min_existing copies of one pair, the list
+        # is the answer's doing, not ours, and the plan is refused.
+        copies = Counter(
+            (c.event_key, c.hook_url) for c in self.changes if isinstance(c, Delete) and c.duplicate
+        )
+        most = max(copies.values(), default=0)
+        if most > self.safety.min_existing:
             raise UnsafePlanError(
-                f"refusing a plan that would delete {copies} extra copies of declared "
-                f"subscriptions (limit {bound}: one per declared subscription); "
+                f"refusing a plan that would delete {most} extra copies of one declared "
+                f"subscription (limit {self.safety.min_existing} a subscription); "
                 "check them, then use --force to apply it anyway"
             )
         if self.managed_count < self.safety.min_existing:
