@@ -407,7 +407,7 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
     from hookctl.engine import selection as accounts
-    from hookctl.system.files import write_atomically
+    from hookctl.system.files import rewrite_in_place
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
@@ -423,7 +423,7 @@ def _import_update(args: argparse.Namespace) -> int:
     with runner.client(_options(args), document.accounts[0]) as keap:
         updated = update(keap, args.update, original)
     if updated.changed and not args.dry_run:
-        write_atomically(args.update, updated.text, what="the hooks file")
+        rewrite_in_place(args.update, updated.text, original, what="the hooks file")
     command_output.updated(updated, args.dry_run)
     return EXIT_OK
 

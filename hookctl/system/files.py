@@ -9,11 +9,12 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from hookctl.errors import HookctlError
 
-__all__ = ["PendingWrite", "begin_write", "write_atomically"]
+__all__ = ["PendingWrite", "begin_write", "rewrite_in_place", "write_atomically"]
 
 
 class PendingWrite:
@@ -85,6 +86,40 @@ def write_atomically(
     the moment of the rename, so that a file created meanwhile is not clobbered either.
     """
     begin_write(path, mode=mode, what=what, error=error).commit(text, overwrite=overwrite)
+
+
+def rewrite_in_place(
+    path: str | os.PathLike[str], text: str, original: str, *, what: str = "the file"
+) -> None:
+    """Replace the file at `path`, whose text was `original` when it was read, by `text`, as an
+    editor saving it would (fmt, import --update): the file keeps its permission bits; a
+    symlink is followed and stays a symlink (the file it points to is rewritten); a read-only
+    file is refused; and so is a file that changed since it was read (an edit saved meanwhile
+    is never lost). HookctlError, one line naming the path, otherwise."""
+    shown = os.fspath(path)
+    target = os.path.realpath(shown)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError as exc:
+        raise HookctlError(f"{shown}: cannot write {what}: {_reason(exc)}") from None
+    if not mode & stat.S_IWUSR:
+        raise HookctlError(f"{shown}: read-only (mode {mode:o}): {what} was not written")
+    pending = begin_write(target, mode=mode, what=what)
+    try:
+        with open(target, "rb") as current:
+            now = current.read(len(original.encode("utf-8")) + 1)
+    except OSError as exc:
+        pending.discard()
+        raise HookctlError(f"{shown}: cannot read it again: {_reason(exc)}") from None
+    if now != original.encode("utf-8"):
+        pending.discard()
+        raise HookctlError(
+            f"{shown}: changed since hookctl read it: {what} was not written (run it again)"
+        )
+    pending.commit(text)
+    # The umask may have taken bits away: the file keeps exactly the mode it had.
+    with contextlib.suppress(OSError):
+        os.chmod(target, mode)
 
 
 def _create_beside(target: str, mode: int) -> tuple[int, str]:

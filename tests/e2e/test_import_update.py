@@ -39,7 +39,7 @@ hooks:
     events: ["order.*"]         # every order event
 
   - name: notes
-    url: ${{NOTES_URL}}
+    url: ${{HOOK_NOTES_URL}}
     events: [note.add]
 
   - name: invoices
@@ -71,7 +71,7 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     assert main(["apply", "-f", str(path), "--yes"]) == 0
     assert plan_changes(path, capsys) == []
@@ -101,13 +101,13 @@ def test_import_update_takes_hand_made_changes_into_the_file(
         assert comment in text, comment
     for name in ("crm-contacts", "orders", "notes", "invoices"):
         assert f"- name: {name}" in text
-    assert "url: ${NOTES_URL}" in text
+    assert "url: ${HOOK_NOTES_URL}" in text
     assert "events: [contact.add, contact.edit, contact.delete]" in text
     assert f"url: {managed}/invoices-v2" in text
     assert "order.edit" not in text and "order.* expanded" in text
     assert f"url: {managed}/tickets" in text and "events: [task.add]" in text
     # The conflict is the user's to settle: with the variable set, nothing is left to do.
-    monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{managed}/notes-v2")
     assert plan_changes(path, capsys) == []
     # And a second update changes nothing.
     assert main(["import", "--update", str(path)]) == 0
@@ -122,7 +122,7 @@ def test_import_update_keeps_a_wildcard_that_still_matches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     assert main(["apply", "-f", str(path), "--yes"]) == 0
     original = path.read_text()
@@ -141,7 +141,7 @@ def test_a_new_url_with_a_token_becomes_a_placeholder_and_is_never_shown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     assert main(["apply", "-f", str(path), "--yes"]) == 0
     secret = "tok-RECOGNISABLE-91c3"
