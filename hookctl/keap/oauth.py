@@ -422,7 +422,10 @@ def _bounded_body(response: requests.Response) -> bytes:
     drip-fed answer is cut or ends in TimeoutError, never read whole."""
     deadline = time.monotonic() + TOKEN_DEADLINE
     raw = bytearray()
-    for chunk in response.iter_content(8192):
+    # Small reads: a read of n bytes waits for all n, so a drip-fed answer would hold one big
+    # read for n times the socket timeout; each small one is bounded by that timeout, and the
+    # deadline is checked between them. A token answer is a few hundred bytes.
+    for chunk in response.iter_content(64):
         raw += chunk
         if len(raw) > _MAX_TOKEN_FILE:
             break

@@ -91,7 +91,8 @@ def test_a_planted_lock_symlink_creates_nothing_where_it_points(
 
 
 class _Endpoint(http.server.BaseHTTPRequestHandler):
-    """A hostile token endpoint: what it answers is the server's `answer`."""
+    """A hostile token endpoint: what it answers is the server's `answer`, at once or (with
+    `drip`) one byte at a time."""
 
     server: Any
 
@@ -101,6 +102,9 @@ class _Endpoint(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.server.drip:
+            self._drip(body)
+            return
         sent = 0
         try:
             for start in range(0, len(body), 65536):
@@ -110,13 +114,25 @@ class _Endpoint(http.server.BaseHTTPRequestHandler):
             pass
         self.server.sent = sent
 
+    def _drip(self, body: bytes) -> None:
+        for index in range(len(body)):
+            try:
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            self.server.sent = index + 1
+            time.sleep(self.server.drip)
+
     def log_message(self, *args: object) -> None:
         pass
 
 
 class _EndpointServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
     answer: tuple[int, bytes] = (200, b"")
     sent = 0
+    drip = 0.0
 
 
 @pytest.fixture
@@ -157,6 +173,18 @@ def test_a_huge_answer_is_not_read_whole(
     assert code == 1
     # The client stopped reading at the bound: the server could not send it all.
     assert endpoint.sent < size // 2
+
+
+def test_a_drip_fed_answer_is_given_up_at_the_deadline(
+    app: Path, endpoint: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oauth, "TOKEN_DEADLINE", 0.5)
+    endpoint.drip = 0.05  # a byte every 50 ms: 200 bytes would take 10 s
+    endpoint.answer = (200, b'{"access_token": "' + b"a" * 180 + b'"}')
+    code, shown = _run(capsys, "hooks", "list")
+    assert code == 1 and "did not answer" in shown
+    # Given up long before the whole answer: counted in bytes, not timed.
+    assert endpoint.sent < 150
 
 
 def test_a_failed_write_after_the_refresh_keeps_the_pair_for_the_run_and_says_so(
