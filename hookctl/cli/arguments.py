@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from hookctl.version import __version__
 
 _COLORS = ("auto", "always", "never")
-SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
+SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report", "fixture")
 
 SANDBOX_ADMIN_HELP = """\
 admin calls (not Keap's; no credentials; JSON bodies):
@@ -24,6 +25,11 @@ admin calls (not Keap's; no credentials; JSON bodies):
   GET|POST /_sandbox/hooks               list, or seed [{eventKey, hookUrl, status}]
   PUT  /_sandbox/hooks/KEY/status        {"status": "Verified"|"Unverified"|"Inactive"}
   POST /_sandbox/events                  {"event_key": ..., "object_keys": [...]}: deliver
+  POST /_sandbox/trigger                 {"event_key", "objects": [{fields}], "shape", "wait"}:
+                                         make the change behind the event and deliver it
+  GET  /_sandbox/deliveries              the delivery log (?after=ID&limit=N&wait_ms=MS)
+  POST /_sandbox/deliveries/ID/resend    one attempt now with a logged delivery's body
+  GET|PUT /_sandbox/clock                {"time_scale": 0.001}: Keap's delays times this
   GET|DELETE /_sandbox/receiver-log      what the built-in receiver got
   POST /_sandbox/oauth/code              an authorization code for /token (no login page)
   POST /_sandbox/oauth/refresh-token     a refresh token, as if issued to the app earlier
@@ -44,12 +50,33 @@ def version() -> str:
         return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+# A command line hookctl cannot read: EX_USAGE of sysexits.h, since 2 means "changes found".
+EXIT_USAGE = 64
+_EXIT_STATUSES = """\
+exit status:
+  0    success (no changes)
+  1    error or refusal
+  2    changes found (plan --detailed-exitcode, drift)
+  64   a command line hookctl cannot read
+  130  interrupted"""
 
-    parser = argparse.ArgumentParser(
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors ending in EXIT_USAGE instead of argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM, DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+
+    parser = Parser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
+        epilog=_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -60,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
     )
     parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
@@ -76,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
-    config = argparse.ArgumentParser(add_help=False)
+    config = Parser(add_help=False)
     config.add_argument(
         "-f",
         "--file",
@@ -92,12 +119,28 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--account-parallelism",
         type=_positive_int,
-        default=4,
+        default=DEFAULT_ACCOUNT_PARALLELISM,
         metavar="N",
-        help="accounts worked on at once, each with its own client and rate budget (default 4)",
+        help="accounts worked on at once, each with its own client and rate budget (accounts "
+        f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
-    output = argparse.ArgumentParser(add_help=False)
+    output = Parser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # plan and drift can also write the fleet health page; -o means what it means for
+    # `import`: the file written instead of stdout.
+    page = Parser(add_help=False)
+    page.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "html"),
+        default="text",
+        help="html: one self-contained page, a row per account (write it with -o FILE)",
+    )
+    page.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="with --format html: write the page here (default: stdout)",
+    )
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -113,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler="validate")
 
     plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
+        "plan", parents=[common, config, page], help="show what apply would change"
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -161,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, output],
+        parents=[common, config, page],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(
@@ -192,7 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
-    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument(
+        "--all",
+        action="store_true",
+        help="own every subscription (all: true), integration platforms' (Zapier, Make, ...) "
+        "too; without it those go to ownership.ignore",
+    )
+    adopt.add_argument(
+        "--schema",
+        metavar="URL",
+        help="where the file's editor modeline points for hooks.schema.json (default: a "
+        "schemas/ copy beside or above FILE, else this version's file on GitHub)",
+    )
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     adopt.add_argument(
         "--account", metavar="NAME", help="declare the account under this name (accounts:)"
@@ -242,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default="hooks",
         choices=SCHEMA_NAMES,
-        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
+        help="hooks (hooks.yaml, the default), plan, drift, accounts, report or fixture",
     )
     schema.set_defaults(handler="schema")
 
@@ -251,8 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox",
         help="run the local Keap-compatible sandbox",
         description="A Keap-compatible hooks API on loopback, at /crm/rest/v1, with Keap's "
-        "token endpoint at /token and a receiver at /receiver. It accepts X-Keap-API-Key, "
-        "Authorization: Bearer and ?access_token=.",
+        "token endpoint at /token, the objects behind events at Keap's v1 paths (/contacts, "
+        "/tasks, ...) and a receiver at /_sandbox/receiver. It accepts X-Keap-API-Key, "
+        "Authorization: Bearer and ?access_token=. Deliveries follow Keap's rules (retries "
+        "30-60 s, 30-60 s, 5 min, 30 min; 30 s to answer; 410 deactivates at once) on a clock "
+        "--time-scale times Keap's.",
         epilog=SANDBOX_ADMIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -293,6 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds the handshake and each delivery may take (default 10)",
     )
     sandbox.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=0.001,
+        metavar="X",
+        help="Keap's delivery delays and 30 s answer timeout times X: 1 is Keap's real clock, "
+        "0.001 (default) makes the 30-minute retry 1.8 s (the timeout stays at least 2 s)",
+    )
+    sandbox.add_argument(
+        "--payload-shape",
+        choices=("documented", "field"),
+        default="documented",
+        help="the deliveries' body: as Keap documents it (default), or as seen in the field "
+        '(apiUrl "", integer ids, timestamps in seconds, a top-level api_url)',
+    )
+    sandbox.add_argument(
         "--allow-outbound",
         action="store_true",
         help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
@@ -306,7 +378,94 @@ def build_parser() -> argparse.ArgumentParser:
         help="log more (-vv: every call)",
     )
     sandbox.set_defaults(handler="sandbox")
+    _trigger_command(commands, common)
+    _deliveries_command(commands, common)
     return parser
+
+
+def _trigger_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    trigger = commands.add_parser(
+        "trigger",
+        parents=[common],
+        help="make the change behind an event on the sandbox and show its deliveries",
+        description="Makes the change that produces EVENT on the sandbox at --api-url "
+        "(default $KEAP_API_URL, else http://127.0.0.1:8787/crm/rest/v1) from a built-in "
+        "fixture of Keap's object, delivers it to the event's Verified subscriptions with "
+        "Keap's retries, and prints each attempt.",
+        epilog="examples:\n  hookctl trigger contact.add --set email=ada@example.com\n"
+        "  hookctl trigger task.complete --set priority:=3 --count 5 --no-wait\n"
+        "  hookctl trigger order.add --fixture order.yaml --shape field",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trigger.add_argument("event", metavar="EVENT", help="an event key, e.g. contact.add")
+    trigger.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a field: FIELD=text, or FIELD:=JSON for numbers, booleans, lists; "
+        "dotted paths reach nested fields (email_addresses.0.email); contacts also take "
+        "email= and phone=; repeatable",
+    )
+    trigger.add_argument(
+        "--count",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="objects to change (default 1), delivered in batches of up to 1,000 as Keap does",
+    )
+    trigger.add_argument(
+        "--fixture",
+        metavar="FILE",
+        help="your own fixture, JSON or YAML (`hookctl schema fixture`), instead of the "
+        "built-in one",
+    )
+    trigger.add_argument(
+        "--shape",
+        choices=("documented", "field"),
+        help="the body delivered: as documented, or as seen in the field (default: the "
+        "sandbox's --payload-shape)",
+    )
+    trigger.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="return once the change is made, without waiting for the deliveries",
+    )
+    trigger.add_argument("--format", choices=("text", "json"), default="text")
+    trigger.set_defaults(handler="trigger")
+
+
+def _deliveries_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--format", choices=("text", "json"), default="text")
+    deliveries = commands.add_parser(
+        "deliveries",
+        parents=[common, filters],
+        help="the sandbox's delivery log: every attempt, its body and the answer",
+        description="Every delivery attempt the sandbox at --api-url made: time, hook, event, "
+        "url (masked), status, duration, attempt and the subscription's status after it. "
+        "`deliveries resend ID` replays one now.",
+    )
+    deliveries.add_argument(
+        "--follow", action="store_true", help="keep printing attempts as they happen (Ctrl-C ends)"
+    )
+    deliveries.add_argument("--hook", metavar="KEY", help="only this subscription's attempts")
+    deliveries.add_argument("--event", metavar="GLOB", help="only these events, e.g. 'contact.*'")
+    deliveries.add_argument(
+        "--failed", action="store_true", help="only attempts that failed (no answer, < 200, >= 400)"
+    )
+    deliveries.add_argument(
+        "--body", action="store_true", help="print each attempt's request body too"
+    )
+    deliveries.set_defaults(handler="deliveries", resend=None)
+    operations = deliveries.add_subparsers(title="operations", metavar="OPERATION")
+    resend = operations.add_parser(
+        "resend",
+        parents=[common, filters],
+        help="deliver a logged delivery's body again now, once",
+    )
+    resend.add_argument("resend", type=_positive_int, metavar="ID", help="the delivery's id")
 
 
 def _auth_command(commands: Any) -> None:
@@ -366,7 +525,7 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
 
 
 def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    fmt = argparse.ArgumentParser(add_help=False)
+    fmt = Parser(add_help=False)
     fmt.add_argument("--format", choices=("table", "json"), default="table")
     fmt.add_argument(
         "--account",
@@ -376,9 +535,10 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     fmt.add_argument(
         "-f",
         "--file",
-        default="hooks.yaml",
         metavar="FILE",
-        help="the hooks file --account is read from (default: hooks.yaml)",
+        help="use this hooks file's account (name it with --account when it has several); "
+        "its hook urls are not read, so their ${VAR}s need not be set "
+        "(default with --account: hooks.yaml)",
     )
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"
@@ -393,7 +553,12 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
     op("types", "the event types this account can subscribe to")
     listing = op("list", "every subscription in the account")
-    listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
+    listing.add_argument(
+        "--status",
+        type=_status,
+        metavar="STATUS",
+        help="only subscriptions with this status: Verified, Unverified or Inactive (any case)",
+    )
     listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
     listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
     get = op("get", "one subscription")
@@ -478,6 +643,18 @@ def _shard(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _status(text: str) -> str:
+    """A hook status as Keap spells it, from any case (people type `inactive`)."""
+    from hookctl.domain.models import parse_status
+
+    try:
+        return parse_status(text.capitalize())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a status: Verified, Unverified or Inactive"
+        ) from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -492,6 +669,13 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a number of seconds") from None
     if not 0 <= value < 1e9:  # NaN and inf too
         raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
+    return value
+
+
+def _time_scale(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text}: at most 1 (Keap's real clock)")
     return value
 
 

@@ -5,6 +5,7 @@ from hookctl goes through shown (urls masked, control characters escaped)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -17,7 +18,13 @@ from hookctl.domain.results import OUTCOMES
 from hookctl.domain.secrets import fingerprint
 from hookctl.errors import HookctlError
 from hookctl.formats import documents, reports
-from hookctl.formats.text import PROBE_MARKS, markdown_text, shown, summary_line
+from hookctl.formats.text import (
+    PROBE_MARKS,
+    counted,
+    markdown_text,
+    shown,
+    summary_line,
+)
 from hookctl.system.files import write_atomically
 
 if TYPE_CHECKING:
@@ -38,6 +45,9 @@ def valid(target: Target, desired: DesiredState) -> None:
         where += f" (account {target.account.name})"
     hooks = {sub.name for sub in desired.subscriptions}
     print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
+    if target.document.unset:
+        # Placeholders are fine here; the commands that send urls need their values.
+        print(f"  plan and apply will need: {', '.join(target.document.unset)}")
 
 
 def hooks_result(
@@ -81,8 +91,9 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
         # Names and keys only: the values are what the file is kept free of.
         print(
             "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
-            "before plan or apply, set these variables to the values the urls have in Keap "
-            "now (`hookctl hooks get KEY --reveal` shows them):",
+            "validate --offline needs none of them; before plan or apply, set them to the "
+            "values the urls have in Keap now (`hookctl hooks get KEY --reveal -f FILE` "
+            "shows them):",
             file=sys.stderr,
         )
         width = max(len(p.name) for p in imported.placeholders)
@@ -171,13 +182,24 @@ def probe_report(
         print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))
 
 
+# The diff lines `fmt --check` shows of one file, at most.
+DIFF_MAX_LINES = 2000
+
+
 def formatted(results: Sequence[Formatted], check: bool) -> None:
     """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
-    stdout, and a count on stderr."""
+    stdout, with --check each followed by its unified diff (urls masked, bounded), and a
+    count on stderr."""
     changed = [result for result in results if result.changed]
     for result in changed:
         verb = "would reformat" if check else "reformatted"
         print(f"{verb} {shown(result.path)}")
+        if check:
+            diff = result.diff()
+            for line in diff[:DIFF_MAX_LINES]:
+                print(shown(line))
+            if len(diff) > DIFF_MAX_LINES:
+                print(f"... {len(diff) - DIFF_MAX_LINES} more lines of diff")
     unchanged = len(results) - len(changed)
     print(
         f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "
@@ -266,3 +288,62 @@ def _secret_hint(secret: str) -> str:
     """A secret as the sandbox's start shows it: its length and a keyed fingerprint, never a
     character of it nor a plain hash a guess could be checked against."""
     return f"***({fingerprint(secret)}, {len(secret)} characters)"
+
+
+def deliveries(
+    records: Sequence[Mapping[str, Any]],
+    fmt: str,
+    *,
+    body: bool,
+    follow: bool = False,
+    header: bool = True,
+) -> bool:
+    """Delivery log records: a table, or one JSON document per record when followed (JSON
+    lines) and a list otherwise. The hook url is masked; a body is printed only when asked
+    for, as JSON on the next line. Returns whether the table's header was printed (`header`
+    asks for it; a follower prints it once, before its first line)."""
+    if fmt == "json":
+        if follow:
+            for record in records:
+                print(json.dumps(reports.delivery_json(record)), flush=True)
+        else:
+            print_json([reports.delivery_json(record) for record in records])
+        return False
+    printed = header and bool(records or not follow)
+    if printed:
+        print(reports.DELIVERY_HEADER)
+    for record in records:
+        print(reports.delivery_line(record), flush=True)
+        if body:
+            print("        " + shown(json.dumps(record.get("body"))), flush=True)
+    return printed
+
+
+def trigger_result(outcome: Mapping[str, Any], fmt: str, *, waited: bool) -> None:
+    """What `hookctl trigger` did: the objects changed, then each delivery attempt."""
+    if fmt == "json":
+        attempts = [reports.delivery_json(record) for record in outcome.get("attempts", [])]
+        print_json({**outcome, "attempts": attempts})
+        return
+    event_key = shown(str(outcome.get("event_key", "")))
+    ids = [str(object_id) for object_id in outcome.get("objects", [])]
+    shown_ids = ", ".join(ids[:10]) + (f", … ({len(ids)} in all)" if len(ids) > 10 else "")
+    print(f"Triggered {event_key} for {counted(len(ids), 'object')}: {shown(shown_ids)}")
+    subscriptions = outcome.get("subscriptions", [])
+    if not subscriptions:
+        print(f"No Verified subscription for {event_key}: nothing delivered.")
+        return
+    print(f"Delivering to {counted(len(subscriptions), 'Verified subscription')}.")
+    if not waited:
+        print("Not waiting: see `hookctl deliveries --follow`.")
+        return
+    attempts = outcome.get("attempts", [])
+    print(reports.DELIVERY_HEADER)
+    for record in attempts:
+        print(reports.delivery_line(record))
+    for delivery in outcome.get("deliveries", []):
+        print(
+            f"hook {shown(str(delivery.get('key', '')))}: {shown(str(delivery.get('result')))} "
+            f"after {counted(int(delivery.get('attempts') or 0), 'attempt')}, "
+            f"now {shown(str(delivery.get('status') or '-'))}"
+        )

@@ -33,7 +33,13 @@ from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Target, UnknownAccount
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import Keap
-from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.transport import Connections
+from hookctl.keap.waits import (
+    DEFAULT_ACCOUNT_PARALLELISM,
+    DEFAULT_MAX_RATE,
+    DEFAULT_MAX_WAIT,
+    Quota,
+)
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -82,7 +88,7 @@ class Options:
     # Writes in flight at once in one account.
     parallelism: int = 4
     # Accounts worked on at once, each with its own client and rate budget.
-    account_parallelism: int = 4
+    account_parallelism: int = DEFAULT_ACCOUNT_PARALLELISM
     # Lifts the safety thresholds' ratio limits.
     force: bool = False
     # Lets a desired state with no hooks delete every managed subscription.
@@ -118,6 +124,8 @@ class Planned:
     # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
     # changes that make Keap run it (create, update, verify).
     probes: Mapping[str, Probe] | None = None
+    # Keap's daily quota as the account's last answer reported it, when it reported one.
+    quota: Quota | None = None
 
 
 # -- targets and clients -----------------------------------------------------------------------
@@ -128,9 +136,14 @@ def api_url(options: Options, account: Account | None) -> str | None:
     return options.api_url or (account and account.api_url) or None
 
 
-def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
-    """A client for `account` (None: the credentials of the environment). The only place one
-    is built."""
+def client(
+    options: Options,
+    account: Account | None,
+    pool_size: int = READ_POOL_SIZE,
+    connections: Connections | None = None,
+) -> Keap:
+    """A client for `account` (None: the credentials of the environment), on `connections`
+    when given. The only place one is built."""
     return Keap(
         api_url(options, account),
         api_key_env=account.api_key_env if account else None,
@@ -139,6 +152,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),
+        connections=connections,
     )
 
 
@@ -158,14 +172,17 @@ def targets(
     account: str | None,
     options: Options,
     saved: SavedPlan | None = None,
+    *,
+    placeholders: bool = False,
 ) -> list[Target]:
     """Every account of every hooks file `files` names (hooks.yaml by default), or the one named
     `account`, each file checked before anything is sent to Keap. With a saved plan: the one
-    account it was made for, in `files` or else the file it was made from."""
+    account it was made for, in `files` or else the file it was made from. With
+    `placeholders` (validate), variables of the hooks entries may be unset."""
     if saved is not None:
         return _saved_targets(saved, files, account, options)
     paths = accounts.hooks_files(files or DEFAULT_FILES)
-    found = accounts.select(accounts.read_all(paths), account)
+    found = accounts.select(accounts.read_all(paths, placeholders=placeholders), account)
     _check_entry_targets(found, options.targets)
     for first, second in accounts.same_account(
         found, lambda each: api_url(options, each) or DEFAULT_API_URL
@@ -204,9 +221,17 @@ def with_saved_targets(options: Options, saved: SavedPlan | None) -> Options:
     return replace(options, targets=saved.targets)
 
 
-def account_in(path: str, name: str) -> Account:
-    """The account `name` of one hooks file (UnknownAccount if it has none of that name)."""
-    return accounts.select(accounts.read_all([path]), name)[0].account
+def account_in(path: str, name: str | None) -> Account:
+    """The account `name` of one hooks file, or its only one (UnknownAccount if it has none of
+    that name; HookctlError naming them when it has several and `name` is None). Its hook urls
+    are not needed (`hookctl hooks` never sends them), so their variables may be unset."""
+    (document,) = accounts.read_all([path], placeholders=True)
+    if name is None and len(document.accounts) > 1:
+        raise HookctlError(
+            f"{path} declares several accounts ({', '.join(document.account_names)}): "
+            "name one with --account NAME"
+        )
+    return accounts.select([document], name)[0].account
 
 
 def saved_selection(
@@ -449,20 +474,23 @@ def _plan_each(
     pool_size: int = READ_POOL_SIZE,
     judge: Callable[[Target, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
+    keep_open: bool = True,
+    connections: Connections | None = None,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
-    """Plan every target side by side, each with its own client, left open for the caller.
+    """Plan every target side by side, each with its own client, left open for the caller
+    (closed in the target's own thread, while others wait on Keap, unless `keep_open`).
     `judge` runs in the target's thread and returns the account as it is to be used, or
     refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
     too)."""
 
     def work(target: Target) -> tuple[Planned, Keap]:
-        keap = client(options, target.account, pool_size)
+        keap = client(options, target.account, pool_size, connections)
         try:
             # The account's event types are fetched only when the file needs them.
             desired = target.desired(keap.event_types)
             live = tuple(keap.list())
             made = targeted(make_plan(desired, live), desired, options.targets)
-            planned = Planned(desired, live, made, keap.api_url)
+            planned = Planned(desired, live, made, keap.api_url, quota=keap.quota)
             if judge is not None:
                 planned = judge(target, planned)
             if on_quota is not None:
@@ -470,6 +498,8 @@ def _plan_each(
         except BaseException:
             keap.close()
             raise
+        if not keep_open:
+            keap.close()
         return planned, keap
 
     return accounts.run_each(targets, work, options.account_parallelism)
@@ -481,15 +511,21 @@ def _read_each(
     judge: Callable[[Target, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
-    """Plan every target for reading only: the clients are closed."""
-    outcomes = _plan_each(targets, options, judge=judge, on_quota=on_quota)
-    for outcome in outcomes:
-        if outcome.value is not None:
-            outcome.value[1].close()
+    """Plan every target for reading only: the clients are closed, and share their
+    connections (one account after another reuses them instead of a new one each)."""
+    with Connections(options.account_parallelism) as connections:
+        outcomes = _plan_each(
+            targets,
+            options,
+            judge=judge,
+            on_quota=on_quota,
+            keep_open=False,
+            connections=connections,
+        )
     return [_without_client(outcome) for outcome in outcomes]
 
 
 def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
     if outcome.value is None:
-        return Outcome(outcome.target, error=outcome.error)
-    return Outcome(outcome.target, value=outcome.value[0])
+        return Outcome(outcome.target, error=outcome.error, seconds=outcome.seconds)
+    return Outcome(outcome.target, value=outcome.value[0], seconds=outcome.seconds)
