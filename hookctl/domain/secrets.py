@@ -24,6 +24,7 @@ __all__ = [
     "FINGERPRINT_KEY_ENV",
     "INTERPOLATED_PREFIXES",
     "MIN_HIDDEN",
+    "derive_key",
     "fingerprint",
     "hide",
     "keyed_digest",
@@ -50,6 +51,7 @@ _MAX_HIDDEN = 10_000
 _lock = threading.Lock()
 _hidden: set[str] = set()
 _key: list[bytes] = []
+_process_key = os.urandom(32)
 
 
 def start_run(env: Mapping[str, str]) -> None:
@@ -57,18 +59,19 @@ def start_run(env: Mapping[str, str]) -> None:
     variables, and choose the fingerprint key from `env` (see the module's docstring). Without
     any source, a random key for this process: fingerprints still tell values apart within one
     run."""
-    key = _derived(env)
+    material = _material(env)
     with _lock:
-        _key[:] = [key]
+        if material is not None:
+            _key[:] = [derive_key(material)]
+        else:
+            # No secret to derive from: one random key for the whole process, so that every
+            # run in it (a test's plan, then its apply) shows the same fingerprints.
+            _key[:] = [_process_key]
         _hidden.clear()
     hide(value for name, value in env.items() if name.startswith(INTERPOLATED_PREFIXES))
 
 
-def _derived(env: Mapping[str, str]) -> bytes:
-    return hashlib.sha256(b"hookctl fingerprint key\0" + _material(env)).digest()
-
-
-def _material(env: Mapping[str, str]) -> bytes:
+def _material(env: Mapping[str, str]) -> bytes | None:
     explicit = env.get(FINGERPRINT_KEY_ENV)
     if explicit:
         return b"explicit\0" + explicit.encode("utf-8", "surrogatepass")
@@ -80,21 +83,25 @@ def _material(env: Mapping[str, str]) -> bytes:
         and name not in _NOT_KEY_SOURCES
         and env[name]
     ]
-    return "\0".join(found).encode("utf-8", "surrogatepass") if found else os.urandom(32)
+    return "\0".join(found).encode("utf-8", "surrogatepass") if found else None
 
 
 def _current_key() -> bytes:
     with _lock:
         if not _key:
-            _key.append(
-                hashlib.sha256(b"hookctl fingerprint key\0" + _material(os.environ)).digest()
-            )
+            material = _material(os.environ)
+            _key.append(derive_key(material) if material is not None else _process_key)
         return _key[0]
 
 
-def keyed_digest(data: bytes) -> str:
-    """The hex HMAC-SHA256 of `data` under the run's fingerprint key."""
-    return hmac.new(_current_key(), data, hashlib.sha256).hexdigest()
+def keyed_digest(data: bytes, key: bytes | None = None) -> str:
+    """The hex HMAC-SHA256 of `data` under `key`, by default the run's fingerprint key."""
+    return hmac.new(key or _current_key(), data, hashlib.sha256).hexdigest()
+
+
+def derive_key(material: bytes) -> bytes:
+    """A fingerprint key from secret `material` (a credential's value)."""
+    return hashlib.sha256(b"hookctl fingerprint key\0" + material).digest()
 
 
 def fingerprint(value: str) -> str:

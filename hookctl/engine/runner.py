@@ -332,10 +332,11 @@ def save(path: str, target: Target, planned: Planned) -> None:
         path,
         planned.plan,
         config_digest=planfile.desired_digest(planned.desired),
-        live_fingerprint=planfile.fingerprint(planned.live),
+        live_fingerprint=planfile.fingerprint(planned.live, planned.desired.account),
         source=target.source,
         api_url=planned.api_url,
         account=target.account.name,
+        credentials=planned.desired.account,
     )
 
 
@@ -393,6 +394,7 @@ def check(
             planned.live,
             api_url=planned.api_url,
             account=target.account.name,
+            credentials=planned.desired.account,
         )
     planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
     return planned

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +137,36 @@ def test_the_api_url_pinned_outside_the_file_wins_over_the_pull_requests(
     )
     witness.run(0, "plan", "-f", str(config))
     witness.run(0, "plan", "-f", str(config), "--api-url", env.api_url)
+
+
+def test_a_saved_plan_made_in_one_process_applies_in_another_with_its_own_key(
+    env: Sandbox, api_key: str, tmp_path: Path
+) -> None:
+    """The digests are keyed with the account's own credential, whatever its variable is
+    called, so plan and apply agree across processes; another key makes the plan stale."""
+    config = tmp_path / "hooks.yaml"
+    config.write_text(
+        "version: 1\naccount:\n  credentials:\n    api_key_env: CLIENT_KEY\n"
+        f"hooks:\n  - name: a\n    url: {env.receiver_url}/a?token=${{HOOK_TOKEN}}\n"
+        "    events: [contact.add]\n"
+    )
+    plan_file = tmp_path / "plan.json"
+    child = {**os.environ, "CLIENT_KEY": api_key, "HOOK_TOKEN": "739105"}
+    child.pop("KEAP_API_KEY", None)
+
+    def hookctl(*argv: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hookctl", *argv],
+            env={**child, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert hookctl("plan", "-f", str(config), "--out", str(plan_file)).returncode == 0
+    other = hookctl("apply", str(plan_file), "--auto-approve", HOOKCTL_FINGERPRINT_KEY="x")
+    assert other.returncode == 1 and "stale plan" in other.stderr
+    applied = hookctl("apply", str(plan_file), "--auto-approve")
+    assert applied.returncode == 0, applied.stderr
+    assert len(env.hooks()) == 1
