@@ -51,11 +51,12 @@ COLLECTION_EVENTS: dict[str, str] = {
 COLLECTIONS = frozenset(EVENT_COLLECTIONS.values())
 # The calls Keap's v1 document has on each collection and on one of its objects, as read in
 # api-evangelist/keap openapi/_original/keap-v1-openapi.json (commit d3ed7ed9); anything else
-# answers 405 as Keap's would. Assumptions, where the parts read did not show a call the
-# sandbox needs: PATCH and DELETE of one contact, company, product and user, GET of one company,
-# product, opportunity and user, and of one subscription (so that an event's apiUrl answers);
-# lead sources (no v1 path) get everything; transactions, which only payments make, can only
-# be read.
+# answers 405 as Keap's would. Assumptions, where the document has no call the sandbox needs
+# (tests/e2e/sandbox/test_sandbox_objects_as_keap.py names each): GET of one subscription and
+# of one user, so that subscription.* and user.* events' apiUrl answers; lead sources, which
+# have no v1 path, get the usual calls at /leadsources. Keap's document has no way to change
+# or delete a subscription, tag, user or transaction through v1: those changes are made by
+# `hookctl trigger` (the sandbox's admin path) only.
 _COLLECTION_CALLS = ("GET", "POST")
 _ONE_CALLS: dict[str, tuple[str, ...]] = {
     "appointments": ("GET", "PATCH", "PUT", "DELETE"),
@@ -70,7 +71,7 @@ _ONE_CALLS: dict[str, tuple[str, ...]] = {
     "tags": ("GET",),
     "tasks": ("GET", "PATCH", "PUT", "DELETE"),
     "transactions": ("GET",),
-    "users": ("GET", "PATCH"),
+    "users": ("GET",),
 }
 OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     **{
