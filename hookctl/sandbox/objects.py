@@ -96,6 +96,59 @@ def collection_of(event_key: str) -> str:
     return EVENT_COLLECTIONS[event_noun(event_key)]
 
 
+# The dates Keap sets itself, under the names each object's schema gives them (Task and Order
+# say creation_date/modification_date; Company, Product, Subscription, Tag, Appointment and
+# EcommerceReportingTransaction declare none, so the sandbox adds none). Lead sources have no
+# schema: they are assumed to be dated as contacts are.
+_DATED = ("date_created", "last_updated")
+DATE_FIELDS: dict[str, tuple[str, str]] = {
+    "contacts": _DATED,
+    "leadsources": _DATED,
+    "notes": _DATED,
+    "opportunities": _DATED,
+    "users": _DATED,
+    "orders": ("creation_date", "modification_date"),
+    "tasks": ("creation_date", "modification_date"),
+}
+
+
+def as_keap_answers(collection: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """fields in the shape Keap answers with. Keap's create bodies differ from its answers for
+    orders (CreateOrder: order_title, contact_id, order_items of product_id; Order: title,
+    contact {id}, order_items with product {id}) and users (CreateUser: email; RestUser:
+    email_address); fields already in the answer's shape pass unchanged."""
+    result = copy.deepcopy(dict(fields))
+    if collection == "users" and "email" in result:
+        result.setdefault("email_address", result.pop("email"))
+    if collection != "orders":
+        return result
+    if "order_title" in result:
+        result.setdefault("title", result.pop("order_title"))
+    if "contact_id" in result:
+        result.setdefault("contact", {"id": result.pop("contact_id")})
+    items = result.get("order_items")
+    if isinstance(items, list):
+        result["order_items"] = [_order_item(item) for item in items]
+    return result
+
+
+def _order_item(item: Any) -> Any:
+    """A CreateOrderItem as the OrderItem Keap answers with (price is a string in the request,
+    a number in the answer)."""
+    if not isinstance(item, dict) or "product_id" not in item:
+        return item
+    made = {k: v for k, v in item.items() if k not in ("product_id", "item_type", "price")}
+    made["product"] = {"id": item["product_id"]}
+    if "item_type" in item:
+        made["type"] = item["item_type"]
+    if "price" in item:
+        try:
+            made["price"] = float(item["price"])
+        except (TypeError, ValueError):
+            made["price"] = item["price"]
+    return made
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -121,12 +174,8 @@ class Objects:
             object_id = self._next_id.get(collection, 101)
             self._next_id[collection] = object_id + 1
             now = _now()
-            record = {
-                **copy.deepcopy(dict(fields)),
-                "id": object_id,
-                "date_created": now,
-                "last_updated": now,
-            }
+            record = {**as_keap_answers(collection, fields), "id": object_id}
+            record.update(dict.fromkeys(DATE_FIELDS.get(collection, ()), now))
             self._objects.setdefault(collection, {})[object_id] = record
             self._count += 1
             return copy.deepcopy(record)
@@ -148,9 +197,11 @@ class Objects:
             record = self._objects.get(collection, {}).get(object_id)
             if record is None:
                 return None
-            kept = {k: record[k] for k in ("id", "date_created")}
+            dates = DATE_FIELDS.get(collection, ())
+            kept = {k: record[k] for k in ("id", *dates[:1])}
             base = kept if replace else record
-            record = {**base, **copy.deepcopy(dict(fields)), **kept, "last_updated": _now()}
+            record = {**base, **as_keap_answers(collection, fields), **kept}
+            record.update(dict.fromkeys(dates[1:], _now()))
             self._objects[collection][object_id] = record
             return copy.deepcopy(record)
 
