@@ -114,14 +114,25 @@ DATE_FIELDS: dict[str, tuple[str, str]] = {
 
 def as_keap_answers(collection: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """fields in the shape Keap answers with. Keap's create bodies differ from its answers for
-    orders (CreateOrder: order_title, contact_id, order_items of product_id; Order: title,
-    contact {id}, order_items with product {id}) and users (CreateUser: email; RestUser:
-    email_address); fields already in the answer's shape pass unchanged."""
+    orders (CreateOrder: order_title, contact_id, order_items of product_id, shipping_address;
+    Order: title, contact {id}, order_items with product {id}, shipping_information), users
+    (CreateUser: email; RestUser: email_address), contacts (CreateContactOrigin has no date,
+    ContactOrigin requires one) and tags (CreateTag's category is {id}, TagCategory requires a
+    name too); fields already in the answer's shape pass unchanged."""
     result = copy.deepcopy(dict(fields))
     if collection == "users" and "email" in result:
         result.setdefault("email_address", result.pop("email"))
+    origin = result.get("origin")
+    if collection == "contacts" and isinstance(origin, dict) and "date" not in origin:
+        origin["date"] = _now()
+    category = result.get("category")
+    if collection == "tags" and isinstance(category, dict) and "name" not in category:
+        # Assumption: the sandbox keeps no tag categories, so it knows none's name.
+        category["name"] = ""
     if collection != "orders":
         return result
+    if "shipping_address" in result:
+        result.setdefault("shipping_information", result.pop("shipping_address"))
     if "order_title" in result:
         result.setdefault("title", result.pop("order_title"))
     if "contact_id" in result:

@@ -220,14 +220,15 @@ def test_each_built_in_fixture_uses_the_field_names_of_keaps_schema(noun: str) -
 def test_keaps_own_create_bodies_come_back_in_the_shapes_of_keaps_answers(
     checker: Checker,
 ) -> None:
-    # CreateOrder and CreateUser, the request schemas of Keap's document, name fields otherwise
-    # than the Order, EcommerceReportingOrder and RestUser its answers hold.
+    # CreateOrder, CreateUser, CreateOrPatchContact and CreateTag, request schemas of Keap's
+    # document, name or require fields otherwise than the answers' schemas do.
     order = {
         "contact_id": 101,
         "order_title": "Two widgets",
         "order_date": "2030-01-15T09:00:00.000Z",
         "order_type": "Online",
         "order_items": [{"product_id": 7, "quantity": 2, "price": "9.50"}],
+        "shipping_address": {"line1": "1 Engine Row", "zip_code": "85001"},
     }
     made = checker.call("POST", "/orders", order).json()
     got = checker.call("GET", f"/orders/{made['id']}").json()
@@ -239,5 +240,12 @@ def test_keaps_own_create_bodies_come_back_in_the_shapes_of_keaps_answers(
         )
         assert answer["order_items"] == [{"quantity": 2, "price": 9.5, "product": {"id": 7}}]
         assert "contact_id" not in answer
+    assert made["shipping_information"] == {"line1": "1 Engine Row", "zip_code": "85001"}
+    contact = {**fixture("contact.add"), "origin": {"ip_address": "192.0.2.1"}}
+    made = checker.call("POST", "/contacts", contact).json()
+    checker.call("GET", f"/contacts/{made['id']}")
+    assert made["origin"]["ip_address"] == "192.0.2.1"
+    tag = checker.call("POST", "/tags", {"name": "VIP", "category": {"id": 3}}).json()
+    assert checker.call("GET", f"/tags/{tag['id']}").json()["category"]["id"] == 3
     user = checker.call("POST", "/users", {"email": "grace@example.com", "given_name": "Grace"})
     assert user.json()["email_address"] == "grace@example.com"
