@@ -53,7 +53,7 @@ def _use_the_checkout() -> bool:
 
 FROM_CHECKOUT = _use_the_checkout()
 
-from helpers.cli import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
+from helpers.cli import CLOSED_PORT, TWO, Cli, Terminal, Tty, write_config  # noqa: E402
 from helpers.witness import Witness  # noqa: E402
 
 from hookctl.keap.client import RetryPolicy  # noqa: E402
@@ -276,6 +276,14 @@ def unreachable_api(env: Sandbox, fast_retries: None, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The one way the tests run hookctl in-process: `cli.run("plan", "-f", path, status=2)`
+    returns a Result (out, err, status). Run it after `env`/`config` so that it talks to the
+    test's sandbox; `tty` makes its stdout or stdin a terminal."""
+    return Cli(capsys, monkeypatch)
+
+
+@pytest.fixture
 def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
     """tty("sys.stdout") puts a fresh Terminal in place of sys.stdout and returns it;
     tty("sys.stdin", "yes\\n") one that answers "yes"."""
@@ -289,11 +297,9 @@ def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
 
 
 @pytest.fixture
-def witness(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Witness]:
+def witness(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Witness]:
     # main() replaces the root logger's handlers, so the records are kept below it.
-    seen = Witness(capsys, monkeypatch)
+    seen = Witness(cli)
     loggers = [logging.getLogger(name) for name in ("hookctl", "urllib3")]
     for logger in loggers:
         logger.addHandler(seen.records)

@@ -1,16 +1,20 @@
-"""What the end-to-end CLI tests (test_cli_plan, _apply, _drift, _saved_plan) share besides
-conftest's fixtures: hooks.yaml files for a sandbox, seeded accounts, and a fake terminal."""
+"""What the end-to-end CLI tests share besides conftest's fixtures: hookctl run in this process
+(conftest's `cli` fixture), hooks.yaml files for a sandbox, seeded accounts, a fake terminal."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +24,49 @@ CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
 # url paths below the sandbox receiver, each with its event keys (write_config's `hooks`).
 MANY = {f"managed/r{i}": ["contact.add", "contact.edit", "order.add"] for i in range(4)}
 TWO = {"managed/contacts": ["contact.add", "contact.edit"], "managed/orders": ["order.add"]}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one hookctl command printed and its exit status."""
+
+    out: str
+    err: str
+    status: int
+
+    @property
+    def shown(self) -> str:
+        """Everything a person at the terminal saw (stdout, then stderr)."""
+        return self.out + self.err
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith("hookctl: error:")]
+
+
+class Cli:
+    """hookctl run in this process as the console script runs it: `run` returns what the
+    command printed (only that command: earlier output is dropped) and its exit status, which
+    it checks against `status` unless that is None."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self._capsys = capsys
+        self._monkeypatch = monkeypatch
+
+    def run(self, *argv: str, status: int | None = 0, stdin: str | None = None) -> Result:
+        """`stdin` is what the user types (None: leave sys.stdin as it is, e.g. a tty's)."""
+        if stdin is not None:
+            self._monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        self._capsys.readouterr()
+        try:
+            got = main(list(argv))
+        except SystemExit as stopped:  # argparse's usage errors, as the console script ends
+            got = stopped.code if isinstance(stopped.code, int) else 1
+        captured = self._capsys.readouterr()
+        result = Result(captured.out, captured.err, got)
+        if status is not None:
+            assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{result.shown}"
+        return result
 
 
 class Terminal(io.StringIO):
