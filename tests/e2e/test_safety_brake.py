@@ -5,27 +5,35 @@ and deletes through in two halves or stopped the clean-up of duplicate copies.""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
+from helpers.work import counted
 
 from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 
-def test_a_wildcard_of_fifty_stars_is_judged_at_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "hooks.yaml"
-    path.write_text(
-        "version: 1\nhooks:\n  - name: a\n    url: https://hooks.example.com/a\n"
-        f'    events: ["{"*" * 50}x"]\n'
-    )
-    started = time.monotonic()
-    assert main(["validate", "--offline", "-f", str(path)]) == 1
-    assert time.monotonic() - started < 2.0
-    [line] = capsys.readouterr().err.splitlines()
+def test_a_wildcard_of_fifty_stars_is_judged_at_once(tmp_path: Path, cli: Cli) -> None:
+    def hooks_file(stars: int) -> str:
+        path = tmp_path / f"hooks-{stars}.yaml"
+        path.write_text(
+            "version: 1\nhooks:\n  - name: a\n    url: https://hooks.example.com/a\n"
+            f'    events: ["{"*" * stars}x"]\n'
+        )
+        return str(path)
+
+    cli.run("validate", "--offline", "-f", hooks_file(1), status=1)  # imports done once
+    calls: dict[int, int] = {}
+    for stars in (1, 50):
+        with counted() as steps:
+            result = cli.run("validate", "--offline", "-f", hooks_file(stars), status=1)
+        calls[stars] = steps.calls
+    # Counted in calls, not seconds: a backtracking matcher's work would grow exponentially
+    # with the stars; fifty of them cost about what one does (28,000 calls against 21,000).
+    assert calls[50] < 2 * calls[1], calls
+    [line] = result.err.splitlines()
     assert line.endswith("matches no Keap event type")
 
 

@@ -14,8 +14,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+import hookctl.keap.transport
+import hookctl.keap.waits
 from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
+
+_real_pause = hookctl.keap.waits.pause
+# The longest a test lets hookctl really sleep in one wait (see Cli._pause).
+LONGEST_WAIT = 20.0
 
 ROOT = Path(__file__).resolve().parents[2]
 # Nothing listens on port 9 (discard), so a connection there is refused at once.
@@ -33,6 +39,13 @@ class Result:
     out: str
     err: str
     status: int
+    # Every wait hookctl asked for (Retry-After, the pacer, --max-rate), in seconds: tests
+    # bound these, not the wall time, so that a loaded machine cannot fail them.
+    waits: tuple[float, ...] = ()
+
+    @property
+    def waited(self) -> float:
+        return sum(self.waits)
 
     @property
     def shown(self) -> str:
@@ -52,18 +65,28 @@ class Cli:
     def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
         self._capsys = capsys
         self._monkeypatch = monkeypatch
+        self._waits: list[float] = []
+        for module in (hookctl.keap.waits, hookctl.keap.transport):
+            monkeypatch.setattr(module, "pause", self._pause)
+
+    def _pause(self, seconds: float) -> None:
+        # Recorded, then slept (Ctrl-C still ends it), but never past LONGEST_WAIT: a wait
+        # that should not have been started fails the test's bound instead of hanging it.
+        self._waits.append(seconds)
+        _real_pause(min(seconds, LONGEST_WAIT))
 
     def run(self, *argv: str, status: int | None = 0, stdin: str | None = None) -> Result:
         """`stdin` is what the user types (None: leave sys.stdin as it is, e.g. a tty's)."""
         if stdin is not None:
             self._monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         self._capsys.readouterr()
+        self._waits.clear()
         try:
             got = main(list(argv))
         except SystemExit as stopped:  # argparse's usage errors, as the console script ends
             got = stopped.code if isinstance(stopped.code, int) else 1
         captured = self._capsys.readouterr()
-        result = Result(captured.out, captured.err, got)
+        result = Result(captured.out, captured.err, got, tuple(self._waits))
         if status is not None:
             assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{result.shown}"
         return result
