@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import seed_managed, writes
+from helpers.cli import Cli, seed_managed, writes
 
 from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
@@ -123,7 +123,7 @@ def test_deletes_of_unmanaged_and_ignored_hooks_added_to_a_plan_are_refused(
 
 
 def test_a_safety_threshold_raised_in_the_plan_file_is_not_obeyed(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Cli
 ) -> None:
     seed_managed(env, 12)  # 12 managed, none declared: one moves, 11 go
     config = hooks_yaml(tmp_path, env)
@@ -140,7 +140,7 @@ def test_a_safety_threshold_raised_in_the_plan_file_is_not_obeyed(
         expect="refusing a plan that would delete 11 of 12 managed subscriptions (92%, limit 30%)",
     )
     # The thresholds are hooks.yaml's and the flags': the person running apply can still force.
-    assert main(["apply", str(planfile), "--auto-approve", "--force"]) == 0
+    cli.run("apply", str(planfile), "--auto-approve", "--force")
     assert len(env.hooks()) == 3
 
 
@@ -205,19 +205,20 @@ def test_an_untouched_plan_still_applies_with_the_real_urls(
     tmp_path: Path,
     outsiders: list[tuple[str, str, str]],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     kept = env.seed(outsiders)
     config = hooks_yaml(tmp_path, env, token=True)
     monkeypatch.setenv("HOOK_TOKEN", "tok-5d1b9e")
     planfile = save_plan(config)
     env.reset_stats()
-    assert main(["apply", str(planfile), "--auto-approve"]) == 0
+    cli.run("apply", str(planfile), "--auto-approve")
     assert writes(env) == {"POST /hooks": 3}
     urls = {hook.hook_url for hook in env.hooks()}
     # Created from hooks.yaml and the environment (the plan file's urls may be masked).
     assert f"{env.receiver_url}/managed/contacts?token=tok-5d1b9e" in urls
     assert all(hook in env.hooks() for hook in kept)
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+    cli.run("plan", "-f", str(config), "--detailed-exitcode")
 
 
 def test_a_plan_whose_account_changed_meanwhile_is_refused_as_stale(

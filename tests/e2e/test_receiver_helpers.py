@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.receiver import HandshakeMiddleware, handshake_headers, is_handshake
 from hookctl.sandbox import Sandbox
 
@@ -49,27 +49,26 @@ def serve() -> Iterator[Callable[[WSGIApplication], str]]:
         server.server_close()
 
 
-def create(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
-    capsys.readouterr()
-    assert main(["hooks", "create", "contact.add", url, "--format", "json"]) == 0
-    created: dict[str, Any] = json.loads(capsys.readouterr().out)
+def create(cli: Cli, url: str) -> dict[str, Any]:
+    created: dict[str, Any] = json.loads(
+        cli.run("hooks", "create", "contact.add", url, "--format", "json").out
+    )
     return created
 
 
 def test_a_receiver_on_the_wsgi_helper_makes_a_sandbox_create_verified(
     env: Sandbox,
     serve: Callable[[WSGIApplication], str],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     bare = serve(app)
     helped = serve(HandshakeMiddleware(app))
     # Without the helper, the receiver answers 200 without the secret: Keap leaves it so.
-    assert create(capsys, bare)["status"] == "Unverified"
-    assert create(capsys, helped)["status"] == "Verified"
+    assert create(cli, bare)["status"] == "Unverified"
+    assert create(cli, helped)["status"] == "Verified"
     # The secret never reaches the output; the url's token is masked.
-    capsys.readouterr()
-    assert main(["hooks", "list"]) == 0
-    listed = capsys.readouterr().out
+    result = cli.run("hooks", "list")
+    listed = result.out
     assert listed.count("Verified") == 2 and TOKEN not in listed
 
 

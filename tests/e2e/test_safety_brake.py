@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from helpers.cli import Cli
 from helpers.work import counted
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 
@@ -38,7 +36,7 @@ def test_a_wildcard_of_fifty_stars_is_judged_at_once(tmp_path: Path, cli: Cli) -
 
 
 def test_a_prefix_without_a_path_owns_its_host_and_no_other(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     env.seed(
         [
@@ -53,8 +51,8 @@ def test_a_prefix_without_a_path_owns_its_host_and_no_other(
         "ownership:\n  url_prefixes: ['https://hooks.example.com']\n"
         "hooks:\n  - name: a\n    url: https://hooks.example.com/a\n    events: [order.add]\n"
     )
-    assert main(["plan", "-f", str(path), "--format", "json"]) == 0
-    out, err = capsys.readouterr()
+    result = cli.run("plan", "-f", str(path), "--format", "json")
+    out, err = result.out, result.err
     # validate's warning: a prefix with no path owns every url on its host.
     assert "WARNING" in err and "ownership.url_prefixes[0]" in err
     plan = json.loads(out)
@@ -81,25 +79,25 @@ def _config(tmp_path: Path, env: Sandbox, urls: list[str]) -> Path:
 
 
 def test_three_updates_and_three_deletes_of_twelve_are_refused_together(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     urls = _managed(env, 12)
     base = env.receiver_url
     # 3 moved (updates), 3 dropped (deletes), 6 kept: 25% each, 50% together.
     wanted = urls[:6] + [f"{base}/managed/moved{i}" for i in range(3)]
     config = _config(tmp_path, env, wanted)
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), "--auto-approve", status=1)
+    err = result.err
     assert "update or delete 6 of 12 managed subscriptions (50%, limit 30%)" in err
     assert sorted(h.hook_url for h in env.hooks()) == sorted(urls)  # nothing was written
-    assert main(["apply", "-f", str(config), "--auto-approve", "--force"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve", "--force")
 
 
 def test_copies_left_by_racing_applies_are_deleted_without_force(
-    env: Sandbox, tmp_path: Path
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     urls = _managed(env, 12)
     env.seed([("contact.add", url, "Verified") for url in urls] * 2)  # 24 extra copies
     config = _config(tmp_path, env, urls)
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert sorted(h.hook_url for h in env.hooks()) == sorted(urls)

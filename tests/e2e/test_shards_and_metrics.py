@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -38,9 +39,8 @@ def label(clients: Path, name: str) -> str:
     return str(clients / f"{name}.yaml")
 
 
-def accounts_in(capsys: pytest.CaptureFixture[str]) -> list[str]:
+def accounts_in(out: str) -> list[str]:
     """The accounts a run with --format json covered (one account: its plan document alone)."""
-    out = capsys.readouterr().out
     if not out.strip():
         return []
     document = json.loads(out)
@@ -57,7 +57,7 @@ def test_shards_cover_every_account_exactly_once_for_1_to_5(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     config = many_accounts(tmp_path, env, api_key, monkeypatch)
     for count in range(1, 6):
@@ -65,14 +65,16 @@ def test_shards_cover_every_account_exactly_once_for_1_to_5(
         for index in range(count):
             metrics = tmp_path / f"shard-{index}-{count}.prom"
             shard = ["--shard", f"{index}/{count}"]
-            status = main(["drift", "-f", str(config), *shard, "--metrics-file", str(metrics)])
+            status = cli.run(
+                "drift", "-f", str(config), *shard, "--metrics-file", str(metrics), status=None
+            ).status
             assert status in (0, 2)
-            capsys.readouterr()
             exits = samples(metrics)["hookctl_drift_exit_status"]
             covered = [sample.labels["account"] for sample in exits]
             # plan covers the same accounts as drift does.
-            assert main(["plan", "-f", str(config), *shard, "--format", "json"]) == 0
-            planned = accounts_in(capsys)
+            planned = accounts_in(
+                cli.run("plan", "-f", str(config), *shard, "--format", "json").out
+            )
             if len(covered) == 1:
                 assert planned == [None]  # one account: its plan document alone
             else:
@@ -86,11 +88,11 @@ def test_apply_by_shards_creates_every_accounts_hooks_once(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     config = many_accounts(tmp_path, env, api_key, monkeypatch)
     for index in range(3):
-        assert main(["apply", "-f", str(config), "--shard", f"{index}/3", "--auto-approve"]) == 0
+        cli.run("apply", "-f", str(config), "--shard", f"{index}/3", "--auto-approve")
     urls = sorted(hook.hook_url for hook in env.hooks())
     assert urls == sorted(f"{env.receiver_url}/{name}" for name in ACCOUNTS)
 
@@ -122,7 +124,7 @@ def test_metrics_per_account_parse_with_prometheus_client(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("KEAP_KEY_SYNCED", api_key)
     monkeypatch.setenv("KEAP_KEY_DRIFTED", api_key)
@@ -142,13 +144,11 @@ def test_metrics_per_account_parse_with_prometheus_client(
     # The three accounts are one sandbox: each sees one unmanaged subscription (not under the
     # prefix) and, after the apply, one managed one that is no longer declared (a delete).
     env.seed([("order.add", "https://elsewhere.example/x", "Verified")])
-    assert main(["apply", "-f", str(config), "--account", "synced", "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--account", "synced", "--auto-approve")
     env.seed([("note.add", f"{base}/managed/stale", "Verified")])
     monkeypatch.delenv("KEAP_KEY_BROKEN")
     metrics = tmp_path / "hookctl.prom"
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config), "--metrics-file", str(metrics)]) == 1
-    capsys.readouterr()
+    cli.run("drift", "-f", str(config), "--metrics-file", str(metrics), status=1)
     found = samples(metrics)
     exits = {s.labels["account"]: s.value for s in found["hookctl_drift_exit_status"]}
     assert exits == {"synced": 2, "drifted": 2, "broken": 1}
@@ -170,7 +170,7 @@ def test_metrics_per_account_parse_with_prometheus_client(
     # Next run: `broken` works again and `synced` fails: its last success is carried over.
     monkeypatch.setenv("KEAP_KEY_BROKEN", api_key)
     monkeypatch.delenv("KEAP_KEY_SYNCED")
-    assert main(["drift", "-f", str(config), "--metrics-file", str(metrics)]) == 1
+    cli.run("drift", "-f", str(config), "--metrics-file", str(metrics), status=1)
     again = samples(metrics)
     carried = {
         s.labels["account"]: s.value for s in again["hookctl_drift_last_success_timestamp_seconds"]
@@ -181,12 +181,12 @@ def test_metrics_per_account_parse_with_prometheus_client(
 
 
 def test_a_metrics_file_in_a_missing_directory_is_refused_before_any_call(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     env.reset_stats()
     target = tmp_path / "no-such-dir" / "hookctl.prom"
-    assert main(["drift", "-f", str(config), "--metrics-file", str(target)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), "--metrics-file", str(target), status=1)
+    err = result.err
     assert "--metrics-file" in err and "does not exist" in err and "Traceback" not in err
     assert env.stats()["calls"] == {}
 
