@@ -258,7 +258,8 @@ def config(env: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client's retry rules are tested in test_keap; one quick retry keeps the rest fast."""
+    """The client's retry rules are tested in test_client_operations_errors_and_faults; one
+    quick retry keeps the rest fast."""
     # Imported here, so that a change to the client fails the tests that use it, not them all.
     from functools import partial
 

@@ -148,8 +148,9 @@ def test_no_command_shows_the_key_the_token_or_a_hook_secret_whatever_happens(
 
 
 def test_exceptions_from_the_python_api_hold_no_token_or_hook_secret(sandbox: Sandbox) -> None:
-    """test_keap.py checks the API key; here the token (sent as Bearer) and a hook secret,
-    through str, repr, args, attributes and the formatted traceback of every error."""
+    """test_client_operations_errors_and_faults.py checks the API key; here the token (sent as
+    Bearer) and a hook secret, through str, repr, args, attributes and the formatted traceback
+    of every error."""
     texts: list[str] = []
 
     def keep(error: BaseException) -> None:

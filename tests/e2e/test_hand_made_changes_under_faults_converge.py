@@ -19,8 +19,8 @@ declared (event, url) pair has more copies than before the run. After the last: 
 copy of every declared pair and nothing else in hookctl's ownership.
 
 The account, its hand-made changes and these checks live in helpers.soak, shared with
-test_crash_safety.py and test_concurrent_apply.py. The CI version runs 3 rounds; HOOKCTL_SLOW=1
-runs 20.
+test_crash_safety.py and test_concurrent_applies_converge.py. The CI version runs 3 rounds;
+HOOKCTL_SLOW=1 runs 20.
 """
 
 from __future__ import annotations
