@@ -22,7 +22,6 @@ from helpers.cli import (
     writes,
 )
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Faults, Sandbox
 
 # -- writes: one call per change, in order; nothing twice, nothing unmanaged --------------------
@@ -450,7 +449,7 @@ def test_the_api_key_never_shows_in_plan_apply_or_drift_output_even_at_debug_lev
     config: Path,
     tmp_path: Path,
     api_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed_every_kind_of_change(env)
@@ -459,10 +458,9 @@ def test_the_api_key_never_shows_in_plan_apply_or_drift_output_even_at_debug_lev
     seen = []
 
     def run(*argv: str) -> int:
-        status = main(["-vv", *argv])
-        captured = capsys.readouterr()
-        seen.append(captured.out + captured.err)
-        return status
+        result = cli.run("-vv", *argv, status=None)
+        seen.append(result.shown)
+        return result.status
 
     assert run("validate", "-f", str(config)) == 0
     assert run("plan", "-f", str(config), "--out", str(planfile), "--format", "json") == 0

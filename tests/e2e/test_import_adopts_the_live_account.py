@@ -27,7 +27,6 @@ from helpers.cli import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hookctl.cli.commands import main
 from hookctl.config import read, read_text
 from hookctl.domain.models import DEFAULT_API_URL, KNOWN_EVENT_KEYS, STATUSES, Hook, Status
 from hookctl.domain.planner import plan
@@ -305,19 +304,18 @@ def test_an_imported_account_full_of_copies_applies_without_force(
 
 
 def test_import_never_writes_the_api_key_or_a_url_token(
-    sandbox: Sandbox, tmp_path: Path, api_key: str, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, api_key: str, cli: Cli
 ) -> None:
     _seed_mix(sandbox)
-    capsys.readouterr()
     out = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(out)]) == 0
-    assert main(["import"]) == 0  # to stdout
-    shown = out.read_text() + "".join(capsys.readouterr())
+    written = cli.run("import", "-o", str(out))
+    printed = cli.run("import")  # to stdout
+    shown = out.read_text() + written.shown + printed.shown
     assert api_key not in shown and TOKEN not in shown
 
 
 def test_import_with_an_access_token_names_that_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli: Cli
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     token = "tok-5be0c2a9"
     with Sandbox(api_key=None, access_token=token) as sandbox:
@@ -326,12 +324,12 @@ def test_import_with_an_access_token_names_that_variable(
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", token)
         monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
         path = tmp_path / "hooks.yaml"
-        assert main(["import", "-o", str(path)]) == 0
+        result = cli.run("import", "-o", str(path))
         text = path.read_text()
         assert yaml.safe_load(text)["account"]["credentials"] == {
             "access_token_env": "KEAP_ACCESS_TOKEN"
         }
-        assert token not in text + "".join(capsys.readouterr())
+        assert token not in text + result.shown
         # The written file works as it is: its credentials section picks the token.
         assert _plan(path, cli)["changes"] == []
 
@@ -404,7 +402,7 @@ def test_import_refuses_bad_options_in_one_line(
 
 
 def test_urls_hooks_yaml_cannot_hold_are_left_out_and_left_alone(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Cli
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     [ok, secret] = sandbox.seed(
         [
@@ -413,9 +411,9 @@ def test_urls_hooks_yaml_cannot_hold_are_left_out_and_left_alone(
         ]
     )
     path = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(path)]) == 0
+    imported = cli.run("import", "-o", str(path))
     text = path.read_text()
-    assert PASSWORD not in text + "".join(capsys.readouterr())
+    assert PASSWORD not in text + imported.shown
     assert f"# Not imported (key {secret.key}): the url must not carry credentials" in text
     assert [entry["url"] for entry in yaml.safe_load(text)["hooks"]] == [ok.hook_url]
     # Not declared and no ownership section: the plan leaves it alone.
@@ -423,9 +421,7 @@ def test_urls_hooks_yaml_cannot_hold_are_left_out_and_left_alone(
     assert result["changes"] == [] and result["summary"]["unmanaged"] == 1
 
     # With --all the file would own it and the first apply would delete it: refused.
-    capsys.readouterr()
-    assert main(["import", "-o", str(tmp_path / "all.yaml"), "--all"]) == 1
-    err = capsys.readouterr().err
+    err = cli.run("import", "-o", str(tmp_path / "all.yaml"), "--all", status=1).err
     assert f"key {secret.key}: the url must not carry credentials" in err
     assert PASSWORD not in err and not (tmp_path / "all.yaml").exists()
 
@@ -657,7 +653,6 @@ def test_import_with_an_account_and_its_variable_round_trips(
     flag: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     cli: Cli,
 ) -> None:
     secret = "client-credential-4f0e1d"
@@ -670,17 +665,16 @@ def test_import_with_an_account_and_its_variable_round_trips(
         monkeypatch.setenv("KEAP_API_URL", box.api_url)
         path = tmp_path / "acme.yaml"
         args = ["import", "-o", str(path), "--account", "acme", flag, "ACME_CREDENTIAL"]
-        assert main(args) == 0
+        imported = cli.run(*args)
         text = path.read_text()
-        assert secret not in text + "".join(capsys.readouterr())
+        assert secret not in text + imported.shown
         variable = "access_token_env" if token else "api_key_env"
         assert yaml.safe_load(text)["accounts"] == {
             "acme": {"api_url": box.api_url, "credentials": {variable: "ACME_CREDENTIAL"}}
         }
         assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
         assert _plan(path, cli)["changes"] == []
-        capsys.readouterr()
-        assert main(["plan", "-f", str(path), "--account", "acme"]) == 0
+        cli.run("plan", "-f", str(path), "--account", "acme")
 
 
 def test_the_modeline_is_relative_inside_the_checkout(

@@ -18,7 +18,6 @@ from referencing import Registry, Resource
 
 from hookctl import config
 from hookctl.cli import commands
-from hookctl.cli.commands import main
 from hookctl.cli.output import Progress
 from hookctl.engine import selection as accounts
 from hookctl.errors import HookctlError
@@ -328,20 +327,21 @@ def test_validate_checks_every_account_and_says_each_once(tmp_path: Path, cli: C
 
 
 def test_a_saved_plan_is_for_one_account_and_applies_there_only(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     saved = tmp_path / "staging.plan"
-    assert main(["plan", "-f", str(path), "--out", str(saved)]) == 1
-    assert "--out saves the plan of one account" in capsys.readouterr().err
+    refused = cli.run("plan", "-f", str(path), "--out", str(saved), status=1)
+    assert "--out saves the plan of one account" in refused.err
     assert not saved.exists()
 
-    assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(path), "--account", "staging", "--out", str(saved))
     assert json.loads(saved.read_text())["account"] == "staging"
-    assert main(["apply", str(saved), "--account", "production", "--auto-approve"]) == 1
-    assert "is a plan for account 'staging', not 'production'" in capsys.readouterr().err
-    assert main(["apply", str(saved), "--auto-approve"]) == 0
+    argv = ["apply", str(saved), "--account", "production", "--auto-approve"]
+    elsewhere = cli.run(*argv, status=1)
+    assert "is a plan for account 'staging', not 'production'" in elsewhere.err
+    cli.run("apply", str(saved), "--auto-approve")
     assert len(pairs(staging)) == 3 and calls(production) == 0
 
 
@@ -368,23 +368,23 @@ def test_drift_notifies_once_per_drifted_account(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
     receiver: tuple[str, list[dict[str, Any]]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     production, staging = two
     url, bodies = receiver
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    applied = cli.run("apply", "-f", str(path), "--auto-approve")
     # A hand-made change in staging only.
     key = staging.hooks()[0].key
     answer = requests.delete(
         f"{staging.api_url}/hooks/{key}", headers={"X-Keap-API-Key": STAGING_KEY}, timeout=10
     )
     assert answer.status_code == 204
-    assert main(["drift", "-f", str(path), "--notify", url]) == 2
+    drifted = cli.run("drift", "-f", str(path), "--notify", url, status=2)
     [body] = bodies
     validator("drift.schema.json").validate(body)
     assert (body["account"], body["drifted"], body["summary"]["create"]) == ("staging", True, 1)
-    out, err = capsys.readouterr()
+    out, err = applied.out + drifted.out, applied.err + drifted.err
     assert "staging     drifted: 1 to create" in out
     for text in (out, err, json.dumps(body)):
         assert PROD_KEY not in text and STAGING_KEY not in text and "hook-token" not in text

@@ -17,7 +17,6 @@ import requests
 from helpers.cli import CLOSED_PORT, MANY, Cli, Tty, seed_managed, write_config, writes
 
 from hookctl.cli import commands
-from hookctl.cli.commands import main
 from hookctl.cli.output import Progress, color
 from hookctl.sandbox import Sandbox
 
@@ -43,14 +42,13 @@ def test_a_saved_plan_applies_with_no_terminal_and_no_flag(
 
 
 def test_a_stale_saved_plan_is_still_refused_without_a_prompt(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     saved = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(saved))
     seed_managed(env, 1)
     env.reset_stats()
-    assert main(["apply", str(saved)]) == 1
-    assert "stale plan" in capsys.readouterr().err
+    assert "stale plan" in cli.run("apply", str(saved), status=1).err
     assert writes(env) == {}
 
 
@@ -212,9 +210,7 @@ def test_target_plans_and_applies_one_entry_only_and_leaves_undeclared_deletes_o
     cli.run("drift", "-f", str(config), "--target", "managed-contacts", status=2)
 
 
-def test_target_counts_safety_on_what_is_targeted(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_target_counts_safety_on_what_is_targeted(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     # 10 hooks of one entry, 4 of them to move: 40% of what is targeted (limit 30%).
     base = f"{env.receiver_url}/managed"
     hooks = {f"managed/big{i}": ["contact.add"] for i in range(6)}
@@ -223,12 +219,10 @@ def test_target_counts_safety_on_what_is_targeted(
     env.seed([("contact.add", f"{base}/big{i}", "Verified") for i in range(6)])
     env.seed([("contact.edit", f"{base}/old{i}", "Verified") for i in range(4)])
     env.seed([(e, f"{base}/r{i}", "Verified") for i in range(4) for e in MANY[f"managed/r{i}"]])
-    capsys.readouterr()
     # Over the whole file, 4 updates of 22 pass.
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     argv = ["plan", "-f", str(config), "--target", "managed-big*", "--target", "managed-moved*"]
-    assert main(argv) == 1
-    assert "4 of 10 managed subscriptions" in capsys.readouterr().err
+    assert "4 of 10 managed subscriptions" in cli.run(*argv, status=1).err
 
 
 def test_a_target_that_names_no_entry_is_refused_before_any_call(

@@ -10,21 +10,20 @@ from pathlib import Path
 import pytest
 from helpers.cli import TWO, Cli, seed_every_kind_of_change, write_config, writes
 
-from hookctl.cli.commands import main
 from hookctl.engine.planfile import _checksum as planfile_checksum
 from hookctl.sandbox import Sandbox
 
 
-def save_plan(config: Path, tmp_path: Path) -> Path:
+def save_plan(cli: Cli, config: Path, tmp_path: Path) -> Path:
     planfile = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(planfile)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(planfile))
     return planfile
 
 
 @pytest.fixture
-def planfile(config: Path, tmp_path: Path) -> Path:
+def planfile(config: Path, tmp_path: Path, cli: Cli) -> Path:
     """The plan for conftest's config against env's account as it is when the test starts."""
-    return save_plan(config, tmp_path)
+    return save_plan(cli, config, tmp_path)
 
 
 def test_a_saved_plan_applies_and_finds_its_hooks_yaml_by_itself(
@@ -106,7 +105,7 @@ def test_a_plan_file_is_readable_by_its_owner_only_and_applies_with_one_call_per
     env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     seed_every_kind_of_change(env)
-    planfile = save_plan(config, tmp_path)  # of the seeded account, so not the fixture
+    planfile = save_plan(cli, config, tmp_path)  # of the seeded account, so not the fixture
     assert stat.S_IMODE(planfile.stat().st_mode) == 0o600
     env.reset_stats()
     cli.run("apply", str(planfile), "--auto-approve")

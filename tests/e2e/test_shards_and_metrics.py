@@ -12,7 +12,6 @@ from helpers.cli import Cli
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 ACCOUNTS = [f"client-{i:02d}" for i in range(11)]
@@ -98,24 +97,20 @@ def test_apply_by_shards_creates_every_accounts_hooks_once(
 
 
 @pytest.mark.parametrize("shard", ["3/3", "-1/2", "1", "a/b", "0/0"])
-def test_a_shard_out_of_range_is_a_usage_error(
-    shard: str, config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["plan", "-f", str(config), f"--shard={shard}"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+def test_a_shard_out_of_range_is_a_usage_error(shard: str, config: Path, cli: Cli) -> None:
+    err = cli.run("plan", "-f", str(config), f"--shard={shard}", status=2).err
     assert "argument --shard: must be I/N" in err
 
 
 def test_shard_is_refused_with_a_saved_plan(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     plan = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(plan)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(plan))
     env.reset_stats()
-    assert main(["apply", str(plan), "--shard", "0/2", "--auto-approve"]) == 1
-    assert "--shard" in capsys.readouterr().err
+    assert (
+        "--shard" in cli.run("apply", str(plan), "--shard", "0/2", "--auto-approve", status=1).err
+    )
     assert not any(not call.startswith("GET") for call in env.stats()["calls"])
 
 

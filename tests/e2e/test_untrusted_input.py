@@ -2,7 +2,7 @@
 atomic writes, `-f` paths that are loops, FIFOs or devices, a `--notify` url that is not one,
 odd YAML tags, url prefixes with no path, and `import --prefix` at url boundaries.
 
-Black box through the command line (`main([...])`, or a child process where the failure is a
+Black box through the command line (the `cli` fixture, or a child process where the failure is a
 hang or a resource limit) against the sandbox.
 """
 
@@ -21,7 +21,6 @@ import pytest
 import yaml
 from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 TOKEN = "tk-1f3a9c-SECRET-77b0"
@@ -122,20 +121,16 @@ def _value_of(name: str, text: str, url: str) -> str:
     raise AssertionError(f"{name} is in no url")
 
 
-def test_import_to_stdout_holds_no_token_either(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_to_stdout_holds_no_token_either(env: Sandbox, cli: Cli) -> None:
     _seed_tokens(env)
-    capsys.readouterr()
-    assert main(["import"]) == 0
-    assert TOKEN not in "".join(capsys.readouterr())
+    assert TOKEN not in cli.run("import").shown
 
 
 # -- 2. import -o is atomic --------------------------------------------------------------------
 
 
 def test_a_full_disk_leaves_the_old_hooks_file_intact(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     """A real short write: the child may write files of 4 KiB at most (RLIMIT_FSIZE), and the
     imported file is larger, as a hooks file on a nearly full disk would be."""
