@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hookctl.cli.arguments import build_parser, version
+from hookctl.cli.arguments import EXIT_USAGE, build_parser, version
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS.get(getattr(args, "handler", ""))
     if handler is None:
         parser.print_help(sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     _configure_logging(args.verbose)
     from hookctl.cli import output
 
@@ -92,13 +92,17 @@ def _targets(
     options: Options,
     saved: SavedPlan | None = None,
     files: Sequence[str] | None = None,
+    *,
+    placeholders: bool = False,
 ) -> list[Target]:
     """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
     several, log lines name their account."""
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    targets = runner.targets(files or args.file, args.account, options, saved)
+    targets = runner.targets(
+        files or args.file, args.account, options, saved, placeholders=placeholders
+    )
     shard = getattr(args, "shard", None)
     if shard is not None:
         if saved is not None:
@@ -127,7 +131,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "offline")
-    targets = _targets(args, options, files=_files(args))
+    # Validation never sends a hook url: the ${VAR}s in hooks entries may be unset.
+    targets = _targets(args, options, files=_files(args), placeholders=True)
     shown: set[str] = set()
     status = EXIT_OK
     for outcome in runner.validate(targets, options):
@@ -157,7 +162,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         changes = changes or planned.plan.has_changes
         if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, target, planned)
-            logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
+            # News, not a warning: said on stderr so that stdout stays the plan alone.
+            print(
+                f"hookctl: plan saved to {args.out}; apply it with: hookctl apply {args.out}",
+                file=sys.stderr,
+            )
     run.close()
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
@@ -289,7 +298,9 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = runner.account_in(args.file, args.account) if args.account else None
+    account = None
+    if args.file or args.account:
+        account = runner.account_in(args.file or runner.DEFAULT_FILES[0], args.account)
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
@@ -301,7 +312,11 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     command_output.hooks_result(
         request, answer.result, args.format, total=answer.total, reveal=reveal
     )
-    return EXIT_OK
+    from hookctl.domain.models import Hook
+
+    # A verify that leaves the hook Unverified failed, whatever Keap answered (perform logs why).
+    unverified = isinstance(answer.result, Hook) and answer.result.status != "Verified"
+    return EXIT_ERROR if op == "verify" and unverified else EXIT_OK
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
@@ -334,7 +349,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
         return EXIT_OK
     credential = credentials_from_env(env)
     if credential is None:
-        raise HookctlError(f"no credentials: {missing_hint()}")
+        raise HookctlError(f"no credentials: {missing_hint(env=env)}")
     if args.auth_operation == "refresh":
         if not isinstance(credential, oauth.OAuthAuth):
             raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
@@ -406,12 +421,13 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
-    if args.output or args.prefix or args.all or args.account or args.force:
+    if args.output or args.prefix or args.all or args.account or args.force or args.schema:
         raise HookctlError(
             "--update FILE edits FILE in place with its own account and ownership: leave out "
-            "-o, --prefix, --all, --account and --force"
+            "-o, --prefix, --all, --account, --schema and --force"
         )
-    (document,) = accounts.read_all([args.update])
+    # The file's ${VAR}s need not be set: import --update matches entries without them.
+    (document,) = accounts.read_all([args.update], placeholders=True)
     if len(document.accounts) != 1:
         raise HookctlError(f"{args.update}: --update takes a file with a single account")
     original = read_text(args.update)
@@ -452,7 +468,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     with runner.client(_options(args), account) as keap:
         source = args.output or "<stdout>"
         imported = adopt(
-            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+            keap,
+            source=source,
+            prefixes=args.prefix,
+            manage_all=args.all,
+            account=account,
+            schema=args.schema,
         )
     command_output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK

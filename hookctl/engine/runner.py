@@ -156,14 +156,17 @@ def targets(
     account: str | None,
     options: Options,
     saved: SavedPlan | None = None,
+    *,
+    placeholders: bool = False,
 ) -> list[Target]:
     """Every account of every hooks file `files` names (hooks.yaml by default), or the one named
     `account`, each file checked before anything is sent to Keap. With a saved plan: the one
-    account it was made for, in `files` or else the file it was made from."""
+    account it was made for, in `files` or else the file it was made from. With
+    `placeholders` (validate), variables of the hooks entries may be unset."""
     if saved is not None:
         return _saved_targets(saved, files, account, options)
     paths = accounts.hooks_files(files or DEFAULT_FILES)
-    found = accounts.select(accounts.read_all(paths), account)
+    found = accounts.select(accounts.read_all(paths, placeholders=placeholders), account)
     _check_entry_targets(found, options.targets)
     for first, second in accounts.same_account(
         found, lambda each: api_url(options, each) or DEFAULT_API_URL
@@ -202,9 +205,17 @@ def with_saved_targets(options: Options, saved: SavedPlan | None) -> Options:
     return replace(options, targets=saved.targets)
 
 
-def account_in(path: str, name: str) -> Account:
-    """The account `name` of one hooks file (UnknownAccount if it has none of that name)."""
-    return accounts.select(accounts.read_all([path]), name)[0].account
+def account_in(path: str, name: str | None) -> Account:
+    """The account `name` of one hooks file, or its only one (UnknownAccount if it has none of
+    that name; HookctlError naming them when it has several and `name` is None). Its hook urls
+    are not needed (`hookctl hooks` never sends them), so their variables may be unset."""
+    (document,) = accounts.read_all([path], placeholders=True)
+    if name is None and len(document.accounts) > 1:
+        raise HookctlError(
+            f"{path} declares several accounts ({', '.join(document.account_names)}): "
+            "name one with --account NAME"
+        )
+    return accounts.select([document], name)[0].account
 
 
 def saved_selection(

@@ -135,13 +135,16 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list[config.Document]:
-    """Read and check every file; one ConfigError listing the problems of all of them."""
+def read_all(
+    paths: Sequence[str], env: Mapping[str, str] | None = None, *, placeholders: bool = False
+) -> list[config.Document]:
+    """Read and check every file; one ConfigError listing the problems of all of them. With
+    `placeholders`, the hooks entries' unset variables stand in (config.read_text)."""
     documents: list[config.Document] = []
     issues = []
     for path in paths:
         try:
-            documents.append(config.read(path, env))
+            documents.append(config.read(path, env, placeholders=placeholders))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:

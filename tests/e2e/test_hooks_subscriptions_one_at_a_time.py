@@ -515,3 +515,56 @@ def test_the_python_api_has_every_operation_the_readme_lists(sandbox: Sandbox) -
     for name in ("event_types", "list", "get", "create", "update", "delete", "verify"):
         assert f"`{name}(" in readme
     assert "`delayed_verify(key, secret)`" in readme
+
+
+def test_verify_fails_when_the_hook_stays_unverified(sandbox: Sandbox, cli: Cli) -> None:
+    [hook] = sandbox.seed([("contact.add", "http://127.0.0.1:9/gone", "Unverified")])
+    result = cli.run("hooks", "verify", hook.key, status=1)
+    captured = result
+    assert "Unverified" in captured.out and f"subscription {hook.key} is Unverified" in captured.err
+
+
+def test_status_filter_takes_any_case_and_a_usage_error_is_not_changes_found(
+    sandbox: Sandbox, cli: Cli
+) -> None:
+    sandbox.seed(
+        [
+            ("contact.add", f"{sandbox.receiver_url}/a", "Inactive"),
+            ("contact.edit", f"{sandbox.receiver_url}/b", "Verified"),
+        ]
+    )
+    listed = cli.run("hooks", "list", "--status", "inactive", "--format", "json")
+    assert [h["status"] for h in json.loads(listed.out)] == ["Inactive"]
+    # 2 means "changes found" (plan --detailed-exitcode, drift): usage errors are EX_USAGE.
+    refused = cli.run("hooks", "list", "--status", "gone", status=64)
+    assert "Verified, Unverified or Inactive" in refused.err
+    cli.run(status=64)  # no command at all
+    helped = cli.run("--help")
+    assert "64   a command line hookctl cannot read" in helped.out
+
+
+def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(
+    sandbox: Sandbox,
+    api_key: str,
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KEAP_API_KEY")
+    monkeypatch.delenv("KEAP_API_URL")
+    monkeypatch.setenv("ACME_KEY", api_key)
+    [hook] = sandbox.seed([("contact.add", f"{sandbox.receiver_url}/a?token=t-1", "Verified")])
+    account = f"api_url: {sandbox.api_url}\n    credentials: {{api_key_env: ACME_KEY}}"
+    one = tmp_path / "acme.yaml"
+    hooks = "hooks:\n  - name: a\n    url: ${HOOK_A_URL}\n    events: [contact.add]\n"
+    one.write_text(f"version: 1\naccount:\n  {account.replace('    ', '  ')}\n{hooks}")
+    result = cli.run("hooks", "get", hook.key, "--reveal", "-f", str(one))
+    assert hook.hook_url in result.out
+
+    several = tmp_path / "clients.yaml"
+    several.write_text(
+        f"version: 1\naccounts:\n  acme:\n    {account}\n  globex:\n    {account}\n{hooks}"
+    )
+    result = cli.run("hooks", "list", "-f", str(several), status=1)
+    assert "several accounts (acme, globex): name one" in result.err
+    cli.run("hooks", "list", "-f", str(several), "--account", "globex")

@@ -158,8 +158,9 @@ def test_auth_login_status_and_refresh(
     cli: Cli,
 ) -> None:
     monkeypatch.delenv("KEAP_REFRESH_TOKEN")
-    result = cli.run("auth", "status", status=1)  # no app credentials to start from
-    assert "KEAP_REFRESH_TOKEN" in result.err
+    said = cli.run("auth", "status", status=1).err  # no app credentials to start from
+    # A client id and secret alone: the app was never logged in, and that is the advice.
+    assert "KEAP_REFRESH_TOKEN" in said and "run `hookctl auth login`" in said
     code = requests.post(sandbox.url + "/_sandbox/oauth/code", timeout=5).json()["code"]
     login, shown = _run(cli, app, "auth", "login", "--code", code)
     assert login == 0

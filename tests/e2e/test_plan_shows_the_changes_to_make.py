@@ -172,3 +172,15 @@ def test_plan_refuses_a_mass_delete_and_saves_no_plan_file_unless_forced(
     cli.run("apply", str(planfile), "--auto-approve", status=1)  # the file does not force
     cli.run("apply", str(planfile), "--auto-approve", "--force")
     assert len(env.hooks()) == 6
+
+
+def test_a_saved_plan_is_announced_not_warned_and_drift_markdown_says_drift(
+    config: Path, tmp_path: Path, cli: Cli
+) -> None:
+    out = tmp_path / "plan.json"
+    result = cli.run("plan", "-f", str(config), "--out", str(out))
+    err = result.err
+    assert f"hookctl: plan saved to {out}; apply it with: hookctl apply {out}" in err
+    assert "WARNING" not in err
+    result = cli.run("drift", "-f", str(config), "--format", "markdown", status=2)
+    assert result.out.startswith("### hookctl drift")

@@ -98,7 +98,8 @@ def test_apply_by_shards_creates_every_accounts_hooks_once(
 
 @pytest.mark.parametrize("shard", ["3/3", "-1/2", "1", "a/b", "0/0"])
 def test_a_shard_out_of_range_is_a_usage_error(shard: str, config: Path, cli: Cli) -> None:
-    err = cli.run("plan", "-f", str(config), f"--shard={shard}", status=2).err
+    # EX_USAGE: 2 means "changes found"
+    err = cli.run("plan", "-f", str(config), f"--shard={shard}", status=64).err
     assert "argument --shard: must be I/N" in err
 
 
