@@ -83,8 +83,10 @@ class Cli:
         self._waits.clear()
         try:
             got = main(list(argv))
-        except SystemExit as stopped:  # argparse's usage errors, as the console script ends
-            got = stopped.code if isinstance(stopped.code, int) else 1
+        except SystemExit as stopped:  # usage errors and --help, as the console script ends
+            # The exit status the interpreter would give: None is 0, a message is 1.
+            code = stopped.code
+            got = code if isinstance(code, int) else 0 if code is None else 1
         captured = self._capsys.readouterr()
         result = Result(captured.out, captured.err, got, tuple(self._waits))
         if status is not None:
