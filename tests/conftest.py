@@ -74,11 +74,22 @@ OPENAPI = SHARED_OPENAPI if SHARED_OPENAPI.is_file() else COPIED_OPENAPI
 LANES = ("unit", "e2e", "release")
 
 
+# The fixtures that start a server: a unit test may use none of them (that is what keeps the
+# unit lane fast and free of sockets); a test that needs one belongs in tests/e2e/.
+SERVERS = frozenset({"sandbox", "env", "config", "api", "receiver", "unreachable_api"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         lane = Path(item.path).resolve().relative_to(ROOT / "tests").parts[0]
         if lane in LANES:
             item.add_marker(getattr(pytest.mark, lane))
+        servers = SERVERS & set(getattr(item, "fixturenames", ()))
+        if lane == "unit" and servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a server ({', '.join(sorted(servers))}): "
+                "move it to tests/e2e/"
+            )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -568,3 +568,26 @@ def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(
     result = cli.run("hooks", "list", "-f", str(several), status=1)
     assert "several accounts (acme, globex): name one" in result.err
     cli.run("hooks", "list", "-f", str(several), "--account", "globex")
+
+
+def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
+    sandbox: Sandbox,
+    api_key: str,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    monkeypatch.setenv("KEAP_API_KEY", api_key)
+    base = sandbox.receiver_url
+    sandbox.seed(
+        [
+            ("invoice.add", f"{base}/a", "Verified"),
+            ("invoice.payment.add", f"{base}/a", "Verified"),
+        ]
+    )
+    result = cli.run("hooks", "list", "--event", "invoice.*")
+    out = result.out
+    assert "invoice.add" in out
+    assert "invoice.payment.add" not in out
+    result = cli.run("hooks", "list", "--event", "invoice.**")
+    assert "invoice.payment.add" in result.out

@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -105,6 +105,16 @@ class Tty(Protocol):
     """conftest's tty fixture: puts a Terminal in place of sys.<stream> and returns it."""
 
     def __call__(self, stream: str, typed: str = "") -> Terminal: ...
+
+
+# Every JSON Schema in schemas/, by name.
+NAMES = ("hooks", "plan", "drift", "accounts", "report")
+
+
+def schema(name: str) -> dict[str, Any]:
+    """schemas/NAME.schema.json, as the checkout has it."""
+    loaded: dict[str, Any] = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
+    return loaded
 
 
 def validator(name: str) -> Draft202012Validator:

@@ -10,34 +10,9 @@ from helpers.work import counted
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookctl.cli.commands import main
 from hookctl.domain.models import Hook, event_glob_matches, keeper, key_order, parse_status
 from hookctl.domain.urls import is_loopback, mask_url, under_prefix
 from hookctl.keap.client import Keap
-from hookctl.sandbox import Sandbox
-
-
-def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
-    sandbox: Sandbox,
-    api_key: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
-    monkeypatch.setenv("KEAP_API_KEY", api_key)
-    base = sandbox.receiver_url
-    sandbox.seed(
-        [
-            ("invoice.add", f"{base}/a", "Verified"),
-            ("invoice.payment.add", f"{base}/a", "Verified"),
-        ]
-    )
-    assert main(["hooks", "list", "--event", "invoice.*"]) == 0
-    out = capsys.readouterr().out
-    assert "invoice.add" in out
-    assert "invoice.payment.add" not in out
-    assert main(["hooks", "list", "--event", "invoice.**"]) == 0
-    assert "invoice.payment.add" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
