@@ -14,7 +14,6 @@ import pytest
 import yaml
 from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 # What import says to set: a line per variable, `  NAME  key KEY`.
@@ -60,23 +59,21 @@ def accounts(
         yield found
 
 
-def _import(client: str, sb: Sandbox, folder: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def _import(client: str, sb: Sandbox, folder: Path, cli: Cli) -> str:
     """`hookctl import` of one client into clients/CLIENT.yaml; returns what it said."""
-    capsys.readouterr()
     out = folder / f"{client}.yaml"
     args = ["import", "--api-url", sb.api_url, "--api-key-env", f"KEAP_{client.upper()}_KEY"]
-    assert main([*args, "-o", str(out)]) == 0
-    return capsys.readouterr().err
+    return cli.run(*args, "-o", str(out)).err
 
 
 def test_imported_accounts_validate_offline_and_plan_needs_every_variable(
-    accounts: dict[str, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Cli
+    accounts: dict[str, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     folder = tmp_path / "clients"
     folder.mkdir()
     named: dict[str, str] = {}
     for client, sb in accounts.items():
-        said = _import(client, sb, folder, capsys)
+        said = _import(client, sb, folder, cli)
         named.update(TO_SET.findall(said))
     assert len(named) == 6  # two receivers with a token in each of three accounts
 
@@ -98,14 +95,13 @@ def test_imported_accounts_validate_offline_and_plan_needs_every_variable(
 def test_with_the_variables_set_the_plan_is_empty(
     accounts: dict[str, Sandbox],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     cli: Cli,
 ) -> None:
     folder = tmp_path / "clients"
     folder.mkdir()
     for client, sb in accounts.items():
-        for name, key in TO_SET.findall(_import(client, sb, folder, capsys)):
+        for name, key in TO_SET.findall(_import(client, sb, folder, cli)):
             # What `hooks get KEY --reveal -f FILE` shows, with no HOOK_ variable set.
             get = ["hooks", "get", key, "--reveal", "-f", str(folder / f"{client}.yaml")]
             result = cli.run(*get, "--format", "json")
@@ -115,10 +111,10 @@ def test_with_the_variables_set_the_plan_is_empty(
 
 
 def test_hooks_get_reveal_prints_the_real_url_with_no_hook_variable_set(
-    accounts: dict[str, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Cli
+    accounts: dict[str, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     acme = accounts["acme"]
-    said = _import("acme", acme, tmp_path, capsys)
+    said = _import("acme", acme, tmp_path, cli)
     key = dict(TO_SET.findall(said))["HOOK_ACME_BILLING_TOKEN"]
     result = cli.run("hooks", "get", key, "--reveal", "-f", str(tmp_path / "acme.yaml"))
     out = result.out
@@ -126,10 +122,10 @@ def test_hooks_get_reveal_prints_the_real_url_with_no_hook_variable_set(
 
 
 def test_a_blank_default_is_refused_naming_the_entry_and_never_strips_the_token(
-    accounts: dict[str, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Cli
+    accounts: dict[str, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     acme = accounts["acme"]
-    _import("acme", acme, tmp_path, capsys)
+    _import("acme", acme, tmp_path, cli)
     path = tmp_path / "acme.yaml"
     path.write_text(
         path.read_text().replace("${HOOK_ACME_BILLING_TOKEN}", "${HOOK_ACME_BILLING_TOKEN:-}")

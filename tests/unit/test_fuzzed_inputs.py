@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import json
-import logging
 import os
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -27,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import Cli
 from helpers.soak import SLOW_ONLY
 from helpers.work import counted
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from hookctl.cli.commands import main
 from hookctl.config import Document, read, read_text
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.domain.planner import Plan, plan
@@ -168,25 +166,12 @@ def _shuffle_lines(draw: st.DrawFn, data: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-@contextlib.contextmanager
-def cli_output() -> Iterator[io.StringIO]:
-    """main()'s stdout and stderr, with the root logger restored afterwards (main sets it)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            yield output
-    finally:
-        root.handlers[:], root.level = handlers, level
-
-
 def every_account(document: Document, event_types: Callable[[], tuple[str, ...]]) -> None:
     for name in document.account_names:
         document.desired(name, event_types)
 
 
-def check_hooks_file(path: Path) -> None:
+def check_hooks_file(path: Path, cli: Cli) -> None:
     """Every way hookctl reads a hooks file: the loader with the account's event types (the
     callable that `plan` passes), every account of the document, and validate."""
 
@@ -210,10 +195,10 @@ def check_hooks_file(path: Path) -> None:
             else:
                 outcomes.append("read")
     event(f"load: {outcomes[0]}")
-    with cli_output() as output, bounded("hookctl validate"):
-        status = main(["validate", "--offline", "-f", str(path)])
-    assert status in (0, 1)
-    assert "Traceback" not in output.getvalue()
+    with bounded("hookctl validate"):
+        result = cli.run("validate", "--offline", "-f", str(path), status=None)
+    assert result.status in (0, 1)
+    assert "Traceback" not in result.shown
 
 
 @pytest.fixture(scope="module")
@@ -223,14 +208,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("examples", RUNS)
 def test_a_mutated_hooks_yaml_loads_or_gives_a_clean_config_error(
-    examples: int, workdir: Path
+    examples: int, workdir: Path, cli: Cli
 ) -> None:
     @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(mutated(HOOKS_SEEDS, YAML_TOKENS))
     def run(data: bytes) -> None:
         path = workdir / "hooks.yaml"
         path.write_bytes(data)
-        check_hooks_file(path)
+        check_hooks_file(path, cli)
 
     run()
 
