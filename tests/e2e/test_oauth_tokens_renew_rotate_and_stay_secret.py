@@ -162,7 +162,7 @@ def test_auth_login_status_and_refresh(
     # A client id and secret alone: the app was never logged in, and that is the advice.
     assert "KEAP_REFRESH_TOKEN" in said and "run `hookctl auth login`" in said
     code = requests.post(sandbox.url + "/_sandbox/oauth/code", timeout=5).json()["code"]
-    login, shown = _run(cli, app, "auth", "login", "--code", code)
+    login, shown = _run(cli, app, "auth", "login", f"--code={code}")
     assert login == 0
     assert str(app) in shown
     assert code[:8] not in shown
@@ -178,7 +178,7 @@ def test_auth_login_status_and_refresh(
         assert str(value)[:8] not in shown
     assert _run(cli, app, "hooks", "list")[0] == 0
     # The code was good once.
-    again, shown = _run(cli, app, "auth", "login", "--code", code)
+    again, shown = _run(cli, app, "auth", "login", f"--code={code}")
     assert again == 1 and "invalid_grant" in shown
 
 
