@@ -65,7 +65,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM, DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
     parser = Parser(
         prog="hookctl",
@@ -114,12 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--account-parallelism",
         type=_positive_int,
-        default=4,
+        default=DEFAULT_ACCOUNT_PARALLELISM,
         metavar="N",
-        help="accounts worked on at once, each with its own client and rate budget (default 4)",
+        help="accounts worked on at once, each with its own client and rate budget (accounts "
+        f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
     output = Parser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # plan and drift can also write the fleet health page; -o means what it means for
+    # `import`: the file written instead of stdout.
+    page = Parser(add_help=False)
+    page.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "html"),
+        default="text",
+        help="html: one self-contained page, a row per account (write it with -o FILE)",
+    )
+    page.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="with --format html: write the page here (default: stdout)",
+    )
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -135,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler="validate")
 
     plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
+        "plan", parents=[common, config, page], help="show what apply would change"
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -182,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, output],
+        parents=[common, config, page],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(

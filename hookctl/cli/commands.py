@@ -6,6 +6,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    finally:
+        # What _targets froze is collectable again once the command is done (main may run
+        # many times in one process: tests, benchmarks, embedding).
+        gc.unfreeze()
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -100,9 +105,16 @@ def _targets(
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    targets = runner.targets(
-        files or args.file, args.account, options, saved, placeholders=placeholders
-    )
+    # Reading a fleet's files makes many objects and next to no cyclic garbage, and what is
+    # read lives until the command ends: the collector does not walk it while it is read
+    # (0.15 ms of CPU a file) nor at every collection after (gc.freeze below).
+    gc.disable()
+    try:
+        targets = runner.targets(
+            files or args.file, args.account, options, saved, placeholders=placeholders
+        )
+    finally:
+        gc.enable()
     shard = getattr(args, "shard", None)
     if shard is not None:
         if saved is not None:
@@ -114,7 +126,16 @@ def _targets(
             logger.warning("shard %d/%d has none of the accounts", *shard)
     if len(targets) > 1:
         output.label_log_lines()
+    # A fleet's documents are most of the heap: each collection during the run would walk
+    # them again (0.3 ms of CPU an account at 1,000 accounts).
+    gc.freeze()
     return targets
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """-o writes the fleet page; with another format it would be silently ignored."""
+    if args.output is not None and args.format != "html":
+        raise HookctlError(f"-o {args.output} writes the page of --format html; add that flag")
 
 
 def _files(args: argparse.Namespace) -> list[str]:
@@ -149,6 +170,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    _check_output(args)
     targets = _targets(args, options)
     if args.out and len(targets) > 1:
         raise HookctlError(
@@ -158,7 +180,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     run = output.Run("plan", args.format, targets)
     changes = False
-    for target, planned in run.each(runner.plan(targets, options)):
+    outcomes = runner.plan(targets, options)
+    for target, planned in run.each(outcomes):
         changes = changes or planned.plan.has_changes
         if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, target, planned)
@@ -168,6 +191,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     run.close()
+    if args.format == "html":
+        from hookctl.cli import fleet
+
+        fleet.write_page(args.output, "plan", outcomes)
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
     return EXIT_OK if run.ok else EXIT_ERROR
@@ -198,6 +225,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.formats import documents
 
     options = _options(args, "account_parallelism")
+    _check_output(args)
     targets = _targets(args, options)
     notify_url = args.notify
     if notify_url:
@@ -232,6 +260,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
                 # The drift itself is the news; a failed notification must not hide its exit code.
                 output.error(exc, target if run.multi else None)
     run.close()
+    if args.format == "html":
+        from hookctl.cli import fleet
+
+        fleet.write_page(args.output, "drift", outcomes)
     if args.metrics_file:
         metrics.write_drift(args.metrics_file, outcomes)
     if not run.ok:

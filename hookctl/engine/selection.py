@@ -15,6 +15,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -72,6 +73,8 @@ class Outcome(Generic[T]):
     target: Target
     value: T | None = None
     error: HookctlError | None = None
+    # How long the work took, in seconds (the fleet page's Duration); None when not timed.
+    seconds: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -289,11 +292,13 @@ def run_each(
     def one(target: Target) -> Outcome[T]:
         CURRENT.set(target.label)
         watch(stop)
+        started = time.monotonic()
         try:
-            return Outcome(target, value=work(target))
+            value = work(target)
         except HookctlError as exc:
             logger.debug("%s failed: %s", target.label, exc)
-            return Outcome(target, error=exc)
+            return Outcome(target, error=exc, seconds=time.monotonic() - started)
+        return Outcome(target, value=value, seconds=time.monotonic() - started)
 
     if len(targets) == 1:
         # Same thread: a single account gains nothing from a pool, and a traceback or a
