@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from hookctl.engine.planfile import SavedPlan
     from hookctl.engine.runner import Options
     from hookctl.engine.selection import Target
+    from hookctl.keap.sandbox_admin import SandboxAdmin
 
 logger = logging.getLogger("hookctl")
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED = 130
+# Seconds `deliveries --follow` lets the sandbox hold each request open for a new attempt.
+FOLLOW_POLL = 5.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,11 +425,92 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             handshake_timeout=args.handshake_timeout,
             allow_outbound=args.allow_outbound,
             daily_quota=args.daily_quota,
+            time_scale=args.time_scale,
+            payload_shape=args.payload_shape,
             announce=announce,
         )
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK
+
+
+def _sandbox_admin(args: argparse.Namespace) -> SandboxAdmin:
+    from hookctl.keap.sandbox_admin import DEFAULT_SANDBOX_API, SandboxAdmin
+
+    return SandboxAdmin(args.api_url or os.environ.get("KEAP_API_URL") or DEFAULT_SANDBOX_API)
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.config.fixture import read_fixture
+    from hookctl.domain.fixtures import (
+        MAX_COUNT,
+        OverrideError,
+        apply_overrides,
+        fixture,
+        parse_override,
+    )
+    from hookctl.domain.models import KNOWN_EVENT_KEYS
+    from hookctl.formats.text import shown
+
+    event_key: str = args.event
+    if event_key not in KNOWN_EVENT_KEYS:
+        raise HookctlError(f"trigger: {shown(event_key)} is not one of Keap's event types")
+    try:
+        overrides = [parse_override(text) for text in args.set]
+        given = read_fixture(args.fixture, event_key) if args.fixture else [fixture(event_key)]
+        objects = [apply_overrides(event_key, fields, overrides) for fields in given]
+    except OverrideError as error:
+        raise HookctlError(f"trigger: {error}") from None
+    if len(objects) * args.count > MAX_COUNT:
+        total = len(objects) * args.count
+        raise HookctlError(f"trigger: at most {MAX_COUNT} objects at once, not {total}")
+    admin = _sandbox_admin(args)
+    # Waiting covers Keap's whole retry schedule on the sandbox's clock, bounded by --max-wait.
+    outcome = admin.trigger(
+        event_key,
+        objects,
+        count=args.count,
+        shape=args.shape,
+        wait=args.wait,
+        timeout=max(args.max_wait, 30.0),
+    )
+    command_output.trigger_result(outcome, args.format, waited=args.wait)
+    return EXIT_OK
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from hookctl.cli import command_output
+    from hookctl.domain.models import event_glob_matches
+
+    admin = _sandbox_admin(args)
+    if args.resend is not None:
+        command_output.deliveries([admin.resend(args.resend)], args.format, body=False)
+        return EXIT_OK
+
+    def wanted(record: dict[str, Any]) -> bool:
+        if args.hook is not None and str(record.get("hook_key")) != args.hook:
+            return False
+        if args.event is not None and not event_glob_matches(args.event, str(record["event_key"])):
+            return False
+        status = record.get("status")
+        return not args.failed or not (isinstance(status, int) and 200 <= status < 400)
+
+    last, header, poll = 0, True, 0.0
+    while True:
+        # After the first look, the sandbox holds a follower's request until an attempt comes
+        # (at most a few seconds), so a new attempt shows at once without polling fast.
+        records = admin.deliveries(last, wait=poll)
+        poll = FOLLOW_POLL
+        if records:
+            last = int(records[-1]["id"])
+        shown_records = [r for r in records if wanted(r)]
+        printed = command_output.deliveries(
+            shown_records, args.format, body=args.body, follow=args.follow, header=header
+        )
+        header = header and not printed
+        if not args.follow:
+            return EXIT_OK
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
@@ -515,6 +599,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "apply": cmd_apply,
     "auth": cmd_auth,
+    "deliveries": cmd_deliveries,
     "drift": cmd_drift,
     "fmt": cmd_fmt,
     "hooks": cmd_hooks,
@@ -523,5 +608,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": cmd_probe,
     "sandbox": cmd_sandbox,
     "schema": cmd_schema,
+    "trigger": cmd_trigger,
     "validate": cmd_validate,
 }

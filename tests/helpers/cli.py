@@ -108,7 +108,7 @@ class Tty(Protocol):
 
 
 # Every JSON Schema in schemas/, by name.
-NAMES = ("hooks", "plan", "drift", "accounts", "report")
+NAMES = ("hooks", "plan", "drift", "accounts", "report", "fixture")
 
 
 def schema(name: str) -> dict[str, Any]:
