@@ -28,7 +28,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -130,8 +130,11 @@ class OAuthAuth(BearerAuth):
         token_url: str = DEFAULT_TOKEN_URL,
         seed: str | None = None,
         names: OAuthEnv | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` (epoch seconds) says when a kept access token has expired."""
         self.names = names or OAuthEnv()
+        self._clock = clock
         super().__init__("", self.names.client_id_env)
         self._client_id, self._client_secret = client_id, client_secret
         self.app_id = client_id
@@ -150,7 +153,7 @@ class OAuthAuth(BearerAuth):
     def header_value(self) -> str:
         with self._lock:
             tokens = self._tokens
-            if tokens is None or not tokens.fresh(time.time()):
+            if tokens is None or not tokens.fresh(self._clock()):
                 tokens = self._renew(refused=None)
         self._local.sent = tokens.access_token
         return f"Bearer {tokens.access_token}"
@@ -194,7 +197,7 @@ class OAuthAuth(BearerAuth):
             # only one still good, and the refresh token we hold is spent.
             kept = _read(self.token_file)
             usable = kept is not None and kept.access_token != refused
-            if kept is not None and usable and not force and kept.fresh(time.time()):
+            if kept is not None and usable and not force and kept.fresh(self._clock()):
                 self._keep(kept)
                 return kept
             refresh_token = kept.refresh_token if kept is not None else self._seed
@@ -270,7 +273,7 @@ class OAuthAuth(BearerAuth):
             tokens = TokenSet(
                 body["access_token"],
                 refresh if isinstance(refresh, str) and refresh else form.get("refresh_token", ""),
-                time.time() + lifetime,
+                self._clock() + lifetime,
                 lifetime,
             )
             self._seen |= {tokens.access_token, tokens.refresh_token}

@@ -214,6 +214,12 @@ class Sandbox:
     def set_faults(self, faults: Faults) -> None:
         self._faults.configure(faults)
 
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Run the throttle's token bucket and the access tokens' expiry on `clock` (monotonic
+        seconds) instead of the machine's, so that tests decide when time passes."""
+        self._faults.set_clock(clock)
+        self.tokens.clock = clock
+
     def stats(self) -> dict[str, dict[str, int]]:
         """Keap API calls per "METHOD /route/{template}", and answers per status ("dropped" for
         a connection closed without one)."""

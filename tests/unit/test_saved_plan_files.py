@@ -490,7 +490,7 @@ def test_a_resealed_plan_that_lists_other_changes_than_the_current_plan_is_refus
 
 def test_a_changed_threshold_in_the_file_is_not_read(tmp_path: Path) -> None:
     """The file's safety is for the reviewer: editing it changes nothing apply checks (the
-    runner checks the thresholds of the plan made again; test_hostile_plans shows it)."""
+    runner checks the thresholds of the plan made again; test_edited_saved_plans shows it)."""
     path = tmp_path / "plan.json"
     current = save(path)
     rewrite(path, lambda d: d["safety"].update(max_delete_ratio=1.0), reseal=True)
