@@ -56,6 +56,7 @@ FROM_CHECKOUT = _use_the_checkout()
 from helpers.cli import CLOSED_PORT, TWO, Cli, Terminal, Tty, write_config  # noqa: E402
 from helpers.witness import Witness  # noqa: E402
 
+from hookctl.domain import secrets  # noqa: E402
 from hookctl.keap.client import RetryPolicy  # noqa: E402
 from hookctl.sandbox import Sandbox  # noqa: E402
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
@@ -111,6 +112,13 @@ def _no_real_hosts() -> Iterator[None]:
         # servers' errors are not what any test checks, so they go to the debug log instead.
         patch.setattr(socketserver.BaseServer, "handle_error", _quiet_server_error)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _values_hidden_per_test() -> None:
+    """Each test starts a run of its own: the values an earlier test interpolated are no longer
+    hidden from this one's output (as each hookctl command starts afresh)."""
+    secrets.start_run(os.environ)
 
 
 def _quiet_server_error(self: socketserver.BaseServer, request: Any, address: Any) -> None:

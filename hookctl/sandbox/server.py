@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook, parse_status
+from hookctl.domain.urls import is_loopback
 from hookctl.sandbox.deliveries import DeliveryLog
 from hookctl.sandbox.events import Changed, Deliverer, Shape
 from hookctl.sandbox.faults import FaultInjector, Faults
@@ -180,6 +181,21 @@ class Sandbox:
         host, port = self._server.server_address[:2]
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(str(host), str(host))
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def bound_to(self) -> str:
+        """The address the server listens on, as bound (0.0.0.0 is every interface)."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether only this machine can reach the server."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        return is_loopback(str(self._server.server_address[0]))
 
     @property
     def api_url(self) -> str:

@@ -192,7 +192,7 @@ def test_a_token_changed_in_the_environment_makes_the_plan_stale(
     )
     assert "tok-OLD" not in err and "tok-NEW" not in err
     # Only a hash of the interpolated state is stored, never the values it was made from.
-    assert json.loads(planfile.read_text())["config_digest"].startswith("sha256:")
+    assert json.loads(planfile.read_text())["config_digest"].startswith("hmac-sha256:")
 
 
 def test_an_untouched_plan_still_applies_with_the_real_urls(

@@ -39,7 +39,7 @@ hooks:
     events: ["order.*"]         # every order event
 
   - name: notes
-    url: ${{NOTES_URL}}
+    url: ${{HOOK_NOTES_URL}}
     events: [note.add]
 
   - name: invoices
@@ -71,7 +71,7 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     cli.run("apply", "-f", str(path), "--yes")
     assert plan_changes(path, cli) == []
@@ -100,7 +100,7 @@ def test_import_update_takes_hand_made_changes_into_the_file(
         assert comment in text, comment
     for name in ("crm-contacts", "orders", "notes", "invoices"):
         assert f"- name: {name}" in text
-    assert "url: ${NOTES_URL}" in text
+    assert "url: ${HOOK_NOTES_URL}" in text
     assert "events: [contact.add, contact.edit, contact.delete]" in text
     assert f"url: {managed}/invoices-v2" in text
     assert "order.edit" not in text and "order.* expanded" in text
@@ -108,7 +108,7 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     # Named by what tells it apart from the file's other urls, as import names entries.
     assert "- name: tickets" in text
     # The conflict is the user's to settle: with the variable set, nothing is left to do.
-    monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{managed}/notes-v2")
     assert plan_changes(path, cli) == []
     # And a second update changes nothing.
     result = cli.run("import", "--update", str(path))
@@ -123,7 +123,7 @@ def test_import_update_keeps_a_wildcard_that_still_matches(
     cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     cli.run("apply", "-f", str(path), "--yes")
     original = path.read_text()
@@ -141,7 +141,7 @@ def test_a_new_url_with_a_token_becomes_a_placeholder_and_is_never_shown(
     cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     cli.run("apply", "-f", str(path), "--yes")
     secret = "tok-RECOGNISABLE-91c3"
@@ -193,7 +193,7 @@ def test_a_live_url_hooks_yaml_cannot_hold_is_reported_and_left_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
     cli.run("apply", "-f", str(path), "--yes")
     [bad] = env.seed([("task.add", f"{base}/managed/with space", "Verified")])

@@ -139,6 +139,31 @@ def test_handshake_headers_are_empty_for_anything_but_a_handshake(headers: Any) 
     assert not is_handshake(headers)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    ["a" * 1025, "has space", "s\u00e9cret".encode().decode("latin-1")],
+    ids=["over 1024", "space", "non-ASCII"],
+)
+def test_the_middleware_answers_400_to_a_secret_it_cannot_echo_and_never_calls_the_app(
+    secret: str, serve: Callable[[WSGIApplication], str]
+) -> None:
+    import requests
+
+    called: list[str] = []
+
+    def recording(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        called.append(environ.get("PATH_INFO", ""))
+        return app(environ, start_response)
+
+    url = serve(HandshakeMiddleware(recording))
+    answer = requests.post(url, headers={"X-Hook-Secret": secret}, timeout=5)
+    assert answer.status_code == 400 and "X-Hook-Secret" not in answer.headers
+    assert called == []
+    # An event (no X-Hook-Secret) still reaches the app.
+    assert requests.post(url, data=b"{}", timeout=5).text == "event received"
+    assert called == ["/keap/hooks"]
+
+
 def test_token_accepted_takes_any_of_the_tokens_given_and_nothing_else() -> None:
     both = {"old-7a1c", "new-02bd"}
     assert token_accepted("token=old-7a1c", both) and token_accepted("a=1&token=new-02bd", both)

@@ -52,7 +52,7 @@ ENV = {"HOOKS_BASE_URL": "http://127.0.0.1:8787/_sandbox/receiver", "X": "x"}
 HOOKS_SEEDS = (
     (ROOT / "examples" / "hooks.yaml").read_bytes(),
     b"version: 1\n"
-    b"account: {api_url: '${API:-https://api.example.com/crm/rest/v1}', "
+    b"account: {api_url: '${HOOKS_API:-https://api.example.com/crm/rest/v1}', "
     b"credentials: {access_token_env: KEAP_ACCESS_TOKEN}}\n"
     b"ownership: {all: true, ignore: ['https://hooks.zapier.com/*']}\n"
     b"safety: {min_existing: 2, max_update_ratio: 0.5, max_delete_ratio: 0.1}\n"

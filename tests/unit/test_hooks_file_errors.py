@@ -665,8 +665,10 @@ def test_event_types_callable_is_called_once_for_wildcards_and_unknown_events(ev
 
 
 def test_variables_and_defaults_are_interpolated_in_string_values() -> None:
-    text = one_hook(url="${BASE}/keap/${PATH_PART:-contacts}$$x") + "    # ${NOT_A_VALUE}\n"
-    state = read_text(text, env={"BASE": "https://hooks.example.com"}).desired()
+    text = (
+        one_hook(url="${HOOKS_BASE}/keap/${HOOK_PATH_PART:-contacts}$$x") + "    # ${NOT_A_VALUE}\n"
+    )
+    state = read_text(text, env={"HOOKS_BASE": "https://hooks.example.com"}).desired()
     assert {s.hook_url for s in state.subscriptions} == {
         "https://hooks.example.com/keap/contacts$x"
     }
@@ -674,14 +676,14 @@ def test_variables_and_defaults_are_interpolated_in_string_values() -> None:
 
 def test_default_stands_in_for_an_empty_variable() -> None:
     state = read_text(
-        one_hook(url="${BASE:-https://hooks.example.com}/a"), env={"BASE": ""}
+        one_hook(url="${HOOKS_BASE:-https://hooks.example.com}/a"), env={"HOOKS_BASE": ""}
     ).desired()
     assert {s.hook_url for s in state.subscriptions} == {"https://hooks.example.com/a"}
 
 
 def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOOKCTL_TEST_BASE", "https://env.example.com")
-    state = read_text(one_hook(url="${HOOKCTL_TEST_BASE}/a")).desired()
+    monkeypatch.setenv("HOOKS_TEST_BASE", "https://env.example.com")
+    state = read_text(one_hook(url="${HOOKS_TEST_BASE}/a")).desired()
     assert {s.hook_url for s in state.subscriptions} == {"https://env.example.com/a"}
 
 

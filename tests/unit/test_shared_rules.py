@@ -10,6 +10,7 @@ from helpers.work import counted
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hookctl.domain import secrets
 from hookctl.domain.models import Hook, event_glob_matches, keeper, key_order, parse_status
 from hookctl.domain.urls import is_loopback, mask_url, under_prefix
 from hookctl.keap.client import Keap
@@ -130,10 +131,8 @@ def test_url_prefixes_own_urls_at_boundaries_only(url: str, prefix: str, owned: 
     ],
 )
 def test_masked_urls_hide_query_values_userinfo_and_fragment(url: str, shown: str) -> None:
-    import hashlib
-
     def fp(value: str) -> str:
-        return hashlib.sha256(value.encode()).hexdigest()[:6]
+        return secrets.fingerprint(value)
 
     masked = mask_url(url)
     assert masked == shown.format(token=fp("s3cret"), c=fp("c"), userinfo=fp("u:s3cret"))

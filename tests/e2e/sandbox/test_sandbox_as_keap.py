@@ -148,7 +148,7 @@ def cli_sandbox() -> Iterator[tuple[str, str]]:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(5)]
+        lines = [process.stdout.readline() for _ in range(6)]
         api = next(line.split()[-1] for line in lines if " API " in line)
         yield api, "".join(lines)
     finally:
@@ -163,6 +163,7 @@ def test_hookctl_sandbox_prints_where_it_listens_without_the_credentials(
 ) -> None:
     api, printed = cli_sandbox
     assert api.endswith("/crm/rest/v1")
+    assert "hookctl sandbox: listening 127.0.0.1:" in printed
     assert "/receiver" in printed
     assert "access token ***(" in printed
     assert "X-Keap-API-Key ***(" in printed
