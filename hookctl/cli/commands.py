@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookctl.cli.arguments import EXIT_USAGE, build_parser, version
+from hookctl.domain import secrets
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose)
+    secrets.start_run(os.environ)
     from hookctl.cli import output
 
     output.configure(args.color, args.verbose > 0)
@@ -172,7 +174,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    options = _options(
+        args, "account_parallelism", "force", "allow_empty", "probe", "allow_private"
+    )
     _check_output(args)
     targets = _targets(args, options)
     if args.out and len(targets) > 1:
@@ -217,6 +221,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
+        allow_private=args.allow_private,
     )
     command_output.probe_report(declared, found, args.format, len(targets) > 1)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
@@ -534,7 +539,7 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
     from hookctl.engine import selection as accounts
-    from hookctl.system.files import write_atomically
+    from hookctl.system.files import rewrite_in_place
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
@@ -551,7 +556,7 @@ def _import_update(args: argparse.Namespace) -> int:
     with runner.client(_options(args), document.accounts[0]) as keap:
         updated = update(keap, args.update, original)
     if updated.changed and not args.dry_run:
-        write_atomically(args.update, updated.text, what="the hooks file")
+        rewrite_in_place(args.update, updated.text, original, what="the hooks file")
     command_output.updated(updated, args.dry_run)
     return EXIT_OK
 

@@ -100,6 +100,8 @@ class Options:
     targets: tuple[str, ...] = ()
     # plan: run Keap's handshake with the url of every create, update and verify (engine.probe).
     probe: bool = False
+    # plan --probe: probe private, link-local and other non-public addresses too.
+    allow_private: bool = False
     # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
     # one ends the account's work with an error saying until when.
     max_wait: float = DEFAULT_MAX_WAIT
@@ -277,7 +279,7 @@ def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
     def judge(target: Target, planned: Planned) -> Planned:
         if options.probe:
             urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
-            planned = replace(planned, probes=probe_all(urls))
+            planned = replace(planned, probes=probe_all(urls, allow_private=options.allow_private))
         try:
             planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
         except HookctlError as exc:
@@ -324,10 +326,11 @@ def save(path: str, target: Target, planned: Planned) -> None:
         path,
         planned.plan,
         config_digest=planfile.desired_digest(planned.desired),
-        live_fingerprint=planfile.fingerprint(planned.live),
+        live_fingerprint=planfile.fingerprint(planned.live, planned.desired.account),
         source=target.source,
         api_url=planned.api_url,
         account=target.account.name,
+        credentials=planned.desired.account,
     )
 
 
@@ -385,6 +388,7 @@ def check(
             planned.live,
             api_url=planned.api_url,
             account=target.account.name,
+            credentials=planned.desired.account,
         )
     planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
     return planned

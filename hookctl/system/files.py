@@ -1,9 +1,10 @@
 """The files hookctl reads and makes. Every file it reads (hooks files, saved plans, the OAuth
 token file, a previous metrics file) is read through `read_bounded`, so that no path, however
 hostile, can make it wait forever or read without end. Every file it makes (saved plans,
-imported and formatted hooks files, the token file, the metrics file) is written through
-`write_atomically`, so that a reader, or the next run after a crash or a full disk, sees the old
-file or the new one, never a truncated one.
+imported hooks files, the token file, the metrics file) is written through `write_atomically`,
+and every file it edits (fmt, import --update) through `rewrite_in_place` on the same
+temporary-file-and-rename, so that a reader, or the next run after a crash or a full disk, sees
+the old file or the new one, never a truncated one.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from hookctl.errors import HookctlError
 
 __all__ = [
     "NotAFile",
+    "PendingWrite",
     "TooLarge",
+    "begin_write",
     "not_a_file",
     "read_bounded",
     "read_bounded_text",
+    "rewrite_in_place",
     "write_atomically",
 ]
 
@@ -66,20 +71,32 @@ def read_bounded_text(path: str | os.PathLike[str], limit: int) -> str:
     return raw.decode("utf-8")
 
 
-def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+def read_bounded(
+    path: str | os.PathLike[str],
+    limit: int,
+    *,
+    follow_symlinks: bool = True,
+    check: Callable[[os.stat_result], None] | None = None,
+) -> bytes:
     """The bytes of the regular file at `path`, at most `limit` + 1 of them: one byte past the
     bound is enough for the caller to know that the file is too large. NotAFile for anything
     but a regular file, other OSErrors as open() and read() raise them; each caller words
-    them."""
+    them. `check` sees the opened file's stat first and may refuse it (a token file's owner
+    and mode); without `follow_symlinks` a symlink is refused by the open itself."""
     name = os.fspath(path)
     # Without O_NONBLOCK, opening a FIFO that no one writes to would wait forever; the flag
     # changes nothing for a regular file, and anything else is refused below. (Windows has
     # no such flag, and no FIFOs that open() waits on.)
     nonblocking = getattr(os, "O_NONBLOCK", 0)
     flags = os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(name, flags)
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        if check is not None:
+            check(info)
+        mode = info.st_mode
         if not stat.S_ISREG(mode):
             raise NotAFile(name, mode)
         if nonblocking:
@@ -95,6 +112,66 @@ def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     return b"".join(chunks)
+
+
+class PendingWrite:
+    """A file write begun: its temporary file exists beside the target, so that what can fail
+    before any content is known (no permission, no inode) has failed already. commit() writes
+    and renames; discard() removes the temporary file."""
+
+    def __init__(self, target: str, fd: int, temp: str, what: str, error: type[HookctlError]):
+        self.target, self._fd, self._temp, self._what, self._error = target, fd, temp, what, error
+
+    def commit(self, text: str, *, overwrite: bool = True) -> None:
+        """Write `text` and rename it into place (see write_atomically)."""
+        try:
+            with os.fdopen(self._fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            if overwrite:
+                os.replace(self._temp, self.target)
+            else:
+                _link_new(self._temp, self.target)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)
+            if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+                raise self._error(
+                    f"{self.target}: cannot write {self._what}: {_reason(exc)}"
+                ) from None
+            raise
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._temp)
+
+
+def begin_write(
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o644,
+    umask: bool = True,
+    what: str = "the file",
+    error: type[HookctlError] = HookctlError,
+) -> PendingWrite:
+    """Create the temporary file of an atomic write of `path` now; `error` if it cannot be.
+    Its permissions are `mode` less the umask, or exactly `mode` when `umask` is False."""
+    target = os.fspath(path)
+    try:
+        fd, temp = _create_beside(target, mode)
+    except OSError as exc:
+        raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+    pending = PendingWrite(target, fd, temp, what, error)
+    if not umask:
+        try:
+            os.chmod(temp, mode)
+        except OSError as exc:
+            pending.discard()
+            raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+    return pending
 
 
 def write_atomically(
@@ -116,28 +193,41 @@ def write_atomically(
     With `overwrite` False an existing `path` is kept and FileExistsError raised, decided at
     the moment of the rename, so that a file created meanwhile is not clobbered either.
     """
-    target = os.fspath(path)
+    pending = begin_write(path, mode=mode, umask=umask, what=what, error=error)
+    pending.commit(text, overwrite=overwrite)
+
+
+def rewrite_in_place(
+    path: str | os.PathLike[str], text: str, original: str, *, what: str = "the file"
+) -> None:
+    """Replace the file at `path`, whose text was `original` when it was read, by `text`, as an
+    editor saving it would (fmt, import --update): the file keeps its permission bits; a
+    symlink is followed and stays a symlink (the file it points to is rewritten); a read-only
+    file is refused; and so is a file that changed since it was read (an edit saved meanwhile
+    is never lost). HookctlError, one line naming the path, otherwise."""
+    shown = os.fspath(path)
+    target = os.path.realpath(shown)
     try:
-        fd, temp = _create_beside(target, mode)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError as exc:
-        raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+        raise HookctlError(f"{shown}: cannot write {what}: {_reason(exc)}") from None
+    if not mode & stat.S_IWUSR:
+        raise HookctlError(f"{shown}: read-only (mode {mode:o}): {what} was not written")
+    pending = begin_write(target, mode=mode, what=what)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            if not umask:
-                os.chmod(temp, mode)
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        if overwrite:
-            os.replace(temp, target)
-        else:
-            _link_new(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
-            raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
-        raise
+        now = read_bounded(target, len(original.encode("utf-8")))
+    except OSError as exc:
+        pending.discard()
+        raise HookctlError(f"{shown}: cannot read it again: {_reason(exc)}") from None
+    if now != original.encode("utf-8"):
+        pending.discard()
+        raise HookctlError(
+            f"{shown}: changed since hookctl read it: {what} was not written (run it again)"
+        )
+    pending.commit(text)
+    # The umask may have taken bits away: the file keeps exactly the mode it had.
+    with contextlib.suppress(OSError):
+        os.chmod(target, mode)
 
 
 def _create_beside(target: str, mode: int) -> tuple[int, str]:

@@ -16,7 +16,7 @@ ACCOUNT = "http://127.0.0.1:9/account/crm/rest/v1"
 
 
 @pytest.mark.parametrize(
-    ("flag", "env", "account", "expected"),
+    ("flag", "environment", "account", "expected"),
     [
         (FLAG, ENV, ACCOUNT, FLAG),
         (None, ENV, ACCOUNT, ENV),
@@ -27,14 +27,14 @@ ACCOUNT = "http://127.0.0.1:9/account/crm/rest/v1"
     ],
 )
 def test_the_flag_beats_the_environment_which_beats_hooks_yaml_which_beats_keaps_url(
-    flag: str | None, env: str | None, account: str | None, expected: str
+    flag: str | None, environment: str | None, account: str | None, expected: str
 ) -> None:
-    environ = {} if env is None else {"KEAP_API_URL": env}
+    environ = {} if environment is None else {"KEAP_API_URL": environment}
     assert resolve_api_url(flag, account, environ) == expected
 
 
 @pytest.mark.parametrize(
-    ("flag", "env", "account", "expected"),
+    ("flag", "environment", "account", "expected"),
     [
         (FLAG, ENV, ACCOUNT, FLAG),
         (None, ENV, ACCOUNT, ENV),
@@ -44,15 +44,15 @@ def test_the_flag_beats_the_environment_which_beats_hooks_yaml_which_beats_keaps
 )
 def test_the_runner_builds_each_accounts_client_on_the_same_order(
     flag: str | None,
-    env: str | None,
+    environment: str | None,
     account: str | None,
     expected: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if env is None:
+    if environment is None:
         monkeypatch.delenv("KEAP_API_URL", raising=False)
     else:
-        monkeypatch.setenv("KEAP_API_URL", env)
+        monkeypatch.setenv("KEAP_API_URL", environment)
     options = Options(api_url=flag)
     assert runner.api_url(options, Account(api_url=account)) == expected
     with runner.client(options, Account(api_url=account)) as keap:

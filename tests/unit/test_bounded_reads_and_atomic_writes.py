@@ -88,7 +88,7 @@ def test_every_reader_refuses_a_fifo_in_its_own_words(fifo: Path) -> None:
     oauth = OAuthAuth("client", "secret", fifo)
     refused = _within_seconds(oauth.kept)
     assert isinstance(refused, HookctlError)
-    assert str(refused).startswith(f"{fifo}: cannot read the token file: is a FIFO")
+    assert str(refused) == f"{fifo}: the token file is not a plain file"
 
     # A metrics file that cannot be read only loses the last-success times.
     assert _within_seconds(lambda: metrics.read_last_success(str(fifo))) == {}
