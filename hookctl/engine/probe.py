@@ -89,6 +89,10 @@ DELAYED_HINT = (
     "200 without X-Hook-Secret: delayed confirmation. Apply leaves the hook Unverified; "
     "`hookctl hooks verify KEY --secret-env VAR` completes it with the secret the receiver got"
 )
+# Lookups running at once, hung ones included: a timed-out lookup keeps its thread until the
+# system resolver gives up, so a resolver that never answers holds at most this many threads.
+LOOKUPS_MAX = 64
+_lookups = threading.BoundedSemaphore(LOOKUPS_MAX)
 LOOPBACK_HINT = "loopback is probed when the account's API url is loopback, or with --allow-private"
 
 
@@ -124,8 +128,8 @@ def probe_all(
     allow_loopback: bool = False,
 ) -> dict[str, Probe]:
     """The handshake with every url (each once), `concurrency` at a time; by url, in the order
-    given. The whole run takes about 2 * ceil(n / concurrency) timeouts at worst (a lookup,
-    then an exchange)."""
+    given. The whole run takes about ceil(n / concurrency) timeouts at worst: the lookup and
+    the exchange share each url's."""
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
@@ -155,8 +159,8 @@ def handshake(
     resolve: Resolver | None = None,
 ) -> Probe:
     """Keap's handshake with one url: a POST with an empty body and a fresh X-Hook-Secret.
-    Never raises for what the receiver does; the lookup ends within `timeout`, and so does the
-    exchange after it. The host's addresses are checked first (see the module's docstring)
+    Never raises for what the receiver does; the lookup and the exchange end within `timeout`
+    together. The host's addresses are checked first (see the module's docstring)
     unless `allow_private`, which allows loopback too; `allow_loopback` allows loopback only.
     `resolve` stands in for socket.getaddrinfo (read when called, so that it can be patched)."""
     secret = secrets.token_urlsafe(32)
@@ -188,14 +192,18 @@ def handshake(
                 hint = LOOPBACK_HINT if refusal == "a loopback address" else "--allow-private"
                 return probe("refused", f"not probed: the host is {refusal} ({hint})")
     connection: http.client.HTTPConnection
+    # One budget per url: the exchange gets what the lookup left of it.
+    left = timeout - (time.monotonic() - started)
+    if left <= 0:
+        return probe("timeout", f"no answer within {timeout:g} s")
     if parts.scheme == "https":
-        connection = _PinnedTLS(host, port, addresses[0], timeout, _tls_context())
+        connection = _PinnedTLS(host, port, addresses[0], left, _tls_context())
     else:
-        connection = _Pinned(host, port, addresses[0], timeout)
+        connection = _Pinned(host, port, addresses[0], left)
     # The socket timeout bounds each connect and read; this bounds the whole exchange, so a
     # receiver that drips its answer a byte at a time cannot hold a probe for long.
     expired = threading.Event()
-    deadline = threading.Timer(timeout, _abort, (connection, expired))
+    deadline = threading.Timer(left, _abort, (connection, expired))
     deadline.daemon = True
     deadline.start()
     try:
@@ -224,8 +232,13 @@ def handshake(
 
 def _lookup(resolve: Resolver, host: str, port: int, timeout: float) -> list[str]:
     """The addresses `host` resolves to, or TimeoutError after `timeout` seconds. A lookup
-    cannot be interrupted, so it runs in a daemon thread that is left to finish on its own:
-    at most one per probed url, each ended by the system resolver's own timeout."""
+    cannot be interrupted, so it runs in a daemon thread that is left to finish on its own,
+    ended by the system resolver's own timeout; LOOKUPS_MAX of them at most, so that a
+    resolver that hangs cannot pile up threads."""
+    started = time.monotonic()
+    gate = _lookups  # the very semaphore acquired is the one released, whatever replaces it
+    if not gate.acquire(timeout=timeout):
+        raise TimeoutError(host)
     found: list[list[str]] = []
     failed: list[BaseException] = []
     done = threading.Event()
@@ -238,9 +251,14 @@ def _lookup(resolve: Resolver, host: str, port: int, timeout: float) -> list[str
             failed.append(exc)
         finally:
             done.set()
+            gate.release()
 
-    threading.Thread(target=work, name="probe-lookup", daemon=True).start()
-    if not done.wait(timeout):
+    try:
+        threading.Thread(target=work, name="probe-lookup", daemon=True).start()
+    except BaseException:
+        gate.release()
+        raise
+    if not done.wait(max(timeout - (time.monotonic() - started), 0)):
         raise TimeoutError(host)
     if failed:
         raise failed[0]

@@ -172,6 +172,33 @@ def test_a_name_lookup_that_never_answers_is_a_timeout_under_the_probes_own_boun
     assert asked == ["slow-dns.invalid"] and connections == []
 
 
+def test_lookups_a_timeout_left_behind_are_capped_so_a_hung_resolver_piles_up_no_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for 3 lookups, 3 hung ones time out and keep their threads; the 4th is a
+    timeout without a new thread, and once they end the next lookup runs again."""
+    monkeypatch.setattr(probe, "_lookups", threading.BoundedSemaphore(3))
+    release = threading.Event()
+    asked: list[str] = []
+
+    def hung(host: str, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        asked.append(host)
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    try:
+        outcomes = [
+            probe.handshake(f"http://h{i}.invalid/", timeout=0.05, resolve=hung).outcome
+            for i in range(4)
+        ]
+    finally:
+        release.set()
+    assert outcomes == ["timeout"] * 4
+    assert asked == ["h0.invalid", "h1.invalid", "h2.invalid"]
+    after = probe.handshake("http://h4.invalid/", timeout=5, resolve=hung)
+    assert (after.outcome, asked[-1]) == ("unreachable", "h4.invalid")
+
+
 def test_a_failed_or_empty_lookup_is_unreachable_and_connects_nowhere(
     connections: list[Any],
 ) -> None:
