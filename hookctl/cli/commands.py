@@ -212,16 +212,21 @@ def cmd_probe(args: argparse.Namespace) -> int:
     hooks files (event types from the built-in list, as validate --offline): no credentials,
     no call to Keap."""
     from hookctl.cli import command_output
-    from hookctl.engine import probe
+    from hookctl.engine import probe, runner
 
-    targets = _targets(args, _options(args))
+    options = _options(args)
+    targets = _targets(args, options)
     states = [(target.label, target.desired()) for target in targets]
     declared = probe.declared(states, args.target)
+    # Loopback only when every account covered is on a loopback API (the sandbox): one url may
+    # be declared by several accounts, and the strictest of them decides.
+    loopback = all(runner.loopback_api(runner.api_url(options, t.account)) for t in targets)
     found = probe.probe_all(
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
         allow_private=args.allow_private,
+        allow_loopback=loopback,
     )
     command_output.probe_report(declared, found, args.format, len(targets) > 1)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from hookctl.domain.models import Account, DesiredState, Hook
+from hookctl.domain.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.domain.planner import Plan, Update, entry_targeted, targeted
 from hookctl.domain.planner import plan as make_plan
 from hookctl.domain.results import ApplyReport
@@ -135,6 +135,14 @@ def api_url(options: Options, account: Account | None) -> str:
     return resolve_api_url(options.api_url, account.api_url if account else None)
 
 
+def loopback_api(url: str | None) -> bool:
+    """Whether an account's API url (None: the default) is on loopback: the sandbox, whose
+    receivers live on loopback too, so a probe may go there. The url is the one the run sends
+    credentials to, where `--api-url`/`KEAP_API_URL` wins over the hooks file."""
+    parts = parse_url(url or DEFAULT_API_URL, userinfo=True)
+    return not isinstance(parts, UrlProblem) and is_loopback(parts.hostname or "")
+
+
 def client(
     options: Options,
     account: Account | None,
@@ -157,10 +165,8 @@ def client(
 def _max_rate(options: Options, account: Account | None) -> float | None:
     if options.max_rate is not None:
         return options.max_rate
-    parts = parse_url(api_url(options, account), userinfo=True)
-    # A url that is not one gets no host: the client refuses it, saying why.
-    host = "" if isinstance(parts, UrlProblem) else parts.hostname or ""
-    return None if is_loopback(host) else DEFAULT_MAX_RATE
+    # A url that does not parse is not loopback: the client refuses it, saying why.
+    return None if loopback_api(api_url(options, account)) else DEFAULT_MAX_RATE
 
 
 def targets(
@@ -279,7 +285,12 @@ def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
     def judge(target: Target, planned: Planned) -> Planned:
         if options.probe:
             urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
-            planned = replace(planned, probes=probe_all(urls, allow_private=options.allow_private))
+            found = probe_all(
+                urls,
+                allow_private=options.allow_private,
+                allow_loopback=loopback_api(planned.api_url),
+            )
+            planned = replace(planned, probes=found)
         try:
             planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
         except HookctlError as exc:
