@@ -15,7 +15,7 @@ from hookctl.domain.results import ApplyReport
 from hookctl.engine import planfile, runner
 from hookctl.engine.runner import Options
 from hookctl.errors import ConfigError, HookctlError, StalePlanError, UnsafePlanError
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 @pytest.fixture
@@ -236,11 +236,13 @@ def test_a_safety_refusal_comes_back_as_that_accounts_error(
 
 
 def test_one_accounts_safety_refusal_does_not_stop_the_other(
-    sandbox: Sandbox, keys: None, api_key: str, tmp_path: Path
+    sandbox: Sandbox, keys: None, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # $KEAP_API_URL would override the urls the file gives each account, as on the command line.
+    monkeypatch.delenv("KEAP_API_URL")
     base = sandbox.receiver_url
     [kept] = sandbox.seed([("contact.add", f"{base}/managed/old", "Verified")])
-    with Sandbox(api_key=api_key, time_scale=1e-4) as other:
+    with Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as other:
         path = tmp_path / "hooks.yaml"
         path.write_text(
             "version: 1\n"
