@@ -433,10 +433,11 @@ def _sandbox_fault_flags(sandbox: argparse.ArgumentParser) -> None:
     sandbox.add_argument(
         "--daily-quota",
         type=_non_negative_int,
-        default=30000,
+        # sandbox.quota.DEFAULT_DAILY_QUOTA, written here so that parsing imports no server.
+        default=250_000,
         metavar="N",
         help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
-        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
+        "(default 250000, Keap's limit since 2026-06-08; 0 answers 429 at once)",
     )
     sandbox.add_argument(
         "--handshake-timeout",

@@ -1,5 +1,7 @@
 """The sandbox's daily quota: Keap's `x-keap-product-quota-*` headers on every answer, and 429
-"Quota Exceeded" once the day's calls are spent (PAT/SAK: 30,000 a day per tenant).
+"Quota Exceeded" once the day's calls are spent. The default is Keap's limit since 2026-06-08:
+250,000 calls a day per application instance, whatever the token type (before, keys had 30,000
+a day per tenant and OAuth apps 150,000). Clients must read the limit from the headers.
 
 Assumption: like Keap's, the quota resets at 00:00 UTC, and `expiry-time` says when, as epoch
 milliseconds (Keap's gateway, Apigee, reports quota expiry that way).
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 __all__ = ["DEFAULT_DAILY_QUOTA", "DailyQuota", "QuotaState"]
 
-DEFAULT_DAILY_QUOTA = 30_000
+DEFAULT_DAILY_QUOTA = 250_000
 PREFIX = "x-keap-product-quota"
 
 
