@@ -367,9 +367,10 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     fmt.add_argument(
         "-f",
         "--file",
-        default="hooks.yaml",
-        metavar="FILE",
-        help="the hooks file --account is read from (default: hooks.yaml)",
+        action="append",
+        metavar="PATH",
+        help="the hooks files --account is looked up in: a file, a directory or a glob "
+        "(repeatable; default: hooks.yaml)",
     )
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"

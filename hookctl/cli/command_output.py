@@ -23,7 +23,7 @@ from hookctl.system.files import write_atomically
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
     from hookctl.domain.results import Declared, Probe
-    from hookctl.engine.selection import Target
+    from hookctl.engine.selection import Selected
     from hookctl.keap.auth import KeapAuth
     from hookctl.sandbox import Sandbox
     from hookctl.tools.fmt import Formatted
@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from hookctl.tools.update import Updated
 
 
-def valid(target: Target, desired: DesiredState) -> None:
+def valid(selected: Selected, desired: DesiredState) -> None:
     """The line `hookctl validate` gives an account whose file is valid."""
-    where = target.source
-    if target.document.declares_accounts:
-        where += f" (account {target.account.name})"
+    where = selected.source
+    if selected.document.declares_accounts:
+        where += f" (account {selected.account.name})"
     hooks = {sub.name for sub in desired.subscriptions}
     print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
 

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from hookctl.cli.output import Progress
     from hookctl.engine.planfile import SavedPlan
     from hookctl.engine.runner import Options
-    from hookctl.engine.selection import Target
+    from hookctl.engine.selection import Selected, Selection
 
 logger = logging.getLogger("hookctl")
 
@@ -80,37 +81,40 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
 
     return Options(
         api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
-        targets=tuple(getattr(args, "target", None) or ()),
+        entry_patterns=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
         max_rate=getattr(args, "max_rate", Options.max_rate),
         **{flag: getattr(args, flag) for flag in flags},
     )
 
 
-def _targets(
+def _selection(args: argparse.Namespace, files: Sequence[str] | None = None) -> Selection:
+    """What the command line asks to cover: `-f` (or `files`), --account, --shard, --target."""
+    from hookctl.engine.selection import Selection
+
+    return Selection(
+        files=tuple(files or args.file or ()),
+        account=getattr(args, "account", None),
+        shard=getattr(args, "shard", None),
+        entry_patterns=tuple(getattr(args, "target", None) or ()),
+    )
+
+
+def _choose(
     args: argparse.Namespace,
     options: Options,
     saved: SavedPlan | None = None,
     files: Sequence[str] | None = None,
-) -> list[Target]:
-    """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
-    several, log lines name their account."""
+) -> list[Selected]:
+    """The accounts the command line (or the saved plan) selects. With several, log lines
+    name their account."""
     from hookctl.cli import output
-    from hookctl.engine import runner
+    from hookctl.engine import runner, selection
 
-    targets = runner.targets(files or args.file, args.account, options, saved)
-    shard = getattr(args, "shard", None)
-    if shard is not None:
-        if saved is not None:
-            raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
-        from hookctl.engine.selection import in_shard
-
-        targets = in_shard(targets, *shard)
-        if not targets:
-            logger.warning("shard %d/%d has none of the accounts", *shard)
-    if len(targets) > 1:
+    chosen = selection.choose(_selection(args, files), saved, runner.api_url_of(options))
+    if len(chosen) > 1:
         output.label_log_lines()
-    return targets
+    return chosen
 
 
 def _files(args: argparse.Namespace) -> list[str]:
@@ -127,15 +131,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "offline")
-    targets = _targets(args, options, files=_files(args))
+    chosen = _choose(args, options, files=_files(args))
     shown: set[str] = set()
     status = EXIT_OK
-    for outcome in runner.validate(targets, options):
+    for outcome in runner.validate(chosen, options):
         if outcome.error is not None:
             status = EXIT_ERROR
-            output.error(outcome.error, outcome.target if len(targets) > 1 else None, shown)
+            output.error(outcome.error, outcome.selected if len(chosen) > 1 else None, shown)
         elif outcome.value is not None:
-            command_output.valid(outcome.target, outcome.value)
+            command_output.valid(outcome.selected, outcome.value)
     return status
 
 
@@ -144,19 +148,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
-    targets = _targets(args, options)
-    if args.out and len(targets) > 1:
+    chosen = _choose(args, options)
+    if args.out and len(chosen) > 1:
         raise HookctlError(
-            f"--out saves the plan of one account, and this run covers {len(targets)} "
-            f"({', '.join(t.label for t in targets)}): choose one with --account NAME "
+            f"--out saves the plan of one account, and this run covers {len(chosen)} "
+            f"({', '.join(t.label for t in chosen)}): choose one with --account NAME "
             "(and one -f FILE)"
         )
-    run = output.Run("plan", args.format, targets)
+    run = output.Run("plan", args.format, chosen)
     changes = False
-    for target, planned in run.each(runner.plan(targets, options)):
+    for selected, planned in run.each(runner.plan(chosen, options)):
         changes = changes or planned.plan.has_changes
-        if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
-            runner.save(args.out, target, planned)
+        if run.plan(selected, planned.plan, planned.refusal, planned.probes) and args.out:
+            runner.save(args.out, selected, planned)
             logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
     run.close()
     if run.ok and args.detailed_exitcode and changes:
@@ -171,15 +175,16 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import probe
 
-    targets = _targets(args, _options(args))
-    states = [(target.label, target.desired()) for target in targets]
-    declared = probe.declared(states, args.target)
+    options = _options(args)
+    chosen = _choose(args, options)
+    states = [(selected.label, selected.desired()) for selected in chosen]
+    declared = probe.declared(states, options.entry_patterns)
     found = probe.probe_all(
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
     )
-    command_output.probe_report(declared, found, args.format, len(targets) > 1)
+    command_output.probe_report(declared, found, args.format, len(chosen) > 1)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
 
 
@@ -189,7 +194,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.formats import documents
 
     options = _options(args, "account_parallelism")
-    targets = _targets(args, options)
+    chosen = _choose(args, options)
     notify_url = args.notify
     if notify_url:
         try:
@@ -202,26 +207,26 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.metrics_file:
         # Before any call: a path that cannot be written is found at once, not after a check.
         metrics.check_path(args.metrics_file)
-    run = output.Run("drift", args.format, targets)
+    run = output.Run("drift", args.format, chosen)
     drifted = False
-    outcomes = runner.drift(targets, options)
-    for target, planned in run.each(outcomes):
+    outcomes = runner.drift(chosen, options)
+    for selected, planned in run.each(outcomes):
         plan = planned.plan
         report = documents.drift_document(
             plan,
-            account=target.account.name,
+            account=selected.account.name,
             api_url=planned.api_url,
-            source=target.source,
+            source=selected.source,
             env=os.environ,
         )
-        run.drift(target, plan, report)
+        run.drift(selected, plan, report)
         drifted = drifted or plan.has_changes
         if notify_url and plan.has_changes:
             try:
                 notify.post(notify_url, report)
             except HookctlError as exc:
                 # The drift itself is the news; a failed notification must not hide its exit code.
-                output.error(exc, target if run.multi else None)
+                output.error(exc, selected if run.multi else None)
     run.close()
     if args.metrics_file:
         metrics.write_drift(args.metrics_file, outcomes)
@@ -232,23 +237,25 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from hookctl.cli import output
-    from hookctl.engine import planfile, runner
+    from hookctl.engine import planfile, runner, selection
 
     flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
     options = _options(args, *flags)
     saved = planfile.read(args.planfile) if args.planfile else None
-    # A saved plan is applied with the --target patterns it was made with.
-    options = runner.with_saved_targets(options, saved)
-    targets = _targets(args, options, saved)
-    with runner.prepare(targets, options, saved) as prepared:
-        run = output.Run("apply", args.format, targets)
+    if saved is not None:
+        # A saved plan is applied with the entry patterns (--target) it was made with.
+        resolved = selection.for_saved_plan(_selection(args), saved)
+        options = replace(options, entry_patterns=resolved.entry_patterns)
+    chosen = _choose(args, options, saved)
+    with runner.prepare(chosen, options, saved) as prepared:
+        run = output.Run("apply", args.format, chosen)
         # Accounts that could not be planned are reported before anything is asked or sent.
         ready = list(run.each(prepared.outcomes))
         if prepared.blocked:
-            run.not_applied([target for target, _ in ready])
+            run.not_applied([selected for selected, _ in ready])
             return EXIT_ERROR
         pending = prepared.pending
-        plans = [(target, each.plan) for target, each in pending]
+        plans = [(selected, each.plan) for selected, each in pending]
         output.preview(plans, args.format, run.multi)
         # A saved plan is the approval, as in Terraform: it was reviewed, and apply goes on only
         # if the plan it makes now is exactly the saved one (checked by prepare).
@@ -258,8 +265,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
         board = output.Progress(plans, tty=sys.stderr.isatty(), multi=run.multi)
 
-        def progress(target: Target) -> runner.Progress:
-            return _progress(target.label if run.multi else "", board)
+        def progress(selected: Selected) -> runner.Progress:
+            return _progress(selected.label if run.multi else "", board)
 
         try:
             applied = runner.execute(prepared, options, progress)
@@ -267,8 +274,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             board.interrupted()
             return EXIT_INTERRUPTED
         board.finish()
-        for target, report in run.each(applied):
-            run.report(target, report)
+        for selected, report in run.each(applied):
+            run.report(selected, report)
     run.close()
     return EXIT_OK if run.ok else EXIT_ERROR
 
@@ -281,6 +288,7 @@ def _progress(label: str, board: Progress) -> Callable[[Any], None]:
 def cmd_hooks(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output, output
     from hookctl.engine import runner
+    from hookctl.engine.selection import one_account
     from hookctl.formats import reports
     from hookctl.tools.operations import Request, perform
 
@@ -289,7 +297,7 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = runner.account_in(args.file, args.account) if args.account else None
+    account = one_account(_selection(args)) if args.account else None
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
@@ -384,11 +392,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_fmt(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
-    from hookctl.engine import selection as accounts
-    from hookctl.engine.runner import DEFAULT_FILES
+    from hookctl.engine.selection import DEFAULT_FILES, hooks_files
     from hookctl.tools import fmt
 
-    paths = accounts.hooks_files(_files(args) or DEFAULT_FILES)
+    paths = hooks_files(_files(args) or DEFAULT_FILES)
     # Every file is formatted in memory before any is written: one that cannot be leaves all
     # of them as they were.
     results = [fmt.format_file(path) for path in paths]
@@ -401,7 +408,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
-    from hookctl.engine import selection as accounts
+    from hookctl.engine.selection import read_all
     from hookctl.system.files import write_atomically
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
@@ -411,7 +418,7 @@ def _import_update(args: argparse.Namespace) -> int:
             "--update FILE edits FILE in place with its own account and ownership: leave out "
             "-o, --prefix, --all, --account and --force"
         )
-    (document,) = accounts.read_all([args.update])
+    (document,) = read_all([args.update])
     if len(document.accounts) != 1:
         raise HookctlError(f"{args.update}: --update takes a file with a single account")
     original = read_text(args.update)

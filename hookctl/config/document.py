@@ -28,7 +28,9 @@ class Document:
     declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
     _doc: Doc = field(repr=False)
     _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
-    _targets: dict[int, frozenset[str]] = field(repr=False)  # hook index -> `accounts:` of it
+    _entry_accounts: dict[int, frozenset[str]] = field(
+        repr=False
+    )  # hook index -> `accounts:` of it
 
     @classmethod
     def checked(
@@ -37,7 +39,7 @@ class Document:
         raw: bytes,
         doc: Doc,
         urls: dict[int, str],
-        targets: dict[int, frozenset[str]],
+        entry_accounts: dict[int, frozenset[str]],
     ) -> Document:
         """The Document of a file in which the stages before the events found no problem, with
         what check_semantics returned for it."""
@@ -51,7 +53,7 @@ class Document:
             declares_accounts=multi,
             _doc=doc,
             _urls=urls,
-            _targets=targets,
+            _entry_accounts=entry_accounts,
         )
 
     @property
@@ -89,7 +91,7 @@ class Document:
         hooks = [
             (index, hook)
             for index, hook in enumerate(data["hooks"])
-            if index not in self._targets or chosen.name in self._targets[index]
+            if index not in self._entry_accounts or chosen.name in self._entry_accounts[index]
         ]
         subscriptions = check_events(self._doc, hooks, self._urls, event_types, issues)
         if issues:

@@ -190,28 +190,25 @@ def ensure_fresh(
     live: Sequence[Hook],
     *,
     api_url: str | None = None,
-    account: str | None = None,
 ) -> None:
     """Refuse, in one line, unless `current` is the saved plan: `current` is the plan apply has
     just made from the desired state whose `desired_digest` is `config_digest` and the
-    subscriptions `live`, for `account` at `api_url`.
+    subscriptions `live`, at `api_url` (which account it is for is
+    engine.selection's check).
 
-    StalePlanError, saying what changed, when the account, the API url, hooks.yaml (or a
+    StalePlanError, saying what changed, when the API url, hooks.yaml (or a
     variable it uses) or the live subscriptions are not those the plan was made for; then
     PlanError, naming the first difference, when the changes the file lists are not exactly
     `current`'s, as documents show them. Apply carries out `current`, never the file's changes.
     """
     problems: list[str] = []
-    if account is not None and account != saved.account:
-        problems.append(f"it was made for account {cell(saved.account)!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
         problems.append(f"it was made against {cell(saved.api_url)}, not {api_url}")
-    if tuple(current.targets) != saved.targets:
-        # Apply makes the plan again with the saved targets; other ones would be another plan.
-        shown = " ".join(saved.targets) or "none"
-        problems.append(
-            f"it was made with --target {cell(shown)}, not {' '.join(current.targets) or 'none'}"
-        )
+    if tuple(current.entry_patterns) != saved.entry_patterns:
+        # Apply makes the plan again with the saved entry patterns; others make another plan.
+        shown = " ".join(saved.entry_patterns) or "none"
+        now = " ".join(current.entry_patterns) or "none"
+        problems.append(f"it was made with --target {cell(shown)}, not {now}")
     if config_digest != saved.config_digest:
         problems.append(f"{cell(saved.source)} or its environment changed since it was made")
     if fingerprint(live) != saved.live_fingerprint:

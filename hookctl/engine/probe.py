@@ -41,7 +41,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hookctl.domain.planner import entry_targeted
+from hookctl.domain.planner import entry_matches
 from hookctl.domain.results import OUTCOMES, PROBED_ACTIONS, Declared, Probe, ProbeOutcome
 from hookctl.domain.urls import mask_url
 
@@ -79,7 +79,7 @@ def declared(
 ) -> list[Declared]:
     """The owned urls that the desired states (each with its account's label) declare, each
     once, in the order of the entry names, restricted to the entries `patterns` name (see
-    planner.entry_targeted; the runner has refused a pattern that names no entry). Only
+    planner.entry_matches; the runner has refused a pattern that names no entry). Only
     declared urls: live subscriptions, unmanaged or ignored, are never probed."""
     names: dict[str, set[str]] = {}
     accounts: dict[str, list[str]] = {}
@@ -87,7 +87,7 @@ def declared(
         for sub in desired.subscriptions:
             if not desired.ownership.manages(sub.hook_url):
                 continue
-            if patterns and not entry_targeted(sub.name, patterns):
+            if patterns and not entry_matches(sub.name, patterns):
                 continue
             names.setdefault(sub.hook_url, set()).add(sub.name)
             seen = accounts.setdefault(sub.hook_url, [])

@@ -1,6 +1,11 @@
-"""One command over many accounts: which files and accounts it covers, and running the work of
-each side by side, so that one account failing (unreachable, refused credentials, a safety
-refusal) neither stops nor hides the others.
+"""Selection: which files, accounts and hooks entries a command covers, and running the work of
+each account side by side, so that one account failing (unreachable, refused credentials, a
+safety refusal) neither stops nor hides the others.
+
+One vocabulary, used everywhere: a `Selection` is what the command line asks for (the files of
+`-f`, `--account`, `--shard` and the entry patterns of `--target`); `choose` turns it into the
+`Selected` accounts, each one account of one hooks file; a saved plan brings its own selection
+(`for_saved_plan`), which the command line may only narrow.
 
 Nothing here talks to Keap: the runner (hookctl.engine.runner) passes the per-account work in. Each
 account's work runs in its own thread with its own client, so each keeps its own connection
@@ -22,16 +27,26 @@ from typing import Generic, TypeVar
 
 from hookctl import config
 from hookctl.domain.models import Account, DesiredState, OAuthEnv
-from hookctl.errors import ConfigError, HookctlError
+from hookctl.domain.planner import entry_matches
+from hookctl.engine.planfile import SavedPlan
+from hookctl.errors import ConfigError, HookctlError, StalePlanError
+from hookctl.formats.text import cell
 from hookctl.system.interrupts import watch
 
 __all__ = [
     "CURRENT",
+    "DEFAULT_FILES",
     "Outcome",
-    "Target",
+    "Selected",
+    "Selection",
     "UnknownAccount",
+    "check_entry_patterns",
+    "check_saved_account",
+    "choose",
+    "for_saved_plan",
     "hooks_files",
     "in_shard",
+    "one_account",
     "parse_shard",
     "read_all",
     "run_each",
@@ -47,10 +62,25 @@ T = TypeVar("T")
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("account", default=None)
 
 _SUFFIXES = (".yaml", ".yml")
+DEFAULT_FILES = ("hooks.yaml",)
 
 
 @dataclass(frozen=True)
-class Target:
+class Selection:
+    """What a command was asked to cover, before any file is read."""
+
+    # -f FILE|DIR and the files given as arguments; none: hooks.yaml.
+    files: tuple[str, ...] = ()
+    # --account NAME: that account alone.
+    account: str | None = None
+    # --shard I/N: the accounts whose name hashes to shard I of N.
+    shard: tuple[int, int] | None = None
+    # --target NAME (shell globs): only the hooks entries these name.
+    entry_patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selected:
     """One account of one hooks file: the unit that plan, apply and drift work on."""
 
     document: config.Document
@@ -67,15 +97,115 @@ class Target:
 
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
-    """What one target's work gave: a value, or the error that stopped it."""
+    """What one selected account's work gave: a value, or the error that stopped it."""
 
-    target: Target
+    selected: Selected
     value: T | None = None
     error: HookctlError | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def choose(
+    selection: Selection,
+    saved: SavedPlan | None = None,
+    api_url: Callable[[Account], str] | None = None,
+) -> list[Selected]:
+    """The accounts `selection` covers, every file read and checked before anything is sent to
+    Keap; with a saved plan, the account it was made for (see for_saved_plan). `api_url`, the
+    url each account's client would call, lets two selections of one Keap account be warned
+    about."""
+    if saved is not None:
+        return _choose_saved(for_saved_plan(selection, saved), saved)
+    found = select(read_all(hooks_files(selection.files or DEFAULT_FILES)), selection.account)
+    check_entry_patterns(found, selection.entry_patterns)
+    if api_url is not None:
+        for first, second in same_account(found, api_url):
+            logger.warning(
+                "%s and %s use the same credentials variable and API url: if they are one Keap "
+                "account, their hooks files must declare different urls, or each apply undoes "
+                "the other's work",
+                first.label,
+                second.label,
+            )
+    if selection.shard is not None:
+        found = in_shard(found, *selection.shard)
+        if not found:
+            logger.warning("shard %d/%d has none of the accounts", *selection.shard)
+    return found
+
+
+def one_account(selection: Selection) -> Account:
+    """The one account `selection` names, for the commands that work on one account (`hooks`,
+    `import --update`): HookctlError, in one line, when it covers several."""
+    found = choose(selection)
+    if len(found) > 1:
+        names = ", ".join(each.label for each in found)
+        raise HookctlError(
+            f"this command works on one account, and these are {len(found)} "
+            f"({names}): choose one with --account NAME"
+        )
+    return found[0].account
+
+
+def check_entry_patterns(found: Sequence[Selected], patterns: Sequence[str]) -> None:
+    """HookctlError, before anything is sent, for an entry pattern (--target) that names no
+    entry of the files: a typo would otherwise plan nothing and look like success."""
+    names = {name for each in found for name in each.document.entry_names}
+    for pattern in patterns:
+        if not any(entry_matches(name, [pattern]) for name in names):
+            sources = ", ".join(sorted({each.source for each in found}))
+            raise HookctlError(f"--target {pattern}: no hooks entry of {sources} has that name")
+
+
+def for_saved_plan(selection: Selection, saved: SavedPlan) -> Selection:
+    """The selection a saved plan is applied with: the files given, else the one it was made
+    from; its own account and its own entry patterns. The command line may repeat them, never
+    name others (the reviewed plan decides): HookctlError when it does."""
+    if selection.account is not None:
+        check_saved_account(saved, selection.account)
+    if selection.shard is not None:
+        raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
+    if selection.entry_patterns and tuple(selection.entry_patterns) != saved.entry_patterns:
+        made_with = " ".join(saved.entry_patterns)
+        raise HookctlError(
+            f"{saved.path} was made with "
+            + (f"--target {made_with}" if saved.entry_patterns else "no --target")
+            + ": a saved plan is applied with its own entry patterns; leave --target out"
+        )
+    return Selection(
+        files=tuple(selection.files or (saved.source,)),
+        account=saved.account,
+        entry_patterns=saved.entry_patterns,
+    )
+
+
+def check_saved_account(saved: SavedPlan, account: str) -> None:
+    """StalePlanError unless `saved` was made for the account named `account`: the one check,
+    made when the command line names an account and again when apply is handed an account."""
+    if account != saved.account:
+        raise StalePlanError(
+            f"{saved.path}: it was made for account {cell(saved.account)!r}, not {account!r}; "
+            "apply it to its own account, or run `hookctl plan` again"
+        )
+
+
+def _choose_saved(selection: Selection, saved: SavedPlan) -> list[Selected]:
+    try:
+        found = choose(selection)
+    except UnknownAccount:
+        raise HookctlError(
+            f"{saved.path} is a plan for account {saved.account!r}, which "
+            f"{', '.join(selection.files)} no longer declares; run `hookctl plan` again"
+        ) from None
+    if len(found) > 1:
+        raise HookctlError(
+            f"{saved.path} is a plan for one account, and {len(found)} files declare "
+            f"{saved.account!r}: name the file with -f FILE"
+        )
+    return found
 
 
 def hooks_files(paths: Sequence[str]) -> list[str]:
@@ -149,7 +279,7 @@ def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list
     return documents
 
 
-def select(documents: Sequence[config.Document], account: str | None = None) -> list[Target]:
+def select(documents: Sequence[config.Document], account: str | None = None) -> list[Selected]:
     """Every account of every document, or those named `account`. UnknownAccount when no
     document has an account of that name.
 
@@ -165,13 +295,13 @@ def select(documents: Sequence[config.Document], account: str | None = None) -> 
         for document in documents
     ]
     _check_stem_clashes(documents)
-    targets = [
-        Target(document, each, _label(document, each, several_files))
+    found = [
+        Selected(document, each, _label(document, each, several_files))
         for document in documents
         for each in document.accounts
         if account is None or each.name == account
     ]
-    if not targets:
+    if not found:
         declared = sorted({name for document in documents for name in document.account_names})
         where = (
             f"{documents[0].source} has no account"
@@ -181,7 +311,7 @@ def select(documents: Sequence[config.Document], account: str | None = None) -> 
         raise UnknownAccount(
             f"--account {account}: {where} of that name (declared: {', '.join(declared)})"
         )
-    return targets
+    return found
 
 
 def _stem(source: str) -> str:
@@ -244,29 +374,29 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
-def in_shard(targets: Sequence[Target], index: int, count: int) -> list[Target]:
-    """The targets of shard `index` (from 0) of `count`: the shards 0..count-1 of the same
-    targets hold each exactly once."""
+def in_shard(found: Sequence[Selected], index: int, count: int) -> list[Selected]:
+    """The accounts of shard `index` (from 0) of `count`: the shards 0..count-1 of the same
+    accounts hold each exactly once."""
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index runs from 0 to {count - 1}")
-    return [target for target in targets if shard_of(target.label, count) == index]
+    return [each for each in found if shard_of(each.label, count) == index]
 
 
 def same_account(
-    targets: Sequence[Target], api_url: Callable[[Account], str]
-) -> list[tuple[Target, Target]]:
-    """Pairs of targets that would reach Keap at the same url with the same credential
-    variable: most likely one account managed twice, where two desired states would undo
-    each other's work on every apply."""
-    first: dict[tuple[str, str | None, str | None, OAuthEnv | None], Target] = {}
+    found: Sequence[Selected], api_url: Callable[[Account], str]
+) -> list[tuple[Selected, Selected]]:
+    """Pairs of selected accounts that would reach Keap at the same url with the same
+    credential variable: most likely one account managed twice, where two desired states
+    would undo each other's work on every apply."""
+    first: dict[tuple[str, str | None, str | None, OAuthEnv | None], Selected] = {}
     pairs = []
-    for target in targets:
-        account = target.account
+    for each in found:
+        account = each.account
         key = (api_url(account), account.api_key_env, account.access_token_env, account.oauth)
         if key in first:
-            pairs.append((first[key], target))
+            pairs.append((first[key], each))
         else:
-            first[key] = target
+            first[key] = each
     return pairs
 
 
@@ -275,31 +405,31 @@ class UnknownAccount(HookctlError):
 
 
 def run_each(
-    targets: Sequence[Target], work: Callable[[Target], T], max_workers: int = 4
+    found: Sequence[Selected], work: Callable[[Selected], T], max_workers: int = 4
 ) -> list[Outcome[T]]:
-    """Run `work` for every target, at most `max_workers` at a time, and return the outcomes
-    in the order of `targets`. A HookctlError ends only its own target's work. Anything else
-    (a bug, or Ctrl-C) propagates at once: accounts not yet started are not started, and
-    those at work see check_interrupted() raise."""
+    """Run `work` for every selected account, at most `max_workers` at a time, and return the
+    outcomes in the order of `found`. A HookctlError ends only its own account's work.
+    Anything else (a bug, or Ctrl-C) propagates at once: accounts not yet started are not
+    started, and those at work see check_interrupted() raise."""
     stop = threading.Event()
 
-    def one(target: Target) -> Outcome[T]:
-        CURRENT.set(target.label)
+    def one(selected: Selected) -> Outcome[T]:
+        CURRENT.set(selected.label)
         watch(stop)
         try:
-            return Outcome(target, value=work(target))
+            return Outcome(selected, value=work(selected))
         except HookctlError as exc:
-            logger.debug("%s failed: %s", target.label, exc)
-            return Outcome(target, error=exc)
+            logger.debug("%s failed: %s", selected.label, exc)
+            return Outcome(selected, error=exc)
 
-    if len(targets) == 1:
+    if len(found) == 1:
         # Same thread: a single account gains nothing from a pool, and a traceback or a
         # debugger stays simple.
         context = contextvars.copy_context()
-        return [context.run(one, targets[0])]
+        return [context.run(one, found[0])]
     pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="account")
     try:
-        futures = [pool.submit(contextvars.copy_context().run, one, t) for t in targets]
+        futures = [pool.submit(contextvars.copy_context().run, one, s) for s in found]
         return [future.result() for future in futures]
     except BaseException:
         stop.set()

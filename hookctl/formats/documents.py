@@ -138,9 +138,9 @@ def plan_document(plan: Plan, probes: Mapping[str, Probe] | None = None) -> dict
         "summary": plan.summary(),
         "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
     }
-    if plan.targets:
-        document["targets"] = list(plan.targets)
-        document["untargeted"] = [hook_to_dict(hook) for hook in plan.untargeted]
+    if plan.entry_patterns:
+        document["targets"] = list(plan.entry_patterns)
+        document["untargeted"] = [hook_to_dict(hook) for hook in plan.left_out]
     return document
 
 
@@ -202,8 +202,8 @@ class SavedPlanBody:
     account: str
     hookctl_version: str
     created_at: str
-    # The --target patterns the plan was made with; apply makes it again with the same.
-    targets: tuple[str, ...]
+    # The entry patterns (--target) the plan was made with; apply makes it again with the same.
+    entry_patterns: tuple[str, ...]
 
 
 def saved_plan_document(
@@ -278,7 +278,7 @@ def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
             account=document["account"],
             hookctl_version=document["hookctl_version"],
             created_at=document["created_at"],
-            targets=tuple(document.get("targets", ())),
+            entry_patterns=tuple(document.get("targets", ())),
         )
     except KeyError as exc:
         # The schema requires these only of a saved plan: `plan --format json` has none.

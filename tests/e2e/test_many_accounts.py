@@ -19,7 +19,7 @@ from hookctl import config
 from hookctl.cli import commands as cli
 from hookctl.cli.commands import main
 from hookctl.cli.output import Progress
-from hookctl.engine import selection as accounts
+from hookctl.engine import selection
 from hookctl.errors import HookctlError
 from hookctl.keap.client import RetryPolicy
 from hookctl.sandbox import Faults, Sandbox
@@ -296,7 +296,7 @@ def test_a_directory_of_client_files_covers_every_client(
     again = str(clients / "." / "acme.yaml")
     assert main(["plan", "-f", acme, "-f", again, "--detailed-exitcode"]) == 0
     assert "===" not in capsys.readouterr().out
-    assert accounts.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
+    assert selection.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
 
 
 def test_an_empty_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -341,7 +341,7 @@ def test_a_saved_plan_is_for_one_account_and_applies_there_only(
     assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
     assert json.loads(saved.read_text())["account"] == "staging"
     assert main(["apply", str(saved), "--account", "production", "--auto-approve"]) == 1
-    assert "is a plan for account 'staging', not 'production'" in capsys.readouterr().err
+    assert "made for account 'staging', not 'production'" in capsys.readouterr().err
     assert main(["apply", str(saved), "--auto-approve"]) == 0
     assert len(pairs(staging)) == 3 and calls(production) == 0
 
@@ -424,18 +424,18 @@ def test_accounts_sharing_credentials_and_url_are_warned_about(
 def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> None:
     one = config.read_text("version: 1\naccounts: {a: {}, b: {}}\nhooks: []\n", "one.yaml")
     two = config.read_text("version: 1\nhooks: []\n", "two.yaml")
-    assert [t.label for t in accounts.select([one])] == ["a", "b"]
-    assert [t.label for t in accounts.select([one, two])] == [
+    assert [t.label for t in selection.select([one])] == ["a", "b"]
+    assert [t.label for t in selection.select([one, two])] == [
         "one.yaml:a",
         "one.yaml:b",
         "two.yaml",
     ]
-    assert [t.label for t in accounts.select([one, two], "b")] == ["one.yaml:b"]
+    assert [t.label for t in selection.select([one, two], "b")] == ["one.yaml:b"]
     with pytest.raises(
         HookctlError,
         match=r"none of the files has an account of that name \(declared: a, b, two\)",
     ):
-        accounts.select([one, two], "c")
+        selection.select([one, two], "c")
 
 
 def test_run_each_keeps_order_and_isolates_failures() -> None:
@@ -443,12 +443,12 @@ def test_run_each_keeps_order_and_isolates_failures() -> None:
         "version: 1\naccounts: {a: {}, b: {}, c: {}}\nhooks: []\n", "x.yaml"
     )
 
-    def work(target: accounts.Target) -> str:
-        if target.label == "b":
+    def work(selected: selection.Selected) -> str:
+        if selected.label == "b":
             raise HookctlError("b is down")
-        return target.label.upper()
+        return selected.label.upper()
 
-    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    outcomes = selection.run_each(selection.select([document]), work, max_workers=2)
     assert [(o.value, str(o.error) if o.error else None) for o in outcomes] == [
         ("A", None),
         (None, "b is down"),
@@ -475,7 +475,7 @@ def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
     lock = threading.Lock()
     active: list[int] = [0, 0]  # now, most
 
-    def work(target: accounts.Target) -> None:
+    def work(selected: selection.Selected) -> None:
         with lock:
             active[0] += 1
             active[1] = max(active)
@@ -483,7 +483,7 @@ def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
         with lock:
             active[0] -= 1
 
-    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    outcomes = selection.run_each(selection.select([document]), work, max_workers=2)
     assert all(outcome.ok for outcome in outcomes)
     assert active[1] == 2
 
