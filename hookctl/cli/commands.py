@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,21 +100,34 @@ def _selection(args: argparse.Namespace, files: Sequence[str] | None = None) -> 
     )
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """The selected accounts of a run, and whether its output has several accounts' shape."""
+
+    accounts: list[Selected]
+    several: bool
+
+
 def _choose(
     args: argparse.Namespace,
     options: Options,
     saved: SavedPlan | None = None,
     files: Sequence[str] | None = None,
-) -> list[Selected]:
-    """The accounts the command line (or the saved plan) selects. With several, log lines
-    name their account."""
+    each_file_alone: bool = False,
+) -> Chosen:
+    """The accounts the command line (or the saved plan) selects, and whether the output has
+    several accounts' shape. With several, log lines name their account."""
     from hookctl.cli import output
     from hookctl.engine import runner, selection
 
-    chosen = selection.choose(_selection(args, files), saved, runner.api_url_of(options))
-    if len(chosen) > 1:
+    asked = _selection(args, files)
+    chosen = selection.choose(
+        asked, saved, runner.api_url_of(options), each_file_alone=each_file_alone
+    )
+    several = selection.covers_several(asked, chosen)
+    if several:
         output.label_log_lines()
-    return chosen
+    return Chosen(chosen, several)
 
 
 def _files(args: argparse.Namespace) -> list[str]:
@@ -131,13 +144,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "offline")
-    chosen = _choose(args, options, files=_files(args))
+    # Each file on its own, as pre-commit expects: two files naming one account both pass.
+    chosen = _choose(args, options, files=_files(args), each_file_alone=True)
     shown: set[str] = set()
     status = EXIT_OK
-    for outcome in runner.validate(chosen, options):
+    for outcome in runner.validate(chosen.accounts, options):
         if outcome.error is not None:
             status = EXIT_ERROR
-            output.error(outcome.error, outcome.selected if len(chosen) > 1 else None, shown)
+            output.error(outcome.error, outcome.selected if chosen.several else None, shown)
         elif outcome.value is not None:
             command_output.valid(outcome.selected, outcome.value)
     return status
@@ -149,15 +163,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
     chosen = _choose(args, options)
-    if args.out and len(chosen) > 1:
+    if args.out and len(chosen.accounts) > 1:
         raise HookctlError(
-            f"--out saves the plan of one account, and this run covers {len(chosen)} "
-            f"({', '.join(t.label for t in chosen)}): choose one with --account NAME "
+            f"--out saves the plan of one account, and this run covers {len(chosen.accounts)} "
+            f"({', '.join(t.label for t in chosen.accounts)}): choose one with --account NAME "
             "(and one -f FILE)"
         )
-    run = output.Run("plan", args.format, chosen)
+    run = output.Run("plan", args.format, chosen.accounts, chosen.several)
     changes = False
-    for selected, planned in run.each(runner.plan(chosen, options)):
+    for selected, planned in run.each(runner.plan(chosen.accounts, options)):
         changes = changes or planned.plan.has_changes
         if run.plan(selected, planned.plan, planned.refusal, planned.probes) and args.out:
             runner.save(args.out, selected, planned)
@@ -177,14 +191,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     options = _options(args)
     chosen = _choose(args, options)
-    states = [(selected.label, selected.desired()) for selected in chosen]
+    states = [(selected.label, selected.desired()) for selected in chosen.accounts]
     declared = probe.declared(states, options.entry_patterns)
     found = probe.probe_all(
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
     )
-    command_output.probe_report(declared, found, args.format, len(chosen) > 1)
+    command_output.probe_report(declared, found, args.format, chosen.several)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
 
 
@@ -207,9 +221,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.metrics_file:
         # Before any call: a path that cannot be written is found at once, not after a check.
         metrics.check_path(args.metrics_file)
-    run = output.Run("drift", args.format, chosen)
+    run = output.Run("drift", args.format, chosen.accounts, chosen.several)
     drifted = False
-    outcomes = runner.drift(chosen, options)
+    outcomes = runner.drift(chosen.accounts, options)
     for selected, planned in run.each(outcomes):
         plan = planned.plan
         report = documents.drift_document(
@@ -247,8 +261,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         resolved = selection.for_saved_plan(_selection(args), saved)
         options = replace(options, entry_patterns=resolved.entry_patterns)
     chosen = _choose(args, options, saved)
-    with runner.prepare(chosen, options, saved) as prepared:
-        run = output.Run("apply", args.format, chosen)
+    with runner.prepare(chosen.accounts, options, saved) as prepared:
+        run = output.Run("apply", args.format, chosen.accounts, chosen.several)
         # Accounts that could not be planned are reported before anything is asked or sent.
         ready = list(run.each(prepared.outcomes))
         if prepared.blocked:

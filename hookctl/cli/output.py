@@ -327,10 +327,13 @@ class Run:
     under a heading and a closing list gives every account's outcome in a line, or, in json,
     one document (schemas/accounts.schema.json) holds them all."""
 
-    def __init__(self, command: str, fmt: str, chosen: Sequence[Selected]) -> None:
+    def __init__(
+        self, command: str, fmt: str, chosen: Sequence[Selected], several: bool = False
+    ) -> None:
         self.command = command
         self.fmt = fmt
-        self.multi = len(chosen) > 1
+        # Several accounts' shape, whenever the input may hold several (selection decides).
+        self.multi = several or len(chosen) > 1
         self.ok = True
         self._order = {selected.label: index for index, selected in enumerate(chosen)}
         self._rows: list[tuple[Selected, str]] = []
@@ -473,7 +476,7 @@ class Run:
             )
             return
         labels = [shown(selected.label) for selected, _ in self._rows]
-        width = max(len(label) for label in labels)
+        width = max((len(label) for label in labels), default=0)
         print("\n=== accounts ===\n")
         print(
             "\n".join(

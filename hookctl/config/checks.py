@@ -56,6 +56,14 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
     sections: list[tuple[JSONPath, Any]] = [(("account",), data.get("account"))]
     sections += [(("accounts", name), value) for name, value in accounts.items()]
     for where, section in sections:
+        if where[0] == "accounts" and "name" in mapping(section):
+            named: JSONPath = (*where, "name")
+            issues.add(
+                named,
+                doc.mark(named, key=True),
+                f"an account of accounts: is named by its key ({short(str(where[1]))}): "
+                "remove name",
+            )
         api_url = mapping(section).get("api_url")
         if isinstance(api_url, str):
             _check_url(doc, (*where, "api_url"), api_url, issues, "Keap API credentials")

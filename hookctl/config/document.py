@@ -24,7 +24,8 @@ class Document:
 
     source: str
     digest: str  # sha256 of the file's bytes: a saved plan is stale when it changes
-    accounts: tuple[Account, ...]  # in file order; one named "default" without `accounts:`
+    # In file order; without `accounts:`, one, named by `account: {name:}`, else "default".
+    accounts: tuple[Account, ...]
     declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
     _doc: Doc = field(repr=False)
     _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
@@ -45,7 +46,8 @@ class Document:
         what check_semantics returned for it."""
         data = doc.data
         multi = "accounts" in data
-        sections = data["accounts"] if multi else {"default": data.get("account", {})}
+        single = data.get("account") or {}
+        sections = data["accounts"] if multi else {single.get("name", "default"): single}
         return cls(
             source=source,
             digest=hashlib.sha256(raw).hexdigest(),
@@ -55,6 +57,12 @@ class Document:
             _urls=urls,
             _entry_accounts=entry_accounts,
         )
+
+    @property
+    def names_its_account(self) -> bool:
+        """Whether a file of one account names it (`account: {name: staging}`); otherwise,
+        among several files, the account is named after the file's path."""
+        return not self.declares_accounts and "name" in (self._doc.data.get("account") or {})
 
     @property
     def account_names(self) -> tuple[str, ...]:

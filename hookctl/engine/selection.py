@@ -15,11 +15,13 @@ pool and its own pacing on Keap's throttle headers (Keap's quotas are per accoun
 from __future__ import annotations
 
 import contextvars
+import glob
 import hashlib
 import logging
 import os
 import stat
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,6 +45,7 @@ __all__ = [
     "check_entry_patterns",
     "check_saved_account",
     "choose",
+    "covers_several",
     "for_saved_plan",
     "hooks_files",
     "in_shard",
@@ -112,14 +115,18 @@ def choose(
     selection: Selection,
     saved: SavedPlan | None = None,
     api_url: Callable[[Account], str] | None = None,
+    *,
+    each_file_alone: bool = False,
 ) -> list[Selected]:
     """The accounts `selection` covers, every file read and checked before anything is sent to
     Keap; with a saved plan, the account it was made for (see for_saved_plan). `api_url`, the
     url each account's client would call, lets two selections of one Keap account be warned
-    about."""
+    about. `each_file_alone`: files are checked each on its own (validate), so two files
+    naming one account are not refused."""
     if saved is not None:
         return _choose_saved(for_saved_plan(selection, saved), saved)
-    found = select(read_all(hooks_files(selection.files or DEFAULT_FILES)), selection.account)
+    documents = read_all(hooks_files(selection.files or DEFAULT_FILES))
+    found = select(documents, selection.account, each_file_alone=each_file_alone)
     check_entry_patterns(found, selection.entry_patterns)
     if api_url is not None:
         for first, second in same_account(found, api_url):
@@ -148,6 +155,24 @@ def one_account(selection: Selection) -> Account:
             f"({names}): choose one with --account NAME"
         )
     return found[0].account
+
+
+def covers_several(selection: Selection, found: Sequence[Selected]) -> bool:
+    """Whether a run shows several accounts' output (a heading per account, the `accounts`
+    JSON document): decided by what was asked, not by how many accounts it happened to
+    find, so that a parser sees one shape per input. Several when the files are a directory,
+    a glob or more than one, when a file declares `accounts:`, and for any shard (a shard of
+    one account today may hold two tomorrow); one when --account names a single account."""
+    if len(found) > 1 or selection.shard is not None:
+        return True
+    if selection.account is not None:
+        return False
+    files = selection.files or DEFAULT_FILES
+    return (
+        len({os.path.realpath(each.source) for each in found}) > 1
+        or any(os.path.isdir(path) or _is_glob(path) for path in files)
+        or any(each.document.declares_accounts for each in found)
+    )
 
 
 def check_entry_patterns(found: Sequence[Selected], patterns: Sequence[str]) -> None:
@@ -209,15 +234,17 @@ def _choose_saved(selection: Selection, saved: SavedPlan) -> list[Selected]:
 
 
 def hooks_files(paths: Sequence[str]) -> list[str]:
-    """The hooks files that `-f` arguments name: files as given, and the *.yaml / *.yml files
-    directly inside a directory, in name order. A file named twice, however spelt (`a.yaml`,
-    `./a.yaml`, through a directory), is read once, as first named: read twice, its accounts
-    would be applied twice, side by side.
+    """The hooks files that `-f` arguments name: files as given; the *.yaml / *.yml files
+    inside a directory and its subdirectories (hidden ones skipped), in path order; and the
+    files a glob matches (`envs/*/hooks.yaml`, `clients/**/*.yaml`), for CI where no shell
+    expands them. A file named twice, however spelt (`a.yaml`, `./a.yaml`, through a
+    directory), is read once, as first named: read twice, its accounts would be applied twice.
 
-    HookctlError, in one line naming the path, for a directory that cannot be listed and for
-    an entry in it that cannot be followed (a symlink loop) or is not a regular file (a FIFO
-    or a device, which could block the read or never end); a path given as a file is checked
-    when it is read (hookctl.config.read)."""
+    Bounded: MAX_DEPTH levels below a directory, MAX_FILES files in all. HookctlError, in one
+    line naming the path, for a directory that cannot be listed, a directory or glob with no
+    hooks file, an entry that cannot be followed (a symlink loop) or is not a regular file (a
+    FIFO or a device, which could block the read or never end); a path given as a file is
+    checked when it is read (hookctl.config.read)."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
@@ -225,28 +252,71 @@ def hooks_files(paths: Sequence[str]) -> list[str]:
             if not inside:
                 raise HookctlError(f"{path}: no *.yaml or *.yml files in this directory")
             found.extend(inside)
+        elif _is_glob(path) and not os.path.exists(path):
+            matched = _glob(path)
+            if not matched:
+                raise HookctlError(f"{path}: no file matches this pattern")
+            found.extend(matched)
         else:
             found.append(path)
+        if len(found) > MAX_FILES:
+            raise HookctlError(f"{path}: more than {MAX_FILES} hooks files: name fewer")
     unique: dict[str, str] = {}
     for path in found:
         unique.setdefault(os.path.realpath(path), path)
     return list(unique.values())
 
 
-def _yaml_files(directory: str) -> list[str]:
-    """The paths of the hooks files directly in `directory`, in name order; subdirectories
-    are not read."""
+# A fleet of a few thousand accounts fits; a path that reaches further is most likely a
+# mistake (the root of a file system), and walking it would take minutes.
+MAX_FILES = 5000
+MAX_DEPTH = 8
+
+
+def _is_glob(path: str) -> bool:
+    return any(char in path for char in "*?[")
+
+
+def _glob(pattern: str) -> list[str]:
+    """The regular *.yaml / *.yml files `pattern` matches (`**` across directories), in path
+    order, read lazily so that a pattern matching millions stops at the bound."""
+    matched = []
+    for path in glob.iglob(pattern, recursive=True):
+        if os.path.isdir(path):
+            continue
+        matched.append(path)
+        if len(matched) > MAX_FILES:
+            raise HookctlError(f"{pattern}: matches more than {MAX_FILES} files: name fewer")
+    return _regular(sorted(matched))
+
+
+def _yaml_files(directory: str, depth: int = 0) -> list[str]:
+    """The paths of the hooks files in `directory` and, MAX_DEPTH levels down, in its
+    subdirectories (not hidden ones, such as .git or .github), in path order."""
     try:
         with os.scandir(directory) as entries:
             named = sorted(
-                entry.path
+                (entry.path, entry.is_dir(follow_symlinks=False))
                 for entry in entries
-                if entry.name.endswith(_SUFFIXES) and not entry.name.startswith(".")
+                if not entry.name.startswith(".")
             )
     except OSError as exc:
         raise HookctlError(f"{directory}: cannot list this directory: {_reason(exc)}") from None
+    files = _regular([path for path, is_dir in named if not is_dir and path.endswith(_SUFFIXES)])
+    for path, is_dir in named:
+        if is_dir:
+            if depth >= MAX_DEPTH:
+                raise HookctlError(f"{path}: more than {MAX_DEPTH} directories deep: name it")
+            files.extend(_yaml_files(path, depth + 1))
+            if len(files) > MAX_FILES:
+                raise HookctlError(f"{directory}: more than {MAX_FILES} hooks files: name fewer")
+    return files
+
+
+def _regular(paths: Sequence[str]) -> list[str]:
+    """The regular files among `paths`; HookctlError for one that is something else."""
     files = []
-    for path in named:
+    for path in paths:
         try:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
@@ -279,33 +349,44 @@ def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list
     return documents
 
 
-def select(documents: Sequence[config.Document], account: str | None = None) -> list[Selected]:
+def select(
+    documents: Sequence[config.Document],
+    account: str | None = None,
+    *,
+    each_file_alone: bool = False,
+) -> list[Selected]:
     """Every account of every document, or those named `account`. UnknownAccount when no
     document has an account of that name.
 
-    Among several files, a file with a single `account:` is named after its file stem
-    (clients/acme.yaml -> acme), so that one file per client can be picked, saved and shown by
-    client. A file alone keeps the name "default", unless `account` is its stem: a plan saved
-    for `acme` among a directory is applied to clients/acme.yaml alone."""
+    A file with a single `account:` is named by its `account: {name: ...}`; without one, among
+    several files, by the shortest part of its path that tells the files apart (see
+    path_names): envs/staging/hooks.yaml -> staging, services/crm/keap-hooks.yaml -> crm,
+    clients/acme.yaml -> acme. A file alone keeps the name "default", unless `account` is one
+    of the names its path gives it: a plan saved for `acme` among a directory is applied to
+    clients/acme.yaml alone. Two files whose accounts have one name are refused (`--account`,
+    a saved plan and the output could not tell them apart), unless `each_file_alone` (validate,
+    which checks each file on its own)."""
     several_files = len(documents) > 1
-    documents = [
-        _stem_named(document)
-        if several_files or (account is not None and account == _stem(document.source))
-        else document
-        for document in documents
-    ]
-    _check_stem_clashes(documents)
+    names = path_names([d.source for d in documents if _unnamed(d)]) if several_files else {}
+    renamed = []
+    for document in documents:
+        name = names.get(document.source)
+        if name is None and not several_files and account is not None and _unnamed(document):
+            name = account if account in _path_candidates(document.source) else None
+        renamed.append(_renamed(document, name) if name is not None else document)
+    if not each_file_alone:
+        _check_name_clashes(renamed)
     found = [
         Selected(document, each, _label(document, each, several_files))
-        for document in documents
+        for document in renamed
         for each in document.accounts
         if account is None or each.name == account
     ]
     if not found:
-        declared = sorted({name for document in documents for name in document.account_names})
+        declared = sorted({name for document in renamed for name in document.account_names})
         where = (
-            f"{documents[0].source} has no account"
-            if len(documents) == 1
+            f"{renamed[0].source} has no account"
+            if len(renamed) == 1
             else "none of the files has an account"
         )
         raise UnknownAccount(
@@ -314,44 +395,86 @@ def select(documents: Sequence[config.Document], account: str | None = None) -> 
     return found
 
 
-def _stem(source: str) -> str:
-    name = os.path.basename(source)
+def _unnamed(document: config.Document) -> bool:
+    """Whether the file's single account takes its name from the file's path."""
+    return not document.declares_accounts and not document.names_its_account
+
+
+def _components(source: str) -> list[str]:
+    """The parts of a path, the file's name without .yaml / .yml last."""
+    parts = [part for part in os.path.normpath(source).split(os.sep) if part not in ("", ".")]
+    last = parts[-1] if parts else source
     for suffix in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+        if last.endswith(suffix):
+            last = last[: -len(suffix)]
+            break
+    return [*parts[:-1], last]
 
 
-def _stem_named(document: config.Document) -> config.Document:
-    """`document` with its single `account:` named after the file stem."""
-    if document.declares_accounts:
-        return document
+def _path_candidates(source: str) -> tuple[str, ...]:
+    """The names a file alone may be picked by: its stem and its directory's name."""
+    parts = _components(source)
+    return tuple(parts[-2:])
+
+
+def path_names(sources: Sequence[str]) -> dict[str, str]:
+    """The name each of several files gets from its path: the shortest part that tells it
+    from the others. A file that shares its directory with another is named by its stem
+    (clients/acme.yaml -> acme); a file alone in its directory by the directory
+    (envs/staging/hooks.yaml -> staging), since one hooks file per directory is named by where
+    it lives. Where two would still have one name, directories above are added until they
+    differ (a/staging, b/staging)."""
+    directories = Counter(os.path.dirname(os.path.normpath(source)) for source in sources)
+    chosen: dict[str, tuple[list[str], int]] = {}
+    for source in sources:
+        parts = _components(source)
+        directory = os.path.dirname(os.path.normpath(source))
+        by_stem = directories[directory] > 1 or len(parts) < 2
+        chosen[source] = (parts, len(parts) - 1 if by_stem else len(parts) - 2)
+    extra = dict.fromkeys(chosen, 0)
+
+    def name(source: str) -> str:
+        parts, end = chosen[source]
+        return "/".join(parts[max(0, end - extra[source]) : end + 1])
+
+    # Only the files that still share a name take one more directory, until none do (or
+    # every part of their paths is used, which tells any two different paths apart).
+    for _ in range(max((len(parts) for parts, _ in chosen.values()), default=0)):
+        count = Counter(name(source) for source in chosen)
+        clashing = [source for source in chosen if count[name(source)] > 1]
+        if not clashing:
+            break
+        for source in clashing:
+            extra[source] += 1
+    return {source: name(source) for source in chosen}
+
+
+def _renamed(document: config.Document, name: str) -> config.Document:
+    """`document` with its single `account:` named `name`."""
     (only,) = document.accounts
-    return replace(document, accounts=(replace(only, name=_stem(document.source)),))
+    return replace(document, accounts=(replace(only, name=name),))
 
 
-def _check_stem_clashes(documents: Sequence[config.Document]) -> None:
-    """HookctlError naming both files when a file-stem name is also the name of another file's
-    account: `--account NAME`, a saved plan and the output could not tell them apart."""
+def _check_name_clashes(documents: Sequence[config.Document]) -> None:
+    """HookctlError naming both files when an account of one file has the name of another
+    file's single account: `--account NAME`, a saved plan and the output could not tell them
+    apart. Two files of `accounts:` may share names: their labels carry the file."""
     seen: dict[str, config.Document] = {}
     for document in documents:
         for name in document.account_names:
             other = seen.get(name)
             if other is not None and not (other.declares_accounts and document.declares_accounts):
                 raise HookctlError(
-                    f"{other.source} and {document.source} both name an account {name!r} "
-                    "(a file with a single `account:` is named after its file stem among "
-                    "several files): rename one of the files or accounts"
+                    f"{other.source} and {document.source} both name an account {name!r}: "
+                    "give one a name of its own with `account: {name: ...}`"
                 )
             seen.setdefault(name, document)
 
 
 def _label(document: config.Document, account: Account, several_files: bool) -> str:
-    if not several_files:
-        return account.name
-    if not document.declares_accounts:
-        return document.source
-    return f"{document.source}:{account.name}"
+    if several_files and document.declares_accounts:
+        return f"{document.source}:{account.name}"
+    return account.name
 
 
 def shard_of(label: str, count: int) -> int:
