@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.add_argument(
         "--update",
-        metavar="FILE",
-        help="take the account's hand-made changes into FILE, editing it in place",
+        metavar="PATH",
+        help="take the account's hand-made changes into a hooks file, editing it in place "
+        "(a file; or a directory or glob with --account NAME)",
     )
     adopt.add_argument(
         "--dry-run", action="store_true", help="with --update: show what would change only"

@@ -422,24 +422,33 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
-    from hookctl.engine.selection import read_all
+    from hookctl.engine.selection import Selection, choose
     from hookctl.system.files import write_atomically
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
-    if args.output or args.prefix or args.all or args.account or args.force:
+    if args.output or args.prefix or args.all or args.force:
         raise HookctlError(
             "--update FILE edits FILE in place with its own account and ownership: leave out "
-            "-o, --prefix, --all, --account and --force"
+            "-o, --prefix, --all and --force"
         )
-    (document,) = read_all([args.update])
-    if len(document.accounts) != 1:
-        raise HookctlError(f"{args.update}: --update takes a file with a single account")
-    original = read_text(args.update)
-    with runner.client(_options(args), document.accounts[0]) as keap:
-        updated = update(keap, args.update, original)
+    # A directory or glob, as everywhere -f is taken: --account picks the file.
+    chosen = choose(Selection(files=(args.update,), account=args.account))
+    if len(chosen) > 1:
+        names = ", ".join(each.label for each in chosen)
+        raise HookctlError(
+            f"{args.update}: --update edits one file, and this names {len(chosen)} accounts "
+            f"({names}): choose one with --account NAME"
+        )
+    [selected] = chosen
+    path = selected.source
+    if len(selected.document.accounts) != 1:
+        raise HookctlError(f"{path}: --update takes a file with a single account")
+    original = read_text(path)
+    with runner.client(_options(args), selected.account) as keap:
+        updated = update(keap, path, original)
     if updated.changed and not args.dry_run:
-        write_atomically(args.update, updated.text, what="the hooks file")
+        write_atomically(path, updated.text, what="the hooks file")
     command_output.updated(updated, args.dry_run)
     return EXIT_OK
 
