@@ -19,8 +19,8 @@ from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
     from hookctl.cli.output import Progress
-    from hookctl.engine.planfile import SavedPlan
-    from hookctl.engine.runner import Options
+    from hookctl.engine.planfile import SavedRun
+    from hookctl.engine.runner import Options, Planned
     from hookctl.engine.selection import Selected, Selection
 
 logger = logging.getLogger("hookctl")
@@ -111,7 +111,7 @@ class Chosen:
 def _choose(
     args: argparse.Namespace,
     options: Options,
-    saved: SavedPlan | None = None,
+    saved: SavedRun | None = None,
     files: Sequence[str] | None = None,
     each_file_alone: bool = False,
 ) -> Chosen:
@@ -124,7 +124,7 @@ def _choose(
     chosen = selection.choose(
         asked, saved, runner.api_url_of(options), each_file_alone=each_file_alone
     )
-    several = selection.covers_several(asked, chosen)
+    several = selection.covers_several(asked, chosen, saved)
     if several:
         output.label_log_lines()
     return Chosen(chosen, several)
@@ -163,23 +163,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
     chosen = _choose(args, options)
-    if args.out and len(chosen.accounts) > 1:
-        raise HookctlError(
-            f"--out saves the plan of one account, and this run covers {len(chosen.accounts)} "
-            f"({', '.join(t.label for t in chosen.accounts)}): choose one with --account NAME "
-            "(and one -f FILE)"
-        )
     run = output.Run("plan", args.format, chosen.accounts, chosen.several)
     changes = False
+    stood: list[tuple[Selected, runner.Planned]] = []
     for selected, planned in run.each(runner.plan(chosen.accounts, options)):
         changes = changes or planned.plan.has_changes
-        if run.plan(selected, planned.plan, planned.refusal, planned.probes) and args.out:
-            runner.save(args.out, selected, planned)
-            logger.warning("plan saved to %s; apply it with: hookctl apply %s", args.out, args.out)
+        if run.plan(selected, planned.plan, planned.refusal, planned.probes):
+            stood.append((selected, planned))
+    if args.out:
+        _save(args.out, chosen, stood, run.ok)
     run.close()
     if run.ok and args.detailed_exitcode and changes:
         return EXIT_CHANGES
     return EXIT_OK if run.ok else EXIT_ERROR
+
+
+def _save(path: str, chosen: Chosen, stood: Sequence[tuple[Selected, Planned]], ok: bool) -> None:
+    """`plan --out`: every account's plan in one file, or none. A file missing an account that
+    failed to plan would let apply leave that account as it is without a word."""
+    from hookctl.engine import runner
+
+    if not ok or len(stood) != len(chosen.accounts):
+        logger.warning("plan not saved to %s: not every account was planned", path)
+        return
+    runner.save_all(path, stood, several=chosen.several)
+    logger.warning("plan saved to %s; apply it with: hookctl apply %s", path, path)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -255,7 +263,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
     options = _options(args, *flags)
-    saved = planfile.read(args.planfile) if args.planfile else None
+    saved = planfile.read_run(args.planfile) if args.planfile else None
     if saved is not None:
         # A saved plan is applied with the entry patterns (--target) it was made with.
         resolved = selection.for_saved_plan(_selection(args), saved)

@@ -39,11 +39,14 @@ from hookctl.domain.planner import Plan
 from hookctl.errors import PlanError, StalePlanError
 from hookctl.formats.documents import (
     SAVED_PLAN_VERSION,
+    SAVED_PLANS_VERSION,
     SavedPlanBody,
     hook_to_dict,
     plan_document,
     read_saved_plan,
+    read_saved_plans,
     saved_plan_document,
+    saved_plans_document,
 )
 
 # Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
@@ -59,9 +62,11 @@ PathArg: TypeAlias = str | os.PathLike[str]
 
 @dataclass(frozen=True, slots=True)
 class SavedPlan(SavedPlanBody):
-    """A plan read back from a file, with what it was made against and the file's name."""
+    """One account's plan read back from a file, with what it was made against, the file's
+    name and the account's label in the run that saved it."""
 
     path: str
+    label: str = ""
 
 
 def desired_digest(desired: DesiredState) -> str:
@@ -102,6 +107,32 @@ def fingerprint(live: Iterable[Hook]) -> str:
     return "sha256:" + hashlib.sha256(_canonical(rows)).hexdigest()
 
 
+@dataclass(frozen=True)
+class SavedRun:
+    """A plan file as apply reads it: the saved plan of each account, in the run's order, and
+    whether the file covers several accounts (format 3) or one (format 2)."""
+
+    path: str
+    plans: tuple[SavedPlan, ...]
+    several: bool
+
+    def plan_for(self, label: str) -> SavedPlan | None:
+        return next((plan for plan in self.plans if plan.label == label), None)
+
+
+@dataclass(frozen=True)
+class ToSave:
+    """One account's plan to save, with what it was made against (see write)."""
+
+    label: str
+    plan: Plan
+    config_digest: str
+    live_fingerprint: str
+    source: str
+    api_url: str
+    account: str
+
+
 def write(
     path: PathArg,
     plan: Plan,
@@ -118,27 +149,44 @@ def write(
     mismatch is a caller bug and raises ValueError rather than saving a plan that apply
     would then refuse.
     """
-    target = os.fspath(path)
-    parts = urlsplit(api_url)
+    one = ToSave(account, plan, config_digest, live_fingerprint, source, api_url, account)
+    document = _body(os.fspath(path), one)
+    document["checksum"] = _checksum(document)
+    _write(path, document)
+
+
+def write_all(path: PathArg, accounts: Sequence[ToSave]) -> None:
+    """Write the plans of a run over several accounts to one file (format 3), as `write` does
+    one: apply then applies each account whose plan is still exactly its saved one."""
+    name = os.fspath(path)
+    document = saved_plans_document([(each.label, _body(name, each)) for each in accounts])
+    document["checksum"] = _checksum(document)
+    _write(path, document)
+
+
+def _body(name: str, each: ToSave) -> dict[str, Any]:
+    parts = urlsplit(each.api_url)
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         # The url itself is left out of the message: it may be the very secret.
         raise PlanError(
-            f"{target}: not written: the API url holds credentials or a query string; "
+            f"{name}: not written: the API url holds credentials or a query string; "
             "pass credentials through KEAP_API_KEY or KEAP_ACCESS_TOKEN instead"
         )
-    if live_fingerprint != fingerprint(plan.live_hooks()):
+    if each.live_fingerprint != fingerprint(each.plan.live_hooks()):
         raise ValueError("live_fingerprint is not the fingerprint of the hooks this plan saw")
-    document = saved_plan_document(
-        plan,
-        config_digest=config_digest,
-        live_fingerprint=live_fingerprint,
-        source=source,
-        api_url=api_url,
-        account=account,
+    return saved_plan_document(
+        each.plan,
+        config_digest=each.config_digest,
+        live_fingerprint=each.live_fingerprint,
+        source=each.source,
+        api_url=each.api_url,
+        account=each.account,
     )
-    document["checksum"] = _checksum(document)
+
+
+def _write(path: PathArg, document: Mapping[str, Any]) -> None:
     write_atomically(
-        target,
+        os.fspath(path),
         json.dumps(document, indent=2) + "\n",
         mode=0o600,
         what="the plan file",
@@ -147,13 +195,23 @@ def write(
 
 
 def read(path: PathArg) -> SavedPlan:
-    """Read a plan file; PlanError, naming the file, if it is not one this hookctl wrote.
+    """Read a plan file of one account; PlanError, naming the file, if it is not one this
+    hookctl wrote, or if it holds several accounts (read_run reads those).
 
     Checked in this order, so the message names the first thing wrong: readable, JSON, a saved
     plan of this hookctl's format, checksum intact, shape as in the schema, a summary that
     counts its changes. What it lists is not believed: ensure_fresh compares it with the plan
     apply makes.
     """
+    run = read_run(path)
+    if run.several:
+        raise PlanError(f"{run.path}: holds the plans of {len(run.plans)} accounts")
+    return run.plans[0]
+
+
+def read_run(path: PathArg) -> SavedRun:
+    """Read a plan file of one account (format 2) or of several (format 3), checked as `read`
+    says; each account's plan is checked on its own as well."""
     name = os.fspath(path)
     document = _load_json(name)
     if not isinstance(document, dict) or "format_version" not in document:
@@ -177,10 +235,18 @@ def read(path: PathArg) -> SavedPlan:
         )
     document["checksum"] = checksum
     try:
-        body = read_saved_plan(document)
+        if version == SAVED_PLANS_VERSION:
+            bodies = read_saved_plans(document)
+        else:
+            body = read_saved_plan(document)
+            bodies = [(body.account, body)]
     except ValueError as exc:
         raise PlanError(f"{name}: not a valid plan file: {cell(str(exc))}") from None
-    return SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name)
+    plans = tuple(
+        SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name, label=label)
+        for label, body in bodies
+    )
+    return SavedRun(name, plans, several=version == SAVED_PLANS_VERSION)
 
 
 def ensure_fresh(
@@ -347,7 +413,7 @@ def _check_version(name: str, document: Mapping[str, Any]) -> int:
     version = document["format_version"]
     if type(version) is not int or version < 1:
         raise PlanError(f"{name}: not a hookctl plan file (format_version {str(version)[:20]!r})")
-    if version > SAVED_PLAN_VERSION:
+    if version > SAVED_PLANS_VERSION:
         writer = document.get("hookctl_version")
         by = (
             f"hookctl {cell(writer, 40)}"
@@ -356,7 +422,8 @@ def _check_version(name: str, document: Mapping[str, Any]) -> int:
         )
         raise PlanError(
             f"{name}: written by {by} in plan format {version}; this hookctl ({__version__}) "
-            f"reads format {SAVED_PLAN_VERSION}: upgrade hookctl or make the plan again"
+            f"reads formats {SAVED_PLAN_VERSION} and {SAVED_PLANS_VERSION}: upgrade hookctl "
+            "or make the plan again"
         )
     return version
 

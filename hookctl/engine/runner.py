@@ -27,7 +27,7 @@ from hookctl.domain.results import Outcome as ChangeOutcome
 from hookctl.domain.urls import is_loopback
 from hookctl.engine import planfile, selection
 from hookctl.engine.applier import apply as apply_plan
-from hookctl.engine.planfile import SavedPlan
+from hookctl.engine.planfile import SavedRun
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Selected
 from hookctl.errors import ConfigError, HookctlError
@@ -51,6 +51,7 @@ __all__ = [
     "plan",
     "prepare",
     "save",
+    "save_all",
     "validate",
 ]
 
@@ -215,14 +216,38 @@ def drift(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]
 
 def save(path: str, selected: Selected, planned: Planned) -> None:
     """Save an account's plan for a later `hookctl apply PATH`."""
+    save_all(path, [(selected, planned)], several=False)
+
+
+def save_all(
+    path: str, accounts: Sequence[tuple[Selected, Planned]], *, several: bool = True
+) -> None:
+    """Save the plans of a run for a later `hookctl apply PATH`: one account's alone (format 2),
+    or, when the run covers several, every account's in one file (format 3)."""
+    found = [
+        planfile.ToSave(
+            label=selected.label,
+            plan=planned.plan,
+            config_digest=planfile.desired_digest(planned.desired),
+            live_fingerprint=planfile.fingerprint(planned.live),
+            source=selected.source,
+            api_url=planned.api_url,
+            account=selected.account.name,
+        )
+        for selected, planned in accounts
+    ]
+    if several:
+        planfile.write_all(path, found)
+        return
+    (one,) = found
     planfile.write(
         path,
-        planned.plan,
-        config_digest=planfile.desired_digest(planned.desired),
-        live_fingerprint=planfile.fingerprint(planned.live),
-        source=selected.source,
-        api_url=planned.api_url,
-        account=selected.account.name,
+        one.plan,
+        config_digest=one.config_digest,
+        live_fingerprint=one.live_fingerprint,
+        source=one.source,
+        api_url=one.api_url,
+        account=one.account,
     )
 
 
@@ -265,7 +290,7 @@ class Prepared:
 
 
 def check(
-    selected: Selected, planned: Planned, options: Options, saved: SavedPlan | None = None
+    selected: Selected, planned: Planned, options: Options, saved: SavedRun | None = None
 ) -> Planned:
     """The account as apply is to carry it out, refused (UnsafePlanError) beyond the safety
     thresholds of hooks.yaml and `options`. With a saved plan, the plan carried out is still
@@ -273,9 +298,8 @@ def check(
     account, API url, desired state and live subscriptions (PlanError or StalePlanError
     otherwise): a plan file records what was reviewed and is never itself carried out."""
     if saved is not None:
-        selection.check_saved_account(saved, selected.account.name)
         planfile.ensure_fresh(
-            saved,
+            selection.saved_plan_for(saved, selected),
             planned.plan,
             planfile.desired_digest(planned.desired),
             planned.live,
@@ -286,7 +310,7 @@ def check(
 
 
 def prepare(
-    chosen: Sequence[Selected], options: Options, saved: SavedPlan | None = None
+    chosen: Sequence[Selected], options: Options, saved: SavedRun | None = None
 ) -> Prepared:
     """Plan and check every account (see check); nothing is written. Close what it returns."""
     outcomes = _plan_each(

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 from hookctl import config
 from hookctl.domain.models import Account, DesiredState, OAuthEnv
 from hookctl.domain.planner import entry_matches
-from hookctl.engine.planfile import SavedPlan
+from hookctl.engine.planfile import SavedPlan, SavedRun
 from hookctl.errors import ConfigError, HookctlError, StalePlanError
 from hookctl.formats.text import cell
 from hookctl.system.interrupts import watch
@@ -54,6 +54,7 @@ __all__ = [
     "read_all",
     "run_each",
     "same_account",
+    "saved_plan_for",
     "select",
 ]
 
@@ -113,13 +114,13 @@ class Outcome(Generic[T]):
 
 def choose(
     selection: Selection,
-    saved: SavedPlan | None = None,
+    saved: SavedRun | None = None,
     api_url: Callable[[Account], str] | None = None,
     *,
     each_file_alone: bool = False,
 ) -> list[Selected]:
     """The accounts `selection` covers, every file read and checked before anything is sent to
-    Keap; with a saved plan, the account it was made for (see for_saved_plan). `api_url`, the
+    Keap; with a saved plan, the accounts it was made for (see for_saved_plan). `api_url`, the
     url each account's client would call, lets two selections of one Keap account be warned
     about. `each_file_alone`: files are checked each on its own (validate), so two files
     naming one account are not refused."""
@@ -157,7 +158,9 @@ def one_account(selection: Selection) -> Account:
     return found[0].account
 
 
-def covers_several(selection: Selection, found: Sequence[Selected]) -> bool:
+def covers_several(
+    selection: Selection, found: Sequence[Selected], saved: SavedRun | None = None
+) -> bool:
     """Whether a run shows several accounts' output (a heading per account, the `accounts`
     JSON document): decided by what was asked, not by how many accounts it happened to
     find, so that a parser sees one shape per input. Several when the files are a directory,
@@ -165,6 +168,8 @@ def covers_several(selection: Selection, found: Sequence[Selected]) -> bool:
     one account today may hold two tomorrow); one when --account names a single account."""
     if len(found) > 1 or selection.shard is not None:
         return True
+    if saved is not None:
+        return saved.several and selection.account is None
     if selection.account is not None:
         return False
     files = selection.files or DEFAULT_FILES
@@ -185,26 +190,52 @@ def check_entry_patterns(found: Sequence[Selected], patterns: Sequence[str]) -> 
             raise HookctlError(f"--target {pattern}: no hooks entry of {sources} has that name")
 
 
-def for_saved_plan(selection: Selection, saved: SavedPlan) -> Selection:
-    """The selection a saved plan is applied with: the files given, else the one it was made
-    from; its own account and its own entry patterns. The command line may repeat them, never
-    name others (the reviewed plan decides): HookctlError when it does."""
-    if selection.account is not None:
-        check_saved_account(saved, selection.account)
+def for_saved_plan(selection: Selection, saved: SavedRun) -> Selection:
+    """The selection a saved plan is applied with: the files given, else those it was made
+    from; its own accounts and its own entry patterns. The command line may narrow them to one
+    account (--account) and repeat the entry patterns, never name others (the reviewed plan
+    decides): HookctlError when it does."""
     if selection.shard is not None:
         raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
-    if selection.entry_patterns and tuple(selection.entry_patterns) != saved.entry_patterns:
-        made_with = " ".join(saved.entry_patterns)
+    patterns = saved.plans[0].entry_patterns
+    if selection.entry_patterns and tuple(selection.entry_patterns) != patterns:
+        made_with = " ".join(patterns)
         raise HookctlError(
             f"{saved.path} was made with "
-            + (f"--target {made_with}" if saved.entry_patterns else "no --target")
+            + (f"--target {made_with}" if patterns else "no --target")
             + ": a saved plan is applied with its own entry patterns; leave --target out"
         )
+    account = selection.account
+    if not saved.several:
+        (only,) = saved.plans
+        if account is not None:
+            check_saved_account(only, account)
+        account = only.account
+    elif account is not None and not any(account in (p.label, p.account) for p in saved.plans):
+        raise StalePlanError(
+            f"{saved.path}: it holds no plan for account {account!r} (it holds "
+            f"{cell(', '.join(p.label for p in saved.plans))})"
+        )
+    sources = tuple(dict.fromkeys(plan.source for plan in saved.plans))
     return Selection(
-        files=tuple(selection.files or (saved.source,)),
-        account=saved.account,
-        entry_patterns=saved.entry_patterns,
+        files=tuple(selection.files or sources), account=account, entry_patterns=patterns
     )
+
+
+def saved_plan_for(saved: SavedRun, selected: Selected) -> SavedPlan:
+    """The saved plan of the account `selected`; StalePlanError when the file holds none for
+    it (a file of one account: it was made for another; several: the account is new since)."""
+    if not saved.several:
+        (only,) = saved.plans
+        check_saved_account(only, selected.account.name)
+        return only
+    found = saved.plan_for(selected.label)
+    if found is None:
+        raise StalePlanError(
+            f"{saved.path}: it holds no plan for account {selected.label!r}, which is new since "
+            "it was made; run `hookctl plan` again"
+        )
+    return found
 
 
 def check_saved_account(saved: SavedPlan, account: str) -> None:
@@ -217,18 +248,35 @@ def check_saved_account(saved: SavedPlan, account: str) -> None:
         )
 
 
-def _choose_saved(selection: Selection, saved: SavedPlan) -> list[Selected]:
+def _choose_saved(selection: Selection, saved: SavedRun) -> list[Selected]:
     try:
         found = choose(selection)
     except UnknownAccount:
+        if saved.several:
+            raise
         raise HookctlError(
-            f"{saved.path} is a plan for account {saved.account!r}, which "
+            f"{saved.path} is a plan for account {saved.plans[0].account!r}, which "
             f"{', '.join(selection.files)} no longer declares; run `hookctl plan` again"
         ) from None
-    if len(found) > 1:
-        raise HookctlError(
-            f"{saved.path} is a plan for one account, and {len(found)} files declare "
-            f"{saved.account!r}: name the file with -f FILE"
+    if not saved.several:
+        if len(found) > 1:
+            raise HookctlError(
+                f"{saved.path} is a plan for one account, and {len(found)} files declare "
+                f"{saved.plans[0].account!r}: name the file with -f FILE"
+            )
+        return found
+    # Every account the plan holds (or the one --account names) must be there to be checked:
+    # one gone would be left as it was without a word.
+    labels = {each.label for each in found}
+    missing = [
+        plan.label
+        for plan in saved.plans
+        if plan.label not in labels and selection.account in (None, plan.label, plan.account)
+    ]
+    if missing:
+        raise StalePlanError(
+            f"{saved.path}: the hooks files no longer declare {cell(', '.join(missing))}, "
+            "which it holds plans for; run `hookctl plan` again"
         )
     return found
 

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 # Every document's schema, loaded together so that one can refer to another by its $id.
-SCHEMAS = ("plan.schema.json", "drift.schema.json", "report.schema.json", "accounts.schema.json")
+SCHEMAS = (
+    "plan.schema.json",
+    "drift.schema.json",
+    "report.schema.json",
+    "accounts.schema.json",
+    "saved-plans.schema.json",
+    "account-list.schema.json",
+)
 
 _CHANGE_TYPES: Mapping[str, type[Change]] = {
     cls.action: cls for cls in (Create, Update, Verify, Delete)
@@ -181,6 +188,10 @@ def probe_document(declared: Sequence[Declared], probes: Mapping[str, Probe]) ->
 # the interpolated desired state. Apply checks a plan by making it again and comparing, which a
 # format 1 file (its digest covers only the raw hooks.yaml) does not allow.
 SAVED_PLAN_VERSION = 2
+# The saved plan of a run over several accounts (`plan -f clients/ --out FILE`): format 3, one
+# format 2 body per account under `accounts` (saved-plans.schema.json). A run of one account
+# still saves format 2, which every hookctl since 0.2 reads.
+SAVED_PLANS_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +250,37 @@ def saved_plan_document(
             "max_delete_ratio": plan.safety.max_delete_ratio,
         },
     }
+
+
+def saved_plans_document(
+    bodies: Sequence[tuple[str, dict[str, Any]]], now: datetime | None = None
+) -> dict[str, Any]:
+    """The saved plan of several accounts: each account's label and its saved-plan body (as
+    saved_plan_document builds it), in the run's order. The caller adds the checksum."""
+    made = now or datetime.now(timezone.utc)
+    return {
+        "format_version": SAVED_PLANS_VERSION,
+        "hookctl_version": __version__,
+        "created_at": made.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "accounts": [{"label": label, "plan": body} for label, body in bodies],
+    }
+
+
+def read_saved_plans(document: Mapping[str, Any]) -> list[tuple[str, SavedPlanBody]]:
+    """Each account's label and body of a saved plan of several accounts, checked against
+    saved-plans.schema.json, then each body as read_saved_plan reads one. ValueError, saying
+    where, when anything is wrong, or when two accounts share a label."""
+    check(document, "saved-plans.schema.json")
+    found: list[tuple[str, SavedPlanBody]] = []
+    for index, each in enumerate(document["accounts"]):
+        try:
+            found.append((each["label"], read_saved_plan(each["plan"])))
+        except ValueError as exc:
+            raise ValueError(f"accounts/{index}/plan: {exc}") from None
+    labels = [label for label, _ in found]
+    if len(set(labels)) != len(labels):
+        raise ValueError("accounts: two accounts have one label")
+    return found
 
 
 def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:

@@ -13,7 +13,7 @@ import pytest
 from hookctl.domain.planner import Create
 from hookctl.domain.results import ApplyReport
 from hookctl.engine import planfile, runner
-from hookctl.engine.planfile import SavedPlan
+from hookctl.engine.planfile import SavedRun
 from hookctl.engine.runner import Options
 from hookctl.engine.selection import Selected, Selection, choose, for_saved_plan
 from hookctl.errors import ConfigError, HookctlError, StalePlanError, UnsafePlanError
@@ -70,7 +70,7 @@ def small(tmp_path: Path, sandbox: Sandbox) -> Path:
 
 
 def chosen(
-    files: list[str] | None, account: str | None = None, saved: SavedPlan | None = None
+    files: list[str] | None, account: str | None = None, saved: SavedRun | None = None
 ) -> list[Selected]:
     return choose(Selection(files=tuple(files or ()), account=account), saved)
 
@@ -167,7 +167,7 @@ def test_a_saved_plan_for_another_account_is_refused(
     assert outcome.value is not None
     saved_path = str(tmp_path / "plan.json")
     runner.save(saved_path, target, outcome.value)
-    saved = planfile.read(saved_path)
+    saved = planfile.read_run(saved_path)
 
     # Pure: which files and account the plan is applied with.
     assert for_saved_plan(Selection(), saved) == Selection(files=(files[0],), account="a")
@@ -203,7 +203,7 @@ def test_a_saved_plan_is_the_plan_applied_and_a_stale_one_is_refused(
     assert outcome.value is not None
     path = str(tmp_path / "plan.json")
     runner.save(path, targets[0], outcome.value)
-    saved = planfile.read(path)
+    saved = planfile.read_run(path)
 
     [fresh] = runner.plan(targets, opts)
     assert fresh.value is not None
@@ -302,7 +302,7 @@ def test_the_runner_changes_nothing_it_is_given(
     assert outcome.value is not None
     path = str(tmp_path / "plan.json")
     runner.save(path, a, outcome.value)
-    saved = planfile.read(path)
+    saved = planfile.read_run(path)
     # Documents compare by identity (they keep the parsed file), so the targets are compared
     # element by element against a shallow copy; everything else against a deep one.
     targets_before = list(targets)

@@ -241,12 +241,12 @@ def test_a_resealed_plan_must_still_add_up(
         (b"[" * 100_000 + b"]" * 100_000, "not a hookctl plan file"),
         (rb'{"format_version": 2, "checksum": "\u00e9\ud800"}', "checksum mismatch"),
         (
-            b'{"format_version": 3, "hookctl_version": "9.0.0"}',
-            r"written by hookctl 9\.0\.0 in plan format 3; this hookctl .* upgrade hookctl",
+            b'{"format_version": 4, "hookctl_version": "9.0.0"}',
+            r"written by hookctl 9\.0\.0 in plan format 4; this hookctl .* upgrade hookctl",
         ),
         (
-            b'{"format_version": 3, "hookctl_version": "\\u001b]0;owned\\u0007"}',
-            r"written by hookctl \\x1b\]0;owned\\x07 in plan format 3",
+            b'{"format_version": 4, "hookctl_version": "\\u001b]0;owned\\u0007"}',
+            r"written by hookctl \\x1b\]0;owned\\x07 in plan format 4",
         ),
     ],
 )
