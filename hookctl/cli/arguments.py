@@ -12,7 +12,7 @@ from typing import Any
 from hookctl.version import __version__
 
 _COLORS = ("auto", "always", "never")
-SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report")
+SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report", "saved-plans", "account-list")
 
 SANDBOX_ADMIN_HELP = """\
 admin calls (not Keap's; no credentials; JSON bodies):
@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _files_argument(validate)
     validate.set_defaults(handler="validate")
+
+    accounts = commands.add_parser(
+        "accounts",
+        parents=[common, config],
+        help="list the accounts of the hooks files (name, file, API url, credential variables), "
+        "for a CI matrix; reads the files only",
+    )
+    accounts.add_argument("--format", choices=("text", "json"), default="text")
+    _shard_flag(accounts)
+    accounts.set_defaults(handler="accounts")
 
     plan = commands.add_parser(
         "plan", parents=[common, config, output], help="show what apply would change"

@@ -157,6 +157,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """Every account of the hooks files, for a CI matrix: read from the files alone (no
+    credential, no call to Keap)."""
+    from hookctl.cli import command_output
+    from hookctl.domain.models import DEFAULT_API_URL
+    from hookctl.engine import runner
+    from hookctl.formats.documents import AccountRow
+    from hookctl.keap.credentials import variable_names
+
+    options = _options(args)
+    chosen = _choose(args, options)
+    rows = [
+        AccountRow(
+            name=selected.label,
+            account=selected.account.name,
+            file=selected.source,
+            api_url=runner.api_url(options, selected.account) or DEFAULT_API_URL,
+            credential_variables=variable_names(
+                selected.account.api_key_env,
+                selected.account.access_token_env,
+                selected.account.oauth,
+            ),
+        )
+        for selected in chosen.accounts
+    ]
+    command_output.account_list(rows, args.format)
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.cli import output
     from hookctl.engine import runner
@@ -498,6 +527,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # What each command's `handler=` (hookctl.cli.arguments) names.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "accounts": cmd_accounts,
     "apply": cmd_apply,
     "auth": cmd_auth,
     "drift": cmd_drift,

@@ -415,7 +415,9 @@ def select(
     a saved plan and the output could not tell them apart), unless `each_file_alone` (validate,
     which checks each file on its own)."""
     several_files = len(documents) > 1
-    names = path_names([d.source for d in documents if _unnamed(d)]) if several_files else {}
+    every = [document.source for document in documents]
+    unnamed = [document.source for document in documents if _unnamed(document)]
+    names = path_names(unnamed, every) if several_files else {}
     renamed = []
     for document in documents:
         name = names.get(document.source)
@@ -424,12 +426,13 @@ def select(
         renamed.append(_renamed(document, name) if name is not None else document)
     if not each_file_alone:
         _check_name_clashes(renamed)
-    found = [
+    labelled = [
         Selected(document, each, _label(document, each, several_files))
         for document in renamed
         for each in document.accounts
-        if account is None or each.name == account
     ]
+    # --account takes an account's name or its label (what `hookctl accounts` lists).
+    found = [each for each in labelled if account in (None, each.account.name, each.label)]
     if not found:
         declared = sorted({name for document in renamed for name in document.account_names})
         where = (
@@ -465,14 +468,15 @@ def _path_candidates(source: str) -> tuple[str, ...]:
     return tuple(parts[-2:])
 
 
-def path_names(sources: Sequence[str]) -> dict[str, str]:
+def path_names(sources: Sequence[str], among: Sequence[str] = ()) -> dict[str, str]:
     """The name each of several files gets from its path: the shortest part that tells it
     from the others. A file that shares its directory with another is named by its stem
     (clients/acme.yaml -> acme); a file alone in its directory by the directory
     (envs/staging/hooks.yaml -> staging), since one hooks file per directory is named by where
     it lives. Where two would still have one name, directories above are added until they
-    differ (a/staging, b/staging)."""
-    directories = Counter(os.path.dirname(os.path.normpath(source)) for source in sources)
+    differ (a/staging, b/staging). `among`: every file of the run, named or not (default:
+    `sources`), which decides whether a directory holds one file or several."""
+    directories = Counter(os.path.dirname(os.path.normpath(path)) for path in among or sources)
     chosen: dict[str, tuple[list[str], int]] = {}
     for source in sources:
         parts = _components(source)

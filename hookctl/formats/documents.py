@@ -409,6 +409,34 @@ def accounts_document(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One account as `hookctl accounts` lists it: names, never secrets."""
+
+    name: str  # the label: what --account takes with the same -f
+    account: str  # the account's name in its hooks file
+    file: str
+    api_url: str
+    credential_variables: tuple[str, ...]
+
+
+def account_list_document(rows: Sequence[AccountRow]) -> dict[str, Any]:
+    """`hookctl accounts --format json` (account-list.schema.json): a CI matrix's input."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "accounts": [
+            {
+                "name": row.name,
+                "account": row.account,
+                "file": row.file,
+                "api_url": public_url(row.api_url),
+                "credential_variables": list(row.credential_variables),
+            }
+            for row in rows
+        ],
+    }
+
+
 # -- schemas -----------------------------------------------------------------------------------
 
 
