@@ -245,6 +245,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.formats import documents
 
     options = _options(args, "account_parallelism")
+    if args.notify is not None and not args.notify.strip():
+        # Most often an unset CI variable (--notify "$HOOKCTL_NOTIFY_URL"): a drift check that
+        # would tell no one must fail now, not pass in silence.
+        raise HookctlError(
+            "--notify: the url is empty (an unset variable?): give a url, or leave --notify out"
+        )
     chosen = _choose(args, options)
     notify_url = args.notify
     if notify_url:
