@@ -111,6 +111,8 @@ class Planned:
     # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
     # changes that make Keap run it (create, update, verify).
     probes: Mapping[str, Probe] | None = None
+    # The daily quota Keap reported with the last answer, when it did (for fleet reports).
+    quota: Quota | None = None
 
 
 # -- clients -----------------------------------------------------------------------
@@ -399,7 +401,7 @@ def _plan_each(
             desired = selected.desired(keap.event_types)
             live = tuple(keap.list())
             made = limited_to_entries(make_plan(desired, live), desired, options.entry_patterns)
-            planned = Planned(desired, live, made, keap.api_url)
+            planned = Planned(desired, live, made, keap.api_url, quota=keap.quota)
             if judge is not None:
                 planned = judge(selected, planned)
             if on_quota is not None:
@@ -427,6 +429,5 @@ def _read_each(
 
 
 def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
-    if outcome.value is None:
-        return Outcome(outcome.selected, error=outcome.error)
-    return Outcome(outcome.selected, value=outcome.value[0])
+    value = outcome.value[0] if outcome.value is not None else None
+    return Outcome(outcome.selected, value, outcome.error, outcome.duration)

@@ -21,6 +21,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,8 @@ class Outcome(Generic[T]):
     selected: Selected
     value: T | None = None
     error: HookctlError | None = None
+    # Seconds the account's work took (for reports; never compared against a bound).
+    duration: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -591,11 +594,13 @@ def run_each(
     def one(selected: Selected) -> Outcome[T]:
         CURRENT.set(selected.label)
         watch(stop)
+        started = time.monotonic()
         try:
-            return Outcome(selected, value=work(selected))
+            value = work(selected)
         except HookctlError as exc:
             logger.debug("%s failed: %s", selected.label, exc)
-            return Outcome(selected, error=exc)
+            return Outcome(selected, error=exc, duration=time.monotonic() - started)
+        return Outcome(selected, value=value, duration=time.monotonic() - started)
 
     if len(found) == 1:
         # Same thread: a single account gains nothing from a pool, and a traceback or a
