@@ -213,7 +213,9 @@ def _save(path: str, chosen: Chosen, stood: Sequence[tuple[Selected, Planned]], 
     from hookctl.engine import runner
 
     if not ok or len(stood) != len(chosen.accounts):
-        logger.warning("plan not saved to %s: not every account was planned", path)
+        if chosen.several:
+            # One account's error already says why; among several, say what it costs.
+            logger.warning("plan not saved to %s: not every account was planned", path)
         return
     runner.save_all(path, stood, several=chosen.several)
     logger.warning("plan saved to %s; apply it with: hookctl apply %s", path, path)
