@@ -101,8 +101,13 @@ def graph() -> tuple[dict[str, set[str]], list[str], list[str]]:
             for module, imported in resolve(target, names, known):
                 there = part_of(module)
                 where = f"{shown(path)}:{line}"
-                if there != here and there not in LAYERS.get(here, set()):
-                    upward.append(f"{where}: {here} imports {module} ({there})")
+                complaint = f"{where}: {here} imports {module} ({there})"
+                if (
+                    there != here
+                    and there not in LAYERS.get(here, set())
+                    and complaint not in upward
+                ):
+                    upward.append(complaint)
                 if imported.startswith("_") and not imported.startswith("__") and module != name:
                     private.append(f"{where}: {imported} from {module}")
                 if module in known and module != name:
