@@ -104,7 +104,7 @@ def _selection(args: argparse.Namespace, files: Sequence[str] | None = None) -> 
 class Chosen:
     """The selected accounts of a run, and whether its output has several accounts' shape."""
 
-    accounts: list[Selected]
+    accounts: tuple[Selected, ...]
     several: bool
 
 
@@ -127,7 +127,7 @@ def _choose(
     several = selection.covers_several(asked, chosen, saved)
     if several:
         output.label_log_lines()
-    return Chosen(chosen, several)
+    return Chosen(tuple(chosen), several)
 
 
 def _files(args: argparse.Namespace) -> list[str]:
