@@ -465,10 +465,12 @@ def _components(source: str) -> list[str]:
     return [*parts[:-1], last]
 
 
-def _path_candidates(source: str) -> tuple[str, ...]:
-    """The names a file alone may be picked by: its stem and its directory's name."""
+def _path_candidates(source: str) -> set[str]:
+    """The names a file alone may be picked by: any run of its path's parts (its stem, its
+    directory, `a/staging`), so that a plan saved among several files, under the name
+    path_names gave the file there, is applied to that file alone."""
     parts = _components(source)
-    return tuple(parts[-2:])
+    return {"/".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
 
 
 def path_names(sources: Sequence[str], among: Sequence[str] = ()) -> dict[str, str]:

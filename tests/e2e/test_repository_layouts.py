@@ -210,3 +210,20 @@ def test_every_shard_prints_the_accounts_document_of_one_schema(
         shards.append(labels(json.dumps(document)))
     # A shard of one account, one of two and an empty one: the same document every time.
     assert shards == [["acme"], ["globex", "initech"], []]
+
+
+def test_a_plan_saved_for_one_environment_applies_to_its_file_alone(
+    repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fleet recipe's way: each job plans `-f envs/ --account NAME --out`, and the apply job
+    runs `apply PLANFILE` with no -f: the plan names its file and account."""
+    hooks_file("a/staging/hooks.yaml", sandbox, "a-contacts", "KEY_STAGING")
+    hooks_file("b/staging/hooks.yaml", sandbox, "b-contacts", "KEY_PROD")
+    assert main(["accounts", "-f", "a", "-f", "b", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["accounts"]
+    assert [row["name"] for row in listed] == ["a/staging", "b/staging"]
+    args = ["plan", "-f", "a", "-f", "b", "--account", "b/staging", "--out", "b.json"]
+    assert main(args) == 0
+    assert json.loads(Path("b.json").read_text())["account"] == "b/staging"
+    assert main(["apply", "b.json"]) == 0
+    assert urls(sandbox) == {"b-contacts"}

@@ -56,3 +56,4 @@ def test_names_given_in_the_file_win_and_clash_in_one_line() -> None:
     # A file alone keeps "default", unless --account names its directory or stem.
     assert [each.label for each in select([by_path])] == ["default"]
     assert [each.label for each in select([by_path], "staging")] == ["staging"]
+    assert [each.label for each in select([by_path], "envs/staging")] == ["envs/staging"]
