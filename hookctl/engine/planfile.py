@@ -31,6 +31,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -117,7 +118,12 @@ class SavedRun:
     several: bool
 
     def plan_for(self, label: str) -> SavedPlan | None:
-        return next((plan for plan in self.plans if plan.label == label), None)
+        return self._by_label.get(label)
+
+    @cached_property
+    def _by_label(self) -> dict[str, SavedPlan]:
+        # A fleet of thousands is looked up once per account: by label, not by scanning.
+        return {plan.label: plan for plan in self.plans}
 
 
 @dataclass(frozen=True)

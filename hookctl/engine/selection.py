@@ -90,7 +90,9 @@ class Selected:
 
     document: config.Document
     account: Account
-    label: str  # how output names it: "staging", or "clients/acme.yaml:staging" among files
+    # How output, --account, shards and saved plans name it: "staging", "acme", or, for an
+    # account of `accounts:` among several files, "clients/regions.yaml:eu".
+    label: str
 
     @property
     def source(self) -> str:
