@@ -380,8 +380,9 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "--file",
         action="append",
         metavar="PATH",
-        help="the hooks files --account is looked up in: a file, a directory or a glob "
-        "(repeatable; default: hooks.yaml)",
+        help="use the account of these hooks files (a file, a directory or a glob; "
+        "repeatable): the only one, or the one --account names (default: hooks.yaml with "
+        "--account, else the environment's credentials)",
     )
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"

@@ -356,7 +356,9 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = one_account(_selection(args)) if args.account else None
+    # -f or --account: that file's account (one, or --account picks it); neither: the
+    # credentials of the environment, as before there was a hooks file.
+    account = one_account(_selection(args)) if args.account or args.file else None
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.

@@ -127,6 +127,11 @@ def test_one_file_per_client_and_the_single_account_commands(
         err = capsys.readouterr().err
         assert "--account NAME" in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+    assert main(["hooks", "get", acme.key, "-f", "clients/"]) == 1
+    err = capsys.readouterr().err
+    assert "choose one with --account NAME" in err and len(err.strip().splitlines()) == 1
+    assert main(["hooks", "get", acme.key, "-f", "clients/acme.yaml", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["key"] == acme.key
     assert main(["hooks", "get", acme.key, "-f", "clients/", "--account", "nobody"]) == 1
     err = capsys.readouterr().err
     assert "has an account of that name (declared: acme, globex)" in err
