@@ -11,25 +11,42 @@ or, in any framework, `handshake_headers(request.headers)`: the headers to answe
 empty dict when the request is not a handshake). The README has snippets for Flask, FastAPI
 and Django.
 
+Keap signs nothing, so a token in the hook url (`?token=...`) is a receiver's only secret. To
+rotate it without losing a delivery, a receiver accepts the old and the new token for a while
+(`token_accepted(query, {old, new})`, or `TokenMiddleware(app, {old, new})` outside the
+handshake middleware), hookctl apply moves the subscriptions to the new one, and then the
+receiver drops the old (README: "Rotating a url token without downtime").
+
 Standard library only, so that a receiver can import it without installing hookctl's
 dependencies (copying this file is fine too). It never logs or stores the secret.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["HEADER", "HandshakeMiddleware", "handshake_headers", "is_handshake"]
+__all__ = [
+    "HEADER",
+    "HandshakeMiddleware",
+    "TokenMiddleware",
+    "handshake_headers",
+    "is_handshake",
+    "token_accepted",
+]
 
 HEADER = "X-Hook-Secret"
 # What an echoed value may hold: visible ASCII, bounded. Anything else (a newline above all)
 # would let the request write the answer's headers; Keap's secrets are short and plain.
 _VALUE = re.compile(r"[\x21-\x7e]{1,1024}")
+# A query string longer than this is refused unread: Keap's hook urls are at most 2048 long.
+_QUERY_MAX = 4096
 
 
 def handshake_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -81,3 +98,51 @@ def _wsgi_headers(environ: WSGIEnvironment) -> Iterator[tuple[str, str]]:
     value = environ.get("HTTP_X_HOOK_SECRET")
     if isinstance(value, str):
         yield HEADER, value
+
+
+def token_accepted(query: str, tokens: Iterable[str], parameter: str = "token") -> bool:
+    """Whether the url query string `query` carries `parameter` once, equal to one of `tokens`
+    (an empty token never matches). During a rotation, give the old and the new token.
+    Compared in constant time, so that the answer's timing tells nothing about a token."""
+    if len(query) > _QUERY_MAX:
+        return False
+    values = parse_qs(query, keep_blank_values=True, max_num_fields=64).get(parameter, [])
+    if len(values) != 1:
+        return False
+    given = values[0].encode("utf-8", "surrogateescape")
+    accepted = False
+    for token in tokens:
+        # Every token is compared, the match or not, for the same reason.
+        if token and hmac.compare_digest(given, token.encode("utf-8", "surrogateescape")):
+            accepted = True
+    return accepted
+
+
+class TokenMiddleware:
+    """WSGI middleware: answers 403, empty, to a request whose url does not carry one of
+    `tokens` as its `parameter`, and hands the others to `app` (put it outside
+    HandshakeMiddleware, so that a handshake must carry a token too). `tokens` is read on
+    every request: a set the app changes while it runs (old and new during a rotation, then
+    the new alone) takes effect at once. `paths` limits it as HandshakeMiddleware's does."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        tokens: Iterable[str],
+        parameter: str = "token",
+        paths: Iterable[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.parameter = parameter
+        self.paths = frozenset(paths) if paths is not None else None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        guarded = self.paths is None or environ.get("PATH_INFO", "") in self.paths
+        query = environ.get("QUERY_STRING", "")
+        if guarded and not token_accepted(
+            query if isinstance(query, str) else "", self.tokens, self.parameter
+        ):
+            start_response("403 Forbidden", [("Content-Length", "0")])
+            return [b""]
+        return self.app(environ, start_response)

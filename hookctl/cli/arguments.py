@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from hookctl.version import __version__
 
@@ -44,12 +45,33 @@ def version() -> str:
         return __version__
 
 
+# A command line hookctl cannot read: EX_USAGE of sysexits.h, since 2 means "changes found".
+EXIT_USAGE = 64
+_EXIT_STATUSES = """\
+exit status:
+  0    success (no changes)
+  1    error or refusal
+  2    changes found (plan --detailed-exitcode, drift)
+  64   a command line hookctl cannot read
+  130  interrupted"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors ending in EXIT_USAGE instead of argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
+        epilog=_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -60,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
     )
     parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
@@ -76,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
-    config = argparse.ArgumentParser(add_help=False)
+    config = Parser(add_help=False)
     config.add_argument(
         "-f",
         "--file",
@@ -96,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="accounts worked on at once, each with its own client and rate budget (default 4)",
     )
-    output = argparse.ArgumentParser(add_help=False)
+    output = Parser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -201,7 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="import only urls under URL (at url boundaries) and own that prefix (repeatable)",
     )
-    adopt.add_argument("--all", action="store_true", help="own every subscription (all: true)")
+    adopt.add_argument(
+        "--all",
+        action="store_true",
+        help="own every subscription (all: true), integration platforms' (Zapier, Make, ...) "
+        "too; without it those go to ownership.ignore",
+    )
+    adopt.add_argument(
+        "--schema",
+        metavar="URL",
+        help="where the file's editor modeline points for hooks.schema.json (default: a "
+        "schemas/ copy beside or above FILE, else this version's file on GitHub)",
+    )
     adopt.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     adopt.add_argument(
         "--account", metavar="NAME", help="declare the account under this name (accounts:)"
@@ -368,7 +401,7 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
 
 
 def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    fmt = argparse.ArgumentParser(add_help=False)
+    fmt = Parser(add_help=False)
     fmt.add_argument("--format", choices=("table", "json"), default="table")
     fmt.add_argument(
         "--account",
@@ -381,8 +414,9 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         metavar="PATH",
         help="use the account of these hooks files (a file, a directory or a glob; "
-        "repeatable): the only one, or the one --account names (default: hooks.yaml with "
-        "--account, else the environment's credentials)",
+        "repeatable): the only one, or the one --account names; their hook urls are not read, "
+        "so their ${VAR}s need not be set (default with --account: hooks.yaml, else the "
+        "environment's credentials)",
     )
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"
@@ -397,7 +431,12 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
     op("types", "the event types this account can subscribe to")
     listing = op("list", "every subscription in the account")
-    listing.add_argument("--status", choices=("Verified", "Unverified", "Inactive"))
+    listing.add_argument(
+        "--status",
+        type=_status,
+        metavar="STATUS",
+        help="only subscriptions with this status: Verified, Unverified or Inactive (any case)",
+    )
     listing.add_argument("--event", metavar="GLOB", help="only event keys matching this glob")
     listing.add_argument("--url", metavar="GLOB", help="only hook urls matching this glob")
     get = op("get", "one subscription")
@@ -480,6 +519,18 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _status(text: str) -> str:
+    """A hook status as Keap spells it, from any case (people type `inactive`)."""
+    from hookctl.domain.models import parse_status
+
+    try:
+        return parse_status(text.capitalize())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a status: Verified, Unverified or Inactive"
+        ) from None
 
 
 def _positive_int(text: str) -> int:

@@ -41,6 +41,9 @@ def valid(selected: Selected, desired: DesiredState) -> None:
         where += f" (account {selected.account.name})"
     hooks = {sub.name for sub in desired.subscriptions}
     print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
+    if selected.document.unset:
+        # Placeholders are fine here; the commands that send urls need their values.
+        print(f"  plan and apply will need: {', '.join(selected.document.unset)}")
 
 
 def hooks_result(
@@ -84,8 +87,9 @@ def hooks_file(imported: Imported, path: str | None, *, overwrite: bool = False)
         # Names and keys only: the values are what the file is kept free of.
         print(
             "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
-            "before plan or apply, set these variables to the values the urls have in Keap "
-            "now (`hookctl hooks get KEY --reveal` shows them):",
+            "validate --offline needs none of them; before plan or apply, set them to the "
+            "values the urls have in Keap now (`hookctl hooks get KEY --reveal -f FILE` "
+            "shows them):",
             file=sys.stderr,
         )
         width = max(len(p.name) for p in imported.placeholders)
@@ -193,13 +197,24 @@ def probe_report(
         print(f"\n{summary}" + (f"\n{_PROBE_NOTE}" if failed else ""))
 
 
+# The diff lines `fmt --check` shows of one file, at most.
+DIFF_MAX_LINES = 2000
+
+
 def formatted(results: Sequence[Formatted], check: bool) -> None:
     """What `hookctl fmt` did (or, with --check, would do): the files it changes, one a line on
-    stdout, and a count on stderr."""
+    stdout, with --check each followed by its unified diff (urls masked, bounded), and a
+    count on stderr."""
     changed = [result for result in results if result.changed]
     for result in changed:
         verb = "would reformat" if check else "reformatted"
         print(f"{verb} {shown(result.path)}")
+        if check:
+            diff = result.diff()
+            for line in diff[:DIFF_MAX_LINES]:
+                print(shown(line))
+            if len(diff) > DIFF_MAX_LINES:
+                print(f"... {len(diff) - DIFF_MAX_LINES} more lines of diff")
     unchanged = len(results) - len(changed)
     print(
         f"hookctl fmt: {len(changed)} file{'' if len(changed) == 1 else 's'} "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hookctl.cli.arguments import build_parser, version
+from hookctl.cli.arguments import EXIT_USAGE, build_parser, version
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS.get(getattr(args, "handler", ""))
     if handler is None:
         parser.print_help(sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     _configure_logging(args.verbose)
     from hookctl.cli import output
 
@@ -113,16 +113,23 @@ def _choose(
     options: Options,
     saved: SavedRun | None = None,
     files: Sequence[str] | None = None,
+    *,
     each_file_alone: bool = False,
+    placeholders: bool = False,
 ) -> Chosen:
     """The accounts the command line (or the saved plan) selects, and whether the output has
-    several accounts' shape. With several, log lines name their account."""
+    several accounts' shape. With several, log lines name their account. `placeholders`: the
+    hooks entries' unset variables stand in (config.read_text)."""
     from hookctl.cli import output
     from hookctl.engine import runner, selection
 
     asked = _selection(args, files)
     chosen = selection.choose(
-        asked, saved, runner.api_url_of(options), each_file_alone=each_file_alone
+        asked,
+        saved,
+        runner.api_url_of(options),
+        each_file_alone=each_file_alone,
+        placeholders=placeholders,
     )
     several = selection.covers_several(asked, chosen, saved)
     if several:
@@ -145,7 +152,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     options = _options(args, "account_parallelism", "offline")
     # Each file on its own, as pre-commit expects: two files naming one account both pass.
-    chosen = _choose(args, options, files=_files(args), each_file_alone=True)
+    # Validation never sends a hook url: the ${VAR}s in hooks entries may be unset.
+    chosen = _choose(args, options, files=_files(args), each_file_alone=True, placeholders=True)
     shown: set[str] = set()
     status = EXIT_OK
     for outcome in runner.validate(chosen.accounts, options):
@@ -218,7 +226,8 @@ def _save(path: str, chosen: Chosen, stood: Sequence[tuple[Selected, Planned]], 
             logger.warning("plan not saved to %s: not every account was planned", path)
         return
     runner.save_all(path, stood, several=chosen.several)
-    logger.warning("plan saved to %s; apply it with: hookctl apply %s", path, path)
+    # News, not a warning: said on stderr so that stdout stays the plan alone.
+    print(f"hookctl: plan saved to {path}; apply it with: hookctl apply {path}", file=sys.stderr)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -357,8 +366,11 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
     # -f or --account: that file's account (one, or --account picks it); neither: the
-    # credentials of the environment, as before there was a hooks file.
-    account = one_account(_selection(args)) if args.account or args.file else None
+    # credentials of the environment, as before there was a hooks file. Its hook urls are
+    # never sent, so their variables may be unset.
+    account = (
+        one_account(_selection(args), placeholders=True) if args.account or args.file else None
+    )
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
@@ -370,7 +382,11 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     command_output.hooks_result(
         request, answer.result, args.format, total=answer.total, reveal=reveal
     )
-    return EXIT_OK
+    from hookctl.domain.models import Hook
+
+    # A verify that leaves the hook Unverified failed, whatever Keap answered (perform logs why).
+    unverified = isinstance(answer.result, Hook) and answer.result.status != "Verified"
+    return EXIT_ERROR if op == "verify" and unverified else EXIT_OK
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
@@ -403,7 +419,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
         return EXIT_OK
     credential = credentials_from_env(env)
     if credential is None:
-        raise HookctlError(f"no credentials: {missing_hint()}")
+        raise HookctlError(f"no credentials: {missing_hint(env=env)}")
     if args.auth_operation == "refresh":
         if not isinstance(credential, oauth.OAuthAuth):
             raise HookctlError(f"{credential!r} is not an OAuth app's: there is nothing to refresh")
@@ -474,13 +490,14 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
-    if args.output or args.prefix or args.all or args.force:
+    if args.output or args.prefix or args.all or args.force or args.schema:
         raise HookctlError(
             "--update FILE edits FILE in place with its own account and ownership: leave out "
-            "-o, --prefix, --all and --force"
+            "-o, --prefix, --all, --schema and --force"
         )
-    # A directory or glob, as everywhere -f is taken: --account picks the file.
-    chosen = choose(Selection(files=(args.update,), account=args.account))
+    # A directory or glob, as everywhere -f is taken: --account picks the file. The file's
+    # ${VAR}s need not be set: import --update matches entries without them.
+    chosen = choose(Selection(files=(args.update,), account=args.account), placeholders=True)
     if len(chosen) > 1:
         names = ", ".join(each.label for each in chosen)
         raise HookctlError(
@@ -529,7 +546,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     with runner.client(_options(args), account) as keap:
         source = args.output or "<stdout>"
         imported = adopt(
-            keap, source=source, prefixes=args.prefix, manage_all=args.all, account=account
+            keap,
+            source=source,
+            prefixes=args.prefix,
+            manage_all=args.all,
+            account=account,
+            schema=args.schema,
         )
     command_output.hooks_file(imported, args.output, overwrite=args.force)
     return EXIT_OK

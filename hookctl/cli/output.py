@@ -409,7 +409,11 @@ class Run:
                 print_json(document)
             else:
                 room = self._markdown_room
-                print(render_plan(plan, self.fmt, probes=probes, refusal=refusal, limit=room))
+                command = f"hookctl {self.command}"
+                shown = render_plan(
+                    plan, self.fmt, probes=probes, refusal=refusal, limit=room, title=command
+                )
+                print(shown)
         title = f"hookctl {self.command}" + (f": {selected.label}" if self.multi else "")
         step_summary(plan, title, self.command, refusal, probes)
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from hookctl.config.checks import EventTypes, check_every_account, check_semantics
 from hookctl.config.document import Document
-from hookctl.config.interpolate import interpolate_all
+from hookctl.config.interpolate import Placeholders, in_hooks, interpolate_all, strict
 from hookctl.config.issues import Issues
 from hookctl.config.schema import check_schema
 from hookctl.config.source import MAX_FILE_BYTES, not_a_file, read_file, to_doc
@@ -29,13 +29,22 @@ from hookctl.config.source import MAX_FILE_BYTES, not_a_file, read_file, to_doc
 __all__ = ["MAX_FILE_BYTES", "Document", "EventTypes", "not_a_file", "read", "read_text"]
 
 
-def read(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Document:
+def read(
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    placeholders: bool = False,
+) -> Document:
     """Read a hooks file and run every check that needs no account (see read_text)."""
-    return read_text(read_file(path), os.fspath(path), env)
+    return read_text(read_file(path), os.fspath(path), env, placeholders=placeholders)
 
 
 def read_text(
-    text: str | bytes, source: str = "hooks.yaml", env: Mapping[str, str] | None = None
+    text: str | bytes,
+    source: str = "hooks.yaml",
+    env: Mapping[str, str] | None = None,
+    *,
+    placeholders: bool = False,
 ) -> Document:
     """Check a hooks document given as text or bytes up to its event types; `source` names it in
     messages and `env` (os.environ by default) gives the variables. ConfigError lists every
@@ -45,10 +54,15 @@ def read_text(
     run shows every mistake. An event type that only the account offers is then reported as
     well; a file without other problems has its events checked by Document.desired(), against
     the account's own event types.
+
+    With `placeholders`, a variable the hooks entries use may be unset: it stands in as a
+    harmless value and the Document names it in `unset` (for commands that never send a hook
+    url: validate --offline, hookctl hooks). Without, every unset variable is a problem.
     """
     issues = Issues(source)
     raw, doc = to_doc(text, issues)
-    interpolate_all(doc, os.environ if env is None else env, issues)
+    found = Placeholders(in_hooks if placeholders else strict)
+    interpolate_all(doc, os.environ if env is None else env, issues, found)
     issues.seal()
     check_schema(doc, issues)
     issues.seal()
@@ -57,4 +71,4 @@ def read_text(
     if issues:
         check_every_account(doc, urls, entry_accounts, issues)
         raise issues.error()
-    return Document.checked(source, raw, doc, urls, entry_accounts)
+    return Document.checked(source, raw, doc, urls, entry_accounts, found)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hookctl.config.checks import EventTypes, check_events
+from hookctl.config.interpolate import Placeholders
 from hookctl.config.issues import Issues, short
 from hookctl.config.source import Doc
 from hookctl.domain.models import Account, DesiredState, OAuthEnv, Ownership, Safety, Subscription
@@ -29,9 +30,13 @@ class Document:
     declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
     _doc: Doc = field(repr=False)
     _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
-    _entry_accounts: dict[int, frozenset[str]] = field(
-        repr=False
-    )  # hook index -> `accounts:` of it
+    # hook index -> the accounts its `accounts:` names
+    _entry_accounts: dict[int, frozenset[str]] = field(repr=False)
+    # Variables the hooks entries use that were unset, read as stand-ins (read_text's
+    # `placeholders`), by name: the file is checked, and plan will need them.
+    unset: tuple[str, ...] = ()
+    # hook index -> the variables its url is built with
+    _variables: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def checked(
@@ -41,9 +46,11 @@ class Document:
         doc: Doc,
         urls: dict[int, str],
         entry_accounts: dict[int, frozenset[str]],
+        found: Placeholders | None = None,
     ) -> Document:
         """The Document of a file in which the stages before the events found no problem, with
-        what check_semantics returned for it."""
+        what check_semantics and interpolation returned for it."""
+        found = found or Placeholders()
         data = doc.data
         multi = "accounts" in data
         single = data.get("account") or {}
@@ -56,6 +63,15 @@ class Document:
             _doc=doc,
             _urls=urls,
             _entry_accounts=entry_accounts,
+            unset=tuple(sorted(found.unset)),
+            _variables={
+                path[1]: names
+                for path, names in found.used.items()
+                if len(path) == 3
+                and path[0] == "hooks"
+                and path[2] == "url"
+                and isinstance(path[1], int)
+            },
         )
 
     @property
@@ -104,7 +120,9 @@ class Document:
         subscriptions = check_events(self._doc, hooks, self._urls, event_types, issues)
         if issues:
             raise issues.error()
-        return _desired_state(data, chosen, subscriptions, self.source, self.digest)
+        return _desired_state(
+            data, chosen, subscriptions, self.source, self.digest, self._variables
+        )
 
 
 def _account(name: str, section: dict[str, Any]) -> Account:
@@ -126,11 +144,13 @@ def _desired_state(
     subscriptions: set[Subscription],
     source: str,
     digest: str,
+    variables: dict[int, tuple[str, ...]],
 ) -> DesiredState:
     """Assemble the result from data that passed every check."""
     ownership = data.get("ownership", {})
     safety = data.get("safety", {})
     defaults = Safety()
+    hooks = data["hooks"]
     return DesiredState(
         subscriptions=frozenset(subscriptions),
         ownership=Ownership(
@@ -146,6 +166,12 @@ def _desired_state(
             min_existing=safety.get("min_existing", defaults.min_existing),
             max_update_ratio=float(safety.get("max_update_ratio", defaults.max_update_ratio)),
             max_delete_ratio=float(safety.get("max_delete_ratio", defaults.max_delete_ratio)),
+            url_stripping=frozenset(
+                str(hook["name"]) for hook in hooks if hook.get("allow_url_stripping") is True
+            ),
+            url_variables=tuple(
+                (str(hooks[index]["name"]), names) for index, names in sorted(variables.items())
+            ),
         ),
         source=source,
         digest=digest,

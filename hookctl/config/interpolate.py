@@ -1,12 +1,17 @@
 """Stage 3: ``${VAR}``, ``${VAR:-default}`` and ``$$`` in every string value (never in keys).
 
 Runs before the schema, so that the schema's verdict is about the values that will be used.
+
+Placeholders are first-class: with a `Placeholders` whose `lenient` says so for a path, an
+unset variable there stands in as a harmless value (`validate --offline`, `hookctl hooks`:
+they never send a hook url), and is named in `unset` for the commands that will need it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hookctl.config.issues import Issues, JSONPath, short
@@ -16,8 +21,39 @@ _VARIABLE = re.compile(r"\$(?:(\$)|\{([^}]*)\}|(\{))")
 _VARIABLE_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
 
 
-def interpolate_all(doc: Doc, env: Mapping[str, str], issues: Issues) -> None:
+def strict(path: JSONPath) -> bool:
+    """Every variable must be set (plan, apply, drift: what is compared with Keap)."""
+    return False
+
+
+def in_hooks(path: JSONPath) -> bool:
+    """Unset variables may stand in within the hooks entries; the account and ownership
+    settings, which say where and what to call, must be set."""
+    return bool(path) and path[0] == "hooks"
+
+
+@dataclass
+class Placeholders:
+    """Where an unset variable may stand in, and what interpolation found out about them."""
+
+    lenient: Callable[[JSONPath], bool] = strict
+    # Each variable left unset, with a path that uses it.
+    unset: dict[str, JSONPath] = field(default_factory=dict)
+    # The variables each string value references (the url of hooks[2] at ("hooks", 2, "url")).
+    used: dict[JSONPath, tuple[str, ...]] = field(default_factory=dict)
+
+
+def stand_in(name: str) -> str:
+    """What an unset variable reads as where it may: usable in a url's host, path or query, and
+    plainly not a real value."""
+    return "unset-" + name.lower().replace("_", "-")
+
+
+def interpolate_all(
+    doc: Doc, env: Mapping[str, str], issues: Issues, found: Placeholders | None = None
+) -> None:
     """Replace the variable references in every string value of `doc`, in place."""
+    found = Placeholders() if found is None else found
     pending: list[tuple[JSONPath, Any]] = [((), doc.data)]
     while pending:
         path, node = pending.pop()
@@ -31,12 +67,21 @@ def interpolate_all(doc: Doc, env: Mapping[str, str], issues: Issues) -> None:
         for key, value in items:
             if isinstance(value, str):
                 if "$" in value:
-                    node[key] = _expand(value, env, (*path, key), doc, issues)
+                    node[key] = _expand(value, env, (*path, key), doc, issues, found)
             elif isinstance(value, (dict, list)):
                 pending.append(((*path, key), value))
 
 
-def _expand(text: str, env: Mapping[str, str], path: JSONPath, doc: Doc, issues: Issues) -> str:
+def _expand(
+    text: str,
+    env: Mapping[str, str],
+    path: JSONPath,
+    doc: Doc,
+    issues: Issues,
+    found: Placeholders,
+) -> str:
+    used: list[str] = []
+
     def substitute(match: re.Match[str]) -> str:
         if match.group(1):
             return "$"
@@ -54,16 +99,52 @@ def _expand(text: str, env: Mapping[str, str], path: JSONPath, doc: Doc, issues:
             )
             return match.group(0)
         name, default = variable.groups()
+        used.append(name)
         if default is not None:
             # As in the shell: the default also stands in for a variable set to "".
-            return env.get(name) or default
-        if name in env:
-            return env[name]
-        issues.add(
-            path,
-            doc.mark(path),
-            f"environment variable {name} is not set (give a default with ${{{name}:-...}})",
-        )
-        return match.group(0)
+            value = env.get(name) or default
+        elif name in env:
+            value = env[name]
+        elif found.lenient(path):
+            found.unset.setdefault(name, path)
+            if match.start() == 0 and path[-1] == "url":
+                # A url's start is its scheme and host: stand in as a url that can be no one's.
+                return f"https://{stand_in(name)}.invalid"
+            return stand_in(name)
+        else:
+            issues.add(
+                path,
+                doc.mark(path),
+                f"environment variable {name} is not set: plan, apply and drift need it "
+                "(validate --offline checks the file without it)",
+            )
+            return match.group(0)
+        if not value and _secret_position(match):
+            issues.add(path, doc.mark(path), _blanked(name, path, doc))
+        return value
 
-    return _VARIABLE.sub(substitute, text)
+    expanded = _VARIABLE.sub(substitute, text)
+    if used:
+        found.used[path] = tuple(dict.fromkeys(used))
+    return expanded
+
+
+def _secret_position(match: re.Match[str]) -> bool:
+    """Whether the reference is the whole of a url's query value or fragment, the parts that
+    hold a receiver's token: empty, the receiver would lose it."""
+    before, after = match.string[: match.start()], match.string[match.end() :]
+    if "?" not in before and "#" not in before:
+        return False
+    return before.endswith(("=", "?", "&", "#")) and (not after or after[0] in "&#")
+
+
+def _blanked(name: str, path: JSONPath, doc: Doc) -> str:
+    entry = ""
+    if len(path) >= 2 and path[0] == "hooks" and isinstance(path[1], int):
+        hook = doc.data["hooks"][path[1]] if isinstance(doc.data.get("hooks"), list) else None
+        if isinstance(hook, dict) and isinstance(hook.get("name"), str):
+            entry = f" of entry {short(hook['name'])}"
+    return (
+        f"environment variable {name} is empty or unset, and it is a query value or fragment "
+        f"of the url{entry}: an empty value would strip the receiver's token; set {name}"
+    )

@@ -202,6 +202,11 @@ class Safety:
     min_existing: int = 10
     max_update_ratio: float = 0.3
     max_delete_ratio: float = 0.3
+    # Entries that say `allow_url_stripping: true`: a plan may remove or empty a token their
+    # live url has (otherwise refused: it would lock the receiver out).
+    url_stripping: frozenset[str] = frozenset()
+    # (entry, the variables its url is built with), for naming them in that refusal.
+    url_variables: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from hookctl.domain.models import (
     keeper,
     key_order,
 )
-from hookctl.domain.urls import mask_url, under_prefix
+from hookctl.domain.urls import mask_url, receiver_key, removed_secrets, under_prefix
 from hookctl.errors import PlanError, UnsafePlanError
 
 Action = Literal["create", "update", "verify", "delete"]
@@ -144,6 +144,18 @@ class Update(Change):
         """The fields the update changes, as (field, old, new)."""
         return field_diff(self.existing.pair, self.desired.pair)
 
+    @property
+    def rotation(self) -> bool:
+        """Whether only the hidden parts of the url change (a token rotated), as mask_url
+        shows them: same event, same receiver, new fingerprints."""
+        old, new = self.existing, self.desired
+        return (
+            old.event_key == new.event_key
+            and old.hook_url != new.hook_url
+            and receiver_key(old.hook_url) == receiver_key(new.hook_url)
+            and not removed_secrets(old.hook_url, new.hook_url)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Verify(Change):
@@ -213,6 +225,8 @@ class Plan:
         `force` lifts the ratio limits; it does not lift the empty-state rule, which only
         `allow_empty` does, since emptying hooks.yaml by mistake is the costliest slip.
         """
+        if not force:
+            self._check_no_secret_stripped()
         deletes = self.count("delete")
         if self.declared_count == 0 and deletes and not allow_empty:
             raise UnsafePlanError(
@@ -246,6 +260,27 @@ class Plan:
                 "check it, then use --force to apply it anyway"
             )
 
+    def _check_no_secret_stripped(self) -> None:
+        """Refuse an update that keeps the receiver but removes or empties a token its live
+        url has: that locks the receiver out (Keap signs nothing, the url's token is its only
+        secret). An entry may allow it (`allow_url_stripping: true`), and --force does."""
+        variables = dict(self.safety.url_variables)
+        for change in self.changes:
+            if not isinstance(change, Update) or change.name in self.safety.url_stripping:
+                continue
+            removed = removed_secrets(change.old_hook_url, change.hook_url)
+            if removed:
+                used = variables.get(change.name, ())
+                through = f" (its url is built with {', '.join(used)})" if used else ""
+                fix = f"set {', '.join(used)}" if used else "put the token back in its url"
+                raise UnsafePlanError(
+                    f"refusing to remove the {', '.join(removed)} from the live url of entry "
+                    f"{change.name!r}{through}: {mask_url(change.old_hook_url)} would become "
+                    f"{mask_url(change.hook_url)} and its receiver would lose its token; {fix}, "
+                    "or say `allow_url_stripping: true` on the entry (or use --force) if that "
+                    "is intended"
+                )
+
 
 def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
     """Compare the desired state with the hooks `list()` returned and say what to change."""
@@ -258,7 +293,10 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
         if sub.name < entry_of_url.setdefault(sub.hook_url, sub.name):
             entry_of_url[sub.hook_url] = sub.name
     _check_declared_not_ignored(entry_of_url, desired.ownership)
-    manages = _ownership_test(desired.ownership, entry_of_url)
+    # A live url that differs from a declared one only in hidden parts (a rotated token) is
+    # that entry's receiver: managed, and updated in place rather than left beside a new copy.
+    receivers = {receiver_key(url): name for url, name in entry_of_url.items()}
+    manages = _ownership_test(desired.ownership, entry_of_url, receivers)
 
     # One sort by key up front: the lists built from it come out in key order, and every
     # later ordering by key is an integer comparison on `rank`.
@@ -319,7 +357,7 @@ def plan(desired: DesiredState, live: Sequence[Hook]) -> Plan:
 
     missing = [declared[pair] for pair in sorted(declared.keys() - oldest.keys())]
     updates: list[Update] = []
-    for same in ("event_key", "hook_url"):
+    for same in ("rotation", "event_key", "hook_url"):
         missing, orphans = _pair_up(missing, orphans, same, updates)
         orphans.sort(key=by_rank)
     deletes.extend(_undeclared_delete(hook, desired.ownership, entry_of_url) for hook in orphans)
@@ -379,7 +417,7 @@ def _check_declared_not_ignored(entry_of_url: Mapping[str, str], ownership: Owne
 
 
 def _ownership_test(
-    ownership: Ownership, declared_urls: Mapping[str, object]
+    ownership: Ownership, declared_urls: Mapping[str, object], receivers: Mapping[str, object]
 ) -> Callable[[str], bool]:
     # Live subscriptions share few urls; the globs and prefixes are tried once per url.
     # A declared url is managed even when the caller's Ownership forgot to list it.
@@ -388,7 +426,11 @@ def _ownership_test(
     def manages(url: str) -> bool:
         found = cache.get(url)
         if found is None:
-            found = cache[url] = url in declared_urls or ownership.manages(url)
+            found = cache[url] = (
+                url in declared_urls
+                or (not ownership.ignores(url) and receiver_key(url) in receivers)
+                or ownership.manages(url)
+            )
         return found
 
     return manages
@@ -397,26 +439,38 @@ def _ownership_test(
 def _pair_up(
     missing: list[Subscription],
     orphans: list[Hook],
-    same: Literal["event_key", "hook_url"],
+    same: Literal["rotation", "event_key", "hook_url"],
     updates: list[Update],
 ) -> tuple[list[Subscription], list[Hook]]:
     """Turn orphan/missing couples that agree on `same` into Updates; return what is left.
+    "rotation" pairs those with the same event and receiver (receiver_key): a rotated token.
 
     Both lists come sorted (missing by pair, orphans by key), so the couples are deterministic:
     the n-th missing pair for a value takes the n-th oldest orphan with that value. The
     orphans left over are returned grouped by value; the caller restores key order.
     """
+
+    def value(each: Hook | Subscription) -> str:
+        if same == "rotation":
+            return f"{each.event_key} {receiver_key(each.hook_url)}"
+        return str(getattr(each, same))
+
     queues: dict[str, deque[Hook]] = defaultdict(deque)
     for hook in orphans:
-        queues[getattr(hook, same)].append(hook)
+        queues[value(hook)].append(hook)
     left: list[Subscription] = []
     for sub in missing:
-        queue = queues.get(getattr(sub, same))
+        queue = queues.get(value(sub))
         if not queue:
             left.append(sub)
             continue
         hook = queue.popleft()
-        if same == "event_key":
+        if same == "rotation" and removed_secrets(hook.hook_url, sub.hook_url):
+            reason = f"token removed: {mask_url(hook.hook_url)} → {mask_url(sub.hook_url)}"
+        elif same == "rotation":
+            old, new = mask_url(hook.hook_url), mask_url(sub.hook_url)
+            reason = f"rotate token: {old} → {new}"
+        elif same == "event_key":
             # Reasons are shown as they are: the url in one is masked like every url shown.
             url = mask_url(hook.hook_url)
             reason = f"receiver moved: {url} is no longer declared for {hook.event_key}"

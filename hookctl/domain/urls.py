@@ -3,12 +3,23 @@ hosts are loopback, what part of a url is safe to show, and what a url prefix ow
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["host", "is_loopback", "is_masked", "mask_url", "public_url", "under_prefix"]
+__all__ = [
+    "host",
+    "is_loopback",
+    "is_masked",
+    "mask_url",
+    "public_url",
+    "receiver_key",
+    "removed_secrets",
+    "secret_parts",
+    "under_prefix",
+]
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 # What mask_url puts in place of a hidden value.
@@ -147,3 +158,53 @@ def _hidden(value: str) -> str:
         return value
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return f"***({digest[:6]})"
+
+
+def secret_parts(url: str) -> dict[str, str]:
+    """The parts of `url` that mask_url hides, by a name for people: `query value token`,
+    `query item 2` (a bare `?TOKEN`), `userinfo`, `fragment`; empty values included."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {}
+    found: dict[str, str] = {}
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        found["userinfo"] = userinfo
+    if parts.query or "?" in url.split("#", 1)[0]:
+        for index, item in enumerate(parts.query.split("&"), 1):
+            name, eq, value = item.partition("=")
+            if eq:
+                found[f"query value {name}"] = value
+            elif name:
+                found[f"query item {index}"] = name
+    if "#" in url:
+        found["fragment"] = parts.fragment
+    return found
+
+
+@functools.lru_cache(maxsize=1 << 16)  # the planner asks for each url several times
+def receiver_key(url: str) -> str:
+    """What two urls share when they differ only in the values mask_url hides (a rotated
+    token): the public url, the names of the query parameters, and whether there is a
+    userinfo and a fragment. A url and its rotation are one receiver, and so one hooks.yaml
+    entry."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    names = [item.partition("=")[0] for item in parts.query.split("&") if "=" in item]
+    # Which parts there are counts: a url with a password is not a rotation of one without
+    # (hooks.yaml cannot declare userinfo, so such a url is never a declared one's).
+    shape = ("@" if "@" in parts.netloc else "") + ("#" if "#" in url else "")
+    return f"{shape}{public_url(url)}?{'&'.join(names)}"
+
+
+def removed_secrets(old: str, new: str) -> tuple[str, ...]:
+    """The hidden parts (secret_parts' names) that `old` has with a value and `new`, the same
+    receiver (same public url), has empty or not at all: what would blank a receiver's
+    token. Empty when the receiver changes, since a new receiver has its own secrets."""
+    if public_url(old) != public_url(new):
+        return ()
+    kept = secret_parts(new)
+    return tuple(name for name, value in secret_parts(old).items() if value and not kept.get(name))

@@ -123,15 +123,18 @@ def choose(
     api_url: Callable[[Account], str] | None = None,
     *,
     each_file_alone: bool = False,
+    placeholders: bool = False,
 ) -> list[Selected]:
     """The accounts `selection` covers, every file read and checked before anything is sent to
     Keap; with a saved plan, the accounts it was made for (see for_saved_plan). `api_url`, the
     url each account's client would call, lets two selections of one Keap account be warned
     about. `each_file_alone`: files are checked each on its own (validate), so two files
-    naming one account are not refused."""
+    naming one account are not refused. `placeholders`: the hooks entries' unset variables
+    stand in (validate, and commands that never send a hook url)."""
     if saved is not None:
         return _choose_saved(for_saved_plan(selection, saved), saved)
-    documents = read_all(hooks_files(selection.files or DEFAULT_FILES))
+    paths = hooks_files(selection.files or DEFAULT_FILES)
+    documents = read_all(paths, placeholders=placeholders)
     found = select(documents, selection.account, each_file_alone=each_file_alone)
     check_entry_patterns(found, selection.entry_patterns)
     if api_url is not None:
@@ -150,15 +153,15 @@ def choose(
     return found
 
 
-def one_account(selection: Selection) -> Account:
+def one_account(selection: Selection, *, placeholders: bool = False) -> Account:
     """The one account `selection` names, for the commands that work on one account (`hooks`,
     `import --update`): HookctlError, in one line, when it covers several."""
-    found = choose(selection)
+    found = choose(selection, placeholders=placeholders)
     if len(found) > 1:
         names = ", ".join(each.label for each in found)
+        where = ", ".join(selection.files or DEFAULT_FILES)
         raise HookctlError(
-            f"this command works on one account, and these are {len(found)} "
-            f"({names}): choose one with --account NAME"
+            f"{where} declares several accounts ({names}): name one with --account NAME"
         )
     return found[0].account
 
@@ -388,13 +391,16 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def read_all(paths: Sequence[str], env: Mapping[str, str] | None = None) -> list[config.Document]:
-    """Read and check every file; one ConfigError listing the problems of all of them."""
+def read_all(
+    paths: Sequence[str], env: Mapping[str, str] | None = None, *, placeholders: bool = False
+) -> list[config.Document]:
+    """Read and check every file; one ConfigError listing the problems of all of them. With
+    `placeholders`, the hooks entries' unset variables stand in (config.read_text)."""
     documents: list[config.Document] = []
     issues = []
     for path in paths:
         try:
-            documents.append(config.read(path, env))
+            documents.append(config.read(path, env, placeholders=placeholders))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:
@@ -407,6 +413,7 @@ def select(
     account: str | None = None,
     *,
     each_file_alone: bool = False,
+    placeholders: bool = False,
 ) -> list[Selected]:
     """Every account of every document, or those named `account`. UnknownAccount when no
     document has an account of that name.

@@ -47,15 +47,17 @@ def render_plan(
     refusal: str | None = None,
     limit: int = MARKDOWN_MAX_CHARS,
     probes: Mapping[str, Probe] | None = None,
+    title: str = "hookctl plan",
 ) -> str:
-    """The plan in one of FORMATS, as the text the CLI writes to stdout; markdown carries
+    """The plan in one of FORMATS, as the text the CLI writes to stdout; markdown is headed
+    `title` (the command that made it), carries
     `refusal` (why apply would refuse it) at the top and stays within `limit` characters; with
     `probes` (plan --probe), each create, update and verify says how its url answered the
     handshake."""
     if fmt == "text":
         return plan_text(plan, color=color, verbose=verbose, probes=probes)
     if fmt == "markdown":
-        return plan_markdown(plan, refusal=refusal, limit=limit, probes=probes)
+        return plan_markdown(plan, title=title, refusal=refusal, limit=limit, probes=probes)
     # ASCII-escaped: a lone surrogate from Keap would otherwise fail to print.
     return json.dumps(plan_document(plan, probes), indent=2) + "\n"
 
@@ -140,6 +142,8 @@ def _fold_text(fold: Fold) -> str:
         )
         if first.old_hook_url == first.hook_url:
             what += f"  at {url_cell(first.hook_url)}"
+        elif first.rotation:
+            what = f"rotate token  {what}"
     else:
         what = url_cell(first.hook_url)
     if first.action == "verify" and first.status is not None:

@@ -6,8 +6,8 @@ hookctl.keap.oauth (the OAuth app), so neither needs the other's module at impor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+from hookctl.domain.models import OAuthEnv
 from hookctl.keap.auth import (
     DEFAULT_ACCESS_TOKEN_ENV,
     DEFAULT_API_KEY_ENV,
@@ -16,9 +16,6 @@ from hookctl.keap.auth import (
     KeapAuth,
 )
 from hookctl.keap.oauth import oauth_from_env
-
-if TYPE_CHECKING:
-    from hookctl.domain.models import OAuthEnv
 
 
 def credentials_from_env(
@@ -62,10 +59,18 @@ def missing_hint(
     api_key_env: str | None = None,
     access_token_env: str | None = None,
     oauth: OAuthEnv | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> str:
-    """What to tell the user when `credentials_from_env` found nothing."""
+    """What to tell the user when `credentials_from_env` found nothing (in `env`, when given:
+    an OAuth app set up but never logged in is told to log in)."""
     if api_key_env or access_token_env:
         return f"set ${api_key_env or access_token_env}"
+    app = oauth or OAuthEnv()
+    if env is not None and env.get(app.client_id_env) and env.get(app.client_secret_env):
+        return (
+            f"the OAuth app ${app.client_id_env} has no refresh token yet: run `hookctl auth "
+            f"login` (or set ${app.refresh_token_env})"
+        )
     if oauth:
         return (
             f"set ${oauth.client_id_env}, ${oauth.client_secret_env} and "

@@ -3,26 +3,30 @@ about indentation, key order or list style.
 
 The layout: top-level keys in the order version, account, accounts, ownership, safety, hooks;
 each entry's keys in the order name, url, events, accounts; 2-space indentation (list items
-indented under their key); `events` in flow style (`[a, b]`). Keys hookctl does not know keep
+indented under their key); `events` in flow style (`[a, b]`), unless a comment is written on
+one of its items (it stays with its item, in a block list). Keys hookctl does not know keep
 their place after the known ones. Comments, quoting and blank lines are kept.
 
-Editing with comments kept needs a round-trip YAML library, ruamel.yaml; it is imported only
-here, on the fmt path. Reading a hooks file stays with the loader (hookctl.config), and a
-formatted text is checked to read as the same data (with PyYAML, which the loader uses) before
-it is returned: formatting never changes what a file asks for.
+Editing with comments kept needs a round-trip YAML library, ruamel.yaml, set up once in
+hookctl.tools.roundtrip and imported only on the fmt path. Reading a hooks file stays with the
+loader (hookctl.config), and a formatted text is checked to read as the same data (with
+PyYAML, which the loader uses) before it is returned: formatting never changes what a file
+asks for.
 """
 
 from __future__ import annotations
 
+import difflib
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from hookctl.errors import HookctlError
 from hookctl.system.files import write_atomically
+from hookctl.tools.roundtrip import round_trip
 
 __all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
 
@@ -38,20 +42,31 @@ class Formatted:
     path: str
     text: str
     changed: bool
+    original: str = field(default="", repr=False)
+
+    def diff(self) -> list[str]:
+        """The change as a unified diff (as `terraform fmt -check -diff` shows it), one line
+        each, without their line ends; empty when nothing changes."""
+        if not self.changed:
+            return []
+        lines = difflib.unified_diff(
+            self.original.splitlines(),
+            self.text.splitlines(),
+            fromfile=self.path,
+            tofile=f"{self.path} (formatted)",
+            lineterm="",
+        )
+        return list(lines)
 
 
 def format_text(text: str, source: str = "hooks.yaml") -> str:
     """`text` in the canonical layout. HookctlError, one line naming `source`, when it is not
     YAML, its top level is not a mapping, or formatting would change what it reads as."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.error import YAMLError
 
     before = _pyyaml(text, source)
-    rt = YAML()
-    rt.preserve_quotes = True
-    rt.width = 1 << 16  # never fold a long url
-    rt.indent(mapping=2, sequence=4, offset=2)
+    rt = round_trip()
     try:
         data = rt.load(text)
     except YAMLError as exc:
@@ -83,7 +98,7 @@ def format_file(path: str) -> Formatted:
     """The canonical text of the file at `path`; nothing is written."""
     text = read_text(path)
     formatted = format_text(text, path)
-    return Formatted(path, formatted, formatted != text)
+    return Formatted(path, formatted, formatted != text, text)
 
 
 def read_text(path: str) -> str:
@@ -138,7 +153,9 @@ def _flow(entry: Any, key: str, events: Any) -> None:
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
 
-    if events.fa.flow_style():
+    if events.fa.flow_style() or _item_comments(events):
+        # A comment on an item says something about that event: inside a flow list it
+        # would end up on a line of its own, about nothing, so such a list stays a block.
         return
     events.fa.set_flow_style()
     lines: list[str] = []
@@ -172,6 +189,20 @@ def _flow(entry: Any, key: str, events: Any) -> None:
     at = old[2].column if old is not None and old[2] is not None and eol else 0
     # On a flow list, ruamel.yaml writes the list's own comment after its closing bracket.
     events.ca.comment = [CommentToken(value, CommentMark(at)), None]
+
+
+def _item_comments(events: Any) -> bool:
+    """Whether a comment follows one of the list's items (on its line or below it), other
+    than the blank lines and comments that end the list, which belong to what comes next."""
+    last = len(events) - 1
+    for index, tokens in events.ca.items.items():
+        for token in tokens if isinstance(tokens, list) else [tokens]:
+            for each in token if isinstance(token, list) else [token]:
+                if each is None or not each.value.strip():
+                    continue
+                if index < last or not each.value.startswith("\n"):
+                    return True
+    return False
 
 
 def _column(entry: Any, key: str) -> int:

@@ -12,6 +12,7 @@ the query), and the file is meant for git: every query value, and a fragment, is
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,17 +20,22 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from hookctl.domain.models import DEFAULT_API_URL, Hook, keeper, key_order
+from hookctl.domain.platforms import platform_of
 from hookctl.domain.urls import host as url_host
 from hookctl.domain.urls import public_url, under_prefix
 from hookctl.errors import HookctlError
 
 __all__ = [
     "HooksFile",
+    "ImportOptions",
     "Placeholder",
     "entry_name",
+    "entry_names",
     "to_yaml",
     "unique_name",
+    "url_problem",
     "url_template",
+    "variable_scope",
 ]
 
 _NAME_MAX = 100
@@ -69,39 +75,54 @@ class HooksFile:
         return {p.name: p.value for p in self.placeholders}
 
 
-def to_yaml(
-    hooks: Sequence[Hook],
-    *,
-    api_url: str,
-    prefixes: Sequence[str] = (),
-    manage_all: bool = False,
-    now: datetime,
-    api_key_env: str = "KEAP_API_KEY",
-    access_token_env: str | None = None,
-    account: str | None = None,
-    schema: str | None = None,
-) -> HooksFile:
+@dataclass(frozen=True)
+class ImportOptions:
+    """What `hookctl import` is asked for, besides the hooks: where they came from and what the
+    written file owns and names."""
+
+    api_url: str
+    now: datetime
+    # Only urls under these, which the file then owns.
+    prefixes: tuple[str, ...] = ()
+    # The file owns the whole account, integration platforms' hooks included.
+    manage_all: bool = False
+    # The variable the import's credential came from (never a value): the access token's if
+    # given, else the API key's.
+    api_key_env: str = "KEAP_API_KEY"
+    access_token_env: str | None = None
+    # Declare `accounts:` with this one name instead of `account:`.
+    account: str | None = None
+    # The editor modeline's schema, as its first line.
+    schema: str | None = None
+    # What the placeholders' names start with after HOOK_, so that the files of several
+    # accounts, checked and planned in one run, never ask for one variable with two values
+    # (variable_scope gives it: the account's name, or the file's).
+    scope: str | None = None
+
+
+def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
     With `prefixes`, only hooks whose url is under one of them (domain.urls.under_prefix, the
     rule ownership itself follows) are imported and the file owns those prefixes; with
     `manage_all` it owns the whole account; with neither it owns only the urls it declares.
-    The file names `access_token_env` when given, else `api_key_env`: the environment variable
-    the import itself used, never a value. Query values (and fragments) of the urls are
-    written as placeholders, each named after its entry and parameter; the result holds their
-    live values, for the caller to load the file with. With `account`, the file declares
-    `accounts:` with that one name instead of `account:`; with `schema`, its first line is
-    the editor modeline pointing there.
+    With neither, a subscription of a known integration platform (domain.platforms) is not
+    declared: its host goes to `ownership.ignore`, with a comment naming the platform.
+    Entries are named after the part of their url that tells them apart (entry_names).
+    Query values (and fragments) of the urls are written as placeholders, each named after
+    its entry and parameter; the result holds their live values, for the caller to load the
+    file with.
 
     Raises HookctlError when a live url that hooks.yaml cannot declare (one carrying a
     password, say) would be managed by the written file, because the first apply would delete
     it; outside the managed set such hooks are left out with a comment giving their keys.
     """
+    prefixes = list(dict.fromkeys(options.prefixes))
+    manage_all = options.manage_all
     if manage_all and prefixes:
         raise HookctlError("--all and --prefix exclude each other: --all owns every url")
-    prefixes = list(dict.fromkeys(prefixes))
     for prefix in prefixes:
-        problem = _url_problem(prefix) or (
+        problem = url_problem(prefix) or (
             "must not hold a query or fragment: it would be written into the file, which "
             "holds no query values"
             if any(c in prefix for c in "?#")
@@ -112,10 +133,22 @@ def to_yaml(
     chosen = [
         h for h in hooks if not prefixes or any(under_prefix(h.hook_url, p) for p in prefixes)
     ]
+    ignored: dict[str, str] = {}  # ignore glob -> the platform's name, in url order
+    # Under --prefix the file owns only what the prefixes name, so a platform's url is
+    # declared only when a prefix asks for it, and needs no ignore otherwise.
+    if not manage_all and not prefixes:
+        own = []
+        for hook in sorted(chosen, key=lambda h: h.hook_url):
+            platform = platform_of(hook.hook_url)
+            if platform is None:
+                own.append(hook)
+            else:
+                ignored.setdefault(f"https://{platform[1]}/*", platform[0].name)
+        chosen = own
     by_url: dict[str, list[Hook]] = {}
     left_out: dict[str, list[str]] = {}  # reason -> keys
     for hook in sorted(chosen, key=lambda h: (h.hook_url, h.event_key, key_order(h.key))):
-        problem = _url_problem(hook.hook_url)
+        problem = url_problem(hook.hook_url)
         if problem:
             left_out.setdefault(problem, []).append(hook.key)
         else:
@@ -131,9 +164,10 @@ def to_yaml(
             f"{'--all' if manage_all else 'a --prefix that covers them'}"
         )
 
+    schema, api_url = options.schema, options.api_url
     lines = [f"# yaml-language-server: $schema={_comment(schema)}"] if schema else []
     lines += [
-        f"# Imported by `hookctl import` on {now.isoformat(timespec='seconds')}",
+        f"# Imported by `hookctl import` on {options.now.isoformat(timespec='seconds')}",
         f"# from {_comment(public_url(api_url))}",
         "# Comments above an entry name its subscriptions that were not Verified or were",
         "# duplicated then; `hookctl plan` on this file shows what apply would do about them.",
@@ -142,6 +176,7 @@ def to_yaml(
         "",
     ]
     indent = "  "
+    account, access_token_env = options.account, options.access_token_env
     if account is None:
         lines.append("account:")
     else:
@@ -153,14 +188,23 @@ def to_yaml(
     credential = (
         f"access_token_env: {_plain_or_quoted(access_token_env)}"
         if access_token_env
-        else f"api_key_env: {_plain_or_quoted(api_key_env)}"
+        else f"api_key_env: {_plain_or_quoted(options.api_key_env)}"
     )
     lines += [f"{indent}credentials:", f"{indent}  {credential}"]
     if manage_all:
         lines += ["", "ownership:", "  all: true"]
-    elif prefixes:
-        lines += ["", "ownership:", "  url_prefixes:"]
+    elif prefixes or ignored:
+        lines += ["", "ownership:"]
+    if prefixes and not manage_all:
+        lines += ["  url_prefixes:"]
         lines += [f"    - {_quote(prefix)}" for prefix in prefixes]
+    if ignored:
+        lines += [
+            "  # Integration platforms' subscriptions: theirs to change, never hookctl's",
+            "  # (`hookctl import --all` declares them too).",
+            "  ignore:",
+        ]
+        lines += [f"    - {_quote(glob)}  # {name}" for glob, name in ignored.items()]
     lines += [""]
     lines += [
         f"# Not imported ({_count_keys(keys)}): the url {why}; hookctl leaves "
@@ -172,10 +216,11 @@ def to_yaml(
     taken: set[str] = set()
     variables: set[str] = set()
     placeholders: list[Placeholder] = []
+    names = entry_names(list(by_url), prefixes)
     for url, url_hooks in by_url.items():
-        name = unique_name(entry_name(url), taken)
+        name = unique_name(names[url], taken)
         key = min((h.key for h in url_hooks), key=key_order)
-        template, found = url_template(url, name, key, variables)
+        template, found = url_template(url, name, key, variables, options.scope)
         placeholders += found
         lines.append("")
         lines += [f"  # {_comment(note)}" for note in _notes(url_hooks)]
@@ -188,14 +233,18 @@ def to_yaml(
     return HooksFile("\n".join(lines) + "\n", tuple(placeholders))
 
 
-def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, list[Placeholder]]:
+def url_template(
+    url: str, entry: str, key: str, taken: set[str], scope: str | None = None
+) -> tuple[str, list[Placeholder]]:
     """`url` as hooks.yaml's interpolation reads it back: `$` doubled, and each query value and
     the fragment a `${VAR}` placeholder (those that hookctl.domain.urls.mask_url hides when it shows
-    a url). The names are made unique against `taken`, which they are added to."""
+    a url), named HOOK_<SCOPE>_<ENTRY>_<PART>. The names are made unique against `taken`, which
+    they are added to."""
     placeholders: list[Placeholder] = []
+    owner = f"{scope}_{entry}" if scope else entry
 
     def placeholder(part: str, value: str) -> str:
-        variable = _unique_variable(entry, part, taken)
+        variable = _unique_variable(owner, part, taken)
         placeholders.append(Placeholder(variable, _comment(key), value))
         return "${" + variable + "}"
 
@@ -216,6 +265,16 @@ def url_template(url: str, entry: str, key: str, taken: set[str]) -> tuple[str, 
     if hashed:
         text += "#" + (placeholder("fragment", fragment) if fragment else "")
     return text, placeholders
+
+
+def variable_scope(account: str | None, path: str) -> str | None:
+    """What the placeholders of a file for `account` written to `path` are scoped by: the
+    account's name when it has one, else the file's name (clients/acme.yaml: acme), except
+    hooks.yaml's, a project's one file."""
+    if account and account != "default":
+        return account
+    stem = os.path.basename(path).rsplit(".", 1)[0] if path not in ("", "<stdout>") else ""
+    return stem if stem and stem != "hooks" else None
 
 
 def _unique_variable(entry: str, part: str, taken: set[str]) -> str:
@@ -257,8 +316,44 @@ def _count_keys(keys: list[str]) -> str:
 
 
 def entry_name(url: str) -> str:
+    """A name for the entry of `url` alone: its host and path, in the letters names allow."""
     parts = urlsplit(url)
-    slug = _NOT_NAME.sub("-", f"{parts.hostname or ''}{parts.path}".lower()).strip("-")
+    return _slug(f"{parts.hostname or ''}{parts.path}")
+
+
+def entry_names(urls: Sequence[str], prefixes: Sequence[str] = ()) -> dict[str, str]:
+    """A short name for each url's entry, from the part of it that tells it apart: the path
+    under the `prefixes` one that owns it, else under what all the urls share (host and path
+    segments), keeping the last segment at least. Names may repeat (unique_name numbers
+    them); the same urls always get the same names."""
+    split = {url: _segments(url) for url in urls}
+    common = _common([s for s in split.values()])
+    names: dict[str, str] = {}
+    for url, segments in split.items():
+        prefix = next((p for p in prefixes if under_prefix(url, p)), None)
+        skip = len(_segments(prefix)) if prefix is not None else common
+        rest = segments[min(skip, len(segments) - 1) :]
+        names[url] = _slug("-".join(rest))
+    return names
+
+
+def _segments(url: str) -> list[str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return [host, *(segment for segment in parts.path.split("/") if segment)]
+
+
+def _common(all_segments: list[list[str]]) -> int:
+    if not all_segments:
+        return 0
+    first, n = all_segments[0], 0
+    while n < len(first) and all(len(s) > n and s[n] == first[n] for s in all_segments):
+        n += 1
+    return n
+
+
+def _slug(text: str) -> str:
+    slug = _NOT_NAME.sub("-", text.lower()).strip("-")
     return slug[:_NAME_MAX].rstrip("-") or "hook"
 
 
@@ -272,7 +367,7 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
     """Why hooks.yaml cannot hold `url` as a url, or None. The loader's own check, plus the
     two the schema adds before it (a case-sensitive scheme, and a length bound)."""
     if not url.startswith(("http://", "https://")):
@@ -290,7 +385,7 @@ def _declarable_api_url(api_url: str) -> bool:
     # A query or fragment may hold a credential, and the file is meant for git.
     return (
         api_url.rstrip("/") != DEFAULT_API_URL.rstrip("/")
-        and not _url_problem(api_url)
+        and not url_problem(api_url)
         and not any(c in api_url for c in "?#")
     )
 

@@ -18,12 +18,16 @@ from hookctl.domain.models import Account, DesiredState, Hook, event_glob_matche
 from hookctl.domain.planner import Plan, plan
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import DEFAULT_ACCESS_TOKEN_ENV, DEFAULT_API_KEY_ENV, Keap
-from hookctl.tools.importer import Placeholder, to_yaml
+from hookctl.tools.importer import ImportOptions, Placeholder, to_yaml, variable_scope
+from hookctl.version import __version__
 
 __all__ = ["Answer", "Imported", "Request", "adopt", "perform", "schema_reference"]
 
-# Where editors fetch hooks.schema.json for a file outside a checkout of hookctl.
-SCHEMA_URL = "https://raw.githubusercontent.com/hookctl/hookctl/main/schemas/hooks.schema.json"
+# Where editors fetch hooks.schema.json for a file outside a checkout of hookctl: this
+# version's copy (the format a file written now follows), unless `import --schema` says where.
+SCHEMA_URL = (
+    f"https://raw.githubusercontent.com/hookctl/hookctl/v{__version__}/schemas/hooks.schema.json"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +123,13 @@ def adopt(
     prefixes: Sequence[str] = (),
     manage_all: bool = False,
     account: Account | None = None,
+    schema: str | None = None,
 ) -> Imported:
     """A hooks file adopting what the account holds (see hookctl.tools.importer), named `source` in
     messages, and checked to load before it is returned. `keap` must use the credentials of
     `account` (its variables), or without it the environment's: the file names the variable
-    they came from, and `account`'s name when it is not "default"."""
+    they came from, and `account`'s name when it is not "default". `schema` overrides where
+    the modeline points (schema_reference)."""
     if account is not None and (account.api_key_env or account.access_token_env):
         api_key_env, token_env = (
             account.api_key_env or DEFAULT_API_KEY_ENV,
@@ -134,17 +140,19 @@ def adopt(
         token = keap.auth is not None and keap.auth.env_name == DEFAULT_ACCESS_TOKEN_ENV
         api_key_env, token_env = DEFAULT_API_KEY_ENV, DEFAULT_ACCESS_TOKEN_ENV if token else None
     live = keap.list()
-    written = to_yaml(
-        live,
+    name = account.name if account is not None and account.name != "default" else None
+    options = ImportOptions(
         api_url=keap.api_url,
-        prefixes=prefixes,
-        manage_all=manage_all,
         now=datetime.now(timezone.utc),
+        prefixes=tuple(prefixes),
+        manage_all=manage_all,
         api_key_env=api_key_env,
         access_token_env=token_env,
-        account=account.name if account is not None and account.name != "default" else None,
-        schema=schema_reference(source),
+        account=name,
+        schema=schema or schema_reference(source),
+        scope=variable_scope(name, source),
     )
+    written = to_yaml(live, options)
     try:
         # Whatever the account holds, never hand the user a file that does not load: loaded
         # with its placeholders set to the live values, as the user is told to set them.

@@ -468,7 +468,7 @@ def test_max_wait_must_be_a_finite_number_of_seconds(
 ) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["hooks", "list", "--max-wait", value])
-    assert caught.value.code == 2
+    assert caught.value.code == 64  # EX_USAGE: 2 means "changes found"
     assert "argument --max-wait: must be" in capsys.readouterr().err
 
 

@@ -45,8 +45,9 @@ account:
 hooks:
   - name: contacts
     url: https://hooks.example.com/a   # the receiver
-    events: [contact.add, contact.edit]
-    # new contacts
+    events:
+      - contact.add  # new contacts
+      - contact.edit
 """
 
 
@@ -75,6 +76,18 @@ def test_every_example_is_idempotent_and_keeps_its_comments(example: Path) -> No
     assert yaml.safe_load(once) == yaml.safe_load(text)
 
 
+def test_a_comment_on_an_event_stays_on_its_item(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nhooks:\n  - name: a\n    url: https://hooks.example.com/a\n"
+        "    events:\n      - contact.add   # new people only\n      - contact.edit\n"
+    )
+    assert format_text(text) == text
+    assert format_text(text.replace("   # new people only", "")) == (
+        "version: 1\nhooks:\n  - name: a\n    url: https://hooks.example.com/a\n"
+        "    events: [contact.add, contact.edit]\n"
+    )
+
+
 def test_fmt_rewrites_and_check_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clients = tmp_path / "clients"
     clients.mkdir()
@@ -85,7 +98,11 @@ def test_fmt_rewrites_and_check_lists(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert main(["fmt", "-f", str(clients), "--check"]) == 1
     captured = capsys.readouterr()
-    assert captured.out == f"would reformat {messy}\n"
+    # Each file to reformat, then its unified diff, as `terraform fmt -check -diff`.
+    out = captured.out.splitlines()
+    assert out[:3] == [f"would reformat {messy}", f"--- {messy}", f"+++ {messy} (formatted)"]
+    assert "-    name: contacts" in out and "+  - name: contacts" in out
+    assert "-    credentials:" in out and "+  credentials:" in out
     assert messy.read_text() == UNFORMATTED and messy.stat().st_mtime_ns == before
 
     assert main(["fmt", "-f", str(tidy), "--check"]) == 0
@@ -186,8 +203,21 @@ def test_formatting_never_changes_the_desired_state(text: str) -> None:
     assert meaning(once) == meaning(text)
     assert format_text(once) == once
     assert comments(once) == comments(text)
-    for line in once.splitlines():
+    lines = once.splitlines()
+    for index, line in enumerate(lines):
         stripped = line.lstrip()
         assert (len(line) - len(stripped)) % 2 == 0, once
-        if stripped.startswith("events:"):
-            assert stripped.startswith("events: ["), once
+        if stripped.startswith("events:") and not stripped.startswith("events: ["):
+            # A block list is kept only for a comment on one of its items.
+            items = [each.lstrip() for each in lines[index + 1 :]]
+            block = [
+                each
+                for each in items[
+                    : next(
+                        (n for n, each in enumerate(items) if each.startswith(("- name", "name:"))),
+                        len(items),
+                    )
+                ]
+                if each.startswith("- ")
+            ]
+            assert any("#" in each for each in block), once

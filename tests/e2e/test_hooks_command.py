@@ -552,3 +552,65 @@ def test_the_python_api_has_every_operation_the_readme_lists(sandbox: Sandbox) -
     for name in ("event_types", "list", "get", "create", "update", "delete", "verify"):
         assert f"`{name}(" in readme
     assert "`delayed_verify(key, secret)`" in readme
+
+
+def test_verify_fails_when_the_hook_stays_unverified(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [hook] = sandbox.seed([("contact.add", "http://127.0.0.1:9/gone", "Unverified")])
+    capsys.readouterr()
+    assert main(["hooks", "verify", hook.key]) == 1
+    captured = capsys.readouterr()
+    assert "Unverified" in captured.out and f"subscription {hook.key} is Unverified" in captured.err
+
+
+def test_status_filter_takes_any_case_and_a_usage_error_is_not_changes_found(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.seed(
+        [
+            ("contact.add", f"{sandbox.receiver_url}/a", "Inactive"),
+            ("contact.edit", f"{sandbox.receiver_url}/b", "Verified"),
+        ]
+    )
+    capsys.readouterr()
+    assert main(["hooks", "list", "--status", "inactive", "--format", "json"]) == 0
+    assert [h["status"] for h in json.loads(capsys.readouterr().out)] == ["Inactive"]
+    with pytest.raises(SystemExit) as exited:
+        main(["hooks", "list", "--status", "gone"])
+    # 2 means "changes found" (plan --detailed-exitcode, drift): usage errors are EX_USAGE.
+    assert exited.value.code == 64
+    assert "Verified, Unverified or Inactive" in capsys.readouterr().err
+    assert main([]) == 64  # no command at all
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "64   a command line hookctl cannot read" in capsys.readouterr().out
+
+
+def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(
+    sandbox: Sandbox,
+    api_key: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KEAP_API_KEY")
+    monkeypatch.delenv("KEAP_API_URL")
+    monkeypatch.setenv("ACME_KEY", api_key)
+    [hook] = sandbox.seed([("contact.add", f"{sandbox.receiver_url}/a?token=t-1", "Verified")])
+    account = f"api_url: {sandbox.api_url}\n    credentials: {{api_key_env: ACME_KEY}}"
+    one = tmp_path / "acme.yaml"
+    hooks = "hooks:\n  - name: a\n    url: ${HOOK_A_URL}\n    events: [contact.add]\n"
+    one.write_text(f"version: 1\naccount:\n  {account.replace('    ', '  ')}\n{hooks}")
+    capsys.readouterr()
+    assert main(["hooks", "get", hook.key, "--reveal", "-f", str(one)]) == 0
+    assert hook.hook_url in capsys.readouterr().out
+
+    several = tmp_path / "clients.yaml"
+    several.write_text(
+        f"version: 1\naccounts:\n  acme:\n    {account}\n  globex:\n    {account}\n{hooks}"
+    )
+    assert main(["hooks", "list", "-f", str(several)]) == 1
+    assert "several accounts (acme, globex): name one" in capsys.readouterr().err
+    assert main(["hooks", "list", "-f", str(several), "--account", "globex"]) == 0

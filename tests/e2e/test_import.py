@@ -33,7 +33,7 @@ from hookctl.domain.planner import plan
 from hookctl.domain.urls import mask_url, under_prefix
 from hookctl.errors import HookctlError
 from hookctl.sandbox import Sandbox
-from hookctl.tools.importer import HooksFile, to_yaml
+from hookctl.tools.importer import HooksFile, ImportOptions, to_yaml
 from hookctl.tools.operations import SCHEMA_URL
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -240,7 +240,7 @@ def test_import_writes_one_entry_per_url_with_sorted_events_and_status_comments(
     assert by_url[f"{base}/ours/contacts"]["events"] == ["contact.add", "contact.edit"]
     assert by_url[f"{base}/ours/orders"]["events"] == ["order.add"]
     # The query values are placeholders, named after the entry and the parameter.
-    zap = "${HOOK_127_0_0_1_SANDBOX_RECEIVER_THEIRS_ZAP_%s}"
+    zap = "${HOOK_THEIRS_ZAP_%s}"
     assert by_url[f"{base}/theirs/zap?id={zap % 'ID'}&token={zap % 'TOKEN'}"]["events"] == [
         "invoice.add",
         "invoice.edit",
@@ -273,13 +273,13 @@ def test_import_reports_what_a_plan_would_do_on_stderr(
     captured = capsys.readouterr()
     assert captured.out == ""
     # The plan is the one made once the variables named are set: the round trip holds.
-    zap = "HOOK_127_0_0_1_SANDBOX_RECEIVER_THEIRS_ZAP_"
+    zap = "HOOK_THEIRS_ZAP_"
     assert captured.err.splitlines() == [
         f"hookctl: wrote {out}: 3 hooks, 5 subscriptions. "
         "A plan on it now: 2 to verify, 2 to delete; 3 unchanged, 0 unmanaged.",
         "hookctl: the urls' query values are not in the file, only ${VAR} placeholders; "
-        "before plan or apply, set these variables to the values the urls have in Keap now "
-        "(`hookctl hooks get KEY --reveal` shows them):",
+        "validate --offline needs none of them; before plan or apply, set them to the values "
+        "the urls have in Keap now (`hookctl hooks get KEY --reveal -f FILE` shows them):",
         f"  {zap}ID     key {live[5].key}",
         f"  {zap}TOKEN  key {live[5].key}",
     ]
@@ -525,7 +525,10 @@ def test_import_costs_one_list_call(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def _write(hooks: Sequence[Hook], **options: Any) -> HooksFile:
-    return to_yaml(hooks, api_url=options.pop("api_url", DEFAULT_API_URL), now=NOW, **options)
+    options.setdefault("api_url", DEFAULT_API_URL)
+    if "prefixes" in options:
+        options["prefixes"] = tuple(options["prefixes"])
+    return to_yaml(hooks, ImportOptions(now=NOW, **options))
 
 
 def test_names_from_similar_urls_are_deduplicated() -> None:
@@ -569,7 +572,7 @@ def test_query_values_become_placeholders_named_after_entry_and_parameter() -> N
     # In url order, and unique across the file: the second entry has a name of its own, and
     # so its variables do.
     [first, second] = yaml.safe_load(written.text)["hooks"]
-    entry = "HOOK_HOOKS_EXAMPLE_COM_KEAP_ORDERS"
+    entry = "HOOK_ORDERS"
     assert first["url"] == f"https://hooks.example.com/keap/orders?token=${{{entry}_TOKEN}}"
     assert second["url"] == (
         f"https://hooks.example.com/keap/orders?token=${{{entry}_2_TOKEN}}&v=${{{entry}_2_V}}"

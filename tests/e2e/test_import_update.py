@@ -106,6 +106,8 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     assert f"url: {managed}/invoices-v2" in text
     assert "order.edit" not in text and "order.* expanded" in text
     assert f"url: {managed}/tickets" in text and "events: [task.add]" in text
+    # Named by what tells it apart from the file's other urls, as import names entries.
+    assert "- name: tickets" in text
     # The conflict is the user's to settle: with the variable set, nothing is left to do.
     monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
     assert plan_changes(path, capsys) == []
@@ -187,3 +189,60 @@ def test_a_url_moved_outside_what_the_file_owns_is_followed(
         f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/b\n    events: [contact.add]\n"
     )
     assert plan_changes(path, capsys) == []
+
+
+def test_a_live_url_hooks_yaml_cannot_hold_is_reported_and_left_out(
+    env: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = env.receiver_url
+    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    path = hooks_file(tmp_path, base)
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    [bad] = env.seed([("task.add", f"{base}/managed/with space", "Verified")])
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"left out key {bad.key}: the url must not contain spaces" in err
+    assert "with space" not in path.read_text() and "task.add" not in path.read_text()
+
+
+def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"version: 1\nhooks:\n  - name: crm\n    url: {base}/a?token=old-51\n"
+        "    events: [contact.add]\n"
+    )
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    key = key_of(env, "contact.add", "token=old-51")
+    assert main(["hooks", "update", key, "contact.add", f"{base}/a?token=new-52"]) == 0
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    text = path.read_text()
+    assert "rotation: entry crm" in err and "new-52" not in err + text
+    assert text.count("- name:") == 1
+    assert f"url: {base}/a?token=${{HOOK_CRM_TOKEN}}" in text
+    assert "set HOOK_CRM_TOKEN (`hookctl hooks get" in err
+
+
+def test_import_update_needs_no_hook_variable_and_plans_with_the_live_values(
+    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = env.receiver_url
+    env.seed([("invoice.add", f"{base}/acme/billing?token=live-3c9", "Verified")])
+    path = tmp_path / "hooks.yaml"
+    assert main(["import", "-o", str(path)]) == 0
+    text = path.read_text()
+    capsys.readouterr()
+    assert main(["import", "--update", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert path.read_text() == text and "live-3c9" not in err
+    assert "entry billing: HOOK_BILLING_TOKEN not set" in err
+    # Read off the live url, the value makes the plan the one the user will see once set.
+    assert "a plan on it now: No changes; 1 unchanged" in err

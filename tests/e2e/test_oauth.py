@@ -151,7 +151,9 @@ def test_auth_login_status_and_refresh(
 ) -> None:
     monkeypatch.delenv("KEAP_REFRESH_TOKEN")
     assert main(["auth", "status"]) == 1  # no app credentials to start from
-    assert "KEAP_REFRESH_TOKEN" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    # A client id and secret alone: the app was never logged in, and that is the advice.
+    assert "KEAP_REFRESH_TOKEN" in said and "run `hookctl auth login`" in said
     code = requests.post(sandbox.url + "/_sandbox/oauth/code", timeout=5).json()["code"]
     login, shown = _run(capsys, app, "auth", "login", "--code", code)
     assert login == 0

@@ -182,3 +182,16 @@ def test_plan_refuses_a_mass_delete_and_saves_no_plan_file_unless_forced(
     assert main(["apply", str(planfile), "--auto-approve"]) == 1  # the file does not force
     assert main(["apply", str(planfile), "--auto-approve", "--force"]) == 0
     assert len(env.hooks()) == 6
+
+
+def test_a_saved_plan_is_announced_not_warned_and_drift_markdown_says_drift(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan.json"
+    capsys.readouterr()
+    assert main(["plan", "-f", str(config), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"hookctl: plan saved to {out}; apply it with: hookctl apply {out}" in err
+    assert "WARNING" not in err
+    assert main(["drift", "-f", str(config), "--format", "markdown"]) == 2
+    assert capsys.readouterr().out.startswith("### hookctl drift")

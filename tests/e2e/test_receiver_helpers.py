@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from hookctl.cli.commands import main
-from hookctl.receiver import HandshakeMiddleware, handshake_headers, is_handshake
+from hookctl.receiver import (
+    HandshakeMiddleware,
+    TokenMiddleware,
+    handshake_headers,
+    is_handshake,
+    token_accepted,
+)
 from hookctl.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -131,3 +138,47 @@ def test_handshake_headers_echo_the_secret_whatever_the_case(headers: Any) -> No
 def test_handshake_headers_are_empty_for_anything_but_a_handshake(headers: Any) -> None:
     assert handshake_headers(headers) == {}
     assert not is_handshake(headers)
+
+
+def test_token_accepted_takes_any_of_the_tokens_given_and_nothing_else() -> None:
+    both = {"old-7a1c", "new-02bd"}
+    assert token_accepted("token=old-7a1c", both) and token_accepted("a=1&token=new-02bd", both)
+    for query in ("token=other", "token=", "", "token=old-7a1c&token=new-02bd", "key=old-7a1c"):
+        assert not token_accepted(query, both), query
+    assert not token_accepted("token=", {""})  # an empty token never matches
+    assert not token_accepted("token=" + "x" * 5000, {"x" * 5000})  # bounded
+    assert token_accepted("sig=old-7a1c", both, parameter="sig")
+
+
+def test_a_token_is_rotated_without_a_refused_delivery(
+    env: Sandbox,
+    serve: Callable[[WSGIApplication], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README's rotation: the receiver accepts old and new, apply moves Keap to the new
+    token (Keap's handshake on the new url passes), then the receiver drops the old."""
+    accepted = {"old-7a1c"}
+    url = serve(TokenMiddleware(HandshakeMiddleware(app), accepted))
+    base = url.partition("?")[0]
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        f"version: 1\nhooks:\n  - name: crm\n    url: {base}?token=${{HOOK_CRM_TOKEN}}\n"
+        "    events: [contact.add]\n"
+    )
+    monkeypatch.setenv("HOOK_CRM_TOKEN", "old-7a1c")
+    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    assert [h.status for h in env.hooks()] == ["Verified"]
+
+    accepted.add("new-02bd")  # 1. the receiver accepts both
+    monkeypatch.setenv("HOOK_CRM_TOKEN", "new-02bd")
+    capsys.readouterr()
+    assert main(["plan", "-f", str(path)]) == 0
+    assert "rotate token" in capsys.readouterr().out
+    assert main(["apply", "-f", str(path), "--yes"]) == 0  # 2. Keap moves to the new token
+    [hook] = env.hooks()
+    assert hook.hook_url == f"{base}?token=new-02bd" and hook.status == "Verified"
+    accepted.discard("old-7a1c")  # 3. the receiver drops the old one
+    assert main(["hooks", "verify", hook.key]) == 0  # the new url still answers
+    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 0

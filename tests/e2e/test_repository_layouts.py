@@ -129,7 +129,8 @@ def test_one_file_per_client_and_the_single_account_commands(
         assert len(err.strip().splitlines()) == 1
     assert main(["hooks", "get", acme.key, "-f", "clients/"]) == 1
     err = capsys.readouterr().err
-    assert "choose one with --account NAME" in err and len(err.strip().splitlines()) == 1
+    assert "clients/ declares several accounts (acme, globex): name one with --account NAME" in err
+    assert len(err.strip().splitlines()) == 1
     assert main(["hooks", "get", acme.key, "-f", "clients/acme.yaml", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["key"] == acme.key
     assert main(["hooks", "get", acme.key, "-f", "clients/", "--account", "nobody"]) == 1

@@ -82,8 +82,9 @@ def test_no_command_shows_the_key_the_token_or_a_hook_secret_whatever_happens(
         run(0, "hooks", "get", key, "--format", "json")
         run(0, "hooks", "update", key, "contact.edit", delayed)
         # Delayed verification, with the secret given each way: wrong, on the command line,
-        # on stdin, from a variable. Each plain verify issues a new secret.
-        run(0, "hooks", "verify", key)
+        # on stdin, from a variable. Each plain verify issues a new secret; the first fails
+        # (exit 1): the delayed receiver leaves the new hook Unverified.
+        run(1, "hooks", "verify", key)
         secret = sb.last_secret(delayed) or ""
         assert "X-Hook-Secret" in run(1, "hooks", "verify", key, "--secret", "wrong-" + secret)
         run(0, "hooks", "verify", key, "--secret", secret)

@@ -100,7 +100,7 @@ def test_a_shard_out_of_range_is_a_usage_error(
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["plan", "-f", str(config), f"--shard={shard}"])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 64  # EX_USAGE: 2 means "changes found"
     err = capsys.readouterr().err
     assert "argument --shard: must be I/N" in err
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 import hookctl
+from hookctl.cli.commands import main
+from hookctl.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 300
@@ -193,3 +195,35 @@ def test_pre_commit_passes_a_repository_of_environments_and_services(
     assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
     for path in ("envs/staging/hooks.yaml", "envs/prod/hooks.yaml", "services/crm/keap-hooks.yaml"):
         assert f"{path}: valid" in passed.stdout
+
+
+def test_files_imported_from_accounts_with_url_tokens_pass_with_no_hook_variable_set(
+    hookctl_repo: Path,
+    sandbox: Sandbox,
+    api_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = tmp_path_factory.mktemp("imported-project")
+    (project / "clients").mkdir()
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    for client in ("acme", "globex", "initech"):
+        base = f"{sandbox.receiver_url}/{client}/"
+        sandbox.seed([("invoice.add", f"{base}billing?token=tok-{client}-77e1", "Verified")])
+        variable = f"KEAP_{client.upper()}_KEY"
+        monkeypatch.setenv(variable, api_key)
+        out = project / "clients" / f"{client}.yaml"
+        imported = ["import", "--prefix", base, "--api-key-env", variable, "-o", str(out)]
+        assert main(imported) == 0
+        monkeypatch.delenv(variable)
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hookctl_repo}\n    rev: {TAG}\n    hooks:\n"
+        "      - id: hookctl-validate\n        files: ^clients/.*\\.ya?ml$\n"
+    )
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    ran = pre_commit(project, tmp_path_factory.mktemp("pre-commit-home-imported"))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    for client in ("acme", "globex", "initech"):
+        assert f"clients/{client}.yaml: valid" in ran.stdout
+        assert f"HOOK_{client.upper()}_BILLING_TOKEN" in ran.stdout

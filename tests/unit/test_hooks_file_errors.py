@@ -685,8 +685,8 @@ def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_undefined_variable_is_named() -> None:
     assert problems(one_hook(url="${HOOKS_BASE}/a")) == [
-        "hooks.yaml:4:10: hooks[0].url: environment variable HOOKS_BASE is not set "
-        "(give a default with ${HOOKS_BASE:-...})"
+        "hooks.yaml:4:10: hooks[0].url: environment variable HOOKS_BASE is not set: plan, "
+        "apply and drift need it (validate --offline checks the file without it)"
     ]
 
 

@@ -193,3 +193,56 @@ def test_field_diff_reports_what_deepdiff_reports(
     }
     assert set(field_diff(old, new)) == expected
     assert len(field_diff(old, new)) == len(expected)
+
+
+_TOKENS = ("", "t-1", "t-2")
+_RECEIVERS = (f"{BASE}/keap/b", f"{BASE}/keap/c")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    live=st.lists(
+        st.tuples(st.sampled_from(EVENTS), st.sampled_from(_RECEIVERS), st.sampled_from(_TOKENS)),
+        max_size=6,
+    ),
+    declared=st.dictionaries(
+        st.sampled_from(_RECEIVERS), st.sampled_from(_TOKENS), min_size=1, max_size=2
+    ),
+    prefixed=st.booleans(),
+)
+def test_a_plan_that_passes_the_safety_check_never_empties_a_live_token(
+    live: list[tuple[str, str, str]], declared: dict[str, str], prefixed: bool
+) -> None:
+    hooks = [
+        Hook(str(i), event, f"{url}?token={tok}", "Verified")
+        for i, (event, url, tok) in enumerate(live, 1)
+    ]
+    subs = frozenset(
+        Subscription(event, f"{url}?token={tok}", url.rsplit("/", 1)[1])
+        for url, tok in declared.items()
+        for event in EVENTS
+    )
+    ownership = Ownership(
+        declared_urls=frozenset(sub.hook_url for sub in subs),
+        url_prefixes=(f"{BASE}/",) if prefixed else (),
+    )
+    result = plan(DesiredState(subs, ownership, safety=Safety(min_existing=1000)), hooks)
+    emptied = [
+        c
+        for c in result.changes
+        if isinstance(c, Update)
+        and c.old_hook_url.split("?")[0] == c.hook_url.split("?")[0]  # the same receiver
+        and c.hook_url.endswith("token=")
+        and not c.old_hook_url.endswith("token=")
+    ]
+    try:
+        result.check_safety()
+    except UnsafePlanError:
+        assert emptied
+    else:
+        assert not emptied
+    # A token changed and nothing else is shown as a rotation, on the same entry.
+    for change in result.changes:
+        if isinstance(change, Update) and change.rotation:
+            assert change.old_event_key == change.event_key
+            assert change.old_hook_url.split("?")[0] == change.hook_url.split("?")[0]

@@ -435,3 +435,56 @@ def test_a_change_dict_that_does_not_add_up_is_refused(
     update = next(c for c in sample_plan().changes if isinstance(c, Update))
     with pytest.raises(ValueError, match=message):
         change_from_dict({**change_to_dict(update), **edit})
+
+
+# -- url tokens: rotation, and never stripped by accident -------------------------------------
+
+
+def test_a_url_differing_only_in_its_token_is_a_rotation_of_the_same_entry() -> None:
+    # Without any ownership section: the live url with the old token is still this entry's.
+    live = [hook(3, "invoice.add", f"{BILLING}?token=old&v=2")]
+    result = plan(desired_state({"billing": (f"{BILLING}?token=new&v=2", ["invoice.add"])}), live)
+    [change] = result.changes
+    assert isinstance(change, Update) and change.rotation
+    assert change.reason.startswith("rotate token: ")
+    assert "old" not in change.reason.replace("***", "") and result.summary()["unmanaged"] == 0
+
+
+def test_another_query_parameter_or_path_is_not_a_rotation() -> None:
+    live = [hook(3, "invoice.add", f"{BILLING}?key=old"), hook(4, "invoice.add", f"{CONTACTS}?t=1")]
+    result = plan(desired_state({"billing": (f"{BILLING}?token=new", ["invoice.add"])}), live)
+    assert [c.action for c in result.changes] == ["create"]
+    assert result.summary()["unmanaged"] == 2
+
+
+@pytest.mark.parametrize("declared", [f"{BILLING}?token=", BILLING, f"{BILLING}?token=x#"])
+def test_an_update_that_removes_or_empties_a_live_token_is_refused(declared: str) -> None:
+    live = [hook(3, "invoice.add", f"{BILLING}?token=live#frag")]
+    desired = desired_state({"billing": (declared, ["invoice.add"])}, prefixes=(BASE,))
+    result = plan(desired, live)
+    with pytest.raises(UnsafePlanError, match="entry 'billing'"):
+        result.check_safety()
+    result.check_safety(force=True)  # --force lets it through
+    allowed = Safety(url_stripping=frozenset({"billing"}))
+    plan(
+        desired_state({"billing": (declared, ["invoice.add"])}, prefixes=(BASE,), safety=allowed),
+        live,
+    ).check_safety()
+
+
+def test_the_refusal_names_the_variables_the_url_is_built_with() -> None:
+    live = [hook(3, "invoice.add", f"{BILLING}?token=live")]
+    safety = Safety(url_variables=(("billing", ("HOOK_BILLING_TOKEN",)),))
+    desired = desired_state({"billing": (f"{BILLING}?token=", ["invoice.add"])}, safety=safety)
+    with pytest.raises(UnsafePlanError, match="HOOK_BILLING_TOKEN") as refused:
+        plan(desired, live).check_safety()
+    assert "live" not in str(refused.value).replace("live url", "")
+
+
+def test_an_emptied_token_is_not_shown_as_a_rotation() -> None:
+    live = [hook(3, "invoice.add", f"{BILLING}?token=live")]
+    [change] = plan(
+        desired_state({"billing": (f"{BILLING}?token=", ["invoice.add"])}), live
+    ).changes
+    assert isinstance(change, Update) and not change.rotation
+    assert change.reason.startswith("token removed: ")
