@@ -1,4 +1,4 @@
-"""Every benchmark of issues 7 and 18 in one run, against the sandbox on loopback.
+"""Every benchmark of issues 7, 18 and 22 in one run, against the sandbox on loopback.
 
     python bench/run.py            # full sizes; writes bench/RESULTS.md (a few minutes)
     python bench/run.py --smoke    # small sizes in seconds (CI); writes nothing
@@ -34,6 +34,7 @@ from hookctl.sandbox import Faults, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import bench_fleet  # noqa: E402
 import bench_planner  # noqa: E402
 import bench_probe  # noqa: E402
 
@@ -355,6 +356,41 @@ def throttled(n: int, rate: float, tmp: Path) -> Row:
     )
 
 
+def fleet(accounts: int, subscriptions: int, latency: float, at_once: int, tmp: Path) -> list[Row]:
+    """`hookctl drift` over `accounts` accounts behind one sandbox that answers each call after
+    `latency`: one file per account (`-f clients/`), then one file naming them all under
+    `accounts:` (bench_fleet.py, which also prints it alone)."""
+    rows: list[Row] = []
+    for layout, files in (("files", "one file per account"), ("accounts", "one file, accounts:")):
+        run = bench_fleet.drift(accounts, subscriptions, at_once, latency, tmp, layout=layout)
+        ratio = run.wall / run.floor
+        if layout == "files":
+            rows.append(
+                Row(
+                    f"calls for a drift of {accounts} accounts of {subscriptions} subscriptions",
+                    "exactly 1 GET /hooks per account",
+                    f"{run.calls} calls for {accounts} accounts",
+                    run.calls == accounts,
+                    "every account in sync; one file per account under clients/",
+                    exact=True,
+                )
+            )
+        rows.append(
+            Row(
+                f"drift of {accounts} accounts of {subscriptions} subscriptions ({files}), one "
+                f"server with {latency * 1000:g} ms latency, --account-parallelism {at_once}",
+                "within 1.3x of the latency floor; under 3 ms CPU per account; under 150 MB",
+                f"{run.wall:.2f} s against a floor of {run.floor:.2f} s: {ratio:.2f}x; "
+                f"{run.cpu_ms_per_account:.2f} ms CPU per account; {run.rss_mb:.0f} MB",
+                ratio <= 1.3 and run.cpu_ms_per_account < 3 and run.rss_mb < 150,
+                "console script in a child process (CPU and peak RSS from wait4 on it); floor = "
+                "calls x latency / parallelism; each account's credentials variable in its "
+                "environment",
+            )
+        )
+    return rows
+
+
 def imported_by_version() -> list[str]:
     """Top-level packages among HEAVY that the console script imports for --version, from the
     interpreter's own import log (python -X importtime, set through the environment)."""
@@ -412,6 +448,7 @@ def run(smoke: bool) -> list[Row]:
         lambda tmp: throttled(40 if smoke else 500, 25.0, tmp),
         lambda tmp: accounts_at_once(2 if smoke else 4, 6 if smoke else 40, tmp),
         lambda tmp: probing(20 if smoke else 200, 0.05),
+        lambda tmp: fleet(40, 5, 0.02, 8, tmp) if smoke else fleet(1_000, 30, 0.15, 32, tmp),
         lambda tmp: startup(3 if smoke else 9),
     ]
     rows: list[Row] = []

@@ -1,4 +1,5 @@
-"""For the receiving side: answer Keap's verification handshake correctly.
+"""For the receiving side: answer Keap's verification handshake, read a delivery, fetch the
+objects it names.
 
 When a subscription is created or verified, Keap POSTs an empty body to the hook url with a
 random `X-Hook-Secret` header, and verifies the subscription only if the answer is status 200
@@ -10,6 +11,15 @@ with the same header and value. Event deliveries come without that header.
 or, in any framework, `handshake_headers(request.headers)`: the headers to answer with (an
 empty dict when the request is not a handshake). The README has snippets for Flask, FastAPI
 and Django.
+
+A delivery (an event) is a POST of `{"event_key", "object_type", "object_keys": [{"id",
+"apiUrl", "timestamp"}]}` with ids only: `parse_delivery(body)` reads it into a `Delivery`,
+tolerant of both shapes Keap sends (the documented one, and the one seen in the field with
+`"apiUrl": ""`, integer ids and timestamps without milliseconds), and `fetch_objects(delivery,
+get)` fetches each object through `get`, a function of a url you write with your own
+authenticated client, paced and bounded. Answer Keap within seconds and fetch afterwards (a
+queue, a background task): Keap gives a receiver 30 s, and four failures make the subscription
+Inactive.
 
 Keap signs nothing, so a token in the hook url (`?token=...`) is a receiver's only secret. To
 rotate it without losing a delivery, a receiver accepts the old and the new token for a while
@@ -24,9 +34,13 @@ dependencies (copying this file is fine too). It never logs or stores the secret
 from __future__ import annotations
 
 import hmac
+import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
@@ -34,12 +48,46 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEADER",
+    "Delivery",
+    "DeliveryError",
     "HandshakeMiddleware",
+    "ObjectKey",
     "TokenMiddleware",
+    "fetch_objects",
     "handshake_headers",
     "is_handshake",
+    "object_url",
+    "parse_delivery",
     "token_accepted",
 ]
+
+T = TypeVar("T")
+
+# Keap sends at most 1,000 objects in one delivery; a body past these bounds is not Keap's.
+MAX_KEYS = 1000
+MAX_BODY_BYTES = 1024 * 1024
+_MAX_ID_CHARS = 64
+_EVENT_KEY = re.compile(r"[A-Za-z]{1,40}(\.[A-Za-z_]{1,40}){1,3}")
+
+# Where each event noun's objects live in Keap's v1 API, for a key without an apiUrl (the field
+# shape). Ids of invoice.* are order ids; of invoice.payment.*, transaction ids; contactGroup is
+# Keap's old name for a tag. Lead sources have no v1 path (the sandbox serves /leadsources).
+OBJECT_COLLECTIONS: dict[str, str] = {
+    "appointment": "appointments",
+    "company": "companies",
+    "contact": "contacts",
+    "contactGroup": "tags",
+    "invoice": "orders",
+    "invoice.payment": "transactions",
+    "leadsource": "leadsources",
+    "note": "notes",
+    "opportunity": "opportunities",
+    "order": "orders",
+    "product": "products",
+    "subscription": "subscriptions",
+    "task": "tasks",
+    "user": "users",
+}
 
 HEADER = "X-Hook-Secret"
 # What an echoed value may hold: visible ASCII, bounded. Anything else (a newline above all)
@@ -146,3 +194,125 @@ class TokenMiddleware:
             start_response("403 Forbidden", [("Content-Length", "0")])
             return [b""]
         return self.app(environ, start_response)
+
+
+class DeliveryError(ValueError):
+    """A body that is not a Keap delivery; answer it with 400 (Keap never sends one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectKey:
+    """One changed object: its id as text (Keap sends strings or integers), the url to fetch
+    it at (None when Keap sent `""`), and when it changed (None when unreadable)."""
+
+    id: str
+    api_url: str | None
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivery: the event, the kind of object, and the changed objects' keys."""
+
+    event_key: str
+    object_type: str
+    keys: tuple[ObjectKey, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(key.id for key in self.keys)
+
+
+def parse_delivery(body: bytes | str | Mapping[str, Any]) -> Delivery:
+    """The delivery in a request's body (bytes, text or parsed JSON), either shape Keap sends;
+    DeliveryError when it is not one."""
+    data: Any = body
+    if isinstance(body, (bytes, str)):
+        if len(body) > MAX_BODY_BYTES:
+            raise DeliveryError("body larger than a Keap delivery can be")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise DeliveryError("body is not JSON") from None
+    if not isinstance(data, Mapping):
+        raise DeliveryError("body is not a JSON object")
+    event_key = data.get("event_key")
+    if not isinstance(event_key, str) or not _EVENT_KEY.fullmatch(event_key):
+        raise DeliveryError("event_key is missing or not noun.verb")
+    object_type = data.get("object_type")
+    if not isinstance(object_type, str) or not object_type:
+        object_type = event_key.rsplit(".", 1)[0]
+    raw_keys = data.get("object_keys")
+    if not isinstance(raw_keys, list) or not 0 < len(raw_keys) <= MAX_KEYS:
+        raise DeliveryError(f"object_keys must list 1 to {MAX_KEYS} objects")
+    return Delivery(event_key, object_type[:80], tuple(_key(item) for item in raw_keys))
+
+
+def _key(item: Any) -> ObjectKey:
+    if not isinstance(item, Mapping):
+        raise DeliveryError("an object key is not a JSON object")
+    raw_id = item.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (int, str)):
+        raise DeliveryError("an object key has no id")
+    object_id = str(raw_id).strip()
+    if not object_id or len(object_id) > _MAX_ID_CHARS or not object_id.isprintable():
+        raise DeliveryError("an object key's id is empty or too long")
+    api_url = item.get("apiUrl")
+    usable = isinstance(api_url, str) and api_url.startswith(("https://", "http://"))
+    return ObjectKey(object_id, api_url if usable else None, _timestamp(item.get("timestamp")))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        # Python 3.10's fromisoformat does not read the "Z" Keap ends its timestamps with.
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def object_url(delivery: Delivery, key: ObjectKey, base_url: str | None = None) -> str:
+    """Where to fetch `key`'s object: its apiUrl, else (an empty apiUrl, as seen in the field)
+    base_url (e.g. https://api.infusionsoft.com/crm/rest/v1) with the object's v1 path."""
+    if key.api_url is not None:
+        return key.api_url
+    collection = OBJECT_COLLECTIONS.get(delivery.object_type)
+    if base_url is None or collection is None:
+        raise DeliveryError(
+            f"{delivery.event_key} object {key.id} has no apiUrl: pass base_url to fetch it"
+        )
+    return f"{base_url.rstrip('/')}/{collection}/{key.id}"
+
+
+def fetch_objects(
+    delivery: Delivery,
+    get: Callable[[str], T],
+    *,
+    base_url: str | None = None,
+    max_objects: int = MAX_KEYS,
+    min_interval: float = 0.1,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[T]:
+    """Each distinct object of the delivery, fetched by `get(url)` (your client, with your
+    credentials, timeouts and error handling), in order, at most one call every
+    `min_interval` seconds (Keap's limits are per account: a burst of 1,000 fetches would be
+    throttled) and at most `max_objects` of them (DeliveryError beyond). Run it after
+    answering Keap, never inline."""
+    seen: dict[str, ObjectKey] = {}
+    for key in delivery.keys:
+        seen.setdefault(key.id, key)
+    if len(seen) > max_objects:
+        raise DeliveryError(f"{len(seen)} objects, more than max_objects={max_objects}")
+    urls = [object_url(delivery, key, base_url) for key in seen.values()]
+    results: list[T] = []
+    last: float | None = None
+    for url in urls:
+        if last is not None:
+            wait = last + min_interval - clock()
+            if wait > 0:
+                sleep(wait)
+        last = clock()
+        results.append(get(url))
+    return results

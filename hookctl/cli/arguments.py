@@ -13,7 +13,16 @@ from typing import Any, NoReturn
 from hookctl.version import __version__
 
 _COLORS = ("auto", "always", "never")
-SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report", "saved-plans", "account-list")
+SCHEMA_NAMES = (
+    "hooks",
+    "plan",
+    "drift",
+    "accounts",
+    "report",
+    "saved-plans",
+    "account-list",
+    "fixture",
+)
 
 SANDBOX_ADMIN_HELP = """\
 admin calls (not Keap's; no credentials; JSON bodies):
@@ -25,6 +34,11 @@ admin calls (not Keap's; no credentials; JSON bodies):
   GET|POST /_sandbox/hooks               list, or seed [{eventKey, hookUrl, status}]
   PUT  /_sandbox/hooks/KEY/status        {"status": "Verified"|"Unverified"|"Inactive"}
   POST /_sandbox/events                  {"event_key": ..., "object_keys": [...]}: deliver
+  POST /_sandbox/trigger                 {"event_key", "objects": [{fields}], "shape", "wait"}:
+                                         make the change behind the event and deliver it
+  GET  /_sandbox/deliveries              the delivery log (?after=ID&limit=N&wait_ms=MS)
+  POST /_sandbox/deliveries/ID/resend    one attempt now with a logged delivery's body
+  GET|PUT /_sandbox/clock                {"time_scale": 0.001}: Keap's delays times this
   GET|DELETE /_sandbox/receiver-log      what the built-in receiver got
   POST /_sandbox/oauth/code              an authorization code for /token (no login page)
   POST /_sandbox/oauth/refresh-token     a refresh token, as if issued to the app earlier
@@ -65,7 +79,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM, DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
 
     parser = Parser(
         prog="hookctl",
@@ -114,12 +128,28 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--account-parallelism",
         type=_positive_int,
-        default=4,
+        default=DEFAULT_ACCOUNT_PARALLELISM,
         metavar="N",
-        help="accounts worked on at once, each with its own client and rate budget (default 4)",
+        help="accounts worked on at once, each with its own client and rate budget (accounts "
+        f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
     output = Parser(add_help=False)
     output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # plan and drift can also write the fleet health page; -o means what it means for
+    # `import`: the file written instead of stdout.
+    page = Parser(add_help=False)
+    page.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "html"),
+        default="text",
+        help="html: one self-contained page, a row per account (write it with -o FILE)",
+    )
+    page.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="with --format html: write the page here (default: stdout)",
+    )
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -145,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.set_defaults(handler="accounts")
 
     plan = commands.add_parser(
-        "plan", parents=[common, config, output], help="show what apply would change"
+        "plan", parents=[common, config, page], help="show what apply would change"
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -192,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, output],
+        parents=[common, config, page],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(
@@ -285,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default="hooks",
         choices=SCHEMA_NAMES,
-        help="hooks (hooks.yaml, the default), plan, drift, accounts or report",
+        help="hooks (hooks.yaml, the default), plan, drift, accounts, report or fixture",
     )
     schema.set_defaults(handler="schema")
 
@@ -294,8 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox",
         help="run the local Keap-compatible sandbox",
         description="A Keap-compatible hooks API on loopback, at /crm/rest/v1, with Keap's "
-        "token endpoint at /token and a receiver at /receiver. It accepts X-Keap-API-Key, "
-        "Authorization: Bearer and ?access_token=.",
+        "token endpoint at /token, the objects behind events at Keap's v1 paths (/contacts, "
+        "/tasks, ...) and a receiver at /_sandbox/receiver. It accepts X-Keap-API-Key, "
+        "Authorization: Bearer and ?access_token=. Deliveries follow Keap's rules (retries "
+        "30-60 s, 30-60 s, 5 min, 30 min; 30 s to answer; 410 deactivates at once) on a clock "
+        "--time-scale times Keap's.",
         epilog=SANDBOX_ADMIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -336,6 +369,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds the handshake and each delivery may take (default 10)",
     )
     sandbox.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=0.001,
+        metavar="X",
+        help="Keap's delivery delays and 30 s answer timeout times X: 1 is Keap's real clock, "
+        "0.001 (default) makes the 30-minute retry 1.8 s (the timeout stays at least 2 s)",
+    )
+    sandbox.add_argument(
+        "--payload-shape",
+        choices=("documented", "field"),
+        default="documented",
+        help="the deliveries' body: as Keap documents it (default), or as seen in the field "
+        '(apiUrl "", integer ids, timestamps in seconds, a top-level api_url)',
+    )
+    sandbox.add_argument(
         "--allow-outbound",
         action="store_true",
         help="make handshakes and deliveries to hookUrls on other hosts too (default: loopback "
@@ -349,7 +397,94 @@ def build_parser() -> argparse.ArgumentParser:
         help="log more (-vv: every call)",
     )
     sandbox.set_defaults(handler="sandbox")
+    _trigger_command(commands, common)
+    _deliveries_command(commands, common)
     return parser
+
+
+def _trigger_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    trigger = commands.add_parser(
+        "trigger",
+        parents=[common],
+        help="make the change behind an event on the sandbox and show its deliveries",
+        description="Makes the change that produces EVENT on the sandbox at --api-url "
+        "(default $KEAP_API_URL, else http://127.0.0.1:8787/crm/rest/v1) from a built-in "
+        "fixture of Keap's object, delivers it to the event's Verified subscriptions with "
+        "Keap's retries, and prints each attempt.",
+        epilog="examples:\n  hookctl trigger contact.add --set email=ada@example.com\n"
+        "  hookctl trigger task.complete --set priority:=3 --count 5 --no-wait\n"
+        "  hookctl trigger order.add --fixture order.yaml --shape field",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trigger.add_argument("event", metavar="EVENT", help="an event key, e.g. contact.add")
+    trigger.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a field: FIELD=text, or FIELD:=JSON for numbers, booleans, lists; "
+        "dotted paths reach nested fields (email_addresses.0.email); contacts also take "
+        "email= and phone=; repeatable",
+    )
+    trigger.add_argument(
+        "--count",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="objects to change (default 1), delivered in batches of up to 1,000 as Keap does",
+    )
+    trigger.add_argument(
+        "--fixture",
+        metavar="FILE",
+        help="your own fixture, JSON or YAML (`hookctl schema fixture`), instead of the "
+        "built-in one",
+    )
+    trigger.add_argument(
+        "--shape",
+        choices=("documented", "field"),
+        help="the body delivered: as documented, or as seen in the field (default: the "
+        "sandbox's --payload-shape)",
+    )
+    trigger.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="return once the change is made, without waiting for the deliveries",
+    )
+    trigger.add_argument("--format", choices=("text", "json"), default="text")
+    trigger.set_defaults(handler="trigger")
+
+
+def _deliveries_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--format", choices=("text", "json"), default="text")
+    deliveries = commands.add_parser(
+        "deliveries",
+        parents=[common, filters],
+        help="the sandbox's delivery log: every attempt, its body and the answer",
+        description="Every delivery attempt the sandbox at --api-url made: time, hook, event, "
+        "url (masked), status, duration, attempt and the subscription's status after it. "
+        "`deliveries resend ID` replays one now.",
+    )
+    deliveries.add_argument(
+        "--follow", action="store_true", help="keep printing attempts as they happen (Ctrl-C ends)"
+    )
+    deliveries.add_argument("--hook", metavar="KEY", help="only this subscription's attempts")
+    deliveries.add_argument("--event", metavar="GLOB", help="only these events, e.g. 'contact.*'")
+    deliveries.add_argument(
+        "--failed", action="store_true", help="only attempts that failed (no answer, < 200, >= 400)"
+    )
+    deliveries.add_argument(
+        "--body", action="store_true", help="print each attempt's request body too"
+    )
+    deliveries.set_defaults(handler="deliveries", resend=None)
+    operations = deliveries.add_subparsers(title="operations", metavar="OPERATION")
+    resend = operations.add_parser(
+        "resend",
+        parents=[common, filters],
+        help="deliver a logged delivery's body again now, once",
+    )
+    resend.add_argument("resend", type=_positive_int, metavar="ID", help="the delivery's id")
 
 
 def _auth_command(commands: Any) -> None:
@@ -547,6 +682,13 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a number of seconds") from None
     if not 0 <= value < 1e9:  # NaN and inf too
         raise argparse.ArgumentTypeError("must be from 0 to 999999999 seconds")
+    return value
+
+
+def _time_scale(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text}: at most 1 (Keap's real clock)")
     return value
 
 

@@ -7,6 +7,7 @@ control characters escaped)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -19,14 +20,21 @@ from hookctl.domain.results import OUTCOMES
 from hookctl.domain.urls import public_url
 from hookctl.errors import HookctlError
 from hookctl.formats import documents, reports
-from hookctl.formats.text import PROBE_MARKS, markdown_text, mask_text, shown, summary_line
+from hookctl.formats.text import (
+    PROBE_MARKS,
+    counted,
+    markdown_text,
+    mask_text,
+    shown,
+    summary_line,
+)
 from hookctl.system.files import write_atomically
 
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
     from hookctl.domain.results import Declared, Probe
     from hookctl.engine.selection import Selected
-    from hookctl.formats.documents import AccountRow
+    from hookctl.formats.documents import ListedAccount
     from hookctl.keap.auth import KeapAuth
     from hookctl.sandbox import Sandbox
     from hookctl.tools.fmt import Formatted
@@ -130,7 +138,7 @@ _PROBE_NOTE = (
 )
 
 
-def account_list(rows: Sequence[AccountRow], fmt: str) -> None:
+def account_list(rows: Sequence[ListedAccount], fmt: str) -> None:
     """`hookctl accounts`: a row per account, or the JSON document a CI matrix reads."""
     if fmt == "json":
         print_json(documents.account_list_document(rows))
@@ -293,3 +301,62 @@ def _secret_hint(secret: str) -> str:
     """A secret as the sandbox's start shows it: its length and a digest, never a character."""
     digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
     return f"***({digest}, {len(secret)} characters)"
+
+
+def deliveries(
+    records: Sequence[Mapping[str, Any]],
+    fmt: str,
+    *,
+    body: bool,
+    follow: bool = False,
+    header: bool = True,
+) -> bool:
+    """Delivery log records: a table, or one JSON document per record when followed (JSON
+    lines) and a list otherwise. The hook url is masked; a body is printed only when asked
+    for, as JSON on the next line. Returns whether the table's header was printed (`header`
+    asks for it; a follower prints it once, before its first line)."""
+    if fmt == "json":
+        if follow:
+            for record in records:
+                print(json.dumps(reports.delivery_json(record)), flush=True)
+        else:
+            print_json([reports.delivery_json(record) for record in records])
+        return False
+    printed = header and bool(records or not follow)
+    if printed:
+        print(reports.DELIVERY_HEADER)
+    for record in records:
+        print(reports.delivery_line(record), flush=True)
+        if body:
+            print("        " + shown(json.dumps(record.get("body"))), flush=True)
+    return printed
+
+
+def trigger_result(outcome: Mapping[str, Any], fmt: str, *, waited: bool) -> None:
+    """What `hookctl trigger` did: the objects changed, then each delivery attempt."""
+    if fmt == "json":
+        attempts = [reports.delivery_json(record) for record in outcome.get("attempts", [])]
+        print_json({**outcome, "attempts": attempts})
+        return
+    event_key = shown(str(outcome.get("event_key", "")))
+    ids = [str(object_id) for object_id in outcome.get("objects", [])]
+    shown_ids = ", ".join(ids[:10]) + (f", … ({len(ids)} in all)" if len(ids) > 10 else "")
+    print(f"Triggered {event_key} for {counted(len(ids), 'object')}: {shown(shown_ids)}")
+    subscriptions = outcome.get("subscriptions", [])
+    if not subscriptions:
+        print(f"No Verified subscription for {event_key}: nothing delivered.")
+        return
+    print(f"Delivering to {counted(len(subscriptions), 'Verified subscription')}.")
+    if not waited:
+        print("Not waiting: see `hookctl deliveries --follow`.")
+        return
+    attempts = outcome.get("attempts", [])
+    print(reports.DELIVERY_HEADER)
+    for record in attempts:
+        print(reports.delivery_line(record))
+    for delivery in outcome.get("deliveries", []):
+        print(
+            f"hook {shown(str(delivery.get('key', '')))}: {shown(str(delivery.get('result')))} "
+            f"after {counted(int(delivery.get('attempts') or 0), 'attempt')}, "
+            f"now {shown(str(delivery.get('status') or '-'))}"
+        )

@@ -345,6 +345,8 @@ class Run:
     def section(self, selected: Selected) -> bool:
         """Start an account's part; whether it is to be printed now (json with several
         accounts waits for the single document)."""
+        if self.fmt == "html":
+            return False  # the fleet page (cli.fleet) shows every account, written at the end
         if self.multi and self.fmt != "json":
             heading(selected, self.fmt)
         return not (self.multi and self.fmt == "json")
@@ -462,7 +464,7 @@ class Run:
         self.close()
 
     def close(self) -> None:
-        if not self.multi:
+        if not self.multi or self.fmt == "html":
             return
         # In the order of the files and their accounts, whatever order they finished in.
         self._rows.sort(key=lambda row: self._order[row[0].label])

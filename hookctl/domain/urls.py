@@ -7,6 +7,7 @@ import functools
 import hashlib
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
@@ -51,6 +52,9 @@ def host(url: str) -> str:
     return hostname
 
 
+# A fleet's files name the same few hosts thousands of times, and parsing an address is
+# most of the cost of a url's checks.
+@lru_cache(maxsize=1024)
 def is_loopback(hostname: str) -> bool:
     """localhost, or an address in 127.0.0.0/8 or ::1 (brackets and case allowed)."""
     name = hostname.strip("[]").lower()

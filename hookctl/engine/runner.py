@@ -32,7 +32,13 @@ from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Selected
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import Keap
-from hookctl.keap.waits import DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.transport import Connections
+from hookctl.keap.waits import (
+    DEFAULT_ACCOUNT_PARALLELISM,
+    DEFAULT_MAX_RATE,
+    DEFAULT_MAX_WAIT,
+    Quota,
+)
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -77,7 +83,7 @@ class Options:
     # Writes in flight at once in one account.
     parallelism: int = 4
     # Accounts worked on at once, each with its own client and rate budget.
-    account_parallelism: int = 4
+    account_parallelism: int = DEFAULT_ACCOUNT_PARALLELISM
     # Lifts the safety thresholds' ratio limits.
     force: bool = False
     # Lets a desired state with no hooks delete every managed subscription.
@@ -111,7 +117,7 @@ class Planned:
     # From plan() with Options.probe: the handshake's outcome by url, for the urls of the
     # changes that make Keap run it (create, update, verify).
     probes: Mapping[str, Probe] | None = None
-    # The daily quota Keap reported with the last answer, when it did (for fleet reports).
+    # Keap's daily quota as the account's last answer reported it, when it reported one.
     quota: Quota | None = None
 
 
@@ -123,9 +129,14 @@ def api_url(options: Options, account: Account | None) -> str | None:
     return options.api_url or (account and account.api_url) or None
 
 
-def client(options: Options, account: Account | None, pool_size: int = READ_POOL_SIZE) -> Keap:
-    """A client for `account` (None: the credentials of the environment). The only place one
-    is built."""
+def client(
+    options: Options,
+    account: Account | None,
+    pool_size: int = READ_POOL_SIZE,
+    connections: Connections | None = None,
+) -> Keap:
+    """A client for `account` (None: the credentials of the environment), on `connections`
+    when given. The only place one is built."""
     return Keap(
         api_url(options, account),
         api_key_env=account.api_key_env if account else None,
@@ -134,6 +145,7 @@ def client(options: Options, account: Account | None, pool_size: int = READ_POOL
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),
+        connections=connections,
     )
 
 
@@ -388,14 +400,17 @@ def _plan_each(
     pool_size: int = READ_POOL_SIZE,
     judge: Callable[[Selected, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
+    keep_open: bool = True,
+    connections: Connections | None = None,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
-    """Plan every selected account side by side, each with its own client, left open for the caller.
-    `judge` runs in the account's thread and returns the account as it is to be used, or
-    refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
-    too)."""
+    """Plan every selected account side by side, each with its own client, left open for the
+    caller (closed in the account's own thread, while others wait on Keap, unless
+    `keep_open`). `judge` runs in the account's thread and returns the account as it is to be
+    used, or refuses it; then `on_quota` is given the daily quota Keap last reported (and may
+    refuse too)."""
 
     def work(selected: Selected) -> tuple[Planned, Keap]:
-        keap = client(options, selected.account, pool_size)
+        keap = client(options, selected.account, pool_size, connections)
         try:
             # The account's event types are fetched only when the file needs them.
             desired = selected.desired(keap.event_types)
@@ -409,6 +424,8 @@ def _plan_each(
         except BaseException:
             keap.close()
             raise
+        if not keep_open:
+            keap.close()
         return planned, keap
 
     return selection.run_each(chosen, work, options.account_parallelism)
@@ -420,14 +437,20 @@ def _read_each(
     judge: Callable[[Selected, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
-    """Plan every selected account for reading only: the clients are closed."""
-    outcomes = _plan_each(chosen, options, judge=judge, on_quota=on_quota)
-    for outcome in outcomes:
-        if outcome.value is not None:
-            outcome.value[1].close()
+    """Plan every selected account for reading only: the clients are closed, and share their
+    connections (one account after another reuses them instead of a new one each)."""
+    with Connections(options.account_parallelism) as connections:
+        outcomes = _plan_each(
+            chosen,
+            options,
+            judge=judge,
+            on_quota=on_quota,
+            keep_open=False,
+            connections=connections,
+        )
     return [_without_client(outcome) for outcome in outcomes]
 
 
 def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
     value = outcome.value[0] if outcome.value is not None else None
-    return Outcome(outcome.selected, value, outcome.error, outcome.duration)
+    return Outcome(outcome.selected, value, outcome.error, outcome.seconds)

@@ -109,8 +109,8 @@ class Outcome(Generic[T]):
     selected: Selected
     value: T | None = None
     error: HookctlError | None = None
-    # Seconds the account's work took (for reports; never compared against a bound).
-    duration: float = 0.0
+    # How long the work took, in seconds (the fleet page's Duration); None when not timed.
+    seconds: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -610,8 +610,8 @@ def run_each(
             value = work(selected)
         except HookctlError as exc:
             logger.debug("%s failed: %s", selected.label, exc)
-            return Outcome(selected, error=exc, duration=time.monotonic() - started)
-        return Outcome(selected, value=value, duration=time.monotonic() - started)
+            return Outcome(selected, error=exc, seconds=time.monotonic() - started)
+        return Outcome(selected, value=value, seconds=time.monotonic() - started)
 
     if len(found) == 1:
         # Same thread: a single account gains nothing from a pool, and a traceback or a

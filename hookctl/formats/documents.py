@@ -410,7 +410,7 @@ def accounts_document(
 
 
 @dataclass(frozen=True, slots=True)
-class AccountRow:
+class ListedAccount:
     """One account as `hookctl accounts` lists it: names, never secrets."""
 
     name: str  # the label: what --account takes with the same -f
@@ -420,7 +420,7 @@ class AccountRow:
     credential_variables: tuple[str, ...]
 
 
-def account_list_document(rows: Sequence[AccountRow]) -> dict[str, Any]:
+def account_list_document(rows: Sequence[ListedAccount]) -> dict[str, Any]:
     """`hookctl accounts --format json` (account-list.schema.json): a CI matrix's input."""
     return {
         "format_version": FORMAT_VERSION,

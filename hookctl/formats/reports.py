@@ -5,7 +5,7 @@ masked, Keap's text escaped, cells capped; they return strings and never print."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hookctl.domain.models import STATUSES, Hook
@@ -236,3 +236,38 @@ def slack_text(value: str) -> str:
     value cut at CELL_MAX characters, as in a table cell."""
     text = cell(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# `hookctl deliveries` and `hookctl trigger`: one line per delivery attempt, in fixed columns so
+# that a followed log stays aligned as lines come.
+DELIVERY_HEADER = (
+    f"{'ID':>6}  {'TIME':<12}  {'HOOK':<6}  {'EVENT':<24}  {'TRY':>3}  {'STATUS':>6}  "
+    f"{'MS':>6}  {'HOOK NOW':<10}  URL"
+)
+
+
+def delivery_line(record: Mapping[str, Any]) -> str:
+    """One logged attempt (the sandbox's delivery log record), the url masked; a resend says
+    which delivery it replayed."""
+    status = record.get("status")
+    answered = str(status) if isinstance(status, int) and status else "none"
+    when = str(record.get("time", ""))[11:23]
+    line = (
+        f"{cell(str(record.get('id', '')), 6):>6}  {cell(when, 12):<12}  "
+        f"{cell(str(record.get('hook_key', '')), 6):<6}  "
+        f"{cell(str(record.get('event_key', '')), 24):<24}  "
+        f"{cell(str(record.get('attempt', '')), 3):>3}  {answered:>6}  "
+        f"{cell(str(record.get('duration_ms', '')), 6):>6}  "
+        f"{cell(str(record.get('hook_status') or '-'), 10):<10}  "
+        f"{url_cell(str(record.get('url', '')))}"
+    )
+    if record.get("resend_of"):
+        line += f"  (resend of {cell(str(record['resend_of']), 12)})"
+    return line
+
+
+def delivery_json(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A logged attempt for `--format json`: as the sandbox keeps it, the hook url masked and
+    any url in the receiver's answer too."""
+    answer = str(record.get("answer", ""))
+    return {**record, "url": mask_url(str(record.get("url", ""))), "answer": mask_text(answer)}

@@ -62,6 +62,9 @@ class KeapAuth(requests.auth.AuthBase):
     """A secret from the environment variable `env_name`, sent in the header `header`."""
 
     header = ""
+    # The OAuth app (client id) the credential belongs to, whose calls Keap counts together
+    # across every tenant (hookctl.keap.waits.AppBudget); None for a key or a plain token.
+    app_id: str | None = None
 
     def __init__(self, value: str, env_name: str) -> None:
         self._value, self._problem = _checked(value, f"${env_name}")

@@ -23,8 +23,8 @@ from hookctl.keap.auth import (
     clean_secret,
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
-from hookctl.keap.transport import Pacer, RetryPolicy, Transport
-from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota
+from hookctl.keap.transport import Connections, Pacer, RetryPolicy, Transport
+from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota, app_budget
 
 # The names other modules and tests have always imported from here.
 __all__ = [
@@ -68,14 +68,19 @@ class Keap:
         auth: KeapAuth | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
         max_rate: float | None = None,
+        connections: Connections | None = None,
     ) -> None:
         """`auth` is a credential to use instead of one picked from the environment. A wait
         Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
-        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow)."""
+        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow).
+        `connections`: keep-alive connections shared with other clients (the caller closes
+        them) instead of a pool of its own."""
         environ = os.environ if env is None else env
+        credential = auth or credentials_from_env(environ, api_key_env, access_token_env, oauth)
+        app = credential.app_id if credential is not None else None
         self.transport = Transport(
             api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
-            auth or credentials_from_env(environ, api_key_env, access_token_env, oauth),
+            credential,
             missing_hint=missing_hint(api_key_env, access_token_env, oauth),
             environ=environ,
             timeout=timeout,
@@ -85,6 +90,9 @@ class Keap:
             pacer=pacer,
             max_wait=max_wait,
             max_rate=max_rate,
+            # Accounts of one OAuth app share its budget (Keap counts it across tenants).
+            app=app_budget(app) if app else None,
+            connections=connections,
         )
 
     @property

@@ -123,6 +123,7 @@ class OAuthAuth(BearerAuth):
         self.names = names or OAuthEnv()
         super().__init__("", self.names.client_id_env)
         self._client_id, self._client_secret = client_id, client_secret
+        self.app_id = client_id
         self.token_file = token_file
         self.token_url = token_url
         self._seed = seed

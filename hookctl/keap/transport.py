@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -45,6 +46,7 @@ from hookctl.errors import (
 from hookctl.keap.auth import KeapAuth, redact
 from hookctl.keap.waits import (
     DEFAULT_MAX_WAIT,
+    AppBudget,
     Pacer,
     RateLimit,
     WaitTooLong,
@@ -54,7 +56,7 @@ from hookctl.keap.waits import (
 )
 from hookctl.version import __version__
 
-__all__ = ["MAX_BODY_BYTES", "Pacer", "RetryPolicy", "Transport"]
+__all__ = ["MAX_BODY_BYTES", "Connections", "Pacer", "RetryPolicy", "Transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,62 @@ class _Ambiguous(Exception):
         self.error = error
 
 
+def environ_proxies(api_url: str) -> dict[str, str]:
+    """The proxies requests would take from the environment for `api_url` (HTTPS_PROXY,
+    NO_PROXY, ...), worked out once per url and set of proxy variables. requests reads the
+    whole environment three times for each answer; with a fleet's credentials variables in it
+    (a thousand accounts, a thousand variables) that cost more CPU than the account's call."""
+    return dict(_proxies(api_url, _proxy_variables()))
+
+
+def _proxy_variables() -> tuple[tuple[str, str], ...]:
+    """The variables urllib reads for proxies (any case of *_proxy, and REQUEST_METHOD, which
+    makes it ignore HTTP_PROXY), as they are now: the cache's key."""
+    if os.supports_bytes_environ:
+        # Bytes keys need no decoding: a scan of a large environment stays cheap.
+        names = [
+            key for key in os.environb if key[-6:].lower() == b"_proxy" or key == b"REQUEST_METHOD"
+        ]
+        return tuple(
+            sorted(
+                (key.decode(errors="replace"), os.environb[key].decode(errors="replace"))
+                for key in names
+            )
+        )
+    return tuple(
+        sorted(
+            (key, value)
+            for key, value in os.environ.items()
+            if key[-6:].lower() == "_proxy" or key == "REQUEST_METHOD"
+        )
+    )
+
+
+@lru_cache(maxsize=64)
+def _proxies(api_url: str, variables: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    # `variables` is the key only: requests reads the same values from os.environ.
+    return tuple(sorted(requests.utils.get_environ_proxies(api_url).items()))
+
+
+class Connections:
+    """Keep-alive connections shared by the clients of many accounts (a drift of a fleet):
+    each account's client would otherwise open, and close, a connection of its own to the
+    same API host, a TLS handshake per account. A connection carries no account: each request
+    brings its own credential. Up to `pool_size` are kept per host; close() ends them."""
+
+    def __init__(self, pool_size: int) -> None:
+        self.adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    def __enter__(self) -> Connections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Transport:
     """JSON requests to one API base url, authenticated by `auth`, retried within `retry`.
 
@@ -121,6 +179,8 @@ class Transport:
         pacer: Pacer | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
         max_rate: float | None = None,
+        app: AppBudget | None = None,
+        connections: Connections | None = None,
     ) -> None:
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
@@ -138,17 +198,25 @@ class Transport:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.pacer = pacer or Pacer()
+        # The budget shared with every other client of the same OAuth app, if any.
+        self.app = app
         self.max_wait = max_wait
         self._writes = RateLimit(max_rate)
         self._session = requests.Session()
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self.api_url)
+        self._session.proxies = environ_proxies(self.api_url)
         self._session.verify = _ca_bundle(
             os.environ if environ is None else environ, parts.scheme == "https"
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        # Shared connections are the run's to close, not this client's.
+        self._shared = connections is not None
+        adapter = (
+            connections.adapter
+            if connections is not None
+            else HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(
@@ -161,6 +229,8 @@ class Transport:
         return f"Transport(api_url={self.api_url!r}, auth={self.auth!r})"
 
     def close(self) -> None:
+        if self._shared:
+            self._session.adapters.clear()
         self._session.close()
 
     def request(
@@ -251,6 +321,8 @@ class Transport:
     ) -> Any:
         try:
             self.pacer.wait(self.max_wait)
+            if self.app is not None:
+                self.app.wait(self.max_wait)
         except WaitTooLong as held:
             asked = f"not sent: {too_long(held.seconds, self.max_wait, held.why)}"
             raise ThrottledError(method, path, None, asked, _WAIT_HINT) from None
@@ -309,6 +381,8 @@ class Transport:
         finally:
             response.close()
         self.pacer.observe(response.headers)
+        if self.app is not None:
+            self.app.observe(response.headers)
         status = response.status_code
         logger.debug(
             "%s %s -> %d (%.0f ms)", method, path, status, (time.monotonic() - started) * 1000

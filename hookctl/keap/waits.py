@@ -9,9 +9,11 @@ gets WaitTooLong, saying how long and until when, and turns it into a one-line e
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,12 +21,16 @@ from datetime import datetime, timedelta, timezone
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
+    "APP_CALLS_PER_MINUTE",
+    "DEFAULT_ACCOUNT_PARALLELISM",
     "DEFAULT_MAX_RATE",
     "DEFAULT_MAX_WAIT",
+    "AppBudget",
     "Pacer",
     "Quota",
     "RateLimit",
     "WaitTooLong",
+    "app_budget",
     "pause",
     "read_quota",
     "retry_after",
@@ -36,6 +42,16 @@ DEFAULT_MAX_WAIT = 60.0
 # Writes a second when nobody says otherwise (--max-rate): a Keap engineer reported Service
 # Account Keys spike-limited at 5 calls a second.
 DEFAULT_MAX_RATE = 5.0
+# Accounts worked on at once (--account-parallelism), from bench/bench_fleet.py (a drift of
+# 1,000 accounts behind 150 ms of latency; bench/RESULTS.md): 42 s at 4, 21 s at 8, 12 s at
+# 16, 7 s at 32, 4 s at 64. 32 takes most of the gain; more helps a drift a little further,
+# but an apply multiplies it by --parallelism (32 x 4 writes at once already). Accounts of
+# one OAuth app share its budget whatever this is.
+DEFAULT_ACCOUNT_PARALLELISM = 32
+# An OAuth app's calls a minute, counted by Keap across every tenant the app serves
+# (/work/shared/keap/KEAP.md, "Rate limits"), until an answer's x-keap-product-throttle-*
+# headers say what the limit is now.
+APP_CALLS_PER_MINUTE = 1500
 # Below this share of the daily quota, plan says how much is left.
 QUOTA_LOW = 0.1
 _QUOTA = "x-keap-product-quota"
@@ -264,6 +280,73 @@ class Pacer:
             until = time.monotonic() + seconds
             if until > self._held_until:
                 self._held_until, self._why = until, why
+
+
+class AppBudget:
+    """The calls one OAuth app (one client id) may start, shared by the clients of every
+    account that uses it. Keap counts an app's calls across all the tenants it serves, so
+    accounts worked on side by side must share one budget: each account's own Pacer only sees
+    its own answers' headers, too late to keep 32 accounts from spending the app's minute
+    together.
+
+    A sliding window: at most `limit` starts in any `window` seconds, each request reserving
+    the first free slot, so none waits longer than the queue ahead of it. A slot further
+    off than the caller's `max_wait` raises WaitTooLong and reserves nothing.
+    """
+
+    def __init__(self, limit: int = APP_CALLS_PER_MINUTE, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()  # reserved start times, in order
+
+    def wait(self, max_wait: float = math.inf) -> None:
+        with self._lock:
+            now = time.monotonic()
+            while self._starts and self._starts[0] <= now - self.window:
+                self._starts.popleft()
+            start = now
+            if len(self._starts) >= self.limit:
+                start = self._starts[-self.limit] + self.window
+            if self._starts:
+                start = max(start, self._starts[-1])  # keeps the reservations in order
+            if start - now > max_wait:
+                why = f"the OAuth app's {self.limit:g} calls per {_duration(self.window)} are spent"
+                raise WaitTooLong(start - now, why)
+            self._starts.append(start)
+        if start > now:
+            pause(start - now)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """The app's limit as an answer's product-throttle headers give it (Keap's product
+        throttle is the app's), when they give a usable one."""
+        lowered = {str(name).lower(): value for name, value in headers.items()}
+        prefix = "x-keap-product-throttle"
+        limit = _header_number(lowered, f"{prefix}-limit")
+        if limit is None or not 1 <= limit < 10**9:
+            return
+        interval = _header_number(lowered, f"{prefix}-interval")
+        unit = str(lowered.get(f"{prefix}-time-unit", "")).lower().removesuffix("s")
+        window = (interval if interval and interval > 0 else 1.0) * _TIME_UNITS.get(unit, 60.0)
+        if not 0 < window <= _TIME_UNITS["hour"]:
+            return
+        with self._lock:
+            self.limit, self.window = int(limit), window
+
+
+_APPS: dict[str, AppBudget] = {}
+_APPS_LOCK = threading.Lock()
+
+
+def app_budget(client_id: str) -> AppBudget:
+    """The one budget of the OAuth app `client_id` in this process, whichever account asks."""
+    # Keyed by a digest: the id itself is not kept around.
+    key = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()
+    with _APPS_LOCK:
+        budget = _APPS.get(key)
+        if budget is None:
+            budget = _APPS[key] = AppBudget()
+        return budget
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:

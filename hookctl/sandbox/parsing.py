@@ -6,7 +6,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from hookctl.domain.fixtures import MAX_COUNT
 from hookctl.domain.models import KNOWN_EVENT_KEYS
+from hookctl.sandbox.objects import COLLECTIONS, OBJECT_ROUTES
 
 EVENT_KEYS = frozenset(KNOWN_EVENT_KEYS)
 # What each route template allows; anything else on a known template is 405.
@@ -16,6 +18,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/hooks/{key}": ("GET", "PUT", "DELETE"),
     "/hooks/{key}/verify": ("POST",),
     "/hooks/{key}/delayedVerify": ("POST",),
+    # The objects behind the events (hookctl.sandbox.objects), at Keap's v1 paths.
+    **OBJECT_ROUTES,
 }
 
 
@@ -83,6 +87,9 @@ def seed_request(body: bytes) -> list[tuple[str, str, str]]:
 def route(method: str, path: str) -> tuple[str | None, str]:
     """(route template, key) of a path below the API prefix; (None, "") when none matches."""
     parts = path.split("/")[1:]
+    if parts and parts[0] in COLLECTIONS and len(parts) <= 2:
+        template = f"/{parts[0]}" if len(parts) == 1 else f"/{parts[0]}/{{id}}"
+        return (template, parts[1] if len(parts) == 2 else "") if template in ROUTES else (None, "")
     if not parts or parts[0] != "hooks":
         return None, ""
     if len(parts) == 1:
@@ -96,3 +103,37 @@ def route(method: str, path: str) -> tuple[str | None, str]:
     if len(parts) == 3 and parts[2] in ("verify", "delayedVerify"):
         return f"/hooks/{{key}}/{parts[2]}", key
     return None, ""
+
+
+def object_fields(body: bytes) -> dict[str, Any]:
+    """An object's fields: Keap's v1 schemas are JSON objects; `id` and the dates are the
+    sandbox's to set and are ignored, as Keap ignores read-only fields."""
+    data = json_body(body)
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return {k: v for k, v in data.items() if k not in ("id", "date_created", "last_updated")}
+
+
+def trigger_request(body: bytes) -> tuple[str, list[dict[str, Any]], str | None, bool]:
+    """POST /_sandbox/trigger: {"event_key", "objects": [fields, ...], "count"?, "shape"?,
+    "wait"?}; `count` copies of each object (so that many objects need not cross the wire),
+    MAX_COUNT objects at most."""
+    data = json_body(body)
+    if not isinstance(data, dict):
+        raise BadRequest('body must be {"event_key": ..., "objects": [{...}, ...]}')
+    event_key, objects = data.get("event_key"), data.get("objects")
+    shape, wait = data.get("shape"), data.get("wait", True)
+    if not isinstance(event_key, str) or event_key not in EVENT_KEYS:
+        raise BadRequest(f"event_key must be one of the event types, not {event_key!r}")
+    if not isinstance(objects, list) or not objects:
+        raise BadRequest("objects must be a non-empty list of objects' fields")
+    if not all(isinstance(item, dict) for item in objects):
+        raise BadRequest("objects must hold JSON objects")
+    if shape not in (None, "documented", "field"):
+        raise BadRequest('shape must be "documented" or "field"')
+    if not isinstance(wait, bool):
+        raise BadRequest("wait must be true or false")
+    count = data.get("count", 1)
+    if type(count) is not int or not 1 <= count * len(objects) <= MAX_COUNT:
+        raise BadRequest(f"count must be a whole number, {MAX_COUNT} objects in all at most")
+    return event_key, [fields for _ in range(count) for fields in objects], shape, wait

@@ -8,6 +8,7 @@ misbehave without configuration:
     delayed/...  200 without the X-Hook-Secret header: the delayed-confirmation pattern
     slow/...     answers correctly, but only after the sandbox's outbound timeout
     flaky-N/...  handshakes verify; the first N deliveries to this path answer 500
+    gone-N/...   handshakes verify; the first N deliveries to this path answer 410
     anything else answers correctly.
 """
 
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 PREFIX = "/_sandbox/receiver"
 
-_FLAKY = re.compile(r"flaky-([0-9]{1,6})")
+_FLAKY = re.compile(r"(flaky|gone)-([0-9]{1,6})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +74,8 @@ class Receiver:
                 seen = self._events_by_path.get(path, 0)
                 self._events_by_path[path] = seen + 1
                 flaky = _FLAKY.fullmatch(mode)
-                if flaky and seen < int(flaky.group(1)):
-                    status = 500
+                if flaky and seen < int(flaky.group(2)):
+                    status = 500 if flaky.group(1) == "flaky" else 410
             self._log.append(
                 Received(path, kind, status, _parse(body) if kind == "event" else None)
             )

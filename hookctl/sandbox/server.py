@@ -22,9 +22,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook, parse_status
-from hookctl.sandbox.events import Deliverer
+from hookctl.sandbox.deliveries import DeliveryLog
+from hookctl.sandbox.events import Changed, Deliverer, Shape
 from hookctl.sandbox.faults import FaultInjector, Faults
 from hookctl.sandbox.http import DROP, Response, Server, error_response, json_response
+from hookctl.sandbox.objects import (
+    COLLECTION_EVENTS,
+    CREATE_STATUS,
+    ObjectLimit,
+    Objects,
+    collection_of,
+)
 from hookctl.sandbox.outbound import Outbound, loopback_only_from_env
 from hookctl.sandbox.parsing import (
     EVENT_KEYS,
@@ -32,9 +40,11 @@ from hookctl.sandbox.parsing import (
     BadRequest,
     hook_request,
     json_body,
+    object_fields,
     quota_request,
     route,
     seed_request,
+    trigger_request,
 )
 from hookctl.sandbox.quota import DEFAULT_DAILY_QUOTA, DailyQuota
 from hookctl.sandbox.receiver import PREFIX as RECEIVER_PREFIX
@@ -93,6 +103,7 @@ class Sandbox:
         daily_quota: int | None = DEFAULT_DAILY_QUOTA,
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
+        payload_shape: Shape = "documented",
     ) -> None:
         """handshake_timeout bounds every outbound call (handshakes and deliveries).
         time_scale multiplies Keap's delivery delays (30 s .. 30 min) and the 24 h lifetime of
@@ -100,7 +111,8 @@ class Sandbox:
         unless allow_outbound (and never when HOOKCTL_SANDBOX_LOOPBACK_ONLY is set): a url on
         another host stays Unverified, and a warning says why. daily_quota: calls a UTC day
         before 429 "Quota Exceeded" (None: no quota and no quota headers). client_id and
-        client_secret: the OAuth app /token knows."""
+        client_secret: the OAuth app /token knows. payload_shape: the body deliveries carry,
+        "documented" or "field" (as a real body seen in the field: see events.payload)."""
         self._host = host
         self._port = port
         self._api_key = api_key
@@ -112,7 +124,10 @@ class Sandbox:
         loopback_only = not allow_outbound or loopback_only_from_env()
         self._outbound = Outbound(handshake_timeout, loopback_only)
         self._receiver = Receiver(slow_delay=handshake_timeout + 0.5)
-        self._deliverer = Deliverer(self._store, self._outbound, time_scale)
+        self.objects = Objects()
+        self.deliveries = DeliveryLog()
+        self.payload_shape: Shape = payload_shape
+        self._deliverer = Deliverer(self._store, self._outbound, time_scale, self.deliveries)
         self._stats_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._responses: Counter[str] = Counter()
@@ -211,15 +226,66 @@ class Sandbox:
         return self._store.list()
 
     def fire_event(
-        self, event_key: str, object_ids: list[Any], wait: bool = True
+        self,
+        event_key: str,
+        object_ids: list[Any],
+        wait: bool = True,
+        shape: Shape | None = None,
     ) -> dict[str, Any]:
-        """Deliver event_key for object_ids to its Verified subscriptions, as Keap would.
+        """Deliver event_key for object_ids to its Verified subscriptions, as Keap would, each
+        key's apiUrl pointing at the object on this sandbox.
 
         With wait, blocks until every delivery has succeeded or been given up and returns each
         outcome; without, returns at once (see wait_idle)."""
         if event_key not in EVENT_KEYS:
             raise ValueError(f"unknown event key: {event_key}")
-        return self._deliverer.fire(event_key, list(object_ids), wait)
+        base = f"{self.api_url}/{collection_of(event_key)}"
+        changed = [Changed(object_id, f"{base}/{object_id}") for object_id in object_ids]
+        return self._deliverer.fire(event_key, changed, wait, shape or self.payload_shape)
+
+    def trigger(
+        self,
+        event_key: str,
+        objects: list[dict[str, Any]],
+        wait: bool = True,
+        shape: Shape | None = None,
+    ) -> dict[str, Any]:
+        """Make the change that produces event_key for each object's fields, then deliver one
+        event for them all (batched by 1,000, as Keap batches). `.add` creates the objects;
+        `.delete` creates then deletes them; every other verb creates them and then applies
+        the fields again as the change (Keap's own verbs, such as `task.complete` or
+        `contactGroup.applied`, have no v1 call of their own the sandbox could tell apart)."""
+        if event_key not in EVENT_KEYS:
+            raise ValueError(f"unknown event key: {event_key}")
+        collection = collection_of(event_key)
+        verb = event_key.rsplit(".", 1)[1]
+        since = self.deliveries.newest()
+        ids = []
+        for fields in objects:
+            made = self.objects.create(collection, fields)
+            if verb == "delete":
+                self.objects.delete(collection, made["id"])
+            elif verb != "add":
+                self.objects.update(collection, made["id"], fields)
+            ids.append(str(made["id"]))
+        outcome = self.fire_event(event_key, ids, wait, shape)
+        outcome["objects"] = ids
+        # The attempts these objects' deliveries made (ids are unique within a collection).
+        mine = set(ids)
+        outcome["attempts"] = [
+            record.to_json()
+            for record in self.deliveries.after(since)
+            if record.event_key == event_key
+            and {str(key.get("id")) for key in record.body["object_keys"]} <= mine
+        ]
+        return outcome
+
+    def set_time_scale(self, time_scale: float) -> None:
+        """Keap's delays (30 s .. 30 min, and the 30 s answer timeout) times time_scale; 1 is
+        Keap's real clock."""
+        if not 0 < time_scale <= 1:
+            raise ValueError("time_scale must be above 0 and at most 1")
+        self._deliverer.time_scale = time_scale
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait for every queued delivery to end; False if the timeout came first."""
@@ -267,7 +333,7 @@ class Sandbox:
         if path == RECEIVER_PREFIX or path.startswith(RECEIVER_PREFIX + "/"):
             return self._receive(method, path, headers, body)
         if path.startswith(ADMIN_PREFIX + "/"):
-            return self._admin(method, path[len(ADMIN_PREFIX) :], body)
+            return self._admin(method, path[len(ADMIN_PREFIX) :], body, parse_qs(parts.query))
         return error_response(404, f"No handler found for {method} {path}")
 
     def _api(
@@ -340,6 +406,8 @@ class Sandbox:
     def _operation(
         self, method: str, template: str, key: str, headers: Message, body: bytes
     ) -> Response | None:
+        if not template.startswith("/hooks"):
+            return self._object(method, template, key, body)
         if template == "/hooks/event_keys":
             return json_response(200, list(KNOWN_EVENT_KEYS))
         if template == "/hooks":
@@ -360,6 +428,42 @@ class Sandbox:
             self._store.delete(key)
             return Response(204)
         return self._update(hook, *hook_request(body))
+
+    def _object(self, method: str, template: str, key: str, body: bytes) -> Response:
+        """Keap's v1 object paths: the change fires the event Keap fires for it (a contact
+        created through the API fires contact.add), delivered in the background."""
+        collection = template.split("/")[1]
+        noun = COLLECTION_EVENTS.get(collection)
+        if template == f"/{collection}":
+            if method == "GET":
+                # Assumption: Keap's list answers wrap the items with a count, as ContactList does.
+                items = self.objects.list(collection)
+                return json_response(200, {collection: items, "count": len(items)})
+            try:
+                made = self.objects.create(collection, object_fields(body))
+            except ObjectLimit as error:
+                return error_response(400, str(error))
+            self._changed(noun, "add", made["id"])
+            return json_response(CREATE_STATUS.get(collection, 201), made)
+        object_id = int(key) if key.isdigit() and len(key) <= 18 else 0
+        found = self.objects.get(collection, object_id)
+        if found is None:
+            return error_response(404, f"No {collection} object with id {key}")
+        if method == "GET":
+            return json_response(200, found)
+        if method == "DELETE":
+            self.objects.delete(collection, object_id)
+            self._changed(noun, "delete", object_id)
+            return Response(204)
+        fields = object_fields(body)
+        changed = self.objects.update(collection, object_id, fields, replace=method == "PUT")
+        self._changed(noun, "edit", object_id)
+        return json_response(200, changed or found)
+
+    def _changed(self, noun: str | None, verb: str, object_id: int) -> None:
+        event_key = f"{noun}.{verb}"
+        if noun is not None and event_key in EVENT_KEYS:
+            self.fire_event(event_key, [str(object_id)], wait=False)
 
     def _create(self, event_key: str, hook_url: str) -> Response | None:
         # Assumption: Keap stores the subscription before the handshake (the secret must belong
@@ -420,12 +524,54 @@ class Sandbox:
             time.sleep(answer.delay)
         return Response(answer.status, b"", answer.headers)
 
-    def _admin(self, method: str, path: str, body: bytes) -> Response:
+    def _admin(self, method: str, path: str, body: bytes, query: dict[str, list[str]]) -> Response:
         try:
-            return self._admin_call(f"{method} {path.rstrip('/')}", body)
+            call = f"{method} {path.rstrip('/')}"
+            if call.startswith(("GET /deliveries", "POST /deliveries/", "POST /trigger")):
+                return self._deliveries_admin(call, body, query)
+            if call in ("GET /clock", "PUT /clock"):
+                if call == "PUT /clock":
+                    data = json_body(body)
+                    scale = data.get("time_scale") if isinstance(data, dict) else None
+                    if not isinstance(scale, (int, float)) or isinstance(scale, bool):
+                        raise BadRequest('body must be {"time_scale": a number in (0, 1]}')
+                    self.set_time_scale(float(scale))
+                return json_response(200, self._clock())
+            return self._admin_call(call, body)
         except (BadRequest, ValueError, KeyError) as error:
             message = error.message if isinstance(error, BadRequest) else str(error)
             return error_response(400, message)
+
+    def _clock(self) -> dict[str, Any]:
+        return {
+            "time_scale": self._deliverer.time_scale,
+            "delivery_timeout": self._deliverer.timeout,
+            "payload_shape": self.payload_shape,
+        }
+
+    def _deliveries_admin(self, call: str, body: bytes, query: dict[str, list[str]]) -> Response:
+        if call == "POST /trigger":
+            event_key, objects, shape, wait = trigger_request(body)
+            chosen: Shape = "field" if shape == "field" else "documented"
+            try:
+                outcome = self.trigger(event_key, objects, wait, chosen if shape else None)
+            except ObjectLimit as error:
+                raise BadRequest(str(error)) from None
+            return json_response(200, outcome)
+        if call == "GET /deliveries":
+            after = _query_int(query, "after", 0)
+            limit = _query_int(query, "limit", 1000)
+            # A follower's long poll, bounded so that a server thread is never held long.
+            poll = min(_query_int(query, "wait_ms", 0), _MAX_POLL_MS) / 1000
+            records = self.deliveries.after(after, limit, poll)
+            return json_response(200, [record.to_json() for record in records])
+        if call.startswith("POST /deliveries/") and call.endswith("/resend"):
+            text = call[len("POST /deliveries/") : -len("/resend")]
+            record = self.deliveries.get(int(text)) if text.isdigit() and len(text) < 18 else None
+            if record is None:
+                return error_response(404, f"No delivery with id {text}")
+            return json_response(200, self._deliverer.resend(record).to_json())
+        return error_response(404, f"No sandbox admin call {call}")
 
     def _admin_call(self, call: str, body: bytes) -> Response:
         if call == "GET /health":
@@ -482,6 +628,16 @@ class Sandbox:
         return self.fire_event(event_key, object_keys, wait)
 
 
+_MAX_POLL_MS = 5000
+
+
+def _query_int(query: dict[str, list[str]], name: str, default: int) -> int:
+    text = query.get(name, [str(default)])[0]
+    if not text.isdigit() or len(text) > 12:
+        raise BadRequest(f"{name} must be a whole number")
+    return int(text)
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
@@ -494,6 +650,7 @@ def serve(
     time_scale: float = DEFAULT_TIME_SCALE,
     allow_outbound: bool = False,
     daily_quota: int | None = DEFAULT_DAILY_QUOTA,
+    payload_shape: Shape = "documented",
     announce: Callable[[Sandbox], None] | None = None,
 ) -> None:
     """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command); `announce` is
@@ -509,6 +666,7 @@ def serve(
         time_scale=time_scale,
         allow_outbound=allow_outbound,
         daily_quota=daily_quota,
+        payload_shape=payload_shape,
     )
     stopping = threading.Event()
 

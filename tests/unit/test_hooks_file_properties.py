@@ -6,13 +6,14 @@ import json
 from importlib.resources import files
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from hookctl.config import read_text
-from hookctl.config.schema import validator
+from hookctl.config.schema import fast_valid, validator
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Subscription
 from hookctl.errors import ConfigError
 
@@ -249,3 +250,27 @@ def test_random_yaml_structures_never_raise_anything_but_config_error(
 )
 def test_the_loaders_compiled_schema_agrees_with_the_schema_as_written(data: Any) -> None:
     assert validator().is_valid(data) == AS_WRITTEN.is_valid(data)
+
+
+AGREEMENT = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@AGREEMENT
+@given(
+    st.fixed_dictionaries(
+        {"version": scalars, "hooks": st.lists(st.dictionaries(keys, structures, max_size=4))},
+        optional={"account": structures, "ownership": structures, "safety": structures},
+    )
+    | structures
+    | valid_documents().map(lambda made: made[0])
+)
+def test_the_generated_validator_for_fleets_agrees_with_jsonschema(data: Any) -> None:
+    assert fast_valid(data) == validator().is_valid(data)
+
+
+def test_a_file_the_generated_validator_refuses_is_worded_by_jsonschema() -> None:
+    bad = "version: 1\nhooks:\n  - name: a\n    url: https://h.example/a\n    events: 3\n"
+    assert not fast_valid(yaml.safe_load(bad))
+    with pytest.raises(ConfigError) as refused:
+        read_text(bad)
+    assert "hooks.yaml:5:13: hooks[0].events: expected a list, got an integer" in str(refused.value)

@@ -22,7 +22,7 @@ from hookctl.formats import documents
 from hookctl.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ("hooks", "plan", "drift", "accounts", "report")
+NAMES = ("hooks", "plan", "drift", "accounts", "report", "fixture")
 
 
 def load(name: str) -> dict[str, Any]:

@@ -278,7 +278,9 @@ def test_a_method_keap_does_not_offer_answers_405(api: Api) -> None:
     assert response.headers["Allow"] == "GET, PUT, DELETE"
 
 
-@pytest.mark.parametrize("path", ["/contacts", "/hooks/1/verify/x", "/hooks/1/other", ""])
+@pytest.mark.parametrize(
+    "path", ["/campaigns", "/contacts/1/x/y", "/hooks/1/verify/x", "/hooks/1/other", ""]
+)
 def test_a_path_keap_does_not_have_answers_404(api: Api, sandbox: Sandbox, path: str) -> None:
     response = api.call("GET", path)
     assert response.status_code == 404

@@ -1,0 +1,38 @@
+"""The transport works out the environment's proxies once per url and set of proxy variables
+(a fleet's environment holds a credentials variable per account, and requests read all of
+it three times per client), and still follows every change of those variables."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from hookctl.keap.transport import Transport, environ_proxies
+
+URL = "https://api.example.com/crm/rest/v1"
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"HTTPS_PROXY": "http://proxy.example:3128"},
+        {"https_proxy": "http://lower.example:3128", "NO_PROXY": "other.example"},
+        {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "api.example.com"},
+        {"ALL_PROXY": "socks5://socks.example:1080"},
+    ],
+)
+def test_the_proxies_are_those_requests_would_use_and_follow_each_change(
+    variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert environ_proxies(URL) == requests.utils.get_environ_proxies(URL)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert environ_proxies(URL) == requests.utils.get_environ_proxies(URL)
+    assert Transport(URL, None)._session.proxies == requests.utils.get_environ_proxies(URL)
+    for index in range(50):
+        monkeypatch.setenv(f"KEAP_KEY_{index:04d}", "unrelated")
+    assert environ_proxies(URL) == requests.utils.get_environ_proxies(URL)
