@@ -121,7 +121,9 @@ def _secret(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> str | Non
 
 class HandshakeMiddleware:
     """WSGI middleware: answers Keap's handshake (a POST carrying X-Hook-Secret) with 200, the
-    secret echoed and an empty body, and hands every other request to `app`.
+    secret echoed and an empty body, a POST whose X-Hook-Secret cannot be echoed (over 1,024
+    characters, a space or a non-ASCII character in it) with 400, and hands every other
+    request to `app`.
 
     `paths`, when given, limits it to requests whose path is one of them (the hook urls this
     app receives on); by default every path answers."""
@@ -138,6 +140,15 @@ class HandshakeMiddleware:
             if answer:
                 start_response("200 OK", [*answer.items(), ("Content-Length", "0")])
                 return [b""]
+            if "HTTP_X_HOOK_SECRET" in environ:
+                # A secret that cannot be echoed (too long, a space, non-ASCII) is no
+                # handshake Keap sends, and no event either: the app never sees it.
+                body = b"invalid X-Hook-Secret\n"
+                start_response(
+                    "400 Bad Request",
+                    [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+                )
+                return [body]
         return self.app(environ, start_response)
 
 

@@ -53,9 +53,10 @@ def _use_the_checkout() -> bool:
 
 FROM_CHECKOUT = _use_the_checkout()
 
-from helpers.cli import CLOSED_PORT, TWO, Terminal, Tty, write_config  # noqa: E402
+from helpers.cli import CLOSED_PORT, TWO, Cli, Terminal, Tty, write_config  # noqa: E402
 from helpers.witness import Witness  # noqa: E402
 
+from hookctl.domain import secrets  # noqa: E402
 from hookctl.keap.client import RetryPolicy  # noqa: E402
 from hookctl.sandbox import Sandbox  # noqa: E402
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
@@ -74,11 +75,22 @@ OPENAPI = SHARED_OPENAPI if SHARED_OPENAPI.is_file() else COPIED_OPENAPI
 LANES = ("unit", "e2e", "release")
 
 
+# The fixtures that start a server: a unit test may use none of them (that is what keeps the
+# unit lane fast and free of sockets); a test that needs one belongs in tests/e2e/.
+SERVERS = frozenset({"sandbox", "env", "config", "api", "receiver", "unreachable_api"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         lane = Path(item.path).resolve().relative_to(ROOT / "tests").parts[0]
         if lane in LANES:
             item.add_marker(getattr(pytest.mark, lane))
+        servers = SERVERS & set(getattr(item, "fixturenames", ()))
+        if lane == "unit" and servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a server ({', '.join(sorted(servers))}): "
+                "move it to tests/e2e/"
+            )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,6 +112,13 @@ def _no_real_hosts() -> Iterator[None]:
         # servers' errors are not what any test checks, so they go to the debug log instead.
         patch.setattr(socketserver.BaseServer, "handle_error", _quiet_server_error)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _values_hidden_per_test() -> None:
+    """Each test starts a run of its own: the values an earlier test interpolated are no longer
+    hidden from this one's output (as each hookctl command starts afresh)."""
+    secrets.start_run(os.environ)
 
 
 def _quiet_server_error(self: socketserver.BaseServer, request: Any, address: Any) -> None:
@@ -258,7 +277,8 @@ def config(env: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client's retry rules are tested in test_keap; one quick retry keeps the rest fast."""
+    """The client's retry rules are tested in test_client_operations_errors_and_faults; one
+    quick retry keeps the rest fast."""
     # Imported here, so that a change to the client fails the tests that use it, not them all.
     from functools import partial
 
@@ -276,6 +296,14 @@ def unreachable_api(env: Sandbox, fast_retries: None, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The one way the tests run hookctl in-process: `cli.run("plan", "-f", path, status=2)`
+    returns a Result (out, err, status). Run it after `env`/`config` so that it talks to the
+    test's sandbox; `tty` makes its stdout or stdin a terminal."""
+    return Cli(capsys, monkeypatch)
+
+
+@pytest.fixture
 def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
     """tty("sys.stdout") puts a fresh Terminal in place of sys.stdout and returns it;
     tty("sys.stdin", "yes\\n") one that answers "yes"."""
@@ -289,11 +317,9 @@ def tty(monkeypatch: pytest.MonkeyPatch) -> Tty:
 
 
 @pytest.fixture
-def witness(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Witness]:
+def witness(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Witness]:
     # main() replaces the root logger's handlers, so the records are kept below it.
-    seen = Witness(capsys, monkeypatch)
+    seen = Witness(cli)
     loggers = [logging.getLogger(name) for name in ("hookctl", "urllib3")]
     for logger in loggers:
         logger.addHandler(seen.records)

@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     handshake = "show how the url of each create, update and verify answers Keap's handshake"
     plan.add_argument("--probe", action="store_true", help=handshake)
+    plan.add_argument("--allow-private", action="store_true", help=_ALLOW_PRIVATE)
     _safety_flags(plan)
     _target_flag(plan)
     _shard_flag(plan)
@@ -521,6 +522,13 @@ def _auth_command(commands: Any) -> None:
     auth.set_defaults(handler="auth")
 
 
+# A hooks file may come from a pull request: its urls may aim at the runner's network.
+_ALLOW_PRIVATE = (
+    "probe private, link-local (cloud metadata), unspecified and mapped addresses too "
+    "(refused by default; loopback is always allowed)"
+)
+
+
 def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
     # The defaults are hookctl.engine.probe's, applied by cmd_probe: importing it here would slow
     # every command's start (http.client and ssl).
@@ -532,6 +540,7 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
     seconds, at_once = "seconds per url (default 10)", "urls at once (default 20)"
     probe.add_argument("--timeout", type=_positive_float, metavar="S", help=seconds)
     probe.add_argument("--concurrency", type=_positive_int, metavar="N", help=at_once)
+    probe.add_argument("--allow-private", action="store_true", help=_ALLOW_PRIVATE)
     probe.set_defaults(handler="probe", api_url=None)
 
 

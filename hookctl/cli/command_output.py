@@ -6,7 +6,6 @@ control characters escaped)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hookctl.cli.output import print_json
 from hookctl.domain.results import OUTCOMES
+from hookctl.domain.secrets import fingerprint
 from hookctl.domain.urls import public_url
 from hookctl.errors import HookctlError
 from hookctl.formats import documents, reports
@@ -24,7 +24,6 @@ from hookctl.formats.text import (
     PROBE_MARKS,
     counted,
     markdown_text,
-    mask_text,
     shown,
     summary_line,
 )
@@ -182,15 +181,16 @@ def probe_report(
         print("No urls to probe.")
     elif fmt == "markdown":
         print(f"### hookctl probe\n\n**{markdown_text(summary, limit=None)}**\n")
-        print("| | result | time | name | hook url | detail |\n|---|---|---|---|---|---|")
+        # Markdown is the pull request's comment: ok or not and the outcome's name only, no
+        # timings or redirect targets, which would tell a pull request what the runner's
+        # network holds.
+        print("| | result | name | hook url |\n|---|---|---|---|")
         for (url, probe), name in zip(found, names, strict=True):
             cells = (
                 PROBE_MARKS.get(probe.outcome, "❌"),
                 probe.outcome,
-                f"{probe.milliseconds} ms",
                 markdown_text(name),
                 markdown_text(shown(url.url)),
-                markdown_text(mask_text(probe.detail)),
             )
             print("| " + " | ".join(cells) + " |")
         print(f"\n{_PROBE_NOTE}")
@@ -290,6 +290,16 @@ def sandbox_banner(sandbox: Sandbox, api_key: str | None, token: str | None) -> 
     credentials = [f"X-Keap-API-Key {_secret_hint(api_key)}"] if api_key else []
     if token:
         credentials.append(f"access token {_secret_hint(token)}")
+    print(f"hookctl sandbox: listening {sandbox.bound_to}", flush=True)
+    if not sandbox.loopback_only:
+        # Its key is a test key and it answers anyone: off loopback, the network can use it.
+        print(
+            "hookctl sandbox: WARNING: not on loopback: anyone who can reach this address can "
+            "use the sandbox (and make it post handshakes); use --host 127.0.0.1 unless that "
+            "is what you want",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"hookctl sandbox: API       {sandbox.api_url}", flush=True)
     print(f"hookctl sandbox: receiver  {sandbox.receiver_url}", flush=True)
     print(f"hookctl sandbox: token url {sandbox.url}/token", flush=True)
@@ -298,9 +308,9 @@ def sandbox_banner(sandbox: Sandbox, api_key: str | None, token: str | None) -> 
 
 
 def _secret_hint(secret: str) -> str:
-    """A secret as the sandbox's start shows it: its length and a digest, never a character."""
-    digest = hashlib.sha256(secret.encode()).hexdigest()[:6]
-    return f"***({digest}, {len(secret)} characters)"
+    """A secret as the sandbox's start shows it: its length and a keyed fingerprint, never a
+    character of it nor a plain hash a guess could be checked against."""
+    return f"***({fingerprint(secret)}, {len(secret)} characters)"
 
 
 def deliveries(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hookctl.cli.arguments import EXIT_USAGE, build_parser, version
+from hookctl.domain import secrets
 from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     _configure_logging(args.verbose)
+    secrets.start_run(os.environ)
     from hookctl.cli import output
 
     output.configure(args.color, args.verbose > 0)
@@ -222,7 +224,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.cli import output
     from hookctl.engine import runner
 
-    options = _options(args, "account_parallelism", "force", "allow_empty", "probe")
+    options = _options(
+        args, "account_parallelism", "force", "allow_empty", "probe", "allow_private"
+    )
     _check_output(args)
     chosen = _choose(args, options)
     run = output.Run("plan", args.format, chosen.accounts, chosen.several)
@@ -275,6 +279,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
+        allow_private=args.allow_private,
     )
     command_output.probe_report(declared, found, args.format, chosen.several)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
@@ -602,7 +607,7 @@ def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
     from hookctl.engine.selection import Selection, choose
-    from hookctl.system.files import write_atomically
+    from hookctl.system.files import rewrite_in_place
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
@@ -628,7 +633,7 @@ def _import_update(args: argparse.Namespace) -> int:
     with runner.client(_options(args), selected.account) as keap:
         updated = update(keap, path, original)
     if updated.changed and not args.dry_run:
-        write_atomically(path, updated.text, what="the hooks file")
+        rewrite_in_place(path, updated.text, original, what="the hooks file")
     command_output.updated(updated, args.dry_run)
     return EXIT_OK
 

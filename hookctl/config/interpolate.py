@@ -2,6 +2,11 @@
 
 Runs before the schema, so that the schema's verdict is about the values that will be used.
 
+A hooks file may come from a pull request and is read next to the account's credentials, so
+only variables named ``HOOK_*`` or ``HOOKS_*`` interpolate; a credential variable (``KEAP_*``,
+or one any account's ``credentials`` names) is refused even with that prefix. Every value taken
+from the environment is hidden from all output (hookctl.domain.secrets).
+
 Placeholders are first-class: with a `Placeholders` whose `lenient` says so for a path, an
 unset variable there stands in as a harmless value (`validate --offline`, `hookctl hooks`:
 they never send a hook url), and is named in `unset` for the commands that will need it.
@@ -16,9 +21,12 @@ from typing import Any
 
 from hookctl.config.issues import Issues, JSONPath, short
 from hookctl.config.source import Doc
+from hookctl.domain.secrets import INTERPOLATED_PREFIXES, hide
 
 _VARIABLE = re.compile(r"\$(?:(\$)|\{([^}]*)\}|(\{))")
 _VARIABLE_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
+# Variables that hold credentials whatever the file says (the default credential variables).
+_CREDENTIAL_PREFIX = "KEAP_"
 
 
 def strict(path: JSONPath) -> bool:
@@ -54,6 +62,9 @@ def interpolate_all(
 ) -> None:
     """Replace the variable references in every string value of `doc`, in place."""
     found = Placeholders() if found is None else found
+    credentials = _credential_names(doc.data)
+    hidden: list[str] = []
+    scope = _Scope(env, credentials, hidden)
     pending: list[tuple[JSONPath, Any]] = [((), doc.data)]
     while pending:
         path, node = pending.pop()
@@ -67,14 +78,63 @@ def interpolate_all(
         for key, value in items:
             if isinstance(value, str):
                 if "$" in value:
-                    node[key] = _expand(value, env, (*path, key), doc, issues, found)
+                    node[key] = _expand(value, scope, (*path, key), doc, issues, found)
             elif isinstance(value, (dict, list)):
                 pending.append(((*path, key), value))
+    hide(hidden)
+
+
+def refusal(name: str, credentials: frozenset[str] = frozenset()) -> str | None:
+    """Why a hooks file may not use the variable `name`, or None when it may."""
+    if name.startswith(_CREDENTIAL_PREFIX) or name in credentials:
+        return f"${{{name}}} holds a credential and cannot be used in hooks.yaml"
+    if not name.startswith(INTERPOLATED_PREFIXES):
+        return (
+            f"${{{name}}} is not allowed: hooks.yaml may only use variables named "
+            "HOOK_* or HOOKS_* (so that a pull request cannot read other variables)"
+        )
+    return None
+
+
+class _Scope:
+    """The environment as one file may see it, and the values it was given."""
+
+    def __init__(self, env: Mapping[str, str], credentials: frozenset[str], used: list[str]):
+        self.env = env
+        self.credentials = credentials
+        self.used = used
+
+    def get(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value:
+            self.used.append(value)
+        return value
+
+
+def _credential_names(data: Any) -> frozenset[str]:
+    """Every variable the file's accounts name as a credential (read before interpolation: a
+    name is never itself interpolated into a credential setting)."""
+    if not isinstance(data, dict):
+        return frozenset()
+    sections: list[Any] = [data.get("account")]
+    accounts = data.get("accounts")
+    if isinstance(accounts, dict):
+        sections.extend(accounts.values())
+    names: set[str] = set()
+    for section in sections:
+        credentials = section.get("credentials") if isinstance(section, dict) else None
+        if not isinstance(credentials, dict):
+            continue
+        oauth = credentials.get("oauth")
+        for value in (*credentials.values(), *(oauth.values() if isinstance(oauth, dict) else ())):
+            if isinstance(value, str):
+                names.add(value)
+    return frozenset(names)
 
 
 def _expand(
     text: str,
-    env: Mapping[str, str],
+    scope: _Scope,
     path: JSONPath,
     doc: Doc,
     issues: Issues,
@@ -99,12 +159,16 @@ def _expand(
             )
             return match.group(0)
         name, default = variable.groups()
+        refused = refusal(name, scope.credentials)
+        if refused is not None:
+            issues.add(path, doc.mark(path), refused)
+            return match.group(0)
         used.append(name)
         if default is not None:
             # As in the shell: the default also stands in for a variable set to "".
-            value = env.get(name) or default
-        elif name in env:
-            value = env[name]
+            value = scope.get(name) or default
+        elif name in scope.env:
+            value = scope.get(name) or ""
         elif found.lenient(path):
             found.unset.setdefault(name, path)
             if match.start() == 0 and path[-1] == "url":

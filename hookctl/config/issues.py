@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
+from hookctl.domain.secrets import scrub
 from hookctl.errors import ConfigError, ConfigIssue
 
 # Warnings go to the package's logger: users filter on "hookctl.config", whichever stage warns.
@@ -55,13 +56,17 @@ class Issues:
             self.truncated = True
             return
         line, column = mark if mark else (None, None)
-        issue = ConfigIssue(self.source, line, column, format_path(path), message)
+        # A message may quote a value interpolated from the environment (an event that is not
+        # Keap's, a host): it is hidden like any other.
+        issue = ConfigIssue(self.source, line, column, format_path(path), scrub(message))
         if issue not in self.items:
             self.items.append(issue)
 
     def warn(self, path: JSONPath, mark: Mark | None, message: str) -> None:
         line, column = mark if mark else (None, None)
-        self.warnings.append(ConfigIssue(self.source, line, column, format_path(path), message))
+        self.warnings.append(
+            ConfigIssue(self.source, line, column, format_path(path), scrub(message))
+        )
 
     def seal(self) -> None:
         """End a stage: later stages stay silent about the paths it flagged."""

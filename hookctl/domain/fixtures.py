@@ -11,9 +11,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# Per event noun (the event key without its verb). Field names are those of Keap's v1 schemas
-# (FullContact, Company, Order, Transaction, Opportunity, Task, Note, Appointment, Product,
-# Subscription, Tag, RestUser); values are made up and use example.com addresses only.
+# Per event noun (the event key without its verb). Field names are those of the schemas Keap's
+# v1 document (api-evangelist/keap @ d3ed7ed9) gives its answers: FullContact, Company, Order and
+# EcommerceReportingOrder (orders, invoices), EcommerceReportingTransaction (invoice payments),
+# Opportunity, Task, Note, Appointment, RestProductV1, Subscription, Tag, RestUser; lead sources
+# have no v1 schema. tests/e2e/sandbox/test_sandbox_objects_as_keap.py validates each. Values are
+# made up and use example.com addresses only.
 FIXTURES: dict[str, dict[str, Any]] = {
     "contact": {
         "given_name": "Ada",

@@ -10,7 +10,7 @@ Matching is done with dict and set indexes in one pass over each side; nothing i
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -233,7 +233,22 @@ class Plan:
                 f"refusing to delete {deletes} of {self.managed_count} managed subscriptions: "
                 "the desired state declares no hooks at all; use --allow-empty if that is intended"
             )
-        if force or self.managed_count < self.safety.min_existing:
+        if force:
+            return
+        # Deleting an extra copy of a declared pair loses nothing, but racing applies leave a
+        # copy or two of a pair, never dozens: past min_existing copies of one pair, the list
+        # is the answer's doing, not ours, and the plan is refused.
+        copies = Counter(
+            (c.event_key, c.hook_url) for c in self.changes if isinstance(c, Delete) and c.duplicate
+        )
+        most = max(copies.values(), default=0)
+        if most > self.safety.min_existing:
+            raise UnsafePlanError(
+                f"refusing a plan that would delete {most} extra copies of one declared "
+                f"subscription (limit {self.safety.min_existing} a subscription); "
+                "check them, then use --force to apply it anyway"
+            )
+        if self.managed_count < self.safety.min_existing:
             return
         # Extra copies of a declared pair are exempt: deleting one loses nothing. Updates and
         # deletes are also counted together, so that 3 of each out of 12 cannot pass two 30%

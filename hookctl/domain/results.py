@@ -50,7 +50,15 @@ class ApplyReport:
 
 
 ProbeOutcome = Literal[
-    "ok", "delayed", "no echo", "wrong status", "redirect", "timeout", "unreachable", "TLS error"
+    "ok",
+    "delayed",
+    "no echo",
+    "wrong status",
+    "redirect",
+    "timeout",
+    "unreachable",
+    "TLS error",
+    "refused",
 ]
 OUTCOMES: tuple[ProbeOutcome, ...] = (
     "ok",
@@ -61,6 +69,7 @@ OUTCOMES: tuple[ProbeOutcome, ...] = (
     "timeout",
     "unreachable",
     "TLS error",
+    "refused",
 )
 # The changes of a plan after which Keap runs the handshake with the change's url.
 PROBED_ACTIONS = frozenset({"create", "update", "verify"})

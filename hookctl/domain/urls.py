@@ -4,13 +4,15 @@ hosts are loopback, what part of a url is safe to show, and what a url prefix ow
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from hookctl.domain.secrets import fingerprint, scrub
+
 __all__ = [
+    "address_refusal",
     "host",
     "is_loopback",
     "is_masked",
@@ -66,6 +68,31 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
+def address_refusal(address: str) -> str | None:
+    """Why hookctl will not connect to the IP `address` on a hooks file's say (probe), or
+    None when it may: private, link-local (the cloud metadata service), unspecified,
+    IPv4-mapped, multicast, reserved and other non-public addresses are refused. Loopback is
+    allowed: the sandbox and local receivers live there."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped or ip.sixtofour or ip.teredo):
+        # ::ffff:169.254.169.254 and the like reach an IPv4 address by another spelling.
+        return "an IPv4 address in IPv6 form"
+    if ip.is_loopback:
+        return None
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_multicast or ip.is_reserved or not ip.is_global:
+        return "not a public address"
+    return None
+
+
 def public_url(url: str) -> str:
     """The url without userinfo, query or fragment: safe to show anywhere."""
     try:
@@ -119,9 +146,11 @@ def mask_url(url: str) -> str:
     that a token changed without seeing the token. Receivers commonly authenticate Keap by a
     secret in the query (`?token=...`), so hook urls are treated as credentials-bearing.
 
-    The fingerprint is 24 bits of sha256: enough to tell two values apart in a review, too
-    little to confirm a guess of a long random token; a short, guessable token is no secret
-    to begin with."""
+    The fingerprint is 24 bits of an HMAC keyed with a secret the reader of a plan does not
+    have (hookctl.domain.secrets), so that it confirms no guess, however short the token.
+    Every value hooks.yaml interpolated from the environment is hidden too, wherever it is in
+    the url (path, host), since a receiver may take its token in the path."""
+    url = scrub(url)
     if "?" not in url and "#" not in url and "@" not in url:
         return url
     try:
@@ -160,8 +189,7 @@ def _hidden(value: str) -> str:
         # Already masked (a url read back from a saved plan, or shown twice): masking again
         # would show the fingerprint of a fingerprint.
         return value
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"***({digest[:6]})"
+    return f"***({fingerprint(value)})"
 
 
 def secret_parts(url: str) -> dict[str, str]:

@@ -83,14 +83,14 @@ def render(checks: Sequence[Check], now: float, last_success: Mapping[str, float
     the accounts, kept for those whose check failed."""
     lines: dict[str, list[str]] = {name: [] for name in _HELP}
     for check in checks:
-        account = f'account="{_escape(check.account)}"'
+        account = f'account="{_escape(_label(check.account))}"'
         if check.changes is not None:
             for action, count in check.changes.items():
                 lines["changes"].append(f'{{{account},action="{action}"}} {count}')
         if check.unmanaged is not None:
             lines["unmanaged"].append(f"{{{account}}} {check.unmanaged}")
         lines["exit_status"].append(f"{{{account}}} {check.status}")
-        succeeded = now if check.status != FAILED else last_success.get(check.account)
+        succeeded = now if check.status != FAILED else last_success.get(_label(check.account))
         if succeeded is not None:
             lines["last_success_timestamp_seconds"].append(f"{{{account}}} {succeeded:.3f}")
     lines["run_timestamp_seconds"].append(f" {now:.3f}")
@@ -104,15 +104,18 @@ def render(checks: Sequence[Check], now: float, last_success: Mapping[str, float
 
 
 def read_last_success(path: str) -> dict[str, float]:
-    """The last-success times in the file a previous run wrote; nothing if there is none or it
-    cannot be read (the new file is written all the same)."""
+    """The last-success times in the file a previous run wrote, by account label as written
+    (see _label); nothing if there is none or it cannot be read (the new file is written all
+    the same)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as previous:
             text = previous.read(PREVIOUS_MAX_BYTES)
     except OSError:
         return {}
     found = {}
-    for line in text.splitlines():
+    # Lines end at "\n" only, as in the text format: splitlines() would also cut at a CR, a
+    # form feed or U+2028 inside a label and lose that account's entry.
+    for line in text.split("\n"):
         match = _SAMPLE.match(line)
         if match:
             try:
@@ -152,6 +155,16 @@ def write_drift(path: str, outcomes: Sequence[Outcome[Planned]], now: float | No
     except OSError as exc:
         raise HookctlError(f"--metrics-file {path}: cannot write it: {exc.strerror}") from None
     logger.info("metrics written to %s", path)
+
+
+def _label(value: str) -> str:
+    """An account label as the metrics file shows it: the text format escapes only a
+    backslash, a quote and a line feed, so every other control character (a CR from a client
+    file's name) becomes U+FFFD instead of breaking the line for some parsers."""
+    return _CONTROL.sub("\ufffd", value)
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _escape(value: str) -> str:

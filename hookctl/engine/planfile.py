@@ -19,8 +19,10 @@ file does choose, when the command line does not, is which hooks file (`source`,
 and which of its accounts (unless `--account`) the plan is made again from.
 
 Plan files hold no secrets: credentials are environment variable names and never reach the
-planner, the desired state is stored only as a hash, and `write` refuses an API url carrying
-credentials.
+planner, the desired state and the live subscriptions are stored only as HMACs keyed with the
+run's fingerprint key (hookctl.domain.secrets: HOOKCTL_FINGERPRINT_KEY, else derived from the
+account's credentials), so that a plan artifact cannot confirm a guess of a token, and `write`
+refuses an API url carrying credentials.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -35,8 +38,9 @@ from functools import cached_property
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
-from hookctl.domain.models import DesiredState, Hook, key_order
+from hookctl.domain.models import Account, DesiredState, Hook, key_order
 from hookctl.domain.planner import Plan
+from hookctl.domain.secrets import FINGERPRINT_KEY_ENV, derive_key, keyed_digest
 from hookctl.errors import PlanError, StalePlanError
 from hookctl.formats.documents import (
     SAVED_PLAN_VERSION,
@@ -55,6 +59,9 @@ from hookctl.formats.text import cell
 from hookctl.system.files import write_atomically
 from hookctl.version import __version__
 
+_MASK = re.compile(rb"\*\*\*\([0-9a-f]{6}\)")
+# What a digest of secret-derived data starts with: an HMAC-SHA256, never a plain sha256.
+DIGEST_PREFIX = "hmac-sha256:"
 # A plan over 20,000 subscriptions is about 10 MB; anything far larger is not ours.
 MAX_BYTES = 200 * 1024 * 1024
 
@@ -70,11 +77,34 @@ class SavedPlan(SavedPlanBody):
     label: str = ""
 
 
+def digest_key(account: Account | None, env: Mapping[str, str] | None = None) -> bytes | None:
+    """The key of an account's saved-plan digests: HOOKCTL_FINGERPRINT_KEY, else derived from
+    the account's own credential (the variables its `credentials` name, else KEAP_API_KEY,
+    KEAP_ACCESS_TOKEN or the OAuth app's client secret), so that plan and apply agree wherever
+    they run; None (the run's key) when the environment holds none of them."""
+    env = os.environ if env is None else env
+    if account is None:
+        return None
+    explicit = env.get(FINGERPRINT_KEY_ENV)
+    if explicit:
+        return derive_key(b"explicit\0" + explicit.encode("utf-8", "surrogatepass"))
+    names = [account.api_key_env, account.access_token_env]
+    if account.oauth is not None:
+        names.append(account.oauth.client_secret_env)
+    if not any(names):
+        names = ["KEAP_API_KEY", "KEAP_ACCESS_TOKEN", "KEAP_CLIENT_SECRET"]
+    found = [f"{name}={env[name]}" for name in names if name and env.get(name)]
+    if not found:
+        return None
+    return derive_key("\0".join(found).encode("utf-8", "surrogatepass"))
+
+
 def desired_digest(desired: DesiredState) -> str:
-    """sha256 over the canonical JSON of what a hooks file asks of one account after ${VAR}
+    """A keyed hash over the canonical JSON of what a hooks file asks of one account after ${VAR}
     interpolation: its subscriptions, ownership, safety and account settings, and the digest
     of the file's bytes. A variable changed between plan and apply (a token in a url) makes a
-    saved plan stale; only this hash is stored, never the values."""
+    saved plan stale; only this HMAC is stored, never the values, and never a plain hash that
+    a guess of a value could be checked against."""
     ownership = desired.ownership
     state = {
         "file": desired.digest,
@@ -99,13 +129,14 @@ def desired_digest(desired: DesiredState) -> str:
             desired.account.access_token_env,
         ],
     }
-    return "sha256:" + hashlib.sha256(_canonical(state)).hexdigest()
+    return DIGEST_PREFIX + keyed_digest(_canonical(state), digest_key(desired.account))
 
 
-def fingerprint(live: Iterable[Hook]) -> str:
-    """sha256 over the live subscriptions (key, eventKey, hookUrl, status), order-independent."""
+def fingerprint(live: Iterable[Hook], account: Account | None = None) -> str:
+    """A keyed hash over the live subscriptions (key, eventKey, hookUrl, status),
+    order-independent: hook urls carry tokens. Keyed for `account` (see digest_key)."""
     rows = sorted((hook.key, hook.event_key, hook.hook_url, hook.status) for hook in live)
-    return "sha256:" + hashlib.sha256(_canonical(rows)).hexdigest()
+    return DIGEST_PREFIX + keyed_digest(_canonical(rows), digest_key(account))
 
 
 @dataclass(frozen=True)
@@ -137,6 +168,8 @@ class ToSave:
     source: str
     api_url: str
     account: str
+    # The account whose key the digests were made with (see digest_key).
+    credentials: Account | None = None
 
 
 def write(
@@ -148,14 +181,18 @@ def write(
     source: str,
     api_url: str,
     account: str = "default",
+    credentials: Account | None = None,
 ) -> None:
-    """Write `plan` to `path` (mode 0600, atomically: a reader sees the old file or the new).
+    """Write `plan` to `path` (mode 0600, atomically: a reader sees the old file or the new);
+    `credentials` is the account whose key the digests were made with (see digest_key).
 
     `live_fingerprint` must be `fingerprint(live)` of the list the plan was made from; a
     mismatch is a caller bug and raises ValueError rather than saving a plan that apply
     would then refuse.
     """
-    one = ToSave(account, plan, config_digest, live_fingerprint, source, api_url, account)
+    one = ToSave(
+        account, plan, config_digest, live_fingerprint, source, api_url, account, credentials
+    )
     document = _body(os.fspath(path), one)
     document["checksum"] = _checksum(document)
     _write(path, document)
@@ -178,7 +215,7 @@ def _body(name: str, each: ToSave) -> dict[str, Any]:
             f"{name}: not written: the API url holds credentials or a query string; "
             "pass credentials through KEAP_API_KEY or KEAP_ACCESS_TOKEN instead"
         )
-    if each.live_fingerprint != fingerprint(each.plan.live_hooks()):
+    if each.live_fingerprint != fingerprint(each.plan.live_hooks(), each.credentials):
         raise ValueError("live_fingerprint is not the fingerprint of the hooks this plan saw")
     return saved_plan_document(
         each.plan,
@@ -262,6 +299,7 @@ def ensure_fresh(
     live: Sequence[Hook],
     *,
     api_url: str | None = None,
+    credentials: Account | None = None,
 ) -> None:
     """Refuse, in one line, unless `current` is the saved plan: `current` is the plan apply has
     just made from the desired state whose `desired_digest` is `config_digest` and the
@@ -283,7 +321,7 @@ def ensure_fresh(
         problems.append(f"it was made with --target {cell(shown)}, not {now}")
     if config_digest != saved.config_digest:
         problems.append(f"{cell(saved.source)} or its environment changed since it was made")
-    if fingerprint(live) != saved.live_fingerprint:
+    if fingerprint(live, credentials) != saved.live_fingerprint:
         problems.append(
             "the live subscriptions changed since it was made ("
             + _describe_changes(saved.seen, [hook_to_dict(hook) for hook in live])
@@ -311,8 +349,10 @@ def _difference(
 ) -> str | None:
     """The first way the changes a plan file lists differ from the current plan's, for a
     person; None when they are the same changes in the same order."""
-    saved_keys = [_canonical(change) for change in saved]
-    current_keys = [_canonical(change) for change in current]
+    # A masked value's fingerprint is keyed for the run that showed it, and may differ
+    # between plan and apply; the urls behind it are compared by the digests already.
+    saved_keys = [_MASK.sub(b"***", _canonical(change)) for change in saved]
+    current_keys = [_MASK.sub(b"***", _canonical(change)) for change in current]
     if saved_keys == current_keys:
         return None
     unmatched = Counter(current_keys)

@@ -15,10 +15,17 @@ in one of OUTCOMES:
     unreachable   no HTTP answer at all: a name that does not resolve, a refused or reset
                   connection, a connection closed without an answer, or not HTTP
     TLS error     the TLS handshake failed (certificate not trusted, expired, wrong name, ...)
+    refused       not attempted: the host is (or resolves to) a private, link-local,
+                  unspecified, mapped or otherwise non-public address (domain.urls.
+                  address_refusal), and --allow-private was not given
 
 Only `ok` passes: Keap leaves every other one Unverified (a delayed one until the secret is
 sent back). The secret is sent to the url and nowhere else: http.client reads no proxy
 settings, redirects are not followed, and the secret is never logged, returned or shown.
+
+A hooks file may come from a pull request, so a probe is a request it aims: the host is
+resolved once, every address checked, and the connection made to the address checked (a second
+lookup could answer otherwise). Loopback is allowed, for the sandbox and local receivers.
 
 Nothing here talks to Keap, and nothing prints: the CLI shows the Probes through
 hookctl.cli.output, with every url masked.
@@ -43,7 +50,7 @@ from urllib.parse import urlsplit
 
 from hookctl.domain.planner import entry_matches
 from hookctl.domain.results import OUTCOMES, PROBED_ACTIONS, Declared, Probe, ProbeOutcome
-from hookctl.domain.urls import mask_url
+from hookctl.domain.urls import address_refusal, mask_url
 
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
@@ -102,6 +109,7 @@ def probe_all(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     concurrency: int = DEFAULT_CONCURRENCY,
+    allow_private: bool = False,
 ) -> dict[str, Probe]:
     """The handshake with every url (each once), `concurrency` at a time; by url, in the order
     given. The whole run takes about ceil(n / concurrency) timeouts at worst."""
@@ -109,9 +117,9 @@ def probe_all(
     if not unique:
         return {}
     if len(unique) == 1 or concurrency <= 1:
-        return {url: handshake(url, timeout) for url in unique}
+        return {url: handshake(url, timeout, allow_private) for url in unique}
     with ThreadPoolExecutor(min(concurrency, len(unique)), thread_name_prefix="probe") as pool:
-        futures = {url: pool.submit(handshake, url, timeout) for url in unique}
+        futures = {url: pool.submit(handshake, url, timeout, allow_private) for url in unique}
         try:
             return {url: future.result() for url, future in futures.items()}
         except BaseException:
@@ -121,9 +129,10 @@ def probe_all(
             raise
 
 
-def handshake(url: str, timeout: float = DEFAULT_TIMEOUT) -> Probe:
+def handshake(url: str, timeout: float = DEFAULT_TIMEOUT, allow_private: bool = False) -> Probe:
     """Keap's handshake with one url: a POST with an empty body and a fresh X-Hook-Secret.
-    Never raises for what the receiver does; the whole exchange ends within `timeout`."""
+    Never raises for what the receiver does; the whole exchange ends within `timeout`. The
+    host's addresses are checked first (see the module's docstring) unless `allow_private`."""
     secret = secrets.token_urlsafe(32)
     started = time.monotonic()
 
@@ -137,13 +146,21 @@ def handshake(url: str, timeout: float = DEFAULT_TIMEOUT) -> Probe:
         return probe("unreachable", "not a usable url")
     if parts.scheme not in ("http", "https") or not host:
         return probe("unreachable", "not an absolute http:// or https:// url")
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    except (OSError, UnicodeError) as exc:
+        return probe("unreachable", _unreachable_reason(exc))
+    if not allow_private:
+        for address in addresses:
+            refusal = address_refusal(str(address))
+            if refusal is not None:
+                return probe("refused", f"not probed: the host is {refusal} (--allow-private)")
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            host, port or 443, timeout=timeout, context=_tls_context()
-        )
+        connection = _PinnedTLS(host, port, str(addresses[0]), timeout, _tls_context())
     else:
-        connection = http.client.HTTPConnection(host, port or 80, timeout=timeout)
+        connection = _Pinned(host, port, str(addresses[0]), timeout)
     # The socket timeout bounds each connect and read; this bounds the whole exchange, so a
     # receiver that drips its answer a byte at a time cannot hold a probe for long. (A name
     # lookup is bounded by the system resolver's own timeout: nothing can interrupt it.)
@@ -189,6 +206,32 @@ def _judge(status: int, echoed: str | None, secret: str, location: str) -> tuple
         where = f" to {mask_url(location[:LOCATION_MAX])}" if location else ""
         return "redirect", f"answered {status}{where}: Keap does not follow redirects"
     return "wrong status", f"answered {status}: Keap needs 200 with the secret echoed"
+
+
+class _Pinned(http.client.HTTPConnection):
+    """A connection to the address that was checked, whatever the name resolves to now."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    """_Pinned over TLS: the certificate is still checked against the host's name."""
+
+    def __init__(
+        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self.address = address
+        self.tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
 
 
 @lru_cache(maxsize=1)

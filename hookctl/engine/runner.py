@@ -96,6 +96,8 @@ class Options:
     entry_patterns: tuple[str, ...] = ()
     # plan: run Keap's handshake with the url of every create, update and verify (engine.probe).
     probe: bool = False
+    # plan --probe: probe private, link-local and other non-public addresses too.
+    allow_private: bool = False
     # The longest wait Keap may ask for (Retry-After, throttle headers), in seconds; a longer
     # one ends the account's work with an error saying until when.
     max_wait: float = DEFAULT_MAX_WAIT
@@ -187,7 +189,7 @@ def plan(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]
     def judge(selected: Selected, planned: Planned) -> Planned:
         if options.probe:
             urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
-            planned = replace(planned, probes=probe_all(urls))
+            planned = replace(planned, probes=probe_all(urls, allow_private=options.allow_private))
         try:
             planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
         except HookctlError as exc:
@@ -243,10 +245,11 @@ def save_all(
             label=selected.label,
             plan=planned.plan,
             config_digest=planfile.desired_digest(planned.desired),
-            live_fingerprint=planfile.fingerprint(planned.live),
+            live_fingerprint=planfile.fingerprint(planned.live, planned.desired.account),
             source=selected.source,
             api_url=planned.api_url,
             account=selected.account.name,
+            credentials=planned.desired.account,
         )
         for selected, planned in accounts
     ]
@@ -262,6 +265,7 @@ def save_all(
         source=one.source,
         api_url=one.api_url,
         account=one.account,
+        credentials=one.credentials,
     )
 
 
@@ -318,6 +322,7 @@ def check(
             planfile.desired_digest(planned.desired),
             planned.live,
             api_url=planned.api_url,
+            credentials=planned.desired.account,
         )
     planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
     return planned

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from hookctl.domain.models import Hook
 from hookctl.domain.planner import ACTIONS, Change, Delete, Plan, Update
 from hookctl.domain.results import PROBED_ACTIONS
+from hookctl.domain.secrets import scrub
 from hookctl.domain.urls import mask_url
 from hookctl.formats.grouping import Fold
 
@@ -90,15 +91,16 @@ def probe_cell(
     change: Change, probes: Mapping[str, Probe] | None, *, markdown: bool = False
 ) -> str:
     """How the url of a create, update or verify answered the handshake (plan --probe):
-    'no echo, 12 ms', after a mark in markdown; empty for a delete, a url not probed, or a
-    plan made without --probe."""
+    'no echo, 12 ms' (in markdown a mark and the outcome only); empty for a delete, a url not
+    probed, or a plan made without --probe."""
 
     probe = probes.get(change.hook_url) if probes and change.action in PROBED_ACTIONS else None
     if probe is None:
         return ""
     if not markdown:
         return probe.label
-    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {markdown_text(probe.label)}"
+    # Markdown is a pull request's comment: the outcome's name, never a timing.
+    return f"{PROBE_MARKS.get(probe.outcome, '❌')} {probe.outcome}"
 
 
 def hook_row(hook: Hook) -> Sequence[str]:
@@ -170,7 +172,9 @@ _OPEN_MASK = re.compile(r"\*\*\*\([0-9a-f]{6}$")
 def mask_text(text: str, limit: int | None = None) -> str:
     """`text` with every url in it shown through mask_url (and cut at `limit` characters, when
     given): for free text that may quote a hook url, such as a plan's reasons, Keap's error
-    messages and what an apply says about a change. Masking twice changes nothing."""
+    messages and what an apply says about a change. Masking twice changes nothing. A value
+    hooks.yaml interpolated from the environment is hidden wherever it is in the text."""
+    text = scrub(text)
     if "://" not in text:
         return text
 

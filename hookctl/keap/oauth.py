@@ -8,6 +8,12 @@ refresh. A refresh happens when the kept access token is expired or near expiry,
 401 (see hookctl.keap.auth). Two processes (or two accounts sharing a file) must never refresh with
 the same token, so a refresh takes an exclusive lock on a lock file beside the token file and
 reads the file again under it: whoever comes second finds the pair the first one stored.
+
+The token file and its lock are trusted only when they are plain files (a symlink is refused,
+never followed or replaced), owned by the user and writable by nobody else. The temporary file
+of the new pair is created before the token endpoint is called, so that a directory hookctl
+cannot write to fails before a single-use refresh token is spent; if writing the pair fails
+after all (a full disk), the pair is kept for the run and the user told the grant is at risk.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import http.server
 import json
 import logging
 import os
+import socket
+import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,9 +38,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from hookctl.domain.models import OAuthEnv
+from hookctl.domain.urls import is_loopback
 from hookctl.errors import AuthenticationError, HookctlError
-from hookctl.keap.auth import BearerAuth, redact
-from hookctl.system.files import write_atomically
+from hookctl.keap.auth import BearerAuth, clean_secret, redact
+from hookctl.system.files import PendingWrite, begin_write
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -60,6 +69,8 @@ RENEW_MARGIN = 300.0
 # The longest wait for another process's refresh (the lock), and for the token endpoint.
 LOCK_TIMEOUT = 60.0
 TOKEN_TIMEOUT = (5.0, 30.0)
+# The whole answer of the token endpoint, however it trickles in, within this long.
+TOKEN_DEADLINE = 30.0
 _MAX_TOKEN_FILE = 64 * 1024
 _LOGIN_HINT = "run `hookctl auth login` to authorize again (it writes a new token file)"
 
@@ -119,8 +130,11 @@ class OAuthAuth(BearerAuth):
         token_url: str = DEFAULT_TOKEN_URL,
         seed: str | None = None,
         names: OAuthEnv | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` (epoch seconds) says when a kept access token has expired."""
         self.names = names or OAuthEnv()
+        self._clock = clock
         super().__init__("", self.names.client_id_env)
         self._client_id, self._client_secret = client_id, client_secret
         self.app_id = client_id
@@ -139,7 +153,7 @@ class OAuthAuth(BearerAuth):
     def header_value(self) -> str:
         with self._lock:
             tokens = self._tokens
-            if tokens is None or not tokens.fresh(time.time()):
+            if tokens is None or not tokens.fresh(self._clock()):
                 tokens = self._renew(refused=None)
         self._local.sent = tokens.access_token
         return f"Bearer {tokens.access_token}"
@@ -183,7 +197,7 @@ class OAuthAuth(BearerAuth):
             # only one still good, and the refresh token we hold is spent.
             kept = _read(self.token_file)
             usable = kept is not None and kept.access_token != refused
-            if kept is not None and usable and not force and kept.fresh(time.time()):
+            if kept is not None and usable and not force and kept.fresh(self._clock()):
                 self._keep(kept)
                 return kept
             refresh_token = kept.refresh_token if kept is not None else self._seed
@@ -198,10 +212,16 @@ class OAuthAuth(BearerAuth):
             source = (
                 str(self.token_file) if kept is not None else f"${self.names.refresh_token_env}"
             )
-            tokens = self._call(
-                {"grant_type": "refresh_token", "refresh_token": refresh_token}, source
-            )
-            _store(self.token_file, tokens)
+            self._seen.add(refresh_token)
+            pending = _begin_store(self.token_file)
+            try:
+                tokens = self._call(
+                    {"grant_type": "refresh_token", "refresh_token": refresh_token}, source
+                )
+            except BaseException:
+                pending.discard()
+                raise
+            _store(pending, tokens)
         self.refreshes += 1
         logger.info("OAuth access token renewed; the new pair is kept in %s", self.token_file)
         self._keep(tokens)
@@ -211,8 +231,13 @@ class OAuthAuth(BearerAuth):
         """The authorization code flow's last step: a code for a pair, stored."""
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         with self._lock, _locked(self.token_file):
-            tokens = self._call(form, "the authorization code")
-            _store(self.token_file, tokens)
+            pending = _begin_store(self.token_file)
+            try:
+                tokens = self._call(form, "the authorization code")
+            except BaseException:
+                pending.discard()
+                raise
+            _store(pending, tokens)
         self._keep(tokens)
         return tokens
 
@@ -229,9 +254,11 @@ class OAuthAuth(BearerAuth):
                 auth=(self._client_id, self._client_secret),
                 timeout=TOKEN_TIMEOUT,
                 allow_redirects=False,
+                stream=True,
             )
-            raw = response.content[:_MAX_TOKEN_FILE]
-        except requests.RequestException as exc:
+            with response:
+                raw = _bounded_body(response)
+        except (requests.RequestException, TimeoutError) as exc:
             raise AuthenticationError(
                 "POST",
                 "/token",
@@ -243,11 +270,22 @@ class OAuthAuth(BearerAuth):
         if response.status_code == 200 and isinstance(body.get("access_token"), str):
             lifetime = _number(body.get("expires_in"), 86400.0)
             refresh = body.get("refresh_token")
-            return TokenSet(
+            tokens = TokenSet(
                 body["access_token"],
                 refresh if isinstance(refresh, str) and refresh else form.get("refresh_token", ""),
-                time.time() + lifetime,
+                self._clock() + lifetime,
                 lifetime,
+            )
+            self._seen |= {tokens.access_token, tokens.refresh_token}
+            _check_tokens(tokens, "the token endpoint's answer")
+            return tokens
+        if response.status_code == 200:
+            raise AuthenticationError(
+                "POST",
+                "/token",
+                200,
+                "the token endpoint answered 200 without an access token (not an OAuth answer)",
+                f"is {self.token_url} Keap's token endpoint? check ${TOKEN_URL_ENV}",
             )
         error = body.get("error") if isinstance(body.get("error"), str) else ""
         if error == "invalid_grant":
@@ -280,12 +318,15 @@ def _locked(token_file: Path) -> Iterator[None]:
     token_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_path = token_file.with_name(token_file.name + ".lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # O_NOFOLLOW: a planted symlink must not make the lock create a file where it points.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as exc:
         raise HookctlError(
             f"{lock_path}: cannot open the token lock file: {exc.strerror}"
+            + (" (a symlink? hookctl does not follow one)" if os.path.islink(lock_path) else "")
         ) from None
     try:
+        _check_owned(lock_path, os.fstat(fd), "token lock file")
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             if _try_lock(fd):
@@ -325,7 +366,14 @@ def _try_lock(fd: int) -> bool:
 
 def _read(token_file: Path) -> TokenSet | None:
     try:
-        with open(token_file, "rb") as file:
+        if stat.S_ISLNK(os.lstat(token_file).st_mode):
+            raise HookctlError(
+                f"{token_file}: a symlink: hookctl neither follows nor replaces a token file "
+                "that is one (point KEAP_TOKEN_FILE at the file itself)"
+            )
+        fd = os.open(token_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with open(fd, "rb") as file:
+            _check_owned(token_file, os.fstat(file.fileno()), "token file")
             raw = file.read(_MAX_TOKEN_FILE + 1)
     except FileNotFoundError:
         return None
@@ -337,18 +385,81 @@ def _read(token_file: Path) -> TokenSet | None:
         raise HookctlError(
             f"{token_file}: not a token file hookctl wrote (no refresh_token); {_LOGIN_HINT}"
         )
-    return TokenSet(
+    tokens = TokenSet(
         access if isinstance(access, str) else "",
         refresh,
         _number(data.get("expires_at"), 0.0),
         _number(data.get("lifetime"), 86400.0),
     )
+    _check_tokens(tokens, str(token_file))
+    return tokens
 
 
-def _store(token_file: Path, tokens: TokenSet) -> None:
-    write_atomically(token_file, tokens.to_json(), mode=0o600, what="the OAuth tokens")
-    # The umask may take bits away, never add them; a file that was there keeps nothing wider.
-    os.chmod(token_file, 0o600)
+def _check_owned(path: Path, info: os.stat_result, what: str) -> None:
+    """HookctlError unless `info` (of `path`) is a plain file of this user that nobody else can
+    write: another user's file, or a 0666 one in a shared directory, could hold their tokens."""
+    if not stat.S_ISREG(info.st_mode):
+        raise HookctlError(f"{path}: the {what} is not a plain file")
+    getuid = getattr(os, "geteuid", None)
+    if getuid is None:
+        return  # Windows: no owners or modes of this kind
+    if info.st_uid != getuid():
+        raise HookctlError(f"{path}: owned by another user: hookctl does not use this {what}")
+    if info.st_mode & 0o022:
+        raise HookctlError(
+            f"{path}: writable by others: hookctl does not use this {what} (chmod 600 it if it "
+            "is yours)"
+        )
+
+
+def _check_tokens(tokens: TokenSet, source: str) -> None:
+    """Every token must go in a header as KEAP_ACCESS_TOKEN must: one line naming `source`,
+    never the value, otherwise."""
+    values = (("access token", tokens.access_token), ("refresh token", tokens.refresh_token))
+    for name, value in values:
+        if value:
+            clean_secret(value, f"the {name} from {source}")
+
+
+def _bounded_body(response: requests.Response) -> bytes:
+    """At most _MAX_TOKEN_FILE + 1 bytes of the answer, read within TOKEN_DEADLINE: a huge or
+    drip-fed answer is cut or ends in TimeoutError, never read whole."""
+    deadline = time.monotonic() + TOKEN_DEADLINE
+    raw = bytearray()
+    # Small reads: a read of n bytes waits for all n, so a drip-fed answer would hold one big
+    # read for n times the socket timeout; each small one is bounded by that timeout, and the
+    # deadline is checked between them. A token answer is a few hundred bytes.
+    for chunk in response.iter_content(64):
+        raw += chunk
+        if len(raw) > _MAX_TOKEN_FILE:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the token endpoint's answer took too long")
+    return bytes(raw[:_MAX_TOKEN_FILE])
+
+
+def _begin_store(token_file: Path) -> PendingWrite:
+    if token_file.is_symlink():
+        raise HookctlError(
+            f"{token_file}: a symlink: hookctl neither follows nor replaces a token file that "
+            "is one (point KEAP_TOKEN_FILE at the file itself)"
+        )
+    return begin_write(token_file, mode=0o600, what="the OAuth tokens")
+
+
+def _store(pending: PendingWrite, tokens: TokenSet) -> None:
+    """Write the new pair; if that fails, the pair is kept for the run and the failure said."""
+    try:
+        pending.commit(tokens.to_json())
+        # The umask may take bits away, never add them; a file there keeps nothing wider.
+        os.chmod(pending.target, 0o600)
+    except (HookctlError, OSError) as exc:
+        logger.error(
+            "%s; the new OAuth tokens are kept for this run only, and the refresh token in "
+            "the file was spent: the grant is at risk, the next run will need `hookctl auth "
+            "login` (free the space first)",
+            exc,
+        )
 
 
 def _json(raw: bytes) -> dict[str, Any]:
@@ -380,11 +491,20 @@ def authorize_url(env: Mapping[str, str], client_id: str, redirect_uri: str, sta
 
 
 def catch_redirect(redirect_uri: str, state: str, timeout: float) -> str:
-    """The code Keap's redirect brings to `redirect_uri` (a loopback url), within `timeout`."""
+    """The code Keap's redirect brings to `redirect_uri` (a loopback url), within `timeout`.
+    Only a loopback address is listened on, and each connection is served in its own thread
+    with a short timeout, so that an idle one (a browser's preconnect) blocks nothing."""
     parts = urlsplit(redirect_uri)
     caught: dict[str, str] = {}
+    if not is_loopback(parts.hostname or ""):
+        raise HookctlError(
+            f"the redirect uri's host {parts.hostname or '(none)'} is not loopback: hookctl "
+            "listens for the code on 127.0.0.1, [::1] or localhost only (or pass --code)"
+        )
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = 5
+
         def do_GET(self) -> None:
             query = {
                 name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()
@@ -406,8 +526,15 @@ def catch_redirect(redirect_uri: str, state: str, timeout: float) -> str:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the request line holds the code
 
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        block_on_close = False
+
+    host = (parts.hostname or "127.0.0.1").strip("[]")
+    if ":" in host:
+        Server.address_family = socket.AF_INET6
     try:
-        server = http.server.HTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
+        server = Server((host, parts.port or 80), Handler)
     except OSError as exc:
         raise HookctlError(
             f"cannot listen for the redirect on {parts.netloc}: {exc.strerror}; "

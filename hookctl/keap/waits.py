@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -209,8 +209,10 @@ class Pacer:
     that requests queued behind each other never add up to more.
     """
 
-    def __init__(self, reserve: int = 8) -> None:
+    def __init__(self, reserve: int = 8, clock: Callable[[], float] = time.monotonic) -> None:
         self.reserve = reserve
+        # Holds and spacing are kept on this clock; a test steps its own.
+        self._clock = clock
         self._lock = threading.Lock()
         self._next_at = 0.0  # monotonic: when the next request may start, as spaced
         self._spacing = 0.0
@@ -220,7 +222,7 @@ class Pacer:
 
     def wait(self, max_wait: float = math.inf) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             held = self._held_until - now
             if held > max_wait:
                 raise WaitTooLong(held, self._why)
@@ -232,7 +234,7 @@ class Pacer:
     def held_beyond(self, max_wait: float) -> WaitTooLong | None:
         """The hold in force, if it lasts longer than `max_wait`."""
         with self._lock:
-            held = self._held_until - time.monotonic()
+            held = self._held_until - self._clock()
             return WaitTooLong(held, self._why) if held > max_wait else None
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -277,7 +279,7 @@ class Pacer:
         if not seconds > 0:
             return
         with self._lock:
-            until = time.monotonic() + seconds
+            until = self._clock() + seconds
             if until > self._held_until:
                 self._held_until, self._why = until, why
 

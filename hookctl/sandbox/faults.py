@@ -6,6 +6,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -85,11 +86,21 @@ class Throttle:
 
 
 class FaultInjector:
-    """The live state behind a Faults setting (RNG, token bucket, remaining drops)."""
+    """The live state behind a Faults setting (RNG, token bucket, remaining drops).
 
-    def __init__(self, faults: Faults) -> None:
+    The bucket refills by `clock`, so that a test can step time itself instead of hoping a
+    loaded machine answers its calls fast enough."""
+
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self.configure(faults)
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Refill by `clock` from now on; the bucket keeps the tokens it holds."""
+        with self._lock:
+            self._clock = clock
+            self._refilled_at = clock()
 
     def configure(self, faults: Faults) -> None:
         with self._lock:
@@ -97,7 +108,7 @@ class FaultInjector:
             self._rng = random.Random(faults.seed)
             self._drops_left = faults.drop_after_create
             self._tokens = _capacity(faults.throttle_rate or 0.0)
-            self._refilled_at = time.monotonic()
+            self._refilled_at = self._clock()
 
     @property
     def faults(self) -> Faults:
@@ -137,7 +148,7 @@ class FaultInjector:
             rate = self._faults.throttle_rate
             if rate is None:
                 return Throttle(True, {})
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(_capacity(rate), self._tokens + (now - self._refilled_at) * rate)
             self._refilled_at = now
             allowed = self._tokens >= 1.0

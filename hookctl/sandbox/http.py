@@ -16,6 +16,8 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from hookctl.domain.secrets import scrub
+
 logger = logging.getLogger("hookctl.sandbox.server")
 
 _JSON = "application/json;charset=UTF-8"
@@ -48,7 +50,7 @@ class App(Protocol):
         """The answer to one request, or DROP to close the connection without one."""
 
 
-_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s]*", re.IGNORECASE)
+_QUERY = re.compile(r"\?[^\s]*")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -58,8 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the second waits for the client's
     # delayed ACK (40 ms a call on Linux).
     disable_nagle_algorithm = True
-    # An idle keep-alive connection is closed after this long, so its thread ends.
-    timeout = 60
+    # A connection idle (or sending its request) this long is closed, so its thread ends.
+    timeout = 10
     server: Server
 
     def do_GET(self) -> None:
@@ -79,11 +81,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(413 if length > 0 else 400, "Bad Content-Length")
             return
         body = self.rfile.read(length) if length else b""
-        response = self.server.app.handle(self.command, self.path, self.headers, body)
-        if response is DROP:
-            self.close_connection = True
-            return
-        self._send(response)
+        # Only now, with the whole request read, is the connection safe from being closed to
+        # make room (Server.process_request): a client cannot hold it by sending slowly.
+        self.server.busy(self.connection, True)
+        try:
+            response = self.server.app.handle(self.command, self.path, self.headers, body)
+            if response is DROP:
+                self.close_connection = True
+                return
+            self._send(response)
+        finally:
+            self.server.busy(self.connection, False)
 
     def _refuse(self, status: int, message: str) -> None:
         self.close_connection = True
@@ -105,9 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        # Headers are never logged; the one secret a request line may hold, ?access_token=, is
-        # blanked out.
-        line = _QUERY_TOKEN.sub(r"\1***", format % args)
+        # Headers are never logged; a request line's query (?access_token=, a hook url's token)
+        # is blanked out, and a value interpolated into a path is hidden.
+        line = scrub(_QUERY.sub("?***", format % args))
         logger.debug("%s %s", self.address_string(), line)
 
 
@@ -117,11 +125,16 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     # The client and the handshakes it triggers arrive in bursts; a backlog of 5 would make
     # the kernel drop SYNs and cost a second each.
-    request_queue_size = 128
+    request_queue_size = 1024
+    # At most this many connections (and threads) at once: past it, the connection that has
+    # waited longest without a whole request is closed to make room, so a flood of half-sent
+    # requests cannot stop the sandbox from answering.
+    max_connections = 128
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
-        self._connections: set[socket.socket] = set()
+        # Each open connection, oldest first, and whether a request on it is being served.
+        self._connections: dict[socket.socket, bool] = {}
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -136,12 +149,31 @@ class Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            evicted = self._make_room()
+            self._connections[request] = False
+        if evicted is not None:
+            logger.debug("too many connections: closing one that sent no whole request")
+            with contextlib.suppress(OSError):
+                evicted.shutdown(socket.SHUT_RDWR)
         super().process_request(request, client_address)
+
+    def _make_room(self) -> socket.socket | None:
+        if len(self._connections) < self.max_connections:
+            return None
+        for connection, serving in self._connections.items():
+            if not serving:
+                del self._connections[connection]
+                return connection
+        return None
+
+    def busy(self, connection: socket.socket, serving: bool) -> None:
+        with self._connections_lock:
+            if connection in self._connections:
+                self._connections[connection] = serving
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -152,5 +184,6 @@ class Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
-    def handleerror_response(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up is routine: a debug line, never a traceback on stderr.
         logger.debug("error while serving %s", client_address, exc_info=True)

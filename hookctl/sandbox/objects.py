@@ -51,11 +51,12 @@ COLLECTION_EVENTS: dict[str, str] = {
 COLLECTIONS = frozenset(EVENT_COLLECTIONS.values())
 # The calls Keap's v1 document has on each collection and on one of its objects, as read in
 # api-evangelist/keap openapi/_original/keap-v1-openapi.json (commit d3ed7ed9); anything else
-# answers 405 as Keap's would. Assumptions, where the parts read did not show a call the
-# sandbox needs: PATCH and DELETE of one contact, company, product and user, GET of one company,
-# product, opportunity and user, and of one subscription (so that an event's apiUrl answers);
-# lead sources (no v1 path) get everything; transactions, which only payments make, can only
-# be read.
+# answers 405 as Keap's would. Assumptions, where the document has no call the sandbox needs
+# (tests/e2e/sandbox/test_sandbox_objects_as_keap.py names each): GET of one subscription and
+# of one user, so that subscription.* and user.* events' apiUrl answers; lead sources, which
+# have no v1 path, get the usual calls at /leadsources. Keap's document has no way to change
+# or delete a subscription, tag, user or transaction through v1: those changes are made by
+# `hookctl trigger` (the sandbox's admin path) only.
 _COLLECTION_CALLS = ("GET", "POST")
 _ONE_CALLS: dict[str, tuple[str, ...]] = {
     "appointments": ("GET", "PATCH", "PUT", "DELETE"),
@@ -70,7 +71,7 @@ _ONE_CALLS: dict[str, tuple[str, ...]] = {
     "tags": ("GET",),
     "tasks": ("GET", "PATCH", "PUT", "DELETE"),
     "transactions": ("GET",),
-    "users": ("GET", "PATCH"),
+    "users": ("GET",),
 }
 OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     **{
@@ -93,6 +94,70 @@ def collection_of(event_key: str) -> str:
     """The v1 collection whose objects an event's ids name (`invoice.payment.add` ->
     transactions)."""
     return EVENT_COLLECTIONS[event_noun(event_key)]
+
+
+# The dates Keap sets itself, under the names each object's schema gives them (Task and Order
+# say creation_date/modification_date; Company, Product, Subscription, Tag, Appointment and
+# EcommerceReportingTransaction declare none, so the sandbox adds none). Lead sources have no
+# schema: they are assumed to be dated as contacts are.
+_DATED = ("date_created", "last_updated")
+DATE_FIELDS: dict[str, tuple[str, str]] = {
+    "contacts": _DATED,
+    "leadsources": _DATED,
+    "notes": _DATED,
+    "opportunities": _DATED,
+    "users": _DATED,
+    "orders": ("creation_date", "modification_date"),
+    "tasks": ("creation_date", "modification_date"),
+}
+
+
+def as_keap_answers(collection: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """fields in the shape Keap answers with. Keap's create bodies differ from its answers for
+    orders (CreateOrder: order_title, contact_id, order_items of product_id, shipping_address;
+    Order: title, contact {id}, order_items with product {id}, shipping_information), users
+    (CreateUser: email; RestUser: email_address), contacts (CreateContactOrigin has no date,
+    ContactOrigin requires one) and tags (CreateTag's category is {id}, TagCategory requires a
+    name too); fields already in the answer's shape pass unchanged."""
+    result = copy.deepcopy(dict(fields))
+    if collection == "users" and "email" in result:
+        result.setdefault("email_address", result.pop("email"))
+    origin = result.get("origin")
+    if collection == "contacts" and isinstance(origin, dict) and "date" not in origin:
+        origin["date"] = _now()
+    category = result.get("category")
+    if collection == "tags" and isinstance(category, dict) and "name" not in category:
+        # Assumption: the sandbox keeps no tag categories, so it knows none's name.
+        category["name"] = ""
+    if collection != "orders":
+        return result
+    if "shipping_address" in result:
+        result.setdefault("shipping_information", result.pop("shipping_address"))
+    if "order_title" in result:
+        result.setdefault("title", result.pop("order_title"))
+    if "contact_id" in result:
+        result.setdefault("contact", {"id": result.pop("contact_id")})
+    items = result.get("order_items")
+    if isinstance(items, list):
+        result["order_items"] = [_order_item(item) for item in items]
+    return result
+
+
+def _order_item(item: Any) -> Any:
+    """A CreateOrderItem as the OrderItem Keap answers with (price is a string in the request,
+    a number in the answer)."""
+    if not isinstance(item, dict) or "product_id" not in item:
+        return item
+    made = {k: v for k, v in item.items() if k not in ("product_id", "item_type", "price")}
+    made["product"] = {"id": item["product_id"]}
+    if "item_type" in item:
+        made["type"] = item["item_type"]
+    if "price" in item:
+        try:
+            made["price"] = float(item["price"])
+        except (TypeError, ValueError):
+            made["price"] = item["price"]
+    return made
 
 
 def _now() -> str:
@@ -120,12 +185,8 @@ class Objects:
             object_id = self._next_id.get(collection, 101)
             self._next_id[collection] = object_id + 1
             now = _now()
-            record = {
-                **copy.deepcopy(dict(fields)),
-                "id": object_id,
-                "date_created": now,
-                "last_updated": now,
-            }
+            record = {**as_keap_answers(collection, fields), "id": object_id}
+            record.update(dict.fromkeys(DATE_FIELDS.get(collection, ()), now))
             self._objects.setdefault(collection, {})[object_id] = record
             self._count += 1
             return copy.deepcopy(record)
@@ -147,9 +208,11 @@ class Objects:
             record = self._objects.get(collection, {}).get(object_id)
             if record is None:
                 return None
-            kept = {k: record[k] for k in ("id", "date_created")}
+            dates = DATE_FIELDS.get(collection, ())
+            kept = {k: record[k] for k in ("id", *dates[:1])}
             base = kept if replace else record
-            record = {**base, **copy.deepcopy(dict(fields)), **kept, "last_updated": _now()}
+            record = {**base, **as_keap_answers(collection, fields), **kept}
+            record.update(dict.fromkeys(dates[1:], _now()))
             self._objects[collection][object_id] = record
             return copy.deepcopy(record)
 

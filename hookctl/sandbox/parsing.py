@@ -29,13 +29,45 @@ class BadRequest(Exception):
         self.message = message
 
 
+# Keap's bodies are two levels deep; json.loads recurses once per level, and a body of a few
+# hundred thousand "[" would end in RecursionError.
+MAX_JSON_DEPTH = 32
+
+
 def json_body(body: bytes) -> Any:
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(f"Request body is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
         raise BadRequest(f"Request body is not valid JSON: {error.msg}") from None
     except UnicodeDecodeError:
         raise BadRequest("Request body is not UTF-8") from None
+
+
+def _depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in `body`, brackets inside strings aside;
+    one pass, stopping as soon as the bound is passed."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                break
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def hook_request(body: bytes) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook, parse_status
+from hookctl.domain.urls import is_loopback
 from hookctl.sandbox.deliveries import DeliveryLog
 from hookctl.sandbox.events import Changed, Deliverer, Shape
 from hookctl.sandbox.faults import FaultInjector, Faults
@@ -182,6 +183,21 @@ class Sandbox:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
+    def bound_to(self) -> str:
+        """The address the server listens on, as bound (0.0.0.0 is every interface)."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether only this machine can reach the server."""
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        return is_loopback(str(self._server.server_address[0]))
+
+    @property
     def api_url(self) -> str:
         return self.url + API_PREFIX
 
@@ -197,6 +213,12 @@ class Sandbox:
 
     def set_faults(self, faults: Faults) -> None:
         self._faults.configure(faults)
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Run the throttle's token bucket and the access tokens' expiry on `clock` (monotonic
+        seconds) instead of the machine's, so that tests decide when time passes."""
+        self._faults.set_clock(clock)
+        self.tokens.clock = clock
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Keap API calls per "METHOD /route/{template}", and answers per status ("dropped" for

@@ -16,6 +16,7 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -39,8 +40,16 @@ def _same(given: str, expected: str) -> bool:
 class Tokens:
     """The OAuth client the sandbox knows, and every token it has issued."""
 
-    def __init__(self, client_id: str, client_secret: str, time_scale: float) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        time_scale: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client_id = client_id
+        # Access tokens expire by this clock; a test sets its own to let a day pass at once.
+        self.clock = clock
         self._client_secret = client_secret
         self._lifetime = ACCESS_TOKEN_SECONDS * time_scale
         self._lock = threading.Lock()
@@ -70,7 +79,7 @@ class Tokens:
     def accepts(self, token: str) -> bool:
         with self._lock:
             expiry = self._access.get(token)
-        return expiry is not None and time.monotonic() < expiry
+        return expiry is not None and self.clock() < expiry
 
     def answer(self, authorization: str | None, body: bytes) -> TokenAnswer:
         """The answer of POST /token to this form body."""
@@ -97,7 +106,7 @@ class Tokens:
             if grant == "refresh_token":
                 self.refreshes += 1
             access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-            self._access[access] = time.monotonic() + self._lifetime
+            self._access[access] = self.clock() + self._lifetime
             self._refresh.add(refresh)
         return TokenAnswer(
             200,

@@ -9,11 +9,63 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from hookctl.errors import HookctlError
 
-__all__ = ["write_atomically"]
+__all__ = ["PendingWrite", "begin_write", "rewrite_in_place", "write_atomically"]
+
+
+class PendingWrite:
+    """A file write begun: its temporary file exists beside the target, so that what can fail
+    before any content is known (no permission, no inode) has failed already. commit() writes
+    and renames; discard() removes the temporary file."""
+
+    def __init__(self, target: str, fd: int, temp: str, what: str, error: type[HookctlError]):
+        self.target, self._fd, self._temp, self._what, self._error = target, fd, temp, what, error
+
+    def commit(self, text: str, *, overwrite: bool = True) -> None:
+        """Write `text` and rename it into place (see write_atomically)."""
+        try:
+            with os.fdopen(self._fd, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            if overwrite:
+                os.replace(self._temp, self.target)
+            else:
+                _link_new(self._temp, self.target)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)
+            if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+                raise self._error(
+                    f"{self.target}: cannot write {self._what}: {_reason(exc)}"
+                ) from None
+            raise
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._temp)
+
+
+def begin_write(
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o644,
+    what: str = "the file",
+    error: type[HookctlError] = HookctlError,
+) -> PendingWrite:
+    """Create the temporary file of an atomic write of `path` now; `error` if it cannot be."""
+    target = os.fspath(path)
+    try:
+        fd, temp = _create_beside(target, mode)
+    except OSError as exc:
+        raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+    return PendingWrite(target, fd, temp, what, error)
 
 
 def write_atomically(
@@ -33,26 +85,41 @@ def write_atomically(
     With `overwrite` False an existing `path` is kept and FileExistsError raised, decided at
     the moment of the rename, so that a file created meanwhile is not clobbered either.
     """
-    target = os.fspath(path)
+    begin_write(path, mode=mode, what=what, error=error).commit(text, overwrite=overwrite)
+
+
+def rewrite_in_place(
+    path: str | os.PathLike[str], text: str, original: str, *, what: str = "the file"
+) -> None:
+    """Replace the file at `path`, whose text was `original` when it was read, by `text`, as an
+    editor saving it would (fmt, import --update): the file keeps its permission bits; a
+    symlink is followed and stays a symlink (the file it points to is rewritten); a read-only
+    file is refused; and so is a file that changed since it was read (an edit saved meanwhile
+    is never lost). HookctlError, one line naming the path, otherwise."""
+    shown = os.fspath(path)
+    target = os.path.realpath(shown)
     try:
-        fd, temp = _create_beside(target, mode)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError as exc:
-        raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
+        raise HookctlError(f"{shown}: cannot write {what}: {_reason(exc)}") from None
+    if not mode & stat.S_IWUSR:
+        raise HookctlError(f"{shown}: read-only (mode {mode:o}): {what} was not written")
+    pending = begin_write(target, mode=mode, what=what)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        if overwrite:
-            os.replace(temp, target)
-        else:
-            _link_new(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
-            raise error(f"{target}: cannot write {what}: {_reason(exc)}") from None
-        raise
+        with open(target, "rb") as current:
+            now = current.read(len(original.encode("utf-8")) + 1)
+    except OSError as exc:
+        pending.discard()
+        raise HookctlError(f"{shown}: cannot read it again: {_reason(exc)}") from None
+    if now != original.encode("utf-8"):
+        pending.discard()
+        raise HookctlError(
+            f"{shown}: changed since hookctl read it: {what} was not written (run it again)"
+        )
+    pending.commit(text)
+    # The umask may have taken bits away: the file keeps exactly the mode it had.
+    with contextlib.suppress(OSError):
+        os.chmod(target, mode)
 
 
 def _create_beside(target: str, mode: int) -> tuple[int, str]:

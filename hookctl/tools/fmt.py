@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from hookctl.errors import HookctlError
-from hookctl.system.files import write_atomically
+from hookctl.system.files import rewrite_in_place
 from hookctl.tools.roundtrip import round_trip
 
 __all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
@@ -65,6 +65,7 @@ def format_text(text: str, source: str = "hooks.yaml") -> str:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.error import YAMLError
 
+    _refuse_aliases(text, source)
     before = _pyyaml(text, source)
     rt = round_trip()
     try:
@@ -119,10 +120,26 @@ def read_text(path: str) -> str:
 
 
 def write(results: Sequence[Formatted]) -> None:
-    """Write each changed file in place, atomically."""
+    """Write each changed file in place, atomically, as system.files.rewrite_in_place does
+    (mode kept, symlinks followed, a file changed since it was read left alone)."""
     for result in results:
         if result.changed:
-            write_atomically(result.path, result.text, what="the formatted file")
+            rewrite_in_place(result.path, result.text, result.original, what="the formatted file")
+
+
+def _refuse_aliases(text: str, source: str) -> None:
+    """The loader refuses YAML aliases; fmt does too, before anything expands them (a file of a
+    few hundred bytes can expand to billions of nodes)."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+                raise HookctlError(
+                    f"{source}{where}: YAML aliases (*name) are not allowed in a hooks file"
+                )
+    except yaml.YAMLError as exc:
+        raise HookctlError(f"{source}: not valid YAML: {_first_line(exc)}") from None
 
 
 def _pyyaml(text: str, source: str) -> Any:

@@ -3,16 +3,16 @@
 answers nested 100,000 deep, a CA bundle that is not there, a password in the API url, error
 bodies echoing the key cut short or upper-cased, keys that would leave their path.
 
-Each ends promptly (the elapsed time is asserted) with one `hookctl: error:` line, exit 1, no
-traceback and no secret; input that only needs cleaning (spaces around a credential) is used,
-with a warning that names where it came from. The hostile answers come from a loopback server
-each test starts; anything that might hang runs as a child process with a timeout.
+Each ends promptly (the waits it asked for are asserted, never the wall clock) with one
+`hookctl: error:` line, exit 1, no traceback and no secret; input that only needs cleaning
+(spaces around a credential) is used, with a warning that names where it came from. The hostile
+answers come from a loopback server each test starts; hookctl runs in this process through the
+`cli` fixture, except for Ctrl-C, which needs a process of its own to signal.
 """
 
 from __future__ import annotations
 
 import http.server
-import io
 import json
 import os
 import signal
@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli, Result
 
-from hookctl.cli.commands import main
+import hookctl.keap.transport
+import hookctl.keap.waits
 from hookctl.keap.client import Keap
 from hookctl.sandbox import Sandbox
 
@@ -34,7 +36,7 @@ KEY = "sk-Hostile-Client-Key-9f8e7d6c5b4a3f2e1d0c"
 TOKEN = "oauth-Hostile-Token-0a1b2c3d4e5f6a7b8c9d"
 PASSWORD = "PASS-w0rd-7c6b5a49"
 DEEP = b"[" * 100_000 + b"]" * 100_000
-# A command that runs past this has waited for something it should have refused to wait for.
+# Waits that add up to this have gone on for something hookctl should have refused to wait for.
 PROMPT = 10.0
 
 
@@ -111,41 +113,14 @@ def throttled(after: float | str | None = None, **throttle: str) -> Answer:
 
 
 # -- running hookctl -------------------------------------------------------------------------
+# In this process through the `cli` fixture, whose Result lists every wait hookctl asked for:
+# "ends promptly" is checked on those waits, never on this machine's wall clock, and a wait
+# that should not have started is cut short instead of hanging the test.
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-    elapsed: float
-
-    @property
-    def errors(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("hookctl: error:")]
-
-
-def child(*argv: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Result:
-    """`python -m hookctl ARGV` with `env` added to the environment, given PROMPT seconds."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "hookctl", *argv],
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=PROMPT * 3,
-        stdin=subprocess.DEVNULL,
-    )
-    return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
-def inside(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
-    """hookctl ARGV in this process (for what cannot hang), as a Result."""
-    started = time.monotonic()
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err, time.monotonic() - started)
+def with_env(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def pieces(secret: str) -> set[str]:
@@ -158,11 +133,11 @@ def pieces(secret: str) -> set[str]:
 
 
 def assert_refused(result: Result, *secrets: str, within: float = PROMPT) -> str:
-    """Exit 1, in time, with exactly one `hookctl: error:` line (returned), no traceback, and
-    nothing of `secrets` anywhere."""
+    """Exit 1, having waited less than `within` seconds in all, with exactly one
+    `hookctl: error:` line (returned), no traceback, and nothing of `secrets` anywhere."""
     shown = result.out + result.err
-    assert result.code == 1, shown
-    assert result.elapsed < within, f"took {result.elapsed:.1f}s:\n{shown}"
+    assert result.status == 1, shown
+    assert result.waited < within, f"waited {result.waits} s:\n{shown}"
     assert "Traceback" not in shown, shown
     assert len(result.errors) == 1, shown
     for secret in secrets:
@@ -191,7 +166,7 @@ def test_a_credential_pasted_with_whitespace_around_it_is_used_with_a_warning(
     variable: str,
     pasted: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with Sandbox(api_key=KEY, access_token=TOKEN) as sb:
@@ -200,12 +175,12 @@ def test_a_credential_pasted_with_whitespace_around_it_is_used_with_a_warning(
         kind = "access_token_env" if variable == "KEAP_ACCESS_TOKEN" else "api_key_env"
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         config = hooks_file(tmp_path, f"{kind}: {variable}")
-        runs = [inside(capsys, "plan", "-f", str(config))]
+        runs = [cli.run("plan", "-f", str(config), status=None)]
         if variable != "CLIENT_A_KEY":  # the defaults, without a hooks file
-            runs.append(inside(capsys, "hooks", "list", "--api-url", sb.api_url))
+            runs.append(cli.run("hooks", "list", "--api-url", sb.api_url, status=None))
     for result in runs:
         shown = result.out + result.err
-        assert result.code == 0, shown
+        assert result.status == 0, shown
         assert f"${variable} has spaces or a line break around it" in result.err
         assert "Traceback" not in shown and secret not in shown
 
@@ -228,7 +203,7 @@ def test_a_credential_that_cannot_be_a_header_is_refused_in_one_line_naming_the_
     variable: str,
     value: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(variable, value)
@@ -236,9 +211,9 @@ def test_a_credential_that_cannot_be_a_header_is_refused_in_one_line_naming_the_
         kind = "access_token_env" if variable == "KEAP_ACCESS_TOKEN" else "api_key_env"
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         config = hooks_file(tmp_path, f"{kind}: {variable}")
-        results = [inside(capsys, "plan", "-f", str(config))]
+        results = [cli.run("plan", "-f", str(config), status=None)]
         if variable != "CLIENT_A_KEY":
-            results.append(inside(capsys, "hooks", "list", "--api-url", sb.api_url))
+            results.append(cli.run("hooks", "list", "--api-url", sb.api_url, status=None))
         assert sb.stats()["calls"] == {}, "nothing may be sent"
     for result in results:
         line = assert_refused(result, value)
@@ -262,16 +237,15 @@ def _verify(
     how: str,
     value: str,
     key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Result:
     if how == "--secret":
-        return inside(capsys, "hooks", "verify", key, "--secret", value)
+        return cli.run("hooks", "verify", key, "--secret", value, status=None)
     if how == "--secret-env":
         monkeypatch.setenv("HOOK_SECRET", value)
-        return inside(capsys, "hooks", "verify", key, "--secret-env", "HOOK_SECRET")
-    monkeypatch.setattr(sys, "stdin", io.StringIO(value + "\n"))
-    return inside(capsys, "hooks", "verify", key, "--secret", "-")
+        return cli.run("hooks", "verify", key, "--secret-env", "HOOK_SECRET", status=None)
+    return cli.run("hooks", "verify", key, "--secret", "-", status=None, stdin=value + "\n")
 
 
 SOURCES = {"--secret": "--secret", "--secret-env": "$HOOK_SECRET", "-": "stdin"}
@@ -283,13 +257,13 @@ def test_a_hook_secret_with_whitespace_around_it_is_used_with_a_warning(
     how: str,
     pasted: str,
     unverified: tuple[str, str],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     key, secret = unverified
-    result = _verify(how, pasted.format(secret), key, capsys, monkeypatch)
+    result = _verify(how, pasted.format(secret), key, cli, monkeypatch)
     shown = result.out + result.err
-    assert result.code == 0, shown
+    assert result.status == 0, shown
     assert "Verified" in result.out
     warnings = [line for line in result.err.splitlines() if "line break around it" in line]
     if how == "-" and pasted == "{}\n":
@@ -306,7 +280,7 @@ def test_a_hook_secret_that_cannot_be_a_header_is_refused_in_one_line(
     inside_it: str,
     sandbox: Sandbox,
     unverified: tuple[str, str],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if how == "--secret-env" and inside_it == "\x00":
@@ -314,7 +288,7 @@ def test_a_hook_secret_that_cannot_be_a_header_is_refused_in_one_line(
     key, secret = unverified
     value = secret[:32] + inside_it + secret[32:]
     before = sandbox.stats()["calls"]
-    line = assert_refused(_verify(how, value, key, capsys, monkeypatch), secret)
+    line = assert_refused(_verify(how, value, key, cli, monkeypatch), secret)
     assert SOURCES[how] in line
     assert sandbox.stats()["calls"] == before, "nothing may be sent"
 
@@ -328,10 +302,15 @@ RETRY_AFTERS = ["86400", "inf", "1e308", "Fri, 31 Dec 9999 23:59:59 GMT", "1e400
 @pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("after", RETRY_AFTERS)
 def test_a_retry_after_longer_than_max_wait_ends_the_command_saying_until_when(
-    after: str, status: int, hostile: Callable[[Respond], Hostile]
+    after: str,
+    status: int,
+    hostile: Callable[[Respond], Hostile],
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keap = hostile(lambda method, path: Answer(status, b"{}", {"Retry-After": after}))
-    line = assert_refused(child("hooks", "list", "--api-url", keap.url, env={"KEAP_API_KEY": KEY}))
+    with_env(monkeypatch, {"KEAP_API_KEY": KEY})
+    line = assert_refused(cli.run("hooks", "list", "--api-url", keap.url, status=None))
     assert f"GET /hooks -> HTTP {status}" in line and "Keap asks to wait" in line
     assert "--max-wait" in line
     if after in ("86400", "Fri, 31 Dec 9999 23:59:59 GMT"):
@@ -343,15 +322,20 @@ def test_a_retry_after_longer_than_max_wait_ends_the_command_saying_until_when(
 
 @pytest.mark.parametrize("after", ["86400", "inf", "1e308", "Fri, 31 Dec 9999 23:59:59 GMT"])
 def test_after_one_long_retry_after_no_later_call_waits_a_day(
-    after: str, hostile: Callable[[Respond], Hostile], tmp_path: Path
+    after: str,
+    hostile: Callable[[Respond], Hostile],
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The issue's hang: the create is answered 429 with a day's Retry-After; every later call
     (the list after the apply) used to wait that day."""
     keap = hostile(lambda method, path: Answer() if method == "GET" else throttled(after))
     env = {"KEAP_API_KEY": KEY, "KEAP_API_URL": keap.url}
-    result = child("apply", "-f", str(hooks_file(tmp_path)), "--auto-approve", env=env)
+    with_env(monkeypatch, env)
+    result = cli.run("apply", "-f", str(hooks_file(tmp_path)), "--auto-approve", status=None)
     shown = result.out + result.err
-    assert result.code == 1 and result.elapsed < PROMPT, shown
+    assert result.status == 1 and result.waited < PROMPT, shown
     assert "Traceback" not in shown
     assert "failed" in result.out and "Keap asks to wait" in result.out
     # The list after the writes was refused at once, not sent after the wait.
@@ -373,19 +357,25 @@ THROTTLES = {
 
 @pytest.mark.parametrize("throttle", list(THROTTLES.values()), ids=list(THROTTLES))
 def test_throttle_headers_asking_for_a_long_wait_end_the_command(
-    throttle: dict[str, str], hostile: Callable[[Respond], Hostile], tmp_path: Path
+    throttle: dict[str, str],
+    hostile: Callable[[Respond], Hostile],
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # On a 429 without Retry-After, the retry is what must not wait.
     keap = hostile(lambda method, path: throttled(**throttle))
-    line = assert_refused(child("hooks", "list", "--api-url", keap.url, env={"KEAP_API_KEY": KEY}))
+    with_env(monkeypatch, {"KEAP_API_KEY": KEY})
+    line = assert_refused(cli.run("hooks", "list", "--api-url", keap.url, status=None))
     assert "Keap asks to wait" in line and "x-keap-tenant-throttle" in line
     assert len(keap.seen) == 1, "the retry must not be sent either"
     # On a 200, the next call: apply's create is not sent, and says why.
     ok = hostile(lambda method, path: Answer(headers=throttled(**throttle).headers))
     env = {"KEAP_API_KEY": KEY, "KEAP_API_URL": ok.url}
-    result = child("apply", "-f", str(hooks_file(tmp_path)), "--auto-approve", env=env)
+    with_env(monkeypatch, env)
+    result = cli.run("apply", "-f", str(hooks_file(tmp_path)), "--auto-approve", status=None)
     shown = result.out + result.err
-    assert result.code == 1 and result.elapsed < PROMPT and "Traceback" not in shown, shown
+    assert result.status == 1 and result.waited < PROMPT and "Traceback" not in shown, shown
     assert "POST /hooks: not sent: Keap asks to wait" in result.out
     assert ok.seen == ["GET /crm/rest/v1/hooks"]
 
@@ -394,15 +384,15 @@ def test_throttle_headers_asking_for_a_long_wait_end_the_command(
 def test_a_retry_after_that_means_nothing_is_ignored(
     after: str,
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     fast_retries: None,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
     answers = iter([throttled(after), Answer()])
     keap = hostile(lambda method, path: next(answers))
-    result = inside(capsys, "hooks", "list", "--api-url", keap.url, "--max-wait", "0")
-    assert result.code == 0, result.err
+    result = cli.run("hooks", "list", "--api-url", keap.url, "--max-wait", "0", status=None)
+    assert result.status == 0, result.err
     assert len(keap.seen) == 2 and "Traceback" not in result.err
 
 
@@ -423,7 +413,7 @@ def test_every_command_that_calls_keap_takes_max_wait(
     argv: list[str],
     hostile: Callable[[Respond], Hostile],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
@@ -453,30 +443,34 @@ def test_every_command_that_calls_keap_takes_max_wait(
     keap = hostile(respond)
     monkeypatch.setenv("KEAP_API_URL", keap.url)
     command = [part.format(config=tmp_path / "hooks.yaml") for part in argv]
-    line = assert_refused(inside(capsys, *command, "--max-wait", "1"), within=1.0)
+    line = assert_refused(cli.run(*command, "--max-wait", "1", status=None), within=1.0)
     assert "Keap asks to wait 1.5 s" in line and "the 1 s --max-wait allows" in line
     answers = iter([throttled(0.3)])
-    result = inside(capsys, *command, "--max-wait", "1")
+    result = cli.run(*command, "--max-wait", "1", status=None)
     expected = 2 if argv[0] == "drift" else 0
-    assert result.code == expected, result.out + result.err
-    assert 0.3 <= result.elapsed < PROMPT
+    assert result.status == expected, result.out + result.err
+    # Keap's 0.3 s is waited (less the moments since its answer came), then the call retried.
+    assert "retry 1/4 in 0.3s" in result.err and 0 < result.waited <= 0.3, result
 
 
 @pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
-def test_max_wait_must_be_a_finite_number_of_seconds(
-    value: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["hooks", "list", "--max-wait", value])
-    assert caught.value.code == 64  # EX_USAGE: 2 means "changes found"
-    assert "argument --max-wait: must be" in capsys.readouterr().err
+def test_max_wait_must_be_a_finite_number_of_seconds(value: str, cli: Cli) -> None:
+    result = cli.run(
+        "hooks", "list", "--max-wait", value, status=64
+    )  # EX_USAGE: 2 means "changes found"
+    assert "argument --max-wait: must be" in result.err
 
 
 def test_the_pacer_never_queues_a_request_past_max_wait(
-    hostile: Callable[[Respond], Hostile], tmp_path: Path
+    hostile: Callable[[Respond], Hostile],
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Throttle headers that space calls 30 s apart, with 4 writes in parallel: each waits at
-    most --max-wait (1 s) in the queue, not 30, 60, 90 s behind the others."""
+    most --max-wait (1 s) in the queue, not 30, 60, 90 s behind the others. The waits asked
+    for are recorded instead of slept, so the check is the pacer's arithmetic, not this
+    machine's speed."""
     spaced = {"available": "1", "limit": "2", "interval": "1"}  # a call per 30 s
     stored: list[str] = []
 
@@ -488,7 +482,12 @@ def test_the_pacer_never_queues_a_request_past_max_wait(
             return Answer(body=json.dumps(hook).encode(), headers=throttled(**spaced).headers)
         return Answer(headers=throttled(**spaced).headers)
 
+    waits: list[float] = []
+    for module in (hookctl.keap.waits, hookctl.keap.transport):
+        monkeypatch.setattr(module, "pause", waits.append)
     keap = hostile(respond)
+    monkeypatch.setenv("KEAP_API_KEY", KEY)
+    monkeypatch.setenv("KEAP_API_URL", keap.url)
     path = tmp_path / "hooks.yaml"
     path.write_text(
         "version: 1\nhooks:\n"
@@ -498,10 +497,13 @@ def test_the_pacer_never_queues_a_request_past_max_wait(
         )
     )
     argv = ["apply", "-f", str(path), "--auto-approve", "--max-wait", "1", "--parallelism", "4"]
-    result = child(*argv, env={"KEAP_API_KEY": KEY, "KEAP_API_URL": keap.url})
-    assert result.elapsed < 4 * 1 + 3, result.out + result.err
+    # The check after the writes lists nothing (this Keap stores nothing), so apply does not
+    # end at 0: what counts is that all four writes went out, none queued past --max-wait.
+    result = cli.run(*argv, status=None)
     assert "Traceback" not in result.err
     assert len(stored) == 4
+    assert waits, "the throttle headers spaced no request: nothing was tested"
+    assert max(waits) <= 1.0, waits
 
 
 # -- Ctrl-C during a long wait ---------------------------------------------------------------
@@ -527,7 +529,7 @@ SCENARIOS: dict[str, tuple[Respond, int]] = {
 
 
 @pytest.mark.parametrize("respond, calls", list(SCENARIOS.values()), ids=list(SCENARIOS))
-def test_ctrl_c_stops_apply_within_a_second_during_a_long_wait(
+def test_ctrl_c_stops_apply_during_a_long_wait_instead_of_sitting_it_out(
     respond: Respond, calls: int, hostile: Callable[[Respond], Hostile], tmp_path: Path
 ) -> None:
     keap = hostile(respond)
@@ -540,7 +542,8 @@ def test_ctrl_c_stops_apply_within_a_second_during_a_long_wait(
         text=True,
     )
     try:
-        deadline = time.monotonic() + PROMPT
+        # Generous: a child's start-up on a loaded machine is not what is measured here.
+        deadline = time.monotonic() + 6 * PROMPT
         while len(keap.seen) < calls:
             assert time.monotonic() < deadline and apply.poll() is None, "apply never called"
             time.sleep(0.01)
@@ -554,7 +557,9 @@ def test_ctrl_c_stops_apply_within_a_second_during_a_long_wait(
         apply.kill()
         apply.wait()
     assert apply.returncode == 130, out + err
-    assert stopped < 1.5, f"took {stopped:.2f}s to stop"
+    # The waits are 36 s and more (3000 s for a Retry-After); a pause checks for Ctrl-C every
+    # 0.1 s. PROMPT is far from both, so no load on this machine decides the outcome.
+    assert stopped < PROMPT, f"took {stopped:.2f}s to stop"
     assert "Traceback" not in err and "hookctl: interrupted" in err
 
 
@@ -565,13 +570,13 @@ def test_ctrl_c_stops_apply_within_a_second_during_a_long_wait(
 def test_an_answer_nested_100000_deep_is_one_protocol_error(
     status: int,
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     fast_retries: None,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
     keap = hostile(lambda method, path: Answer(status, DEEP))
-    result = inside(capsys, "hooks", "list", "--api-url", keap.url, "--max-wait", "0")
+    result = cli.run("hooks", "list", "--api-url", keap.url, "--max-wait", "0", status=None)
     line = assert_refused(result)
     if status == 200:
         assert "nested too deeply" in line
@@ -580,13 +585,13 @@ def test_an_answer_nested_100000_deep_is_one_protocol_error(
 def test_an_answer_nested_100000_deep_fails_only_its_account_in_plan(
     hostile: Callable[[Respond], Hostile],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
     keap = hostile(lambda method, path: Answer(200, DEEP))
     monkeypatch.setenv("KEAP_API_URL", keap.url)
-    line = assert_refused(inside(capsys, "plan", "-f", str(hooks_file(tmp_path))))
+    line = assert_refused(cli.run("plan", "-f", str(hooks_file(tmp_path)), status=None))
     assert "GET /hooks -> HTTP 200: JSON nested too deeply" in line
 
 
@@ -594,7 +599,7 @@ def test_an_answer_nested_100000_deep_fails_only_its_account_in_plan(
 def test_a_ca_bundle_that_does_not_exist_is_one_line_naming_the_variable(
     variable: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
@@ -602,31 +607,33 @@ def test_a_ca_bundle_that_does_not_exist_is_one_line_naming_the_variable(
     monkeypatch.setenv(variable, "/nonexistent")
     monkeypatch.setenv("KEAP_API_URL", "https://127.0.0.1:9/crm/rest/v1")
     for argv in (["hooks", "list"], ["plan", "-f", str(hooks_file(tmp_path))]):
-        line = assert_refused(inside(capsys, *argv))
+        line = assert_refused(cli.run(*argv, status=None))
         assert f"${variable}" in line and "/nonexistent" in line
 
 
 def test_a_password_in_the_api_url_is_never_shown(
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     fast_retries: None,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
     closed = f"http://user:{PASSWORD}@127.0.0.1:9/crm/rest/v1"
-    line = assert_refused(inside(capsys, "-vv", "hooks", "list", "--api-url", closed), PASSWORD)
+    line = assert_refused(
+        cli.run("-vv", "hooks", "list", "--api-url", closed, status=None), PASSWORD
+    )
     assert "is http://127.0.0.1:9/crm/rest/v1 reachable?" in line
     keap = hostile(lambda method, path: Answer(404, b'{"message": "no such hook"}'))
     netloc = keap.url.removeprefix("http://")
     with_password = f"http://admin:{PASSWORD}@{netloc}"
     assert_refused(
-        inside(capsys, "-vvv", "hooks", "get", "7", "--api-url", with_password), PASSWORD
+        cli.run("-vvv", "hooks", "get", "7", "--api-url", with_password, status=None), PASSWORD
     )
     for argv in (["hooks", "list"], ["import"]):
         keap_ok = hostile(lambda method, path: Answer())
         url = f"http://admin:{PASSWORD}@{keap_ok.url.removeprefix('http://')}"
-        result = inside(capsys, "-vvv", *argv, "--api-url", url)
-        assert result.code == 0, result.err
+        result = cli.run("-vvv", *argv, "--api-url", url, status=None)
+        assert result.status == 0, result.err
         assert not [piece for piece in pieces(PASSWORD) if piece in result.out + result.err]
 
 
@@ -641,10 +648,10 @@ def test_a_password_in_the_api_url_is_never_shown(
     ids=["unclosed-bracket", "port-out-of-range", "empty-label", "ftp"],
 )
 def test_an_api_url_that_cannot_be_used_is_one_line_without_its_password(
-    api_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    api_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
-    assert_refused(inside(capsys, "-vvv", "hooks", "list", "--api-url", api_url), PASSWORD)
+    assert_refused(cli.run("-vvv", "hooks", "list", "--api-url", api_url, status=None), PASSWORD)
 
 
 ECHOES: dict[str, Callable[[str], str]] = {
@@ -664,14 +671,16 @@ def test_an_error_body_echoing_the_credential_in_part_or_in_another_case_is_reda
     status: int,
     echo: Callable[[str], str],
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = KEY if variable == "KEAP_API_KEY" else TOKEN
     monkeypatch.setenv(variable, secret)
     body = json.dumps({"message": echo(secret)}).encode()
     keap = hostile(lambda method, path: Answer(status, body, {"Retry-After": "86400"}))
-    line = assert_refused(inside(capsys, "-vvv", "hooks", "list", "--api-url", keap.url), secret)
+    line = assert_refused(
+        cli.run("-vvv", "hooks", "list", "--api-url", keap.url, status=None), secret
+    )
     assert "***" in line
 
 
@@ -679,7 +688,7 @@ def test_an_error_body_echoing_the_credential_in_part_or_in_another_case_is_reda
 def test_an_answer_echoing_the_hook_secret_in_part_or_upper_cased_is_redacted(
     echo: Callable[[str], str],
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "hook-secret-5f4e3d2c1b0a9f8e7d6c"
@@ -687,12 +696,12 @@ def test_an_answer_echoing_the_hook_secret_in_part_or_upper_cased_is_redacted(
     body = json.dumps({"message": echo(secret)}).encode()
     keap = hostile(lambda method, path: Answer(403, body))
     argv = ["-vvv", "hooks", "verify", "7", "--secret", secret, "--api-url", keap.url]
-    assert "***" in assert_refused(inside(capsys, *argv), secret, KEY)
+    assert "***" in assert_refused(cli.run(*argv, status=None), secret, KEY)
     # A 200 of the wrong shape that quotes it is shown without it, too.
     shaped = json.dumps({"key": "7", "status": echo(secret)[:40].upper()}).encode()
     keap = hostile(lambda method, path: Answer(200, shaped))
     argv = ["hooks", "verify", "7", "--secret", secret, "--api-url", keap.url]
-    assert_refused(inside(capsys, *argv), secret, KEY)
+    assert_refused(cli.run(*argv, status=None), secret, KEY)
 
 
 @pytest.mark.parametrize("key", [".", "..", "../event_keys", "a/b", "%2e%2e", "7?x=1", "\u00b2"])
@@ -711,12 +720,12 @@ def test_a_key_that_is_not_a_key_is_refused_before_any_request(
     key: str,
     operation: list[str],
     hostile: Callable[[Respond], Hostile],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", KEY)
     keap = hostile(lambda method, path: Answer(204, b""))
     argv = ["hooks", *(part.format(key=key) for part in operation), "--api-url", keap.url]
-    line = assert_refused(inside(capsys, *argv))
+    line = assert_refused(cli.run(*argv, status=None))
     assert "is not a hook key" in line
     assert keap.seen == []

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers.soak import SLOW_ONLY, Account, apply_in_process, hand_made_changes, open_account
+from helpers.cli import Cli
+from helpers.soak import SLOW_ONLY, Account, hand_made_changes, open_account
 
 from hookctl.config import read
 from hookctl.domain.planner import plan
@@ -73,11 +74,12 @@ def test_an_apply_killed_at_random_points_converges_on_one_rerun_without_duplica
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     rng = random.Random(9)
     kills: list[str] = []
     finished_first = 0
-    with open_account(tmp_path, monkeypatch, "crash", entries=8) as account:
+    with open_account(tmp_path, monkeypatch, cli, "crash", entries=8) as account:
         sb = account.sandbox
         desired = read(account.config).desired()
         while len(kills) < points:
@@ -102,7 +104,7 @@ def test_an_apply_killed_at_random_points_converges_on_one_rerun_without_duplica
             else:
                 kills.append(where)
             account.assert_no_harm(unmanaged, counts, f"killed at {where}")
-            assert apply_in_process(account.config) == 0, f"rerun after a kill at {where}"
+            assert account.apply() == 0, f"rerun after a kill at {where}"
             account.assert_converged(unmanaged, f"rerun after a kill at {where}")
             assert len(kills) + finished_first < 2 * points, "the kills keep missing the apply"
     capsys.readouterr()

@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.cli import write_config, writes
+from helpers.cli import Cli, write_config, writes
 
-from hookctl.cli.commands import main
 from hookctl.engine.runner import Options, client
 from hookctl.keap.waits import read_quota
 from hookctl.sandbox import Sandbox
@@ -19,13 +18,13 @@ TWENTY = {f"managed/n{i}": ["contact.add"] for i in range(20)}
 
 
 def test_an_apply_the_quota_cannot_cover_writes_nothing_and_says_why(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, TWENTY)
     # Apply lists once before planning: 8 calls are left when it decides.
     env.set_quota(1000, 1000 - 9)
-    assert main(["apply", "-f", str(config), "--yes"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), "--yes", status=1)
+    err = result.err
     assert writes(env) == {}
     assert "daily quota" in err
     assert "needs up to 21 calls" in err
@@ -34,24 +33,19 @@ def test_an_apply_the_quota_cannot_cover_writes_nothing_and_says_why(
     assert "Traceback" not in err
 
 
-def test_an_apply_the_quota_covers_is_applied(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_apply_the_quota_covers_is_applied(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     config = write_config(tmp_path, env, TWENTY)
     env.set_quota(1000, 1000 - 22)
-    assert main(["apply", "-f", str(config), "--yes", "--max-rate", "1000"]) == 0
+    result = cli.run("apply", "-f", str(config), "--yes", "--max-rate", "1000")
     assert writes(env) == {"POST /hooks": 20}
-    assert "daily quota" not in capsys.readouterr().err
+    assert "daily quota" not in result.err
 
 
-def test_a_spent_quota_ends_a_command_at_once_naming_the_quota(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_spent_quota_ends_a_command_at_once_naming_the_quota(env: Sandbox, cli: Cli) -> None:
     env.set_quota(100, 100)
-    started = time.monotonic()
-    assert main(["hooks", "create", "contact.add", f"{env.receiver_url}/x"]) == 1
-    err = capsys.readouterr().err
-    assert time.monotonic() - started < 10
+    result = cli.run("hooks", "create", "contact.add", f"{env.receiver_url}/x", status=1)
+    err = result.err
+    assert result.waits == (), "a spent quota is not waited for, not even for --max-wait"
     assert "Quota Exceeded" in err
     assert "daily quota is spent" in err
     assert "--max-wait" in err
@@ -60,22 +54,22 @@ def test_a_spent_quota_ends_a_command_at_once_naming_the_quota(
 
 
 def test_plan_says_how_much_quota_is_left_only_when_little_is(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, {"managed/a": ["contact.add"]})
     env.set_quota(1000, 500)
-    assert main(["plan", "-f", str(config)]) == 0
-    assert "daily quota" not in capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config))
+    assert "daily quota" not in result.err
     env.set_quota(1000, 950)
-    assert main(["plan", "-f", str(config)]) == 0
-    assert "of 1,000 calls left in Keap's daily quota" in capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config))
+    assert "of 1,000 calls left in Keap's daily quota" in result.err
 
 
-def test_writes_start_at_most_max_rate_a_second(env: Sandbox, tmp_path: Path) -> None:
+def test_writes_start_at_most_max_rate_a_second(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     config = write_config(tmp_path, env, {f"managed/n{i}": ["contact.add"] for i in range(6)})
     started = time.monotonic()
     argv = ["apply", "-f", str(config), "--yes", "--parallelism", "6", "--max-rate", "5"]
-    assert main(argv) == 0
+    cli.run(*argv)
     # Five gaps of 1/5 s between six writes.
     assert time.monotonic() - started >= 0.95
     assert writes(env) == {"POST /hooks": 6}
@@ -105,7 +99,7 @@ def test_quota_headers_are_read_in_any_case() -> None:
 
 
 def test_a_quota_spent_half_way_loses_nothing_and_a_rerun_finishes(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, TWENTY)
     env.set_quota(1000, 0)
@@ -120,16 +114,27 @@ def test_a_quota_spent_half_way_loses_nothing_and_a_rerun_finishes(
     spender = threading.Thread(target=spend_the_rest)
     spender.start()
     try:
-        code = main(["apply", "-f", str(config), "--yes", "--max-rate", "20", "--parallelism", "1"])
+        result = cli.run(
+            "apply",
+            "-f",
+            str(config),
+            "--yes",
+            "--max-rate",
+            "20",
+            "--parallelism",
+            "1",
+            status=None,
+        )
+        code = result.status
     finally:
         spender.join()
-    err = capsys.readouterr().err
+    err = result.err
     assert code == 1
     assert "daily quota is spent" in err and "Traceback" not in err
     made = len(env.hooks())
     assert 5 <= made < 20
     # The next day: a rerun creates only what is missing, and no copy of anything.
     env.set_quota(1000, 0)
-    assert main(["apply", "-f", str(config), "--yes", "--max-rate", "1000"]) == 0
+    cli.run("apply", "-f", str(config), "--yes", "--max-rate", "1000")
     pairs = [h.pair for h in env.hooks()]
     assert len(pairs) == 20 == len(set(pairs))

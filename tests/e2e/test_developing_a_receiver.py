@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import Cli
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from hookctl.cli.commands import main
 from hookctl.receiver import Delivery
 from hookctl.sandbox import Sandbox
 
@@ -55,7 +55,7 @@ def flask_receiver(env: Sandbox, api_key: str) -> Iterator[tuple[str, Seen]]:
 
 
 def test_the_flask_example_fetches_the_triggered_contact_through_its_api_url(
-    env: Sandbox, flask_receiver: tuple[str, Seen], tmp_path: Path
+    env: Sandbox, flask_receiver: tuple[str, Seen], tmp_path: Path, cli: Cli
 ) -> None:
     base, seen = flask_receiver
     config = tmp_path / "hooks.yaml"
@@ -65,9 +65,9 @@ def test_the_flask_example_fetches_the_triggered_contact_through_its_api_url(
         f"ownership:\n  url_prefixes: ['{base}/']\n"
         f"hooks:\n  - name: contacts\n    url: {base}/keap\n    events: [contact.add]\n"
     )
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert [h.status for h in env.hooks()] == ["Verified"]
-    assert main(["trigger", "contact.add", "--set", "email=grace@example.com"]) == 0
+    cli.run("trigger", "contact.add", "--set", "email=grace@example.com")
     assert seen.arrived.wait(timeout=30)
     ((delivery, objects),) = seen.items
     assert delivery.event_key == "contact.add" and delivery.object_type == "contact"
@@ -80,11 +80,11 @@ def test_the_flask_example_fetches_the_triggered_contact_through_its_api_url(
 
 
 def test_the_flask_example_fetches_by_id_when_the_field_shape_sends_no_api_url(
-    env: Sandbox, flask_receiver: tuple[str, Seen]
+    env: Sandbox, flask_receiver: tuple[str, Seen], cli: Cli
 ) -> None:
     base, seen = flask_receiver
     env.seed([("task.add", f"{base}/keap", "Verified")])
-    assert main(["trigger", "task.add", "--shape", "field", "--set", "title=Call back"]) == 0
+    cli.run("trigger", "task.add", "--shape", "field", "--set", "title=Call back")
     assert seen.arrived.wait(timeout=30)
     ((delivery, objects),) = seen.items
     assert delivery.keys[0].api_url is None
@@ -94,7 +94,7 @@ def test_the_flask_example_fetches_by_id_when_the_field_shape_sends_no_api_url(
 # Starlette's TestClient warns that it will move from httpx to another client; not ours to fix.
 @pytest.mark.filterwarnings("ignore:Using `httpx`")
 def test_the_fastapi_example_answers_the_handshake_and_fetches_a_delivered_contact(
-    env: Sandbox, api_key: str, monkeypatch: pytest.MonkeyPatch
+    env: Sandbox, api_key: str, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -111,7 +111,7 @@ def test_the_fastapi_example_answers_the_handshake_and_fetches_a_delivered_conta
     assert handshake.headers["X-Hook-Secret"] == "s3cr3t-handshake"
     # The body Keap would send, as the sandbox delivered it to its own receiver.
     env.seed([("contact.add", env.receiver_url + "/any", "Verified")])
-    assert main(["trigger", "contact.add", "--set", "email=fast@example.com"]) == 0
+    cli.run("trigger", "contact.add", "--set", "email=fast@example.com")
     (record,) = env.deliveries.after(0)
     env.reset_stats()
     assert client.post("/keap", json=record.body).status_code == 200

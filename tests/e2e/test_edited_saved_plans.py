@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import seed_managed, writes
+from helpers.cli import Cli, seed_managed, writes
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 ZAPIER = "https://hooks.zapier.com/hooks/catch/1/abc"
@@ -45,9 +44,9 @@ def hooks_yaml(tmp_path: Path, sandbox: Sandbox, *, token: bool = False) -> Path
     return config
 
 
-def save_plan(config: Path, *flags: str) -> Path:
+def save_plan(cli: Cli, config: Path, *flags: str) -> Path:
     planfile = config.parent / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(planfile), *flags]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(planfile), *flags)
     return planfile
 
 
@@ -62,16 +61,12 @@ def tamper(planfile: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     planfile.write_text(json.dumps(document, indent=2))
 
 
-def refused_in_one_line(
-    env: Sandbox, capsys: pytest.CaptureFixture[str], *args: str, expect: str
-) -> str:
+def refused_in_one_line(env: Sandbox, cli: Cli, *args: str, expect: str) -> str:
     """Run `hookctl apply ARGS --auto-approve`: exit 1, one line on stderr holding `expect`,
     and not one write to Keap."""
     before = env.hooks()
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", *args, "--auto-approve"]) == 1
-    _, err = capsys.readouterr()
+    err = cli.run("apply", *args, "--auto-approve", status=1).err
     assert err.startswith("hookctl: error: ") and err.count("\n") == 1, err
     assert expect in err, err
     assert writes(env) == {}
@@ -93,11 +88,11 @@ def test_deletes_of_unmanaged_and_ignored_hooks_added_to_a_plan_are_refused(
     env: Sandbox,
     tmp_path: Path,
     outsiders: list[tuple[str, str, str]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     keys = [hook.key for hook in env.seed(outsiders)]
     config = hooks_yaml(tmp_path, env)
-    planfile = save_plan(config)
+    planfile = save_plan(cli, config)
 
     def delete_the_outsiders(document: dict[str, Any]) -> None:
         # Moved from `unmanaged` into `changes` as deletes, with a summary that adds up.
@@ -111,7 +106,7 @@ def test_deletes_of_unmanaged_and_ignored_hooks_added_to_a_plan_are_refused(
     tamper(planfile, delete_the_outsiders)
     err = refused_in_one_line(
         env,
-        capsys,
+        cli,
         str(planfile),
         "-f",
         str(config),
@@ -123,11 +118,11 @@ def test_deletes_of_unmanaged_and_ignored_hooks_added_to_a_plan_are_refused(
 
 
 def test_a_safety_threshold_raised_in_the_plan_file_is_not_obeyed(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     seed_managed(env, 12)  # 12 managed, none declared: one moves, 11 go
     config = hooks_yaml(tmp_path, env)
-    planfile = save_plan(config, "--force")  # seen and saved; applying it still needs --force
+    planfile = save_plan(cli, config, "--force")  # seen and saved; applying it still needs --force
 
     def allow_everything(document: dict[str, Any]) -> None:
         document["safety"].update(max_delete_ratio=1.0, max_update_ratio=1.0, min_existing=100)
@@ -135,12 +130,12 @@ def test_a_safety_threshold_raised_in_the_plan_file_is_not_obeyed(
     tamper(planfile, allow_everything)
     refused_in_one_line(
         env,
-        capsys,
+        cli,
         str(planfile),
         expect="refusing a plan that would delete 11 of 12 managed subscriptions (92%, limit 30%)",
     )
     # The thresholds are hooks.yaml's and the flags': the person running apply can still force.
-    assert main(["apply", str(planfile), "--auto-approve", "--force"]) == 0
+    cli.run("apply", str(planfile), "--auto-approve", "--force")
     assert len(env.hooks()) == 3
 
 
@@ -160,15 +155,15 @@ def test_a_safety_threshold_raised_in_the_plan_file_is_not_obeyed(
 def test_a_url_or_event_changed_in_the_plan_file_is_refused(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     edit: Callable[[dict[str, Any]], None],
 ) -> None:
     config = hooks_yaml(tmp_path, env)
-    planfile = save_plan(config)
+    planfile = save_plan(cli, config)
     tamper(planfile, edit)
     refused_in_one_line(
         env,
-        capsys,
+        cli,
         str(planfile),
         "-f",
         str(config),
@@ -180,16 +175,16 @@ def test_a_url_or_event_changed_in_the_plan_file_is_refused(
 def test_a_token_changed_in_the_environment_makes_the_plan_stale(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = hooks_yaml(tmp_path, env, token=True)
     monkeypatch.setenv("HOOK_TOKEN", "tok-OLD-41c9")
-    planfile = save_plan(config)
+    planfile = save_plan(cli, config)
     monkeypatch.setenv("HOOK_TOKEN", "tok-NEW-7e02")
     err = refused_in_one_line(
         env,
-        capsys,
+        cli,
         str(planfile),
         "-f",
         str(config),
@@ -197,7 +192,7 @@ def test_a_token_changed_in_the_environment_makes_the_plan_stale(
     )
     assert "tok-OLD" not in err and "tok-NEW" not in err
     # Only a hash of the interpolated state is stored, never the values it was made from.
-    assert json.loads(planfile.read_text())["config_digest"].startswith("sha256:")
+    assert json.loads(planfile.read_text())["config_digest"].startswith("hmac-sha256:")
 
 
 def test_an_untouched_plan_still_applies_with_the_real_urls(
@@ -205,32 +200,33 @@ def test_an_untouched_plan_still_applies_with_the_real_urls(
     tmp_path: Path,
     outsiders: list[tuple[str, str, str]],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     kept = env.seed(outsiders)
     config = hooks_yaml(tmp_path, env, token=True)
     monkeypatch.setenv("HOOK_TOKEN", "tok-5d1b9e")
-    planfile = save_plan(config)
+    planfile = save_plan(cli, config)
     env.reset_stats()
-    assert main(["apply", str(planfile), "--auto-approve"]) == 0
+    cli.run("apply", str(planfile), "--auto-approve")
     assert writes(env) == {"POST /hooks": 3}
     urls = {hook.hook_url for hook in env.hooks()}
     # Created from hooks.yaml and the environment (the plan file's urls may be masked).
     assert f"{env.receiver_url}/managed/contacts?token=tok-5d1b9e" in urls
     assert all(hook in env.hooks() for hook in kept)
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+    cli.run("plan", "-f", str(config), "--detailed-exitcode")
 
 
 def test_a_plan_whose_account_changed_meanwhile_is_refused_as_stale(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = hooks_yaml(tmp_path, env)
-    planfile = save_plan(config)
+    planfile = save_plan(cli, config)
     # Someone else's subscription: the plan made again has the very same changes, but the
     # account is not the one that was reviewed.
     [added] = env.seed([("note.add", f"{env.receiver_url}/partner/notes", "Verified")])
     refused_in_one_line(
         env,
-        capsys,
+        cli,
         str(planfile),
         expect=f"stale plan: the live subscriptions changed since it was made (new: {added.key})",
     )

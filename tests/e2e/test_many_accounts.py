@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import requests
+from helpers.cli import Cli
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from hookctl import config
-from hookctl.cli import commands as cli
-from hookctl.cli.commands import main
+from hookctl.cli import commands
 from hookctl.cli.output import Progress
 from hookctl.engine import selection
 from hookctl.errors import HookctlError
@@ -102,37 +102,37 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def test_apply_makes_each_account_match_its_own_part_of_the_file(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 2
-    out = capsys.readouterr().out
+    result = cli.run("plan", "-f", str(path), "--detailed-exitcode", status=2)
+    out = result.out
     assert "=== production ===" in out and "=== staging ===" in out
     assert "production  2 to create; 0 unchanged, 0 unmanaged" in out
     assert "staging     3 to create; 0 unchanged, 0 unmanaged" in out
 
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    result = cli.run("apply", "-f", str(path), "--auto-approve")
     assert pairs(production) == {("contact.add", "contacts"), ("contact.edit", "contacts")}
     assert pairs(staging) == pairs(production) | {("note.add", "notes")}
     assert {hook.status for hook in [*production.hooks(), *staging.hooks()]} == {"Verified"}
-    out = capsys.readouterr().out
+    out = result.out
     assert "production  Applied: 2 done. The account now matches." in out
     assert "staging     Applied: 3 done. The account now matches." in out
 
     before = writes(production), writes(staging)
-    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 0
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
-    assert main(["drift", "-f", str(path)]) == 0
+    cli.run("plan", "-f", str(path), "--detailed-exitcode")
+    cli.run("apply", "-f", str(path), "--auto-approve")
+    cli.run("drift", "-f", str(path))
     assert (writes(production), writes(staging)) == before
 
 
 def test_taking_an_account_off_an_entry_deletes_its_subscriptions_there(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(path), "--auto-approve")
     path.write_text(
         path.read_text().replace(
             "events: [contact.add, contact.edit]\n",
@@ -140,9 +140,9 @@ def test_taking_an_account_off_an_entry_deletes_its_subscriptions_there(
         )
     )
     # Production is left with no entry at all: the empty-state rule asks to confirm that.
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    cli.run("apply", "-f", str(path), "--auto-approve", status=1)
     assert len(pairs(production)) == 2
-    assert main(["apply", "-f", str(path), "--auto-approve", "--allow-empty"]) == 0
+    cli.run("apply", "-f", str(path), "--auto-approve", "--allow-empty")
     assert pairs(production) == set()
     assert len(pairs(staging)) == 3
 
@@ -150,16 +150,16 @@ def test_taking_an_account_off_an_entry_deletes_its_subscriptions_there(
 def test_a_failing_account_does_not_stop_the_other_and_the_exit_code_says_so(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     monkeypatch.setenv("PROD_KEY", "sk-WRONG-KEY-0000")  # production refuses every call
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    result = cli.run("apply", "-f", str(path), "--auto-approve", status=1)
     assert len(pairs(staging)) == 3
     assert pairs(production) == set()
-    captured = capsys.readouterr()
+    captured = result
     assert "hookctl: error: production: GET /hooks -> HTTP 401" in captured.err
     assert "production  failed: GET /hooks -> HTTP 401" in captured.out
     assert "staging     Applied: 3 done. The account now matches." in captured.out
@@ -167,8 +167,8 @@ def test_a_failing_account_does_not_stop_the_other_and_the_exit_code_says_so(
         assert "sk-WRONG-KEY-0000" not in text and STAGING_KEY not in text
 
     # A plan and a drift check still show staging, and still fail for production.
-    assert main(["drift", "-f", str(path), "--format", "json"]) == 1
-    document = json.loads(capsys.readouterr().out)
+    result = cli.run("drift", "-f", str(path), "--format", "json", status=1)
+    document = json.loads(result.out)
     validator("accounts.schema.json").validate(document)
     assert document["command"] == "drift" and document["ok"] is False
     failed, fine = document["accounts"]
@@ -181,15 +181,15 @@ def test_a_failing_account_does_not_stop_the_other_and_the_exit_code_says_so(
 def test_an_unreachable_account_is_reported_while_the_other_is_planned(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     production, staging = two
     monkeypatch.setattr(RetryPolicy, "backoff", lambda self, retry: 0.01)  # retries, quickly
     path = hooks_file(tmp_path, production, staging)
     production.stop()
-    assert main(["plan", "-f", str(path), "--format", "json"]) == 1
-    document = json.loads(capsys.readouterr().out)
+    result = cli.run("plan", "-f", str(path), "--format", "json", status=1)
+    document = json.loads(result.out)
     validator("accounts.schema.json").validate(document)
     assert [entry["error"] is None for entry in document["accounts"]] == [False, True]
     validator("plan.schema.json").validate(document["accounts"][1]["result"])
@@ -197,33 +197,33 @@ def test_an_unreachable_account_is_reported_while_the_other_is_planned(
 
 
 def test_a_safety_refusal_in_one_account_leaves_the_other_applied(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     base = staging.receiver_url
     production.seed([("contact.delete", f"{base}/managed/old{i}", "Verified") for i in range(10)])
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
-    assert "production: refusing" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(path), "--auto-approve", status=1)
+    assert "production: refusing" in result.err
     assert len(production.hooks()) == 10 and writes(production) == 0
     assert len(pairs(staging)) == 3
 
 
 def test_bad_input_reaches_no_account(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     path.write_text(path.read_text().replace("accounts: [staging]", "accounts: [stagin]"))
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("apply", "-f", str(path), "--auto-approve", status=1)
+    err = result.err
     assert f"{path}:18:16: hooks[1].accounts[0]: 'stagin' is not an account" in err
     assert "Traceback" not in err
     assert calls(production) == calls(staging) == 0
 
 
 def test_a_config_error_found_with_one_accounts_event_types_writes_to_no_account(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     # contact.merge is not in the built-in list, so each account's own event types decide;
@@ -231,8 +231,8 @@ def test_a_config_error_found_with_one_accounts_event_types_writes_to_no_account
     extra = f"  - name: merges\n    url: {staging.receiver_url}/managed/m\n"
     extra += "    events: [contact.merge]\n    accounts: [production]\n"
     path = hooks_file(tmp_path, production, staging, extra)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("apply", "-f", str(path), "--auto-approve", status=1)
+    err = result.err
     assert "'contact.merge' is not a Keap event type" in err
     assert "nothing was applied to any account" in err
     assert writes(production) == writes(staging) == 0
@@ -242,25 +242,25 @@ def test_a_config_error_found_with_one_accounts_event_types_writes_to_no_account
 
 
 def test_account_flag_works_on_that_account_alone(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--account", "staging", "--auto-approve"]) == 0
+    result = cli.run("apply", "-f", str(path), "--account", "staging", "--auto-approve")
     assert calls(production) == 0
     assert len(pairs(staging)) == 3
-    out = capsys.readouterr().out
+    out = result.out
     assert "===" not in out  # one account: the output of a single-account file
-    assert main(["drift", "-f", str(path), "--account", "production"]) == 2
+    cli.run("drift", "-f", str(path), "--account", "production", status=2)
 
 
 def test_an_unknown_account_is_an_error_naming_the_declared_ones(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["plan", "-f", str(path), "--account", "prod"]) == 1
-    assert capsys.readouterr().err == (
+    result = cli.run("plan", "-f", str(path), "--account", "prod", status=1)
+    assert result.err == (
         f"hookctl: error: --account prod: {path} has no account of that name "
         "(declared: production, staging)\n"
     )
@@ -268,7 +268,7 @@ def test_an_unknown_account_is_an_error_naming_the_declared_ones(
 
 
 def test_a_directory_of_client_files_covers_every_client(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     clients = tmp_path / "clients"
@@ -284,42 +284,40 @@ def test_a_directory_of_client_files_covers_every_client(
         )
     (clients / "README.md").write_text("not a hooks file\n")
     (clients / ".draft.yaml").write_text("version: [\n")
-    assert main(["apply", "-f", str(clients), "--auto-approve"]) == 0
+    result = cli.run("apply", "-f", str(clients), "--auto-approve")
     assert pairs(production) == {("contact.add", "acme")}
     assert pairs(staging) == {("contact.add", "zenith")}
-    out = capsys.readouterr().out
+    out = result.out
     # Each client's account is named by its file: the part of the path that tells them apart.
     assert "=== acme ===" in out and "=== zenith ===" in out
 
     # -f repeated picks files; the same file named twice, however spelt, counts once.
     acme = str(clients / "acme.yaml")
     again = str(clients / "." / "acme.yaml")
-    assert main(["plan", "-f", acme, "-f", again, "--detailed-exitcode"]) == 0
-    assert "===" not in capsys.readouterr().out
+    result = cli.run("plan", "-f", acme, "-f", again, "--detailed-exitcode")
+    assert "===" not in result.out
     assert selection.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
 
 
-def test_an_empty_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "--offline", "-f", str(tmp_path)]) == 1
-    assert capsys.readouterr().err == (
+def test_an_empty_directory_is_an_error(tmp_path: Path, cli: Cli) -> None:
+    result = cli.run("validate", "--offline", "-f", str(tmp_path), status=1)
+    assert result.err == (
         f"hookctl: error: {tmp_path}: no *.yaml or *.yml files in this directory\n"
     )
 
 
-def test_validate_checks_every_account_and_says_each_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_checks_every_account_and_says_each_once(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_text(
         "version: 1\naccounts: {a: {}, b: {}}\nhooks:\n  - name: x\n"
         "    url: https://h.example.com/x\n    events: [contact.ad]\n"
     )
-    assert main(["validate", "--offline", "-f", str(path)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("validate", "--offline", "-f", str(path), status=1)
+    err = result.err
     assert err.count("'contact.ad' is not a Keap event type") == 1
     path.write_text(path.read_text().replace("contact.ad]", "contact.add]"))
-    assert main(["validate", "--offline", "-f", str(path)]) == 0
-    assert capsys.readouterr().out == (
+    result = cli.run("validate", "--offline", "-f", str(path))
+    assert result.out == (
         f"{path} (account a): valid (1 subscriptions in 1 hooks)\n"
         f"{path} (account b): valid (1 subscriptions in 1 hooks)\n"
     )
@@ -329,30 +327,30 @@ def test_validate_checks_every_account_and_says_each_once(
 
 
 def test_a_saved_plan_of_one_account_applies_there_only(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     saved = tmp_path / "staging.plan"
-    assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(path), "--account", "staging", "--out", str(saved))
     assert json.loads(saved.read_text())["account"] == "staging"
-    assert main(["apply", str(saved), "--account", "production", "--auto-approve"]) == 1
-    assert "made for account 'staging', not 'production'" in capsys.readouterr().err
-    assert main(["apply", str(saved), "--auto-approve"]) == 0
+    argv = ["apply", str(saved), "--account", "production", "--auto-approve"]
+    elsewhere = cli.run(*argv, status=1)
+    assert "made for account 'staging', not 'production'" in elsewhere.err
+    cli.run("apply", str(saved), "--auto-approve")
     assert len(pairs(staging)) == 3 and calls(production) == 0
 
 
 def test_a_plan_for_an_account_the_file_no_longer_declares_is_refused(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     saved = tmp_path / "p.plan"
-    assert main(["plan", "-f", str(path), "--account", "staging", "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(path), "--account", "staging", "--out", str(saved))
     path.write_text(path.read_text().replace("  staging:", "  qa:").replace("[staging]", "[qa]"))
-    capsys.readouterr()
-    assert main(["apply", str(saved), "--auto-approve"]) == 1
-    assert capsys.readouterr().err == (
+    result = cli.run("apply", str(saved), "--auto-approve", status=1)
+    assert result.err == (
         f"hookctl: error: {saved} is a plan for account 'staging', which {path} no longer "
         "declares; run `hookctl plan` again\n"
     )
@@ -366,51 +364,51 @@ def test_drift_notifies_once_per_drifted_account(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
     receiver: tuple[str, list[dict[str, Any]]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     production, staging = two
     url, bodies = receiver
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 0
+    applied = cli.run("apply", "-f", str(path), "--auto-approve")
     # A hand-made change in staging only.
     key = staging.hooks()[0].key
     answer = requests.delete(
         f"{staging.api_url}/hooks/{key}", headers={"X-Keap-API-Key": STAGING_KEY}, timeout=10
     )
     assert answer.status_code == 204
-    assert main(["drift", "-f", str(path), "--notify", url]) == 2
+    drifted = cli.run("drift", "-f", str(path), "--notify", url, status=2)
     [body] = bodies
     validator("drift.schema.json").validate(body)
     assert (body["account"], body["drifted"], body["summary"]["create"]) == ("staging", True, 1)
-    out, err = capsys.readouterr()
+    out, err = applied.out + drifted.out, applied.err + drifted.err
     assert "staging     drifted: 1 to create" in out
     for text in (out, err, json.dumps(body)):
         assert PROD_KEY not in text and STAGING_KEY not in text and "hook-token" not in text
 
 
 def test_log_lines_name_their_account(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["-vv", "apply", "-f", str(path), "--auto-approve"]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("-vv", "apply", "-f", str(path), "--auto-approve")
+    err = result.err
     for account in ("production", "staging"):
         assert f"hookctl: DEBUG: {account}: " in err
     assert PROD_KEY not in err and STAGING_KEY not in err
 
 
 def test_accounts_sharing_credentials_and_url_are_warned_about(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     path.write_text(path.read_text().replace(staging.api_url, production.api_url))
     path.write_text(path.read_text().replace("STAGING_KEY}", "PROD_KEY}"))
-    assert main(["plan", "-f", str(path)]) == 0
+    result = cli.run("plan", "-f", str(path))
     assert (
         "hookctl: WARNING: production and staging use the same credentials variable and API url"
-        in capsys.readouterr().err
+        in result.err
     )
 
 
@@ -452,12 +450,14 @@ def test_run_each_keeps_order_and_isolates_failures() -> None:
     ]
 
 
-def test_faults_in_one_sandbox_are_its_own(two: tuple[Sandbox, Sandbox], tmp_path: Path) -> None:
+def test_faults_in_one_sandbox_are_its_own(
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
+) -> None:
     """The sandboxes are independent: a flaky production does not slow staging's apply."""
     production, staging = two
     production.set_faults(Faults(error_rate=1.0))
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--auto-approve"]) == 1
+    cli.run("apply", "-f", str(path), "--auto-approve", status=1)
     assert len(pairs(staging)) == 3 and pairs(production) == set()
 
 
@@ -487,22 +487,22 @@ def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
 def test_markdown_json_and_the_job_summary_name_every_account(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["plan", "-f", str(path), "--format", "markdown"]) == 0
-    out = capsys.readouterr().out
+    result = cli.run("plan", "-f", str(path), "--format", "markdown")
+    out = result.out
     assert out.index("## production") < out.index("## staging") < out.index("## Accounts")
     assert "- **staging**: 3 to create; 0 unchanged, 0 unmanaged" in out
     written = summary.read_text()
     assert "### hookctl plan: production" in written and "### hookctl plan: staging" in written
 
-    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 0
-    captured = capsys.readouterr()
+    result = cli.run("apply", "-f", str(path), "--auto-approve", "--format", "json")
+    captured = result
     document = json.loads(captured.out)
     validator("accounts.schema.json").validate(document)
     assert document["command"] == "apply" and document["ok"] is True
@@ -513,26 +513,25 @@ def test_markdown_json_and_the_job_summary_name_every_account(
 
 
 def test_hooks_commands_reach_the_account_named_in_the_hooks_file(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
-    assert main(["apply", "-f", str(path), "--account", "staging", "--auto-approve"]) == 0
-    capsys.readouterr()
+    cli.run("apply", "-f", str(path), "--account", "staging", "--auto-approve")
     argv = ["hooks", "list", "-f", str(path), "--format", "json"]
-    assert main([*argv, "--account", "staging"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 3
-    assert main([*argv, "--account", "production"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
-    assert main([*argv, "--account", "qa"]) == 1
-    assert "has no account of that name" in capsys.readouterr().err
+    result = cli.run(*argv, "--account", "staging")
+    assert len(json.loads(result.out)) == 3
+    result = cli.run(*argv, "--account", "production")
+    assert json.loads(result.out) == []
+    result = cli.run(*argv, "--account", "qa", status=1)
+    assert "has no account of that name" in result.err
 
 
 def test_ctrl_c_stops_the_writes_of_every_account(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     production, staging = two
     base = staging.receiver_url
@@ -542,7 +541,7 @@ def test_ctrl_c_stops_the_writes_of_every_account(
     )
     path = hooks_file(tmp_path, production, staging, extra)
     staging.set_faults(Faults(latency=0.05))
-    real = cli._progress
+    real = commands._progress
 
     def progress(label: str, board: Progress) -> Callable[[object], None]:
         step = real(label, board)
@@ -558,7 +557,7 @@ def test_ctrl_c_stops_the_writes_of_every_account(
     argv = ["apply", "-f", str(path), "--auto-approve", "--parallelism", "1"]
     with monkeypatch.context() as patch:
         patch.setattr("hookctl.cli.commands._progress", progress)
-        assert main(argv) == 130
+        cli.run(*argv, status=130)
     for thread in threading.enumerate():
         if thread.name.startswith("account"):
             thread.join(timeout=10)
@@ -566,22 +565,21 @@ def test_ctrl_c_stops_the_writes_of_every_account(
     assert 1 <= len(production.hooks()) <= 3
     assert len(staging.hooks()) <= 4
     # Nothing is lost: a rerun finishes both, with no duplicate.
-    capsys.readouterr()
-    assert main(argv[:-2]) == 0, capsys.readouterr().err
+    cli.run(*argv[:-2])
     for sandbox, expected in ((production, 14), (staging, 15)):
         keys = [hook.pair for hook in sandbox.hooks()]
         assert len(keys) == len(set(keys)) == expected
 
 
 def test_json_says_not_ok_when_an_apply_leaves_a_hook_unverified(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     extra = f"  - name: broken\n    url: {staging.receiver_url}/fail/x\n"
     extra += "    events: [contact.add]\n    accounts: [production]\n"
     path = hooks_file(tmp_path, production, staging, extra)
-    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
-    document = json.loads(capsys.readouterr().out)
+    result = cli.run("apply", "-f", str(path), "--auto-approve", "--format", "json", status=1)
+    document = json.loads(result.out)
     validator("accounts.schema.json").validate(document)
     assert document["ok"] is False
     results = {entry["account"]: entry for entry in document["accounts"]}
@@ -591,14 +589,14 @@ def test_json_says_not_ok_when_an_apply_leaves_a_hook_unverified(
 
 
 def test_a_config_error_in_apply_still_ends_with_the_combined_report(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     extra = f"  - name: merges\n    url: {staging.receiver_url}/managed/m\n"
     extra += "    events: [contact.merge]\n"  # for both accounts: one line, said once
     path = hooks_file(tmp_path, production, staging, extra)
-    assert main(["apply", "-f", str(path), "--auto-approve", "--format", "json"]) == 1
-    captured = capsys.readouterr()
+    result = cli.run("apply", "-f", str(path), "--auto-approve", "--format", "json", status=1)
+    captured = result
     assert captured.err.count("'contact.merge' is not a Keap event type") == 1
     document = json.loads(captured.out)
     validator("accounts.schema.json").validate(document)
@@ -634,36 +632,34 @@ hooks:
 def test_one_file_per_client_is_named_after_its_stem(
     two: tuple[Sandbox, Sandbox],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     production, staging = two
     clients = client_files(tmp_path, production, staging)
     monkeypatch.chdir(tmp_path)
-    assert main(["plan", "-f", "clients", "--account", "acme", "--format", "json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    result = cli.run("plan", "-f", "clients", "--account", "acme", "--format", "json")
+    report = json.loads(result.out)
     shown = json.dumps(report)
     assert "acme" in shown and "globex" not in shown
     assert '"default"' not in shown
 
     saved = tmp_path / "acme.plan.json"
-    assert main(["plan", "-f", "clients", "--account", "acme", "--out", str(saved)]) == 0
+    cli.run("plan", "-f", "clients", "--account", "acme", "--out", str(saved))
     assert json.loads(saved.read_text())["account"] == "acme"
-    capsys.readouterr()
     # The saved plan applies to acme's file alone, and only to acme's account.
-    assert main(["apply", str(saved)]) == 0
+    cli.run("apply", str(saved))
     assert {hook.hook_url.rsplit("/", 2)[1] for hook in production.hooks()} == {"acme"}
     assert staging.hooks() == []
     # A file alone keeps its old name, "default", and may be picked by its stem.
-    capsys.readouterr()
     alone = str(clients / "globex.yaml")
-    assert main(["plan", "-f", alone, "--out", str(tmp_path / "g.json")]) == 0
+    cli.run("plan", "-f", alone, "--out", str(tmp_path / "g.json"))
     assert json.loads((tmp_path / "g.json").read_text())["account"] == "default"
-    assert main(["plan", "-f", alone, "--account", "globex", "--format", "json"]) == 0
+    cli.run("plan", "-f", alone, "--account", "globex", "--format", "json")
 
 
 def test_two_files_naming_one_account_are_refused_naming_both(
-    two: tuple[Sandbox, Sandbox], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     clients = client_files(tmp_path, production, staging)
@@ -671,7 +667,7 @@ def test_two_files_naming_one_account_are_refused_naming_both(
     other.mkdir()
     text = (clients / "acme.yaml").read_text().replace("account:\n", "account:\n  name: acme\n")
     (other / "copy.yml").write_text(text)
-    assert main(["plan", "-f", str(clients), "-f", str(other), "--account", "acme"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("plan", "-f", str(clients), "-f", str(other), "--account", "acme", status=1)
+    err = result.err
     assert str(clients / "acme.yaml") in err and str(other / "copy.yml") in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -27,10 +27,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from helpers.cli import Tty
+from helpers.cli import Cli, Tty
 from helpers.witness import API_KEY, TOKEN, Witness
 
-from hookctl.cli.commands import main
 from hookctl.domain.models import KNOWN_EVENT_KEYS
 from hookctl.sandbox import Sandbox
 
@@ -145,11 +144,9 @@ def hooks_yaml(tmp_path: Path, entries: dict[str, tuple[str, list[str]]], owns: 
     return str(path)
 
 
-def run(capsys: pytest.CaptureFixture[str], status: int, *argv: str) -> tuple[str, str]:
-    got = main(list(argv))
-    out, err = capsys.readouterr()
-    assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{out}\n{err}"
-    return out, err
+def run(cli: Cli, status: int, *argv: str) -> tuple[str, str]:
+    result = cli.run(*argv, status=status)
+    return result.out, result.err
 
 
 def without_code_spans(markdown: str) -> str:
@@ -220,26 +217,26 @@ def test_plans_in_every_format_the_plan_file_and_the_step_summary_mask_url_token
     tokened: Tokened,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     summary, plan_file = tmp_path / "summary.md", tmp_path / "plan.json"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     for fmt in ("text", "markdown", "json"):
-        out, err = run(capsys, 0, "-vv", "plan", "-f", tokened.config, "--format", fmt)
+        out, err = run(cli, 0, "-vv", "plan", "-f", tokened.config, "--format", fmt)
         assert_masked(out + err, *tokened.tokens)
-    out, err = run(capsys, 0, "-vv", "plan", "-f", tokened.config, "--out", str(plan_file))
+    out, err = run(cli, 0, "-vv", "plan", "-f", tokened.config, "--out", str(plan_file))
     assert_masked(out + err + plan_file.read_text() + summary.read_text(), *tokened.tokens)
     # A reviewer still sees which subscription is which, and that a token changed.
-    document = json.loads(run(capsys, 0, "plan", "-f", tokened.config, "--format", "json")[0])
+    document = json.loads(run(cli, 0, "plan", "-f", tokened.config, "--format", "json")[0])
     update = next(c for c in document["changes"] if c["action"] == "update")
     assert update["old_hook_url"].startswith(f"{tokened.sandbox.receiver_url}/ours/old?token=***(")
     assert update["reason"].startswith(f"receiver moved: {update['old_hook_url']} is no longer")
 
 
 def test_apply_reports_in_every_format_mask_url_tokens_and_keap_gets_the_real_urls(
-    tokened: Tokened, capsys: pytest.CaptureFixture[str], tty: Tty
+    tokened: Tokened, tty: Tty, cli: Cli
 ) -> None:
-    out, err = run(capsys, 0, "-vv", "apply", "-f", tokened.config, "--dry-run")
+    out, err = run(cli, 0, "-vv", "apply", "-f", tokened.config, "--dry-run")
     assert_masked(out + err, *tokened.tokens)
     for fmt in ("json", "markdown", "text"):
         tokened.sandbox.seed(
@@ -247,7 +244,7 @@ def test_apply_reports_in_every_format_mask_url_tokens_and_keap_gets_the_real_ur
         )
         terminal = tty("sys.stderr")  # progress lines are shown on a terminal
         out, _ = run(
-            capsys, 0, "-vv", "apply", "-f", tokened.config, "--auto-approve", "--format", fmt
+            cli, 0, "-vv", "apply", "-f", tokened.config, "--auto-approve", "--format", fmt
         )
         assert_masked(out + terminal.getvalue(), *tokened.tokens)
     urls = {hook.hook_url for hook in tokened.sandbox.hooks()}
@@ -258,12 +255,12 @@ def test_apply_reports_in_every_format_mask_url_tokens_and_keap_gets_the_real_ur
 def test_drift_reports_and_the_notify_body_mask_url_tokens(
     tokened: Tokened,
     receiver: tuple[str, list[dict[str, Any]]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     url, bodies = receiver
     for fmt in ("text", "markdown", "json"):
         out, err = run(
-            capsys, 2, "-vv", "drift", "-f", tokened.config, "--format", fmt, "--notify", url
+            cli, 2, "-vv", "drift", "-f", tokened.config, "--format", fmt, "--notify", url
         )
         assert_masked(out + err, *tokened.tokens)
     assert len(bodies) == 3
@@ -271,9 +268,7 @@ def test_drift_reports_and_the_notify_body_mask_url_tokens(
     assert "token=***(" in bodies[0]["text"]
 
 
-def test_hooks_commands_mask_url_tokens_unless_revealed(
-    tokened: Tokened, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_hooks_commands_mask_url_tokens_unless_revealed(tokened: Tokened, cli: Cli) -> None:
     sb, declared = tokened.sandbox, tokened.declared
     key = next(h.key for h in sb.hooks() if "/stale?" in h.hook_url)
     for argv in (
@@ -282,12 +277,12 @@ def test_hooks_commands_mask_url_tokens_unless_revealed(
         ["hooks", "get", key],
         ["hooks", "get", key, "--format", "json"],
     ):
-        out, err = run(capsys, 0, "-vv", *argv)
+        out, err = run(cli, 0, "-vv", *argv)
         assert_masked(out + err, *tokened.tokens)
-        revealed, _ = run(capsys, 0, *argv, "--reveal")
+        revealed, _ = run(cli, 0, *argv, "--reveal")
         assert f"token={tokened.live}" in revealed
     created = f"{sb.receiver_url}/ours/new?token={declared}"
-    out, err = run(capsys, 0, "-vv", "hooks", "create", "contact.delete", created)
+    out, err = run(cli, 0, "-vv", "hooks", "create", "contact.delete", created)
     assert_masked(out + err, declared)
     new = next(h.key for h in sb.hooks() if h.hook_url == created)  # Keap got the real url
     for argv in (
@@ -295,7 +290,7 @@ def test_hooks_commands_mask_url_tokens_unless_revealed(
         ["hooks", "verify", new],
         ["hooks", "verify", new, "--format", "json"],
     ):
-        out, err = run(capsys, 0, "-vv", *argv)
+        out, err = run(cli, 0, "-vv", *argv)
         assert_masked(out + err, declared)
 
 
@@ -303,17 +298,17 @@ def test_hooks_commands_mask_url_tokens_unless_revealed(
 
 
 def test_a_stale_plan_error_masks_urls_and_escapes_control_characters(
-    hostile: Hostile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hostile: Hostile, tmp_path: Path, cli: Cli
 ) -> None:
     hostile.add("1", "contact.add", f"{OURS}/keap")
     config = hooks_yaml(
         tmp_path, {"keap": (f"{OURS}/keap", ["contact.add", "contact.edit"])}, "all: true"
     )
     plan_file = str(tmp_path / "plan.json")
-    run(capsys, 0, "plan", "-f", config, "--out", plan_file)
+    run(cli, 0, "plan", "-f", config, "--out", plan_file)
     token = new_token("stale")
     hostile.hooks[0]["hookUrl"] = f"{OURS}/keap/\x1b]0;owned\x07\x1b[2K\rforged?token={token}"
-    out, err = run(capsys, 1, "-vv", "apply", plan_file, "--auto-approve")
+    out, err = run(cli, 1, "-vv", "apply", plan_file, "--auto-approve")
     assert "stale plan" in err and "forged" in err
     assert token not in out + err
     assert not any(char in out + err for char in ESCAPES)
@@ -324,7 +319,7 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     hostile: Hostile,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     tty: Tty,
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")  # hookctl's own colours are escape sequences too
@@ -332,7 +327,7 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     hostile.refusal = (
         f"\x1b]0;owned\x07\x1b[2K\rhookctl: all good\nforged line https://x.example/?token={token}"
     )
-    out, err = run(capsys, 1, "-vv", "hooks", "create", "contact.add", f"{OURS}/a")
+    out, err = run(cli, 1, "-vv", "hooks", "create", "contact.add", f"{OURS}/a")
     printed = out + err
     assert "forged line" in printed and token not in printed
     assert not any(char in printed for char in ESCAPES)
@@ -345,7 +340,7 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     config = hooks_yaml(tmp_path, {"keap": (f"{OURS}/keap", ["contact.add"])}, "all: true")
     for fmt in ("text", "markdown", "json"):
         terminal = tty("sys.stderr")
-        out, _ = run(capsys, 1, "-vv", "apply", "-f", config, "--auto-approve", "--format", fmt)
+        out, _ = run(cli, 1, "-vv", "apply", "-f", config, "--auto-approve", "--format", fmt)
         # The one carriage return allowed is hookctl's own, rewriting its progress line.
         printed = out + terminal.getvalue().replace("\r[", "[")
         assert "forged line" in printed and token not in printed
@@ -354,11 +349,11 @@ def test_keap_error_messages_and_keys_reach_the_terminal_escaped(
     hostile.create_key = evil + "9"
     terminal = tty("sys.stderr")
     # The delete of the hostile key is refused before anything is sent (not a plausible key).
-    out, _ = run(capsys, 1, "-vv", "apply", "-f", config, "--auto-approve")
+    out, _ = run(cli, 1, "-vv", "apply", "-f", config, "--auto-approve")
     assert "done" in out and "\\x1b" in out and "is not a hook key" in out
     progress = terminal.getvalue().replace("\r[", "[")
     assert not any(char in out + progress for char in ESCAPES)
-    out, err = run(capsys, 0, "hooks", "create", "contact.edit", f"{OURS}/keap")
+    out, err = run(cli, 0, "hooks", "create", "contact.edit", f"{OURS}/keap")
     assert not any(char in out + err for char in ESCAPES)
 
 
@@ -366,7 +361,7 @@ def test_an_accounts_error_lines_and_closing_list_are_escaped_and_masked(
     hostile: Hostile,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     token = new_token("echoed")
     hostile.refusal = f"\x1b[2K\x1b]0;owned\x07denied\n#1 @octocat https://x.example/?token={token}"
@@ -381,7 +376,7 @@ def test_an_accounts_error_lines_and_closing_list_are_escaped_and_masked(
         f"hooks:\n  - name: keap\n    url: {OURS}/keap\n    events: [contact.add]\n"
     )
     for fmt in ("text", "markdown", "json"):
-        out, err = run(capsys, 1, "-vv", "plan", "-f", str(config), "--format", fmt)
+        out, err = run(cli, 1, "-vv", "plan", "-f", str(config), "--format", fmt)
         printed = out + err
         assert "denied" in printed and token not in printed
         assert not any(char in printed for char in ESCAPES)
@@ -398,7 +393,7 @@ def test_slack_and_markdown_injection_from_keap_is_inert(
     tmp_path: Path,
     receiver: tuple[str, list[dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     declared = f"{OURS}/keap"
     hostile.add("1", "contact.add", f"{OURS}/old/[Click](https://phish.example/a)")  # moved
@@ -410,9 +405,9 @@ def test_slack_and_markdown_injection_from_keap_is_inert(
     )
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    markdown, _ = run(capsys, 0, "plan", "-f", config, "--format", "markdown")
+    markdown, _ = run(cli, 0, "plan", "-f", config, "--format", "markdown")
     url, bodies = receiver
-    run(capsys, 2, "drift", "-f", config, "--format", "markdown", "--notify", url)
+    run(cli, 2, "drift", "-f", config, "--format", "markdown", "--notify", url)
     assert "@octocat #1" in json.dumps(bodies[0]["changes"])  # the data itself is intact
     for text in (markdown, summary.read_text()):
         visible = without_code_spans(text)
@@ -428,20 +423,20 @@ def test_a_20_mb_hook_url_gives_a_step_summary_under_1_mib(
     hostile: Hostile,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     hostile.add("1", "note.add", f"{OURS}/{'a' * 20_000_000}?token={'t' * 100}")
     config = hooks_yaml(tmp_path, {"keap": (f"{OURS}/keap", ["contact.add"])}, "all: true")
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    out, _ = run(capsys, 0, "plan", "-f", config)
-    run(capsys, 2, "drift", "-f", config)
+    out, _ = run(cli, 0, "plan", "-f", config)
+    run(cli, 2, "drift", "-f", config)
     assert summary.stat().st_size < 10_000
     assert len(out) < 10_000
     # Whatever came before it, the summary stays under GitHub's limit, and says where the rest is.
     summary.write_bytes(b"earlier steps\n" * 71_400)  # 999,600 bytes
-    run(capsys, 0, "plan", "-f", config)
-    run(capsys, 2, "drift", "-f", config)
+    run(cli, 0, "plan", "-f", config)
+    run(cli, 2, "drift", "-f", config)
     text = summary.read_bytes()
     assert len(text) < 1024 * 1024
     assert b"--format json` shows all of it" in text[-200:]
@@ -452,7 +447,7 @@ def test_a_lone_surrogate_from_keap_crashes_no_output(
     tmp_path: Path,
     receiver: tuple[str, list[dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     hostile.add("5\ud800", "note.add\ud800", "https://theirs.example/\ud800?token=\udfff")
     hostile.add("6", "contact.edit", f"{OURS}/keap\ud800")
@@ -463,14 +458,14 @@ def test_a_lone_surrogate_from_keap_crashes_no_output(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     url, bodies = receiver
     for fmt in ("text", "markdown", "json"):
-        out, err = run(capsys, 0, "-vv", "plan", "-f", config, "--format", fmt)
+        out, err = run(cli, 0, "-vv", "plan", "-f", config, "--format", fmt)
         assert "\\ud800" in out
-    run(capsys, 2, "-vv", "drift", "-f", config, "--notify", url)
+    run(cli, 2, "-vv", "drift", "-f", config, "--notify", url)
     assert bodies
-    assert "\\ud800" in run(capsys, 0, "-vv", "hooks", "list")[0]
-    assert "\\ud800" in run(capsys, 0, "-vv", "hooks", "list", "--format", "json")[0]
+    assert "\\ud800" in run(cli, 0, "-vv", "hooks", "list")[0]
+    assert "\\ud800" in run(cli, 0, "-vv", "hooks", "list", "--format", "json")[0]
     # The report after the writes: the created hook's key holds a lone surrogate.
-    out, err = run(capsys, 0, "-vv", "apply", "-f", config, "--auto-approve")
+    out, err = run(cli, 0, "-vv", "apply", "-f", config, "--auto-approve")
     assert "#9\\ud800" in out
     assert "Traceback" not in err and "Logging error" not in err
 
@@ -561,14 +556,12 @@ def test_no_command_shows_a_url_token_the_key_the_access_token_or_a_hook_secret(
     assert "token=***(" in "".join(witness.seen), "no masked url was shown at all"
 
 
-def test_import_writes_no_url_token(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_writes_no_url_token(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     live = new_token("livetok")
     _seed_tokens(env, live)
-    out, err = run(capsys, 0, "import")
+    out, err = run(cli, 0, "import")
     imported = tmp_path / "imported.yaml"
-    run(capsys, 0, "import", "-o", str(imported))
+    run(cli, 0, "import", "-o", str(imported))
     assert live not in out + err + imported.read_text()
 
 
@@ -578,7 +571,7 @@ def test_a_saved_plan_with_url_tokens_applies_the_real_urls(
     env: Sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     """The saved plan holds masked urls; apply must send Keap the real ones (from hooks.yaml and
     the environment), or nothing: never a masked url (the applier refuses to send one)."""
@@ -590,10 +583,10 @@ def test_a_saved_plan_with_url_tokens_applies_the_real_urls(
         tmp_path / "hooks.yaml", env.receiver_url, "api_key_env", "KEAP_API_KEY"
     )
     plan_file = str(tmp_path / "plan.json")
-    run(capsys, 0, "plan", "-f", config, "--out", plan_file)
+    run(cli, 0, "plan", "-f", config, "--out", plan_file)
     assert declared not in Path(plan_file).read_text()
     try:
-        run(capsys, 0, "apply", plan_file, "--auto-approve")
+        run(cli, 0, "apply", plan_file, "--auto-approve")
     finally:
         assert not any("***" in hook.hook_url for hook in env.hooks())
     urls = {hook.hook_url for hook in env.hooks()}
@@ -604,7 +597,7 @@ def test_apply_of_a_saved_plan_never_sends_keap_a_masked_url(
     env: Sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     """Whatever apply does with a saved plan's masked urls, it never subscribes one."""
     declared = new_token("urltok")
@@ -613,7 +606,7 @@ def test_apply_of_a_saved_plan_never_sends_keap_a_masked_url(
         tmp_path / "hooks.yaml", env.receiver_url, "api_key_env", "KEAP_API_KEY"
     )
     plan_file = tmp_path / "plan.json"
-    run(capsys, 0, "plan", "-f", config, "--out", str(plan_file))
+    run(cli, 0, "plan", "-f", config, "--out", str(plan_file))
     assert declared not in plan_file.read_text()
-    assert main(["apply", str(plan_file), "--auto-approve"]) in (0, 1)
+    assert cli.run("apply", str(plan_file), "--auto-approve", status=None).status in (0, 1)
     assert not any("***" in hook.hook_url for hook in env.hooks())

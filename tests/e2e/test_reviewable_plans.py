@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers.cli import CLOSED_PORT, MANY, Tty, seed_managed, write_config, writes
+from helpers.cli import CLOSED_PORT, MANY, Cli, Tty, seed_managed, write_config, writes
 
-from hookctl.cli import commands as cli
-from hookctl.cli.commands import main
+from hookctl.cli import commands
 from hookctl.cli.output import Progress, color
 from hookctl.sandbox import Sandbox
 
@@ -25,10 +24,10 @@ from hookctl.sandbox import Sandbox
 
 
 def test_a_saved_plan_applies_with_no_terminal_and_no_flag(
-    env: Sandbox, config: Path, tmp_path: Path, api_key: str
+    env: Sandbox, config: Path, tmp_path: Path, api_key: str, cli: Cli
 ) -> None:
     saved = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(saved))
     done = subprocess.run(
         [sys.executable, "-m", "hookctl", "apply", str(saved)],
         stdin=subprocess.DEVNULL,
@@ -43,25 +42,24 @@ def test_a_saved_plan_applies_with_no_terminal_and_no_flag(
 
 
 def test_a_stale_saved_plan_is_still_refused_without_a_prompt(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     saved = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(saved))
     seed_managed(env, 1)
     env.reset_stats()
-    assert main(["apply", str(saved)]) == 1
-    assert "stale plan" in capsys.readouterr().err
+    assert "stale plan" in cli.run("apply", str(saved), status=1).err
     assert writes(env) == {}
 
 
 def test_apply_takes_yes_and_hooks_delete_takes_auto_approve(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--yes"]) == 0
+    cli.run("apply", "-f", str(config), "--yes")
     assert len(env.hooks()) == 3
     key = env.hooks()[0].key
-    assert main(["hooks", "delete", key, "--auto-approve"]) == 0
-    assert main(["hooks", "delete", env.hooks()[0].key, "--yes"]) == 0
+    cli.run("hooks", "delete", key, "--auto-approve")
+    cli.run("hooks", "delete", env.hooks()[0].key, "--yes")
     assert len(env.hooks()) == 1
 
 
@@ -92,12 +90,11 @@ def three_hundred(env: Sandbox, tmp_path: Path, api_key: str) -> Path:
 
 
 def test_grouped_text_of_300_changes_in_3_entries_fits_in_20_lines(
-    env: Sandbox, tmp_path: Path, api_key: str, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, api_key: str, cli: Cli
 ) -> None:
     config = three_hundred(env, tmp_path, api_key)
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    result = cli.run("plan", "-f", str(config))
+    lines = result.out.splitlines()
     assert len(lines) <= 20, "\n".join(lines)
     assert lines[-1] == "48 to create, 48 to update, 204 to delete; 48 unchanged, 0 unmanaged"
     headers = sorted(line.split(": ", 1)[1] for line in lines if line.startswith("managed-svc"))
@@ -105,25 +102,24 @@ def test_grouped_text_of_300_changes_in_3_entries_fits_in_20_lines(
     [moved] = [line for line in lines if "48 \u00d7 hook_url" in line]
     assert "/managed/old-1 → " in moved
     # -v and json: one line / one object per subscription; the same closing line.
-    assert main(["plan", "-f", str(config), "-v"]) == 0
-    verbose = capsys.readouterr().out.splitlines()
+    result = cli.run("plan", "-f", str(config), "-v")
+    verbose = result.out.splitlines()
     assert len(verbose) > 600 and verbose[-1] == lines[-1]
-    assert main(["plan", "-f", str(config), "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["changes"]) == 300
+    result = cli.run("plan", "-f", str(config), "--format", "json")
+    assert len(json.loads(result.out)["changes"]) == 300
 
 
 # -- 3. markdown for pull requests ----------------------------------------------------------------
 
 
 def test_markdown_of_1200_changes_fits_a_comment_and_names_every_entry(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     # 25 entries of 48 events: 1,200 creates, each row about 200 characters when one by one.
     hooks = {f"managed/{'long-receiver-path-' * 3}{i}": ["'**'"] for i in range(25)}
     config = write_config(tmp_path, env, hooks)
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--format", "markdown"]) == 0
-    markdown = capsys.readouterr().out
+    result = cli.run("plan", "-f", str(config), "--format", "markdown")
+    markdown = result.out
     assert len(markdown) <= 65_536
     assert "**1200 to create; 0 unchanged, 0 unmanaged**" in markdown
     for i in range(25):
@@ -133,15 +129,14 @@ def test_markdown_of_1200_changes_fits_a_comment_and_names_every_entry(
 
 
 def test_markdown_of_one_huge_entry_keeps_to_its_rows_and_points_to_the_json(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     base = f"{env.receiver_url}/managed"
     # 1,300 deletes, each of its own url: nothing folds.
     env.seed([("note.add", f"{base}/gone-{'x' * 60}-{i}", "Verified") for i in range(1300)])
     config = write_config(tmp_path, env, {"managed/keep": ["contact.add"]})
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--format", "markdown", "--force"]) == 0
-    markdown = capsys.readouterr().out
+    result = cli.run("plan", "-f", str(config), "--format", "markdown", "--force")
+    markdown = result.out
     assert len(markdown) <= 65_536
     assert "| (not declared) | 0 | 0 | 0 | 1300 |" in markdown
     assert "| managed-keep | 1 | 0 | 0 | 0 |" in markdown
@@ -152,14 +147,14 @@ def test_a_refused_plan_prints_its_markdown_with_the_refusal_and_exits_1(
     env: Sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     seed_managed(env, 12)
     config = write_config(tmp_path, env, {"managed/new": ["contact.add"]})
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["plan", "-f", str(config), "--format", "markdown"]) == 1
-    out, err = capsys.readouterr()
+    result = cli.run("plan", "-f", str(config), "--format", "markdown", status=1)
+    out, err = result.out, result.err
     head, rest = out.split("| entry |", 1)
     assert "Refused" in head and "of 12 managed subscriptions" in head
     assert "use --force to apply it anyway" in head
@@ -173,7 +168,7 @@ def test_one_accounts_failure_shows_in_its_markdown_section(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     fast_retries: None,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("KEAP_API_URL")  # it would override each account's api_url
     path = tmp_path / "hooks.yaml"
@@ -183,9 +178,8 @@ def test_one_accounts_failure_shows_in_its_markdown_section(
         f"  broken:\n    api_url: {CLOSED_PORT}\n    credentials: {{api_key_env: KEAP_API_KEY}}\n"
         f"hooks:\n  - name: a\n    url: {env.receiver_url}/managed/a\n    events: [contact.add]\n"
     )
-    capsys.readouterr()
-    assert main(["plan", "-f", str(path), "--format", "markdown"]) == 1
-    out = capsys.readouterr().out
+    result = cli.run("plan", "-f", str(path), "--format", "markdown", status=1)
+    out = result.out
     broken = out.split("\n## broken", 1)[1].split("\n## ", 1)[0]
     assert "Failed" in broken
     good = out.split("\n## good", 1)[1].split("\n## ", 1)[0]
@@ -196,30 +190,27 @@ def test_one_accounts_failure_shows_in_its_markdown_section(
 
 
 def test_target_plans_and_applies_one_entry_only_and_leaves_undeclared_deletes_out(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     env.seed([("note.add", f"{env.receiver_url}/managed/stale", "Verified")])
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--target", "*-orders", "--format", "json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    result = cli.run("plan", "-f", str(config), "--target", "*-orders", "--format", "json")
+    document = json.loads(result.out)
     assert [(c["action"], c["name"]) for c in document["changes"]] == [("create", "managed-orders")]
     assert document["targets"] == ["*-orders"] and len(document["untargeted"]) == 1
     saved = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--target", "*-orders", "--out", str(saved)]) == 0
+    cli.run("plan", "-f", str(config), "--target", "*-orders", "--out", str(saved))
     assert json.loads(saved.read_text())["targets"] == ["*-orders"]
     env.reset_stats()
-    assert main(["apply", str(saved)]) == 0
+    cli.run("apply", str(saved))
     assert writes(env) == {"POST /hooks": 1}
     assert {h.hook_url.rsplit("/", 1)[1] for h in env.hooks()} == {"orders", "stale"}
     # The saved plan decides its targets; drift can be limited the same way.
-    assert main(["apply", str(saved), "--target", "other"]) == 1
-    assert main(["drift", "-f", str(config), "--target", "managed-orders"]) == 0
-    assert main(["drift", "-f", str(config), "--target", "managed-contacts"]) == 2
+    cli.run("apply", str(saved), "--target", "other", status=1)
+    cli.run("drift", "-f", str(config), "--target", "managed-orders")
+    cli.run("drift", "-f", str(config), "--target", "managed-contacts", status=2)
 
 
-def test_target_counts_safety_on_what_is_targeted(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_target_counts_safety_on_what_is_targeted(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     # 10 hooks of one entry, 4 of them to move: 40% of what is targeted (limit 30%).
     base = f"{env.receiver_url}/managed"
     hooks = {f"managed/big{i}": ["contact.add"] for i in range(6)}
@@ -228,20 +219,18 @@ def test_target_counts_safety_on_what_is_targeted(
     env.seed([("contact.add", f"{base}/big{i}", "Verified") for i in range(6)])
     env.seed([("contact.edit", f"{base}/old{i}", "Verified") for i in range(4)])
     env.seed([(e, f"{base}/r{i}", "Verified") for i in range(4) for e in MANY[f"managed/r{i}"]])
-    capsys.readouterr()
     # Over the whole file, 4 updates of 22 pass.
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     argv = ["plan", "-f", str(config), "--target", "managed-big*", "--target", "managed-moved*"]
-    assert main(argv) == 1
-    assert "4 of 10 managed subscriptions" in capsys.readouterr().err
+    assert "4 of 10 managed subscriptions" in cli.run(*argv, status=1).err
 
 
 def test_a_target_that_names_no_entry_is_refused_before_any_call(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     env.reset_stats()
-    assert main(["plan", "-f", str(config), "--target", "nope*"]) == 1
-    assert "--target nope*: no hooks entry" in capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config), "--target", "nope*", status=1)
+    assert "--target nope*: no hooks entry" in result.err
     assert env.stats()["calls"] == {}
 
 
@@ -252,10 +241,10 @@ def test_ctrl_c_stops_and_says_what_was_done_and_what_was_not(
     env: Sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     config = write_config(tmp_path, env, MANY)
-    real = cli._progress
+    real = commands._progress
 
     def progress(label: str, board: Progress) -> Callable[[object], None]:
         step = real(label, board)
@@ -271,26 +260,22 @@ def test_ctrl_c_stops_and_says_what_was_done_and_what_was_not(
 
         return then_ctrl_c
 
-    capsys.readouterr()
     argv = ["apply", "-f", str(config), "--auto-approve", "--parallelism", "1"]
     with monkeypatch.context() as patch:
         patch.setattr("hookctl.cli.commands._progress", progress)
-        assert main(argv) == 130
-    err = capsys.readouterr().err
+        result = cli.run(*argv, status=130)
+    err = result.err
     assert "hookctl: interrupted after 3 of 12 changes (3 done)" in err
     assert "not done (or not confirmed, for writes in flight): 9 changes" in err
     assert len(env.hooks()) <= 4  # within one write of Ctrl-C
-    assert main(argv) == 0
+    cli.run(*argv)
     assert len(env.hooks()) == 12
 
 
-def test_the_result_is_printed_once_grouped(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_result_is_printed_once_grouped(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     config = write_config(tmp_path, env, MANY)
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--yes"]) == 0
-    out, err = capsys.readouterr()
+    result = cli.run("apply", "-f", str(config), "--yes")
+    out, err = result.out, result.err
     assert out.count("Applied: 12 done. The account now matches.") == 1
     assert "managed-r0: 3 done" in out
     assert sum(1 for line in err.splitlines() if line.startswith("[")) == 12
@@ -326,21 +311,21 @@ def test_auto_colour_follows_the_environment_and_the_terminal(
 
 
 def test_the_color_flag_wins_over_the_environment(
-    config: Path, tty: Tty, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config: Path, tty: Tty, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    assert main(["plan", "-f", str(config), "--color", "always"]) == 0
-    assert "\033[32m" in capsys.readouterr().out
+    result = cli.run("plan", "-f", str(config), "--color", "always")
+    assert "\033[32m" in result.out
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("TERM", "dumb")
     terminal = tty("sys.stdout")
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     assert "\033[" not in terminal.getvalue()
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.setenv("FORCE_COLOR", "1")
-    assert main(["--color", "never", "plan", "-f", str(config)]) == 0
+    cli.run("--color", "never", "plan", "-f", str(config))
     assert "\033[" not in terminal.getvalue()
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     assert "\033[32m" in terminal.getvalue()
 
 

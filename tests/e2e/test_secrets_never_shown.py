@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from helpers.cli import Cli
 from helpers.witness import API_KEY, TOKEN, Witness
 
-from hookctl.cli.commands import main
 from hookctl.errors import KeapError, UnreachableError
 from hookctl.keap.client import Keap, RetryPolicy
 from hookctl.sandbox import Faults, Sandbox
@@ -149,8 +149,9 @@ def test_no_command_shows_the_key_the_token_or_a_hook_secret_whatever_happens(
 
 
 def test_exceptions_from_the_python_api_hold_no_token_or_hook_secret(sandbox: Sandbox) -> None:
-    """test_keap.py checks the API key; here the token (sent as Bearer) and a hook secret,
-    through str, repr, args, attributes and the formatted traceback of every error."""
+    """test_client_operations_errors_and_faults.py checks the API key; here the token (sent as
+    Bearer) and a hook secret, through str, repr, args, attributes and the formatted traceback
+    of every error."""
     texts: list[str] = []
 
     def keep(error: BaseException) -> None:
@@ -304,16 +305,16 @@ def test_a_certificate_that_does_not_verify_gets_no_request_and_no_credential(
 def test_the_command_line_refuses_an_unverified_certificate_and_says_what_to_set(
     tls_api: tuple[str, Path],
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     url, cert = tls_api
     monkeypatch.setenv("KEAP_API_KEY", API_KEY)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.setattr(RetryPolicy, "backoff", lambda self, retry_number: 0.01)
-    assert main(["hooks", "list", "--api-url", url]) == 1
-    assert "set REQUESTS_CA_BUNDLE" in capsys.readouterr().err
+    result = cli.run("hooks", "list", "--api-url", url, status=1)
+    assert "set REQUESTS_CA_BUNDLE" in result.err
     assert _Recording.requests == []
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    assert main(["hooks", "list", "--api-url", url]) == 0
-    assert "No hook subscriptions." in capsys.readouterr().out
+    result = cli.run("hooks", "list", "--api-url", url)
+    assert "No hook subscriptions." in result.out
     assert os.environ["REQUESTS_CA_BUNDLE"] == str(cert)

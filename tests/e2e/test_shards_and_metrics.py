@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 ACCOUNTS = [f"client-{i:02d}" for i in range(11)]
@@ -39,10 +39,9 @@ def label(clients: Path, name: str) -> str:
     return name
 
 
-def accounts_in(capsys: pytest.CaptureFixture[str]) -> list[str]:
+def accounts_in(out: str) -> list[str]:
     """The accounts a run with --format json covered (an accounts document, whatever the
     shard holds)."""
-    out = capsys.readouterr().out
     if not out.strip():
         return []
     document = json.loads(out)
@@ -59,7 +58,7 @@ def test_shards_cover_every_account_exactly_once_for_1_to_5(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     config = many_accounts(tmp_path, env, api_key, monkeypatch)
     for count in range(1, 6):
@@ -67,15 +66,18 @@ def test_shards_cover_every_account_exactly_once_for_1_to_5(
         for index in range(count):
             metrics = tmp_path / f"shard-{index}-{count}.prom"
             shard = ["--shard", f"{index}/{count}"]
-            status = main(["drift", "-f", str(config), *shard, "--metrics-file", str(metrics)])
+            status = cli.run(
+                "drift", "-f", str(config), *shard, "--metrics-file", str(metrics), status=None
+            ).status
             assert status in (0, 2)
-            capsys.readouterr()
             exits = samples(metrics)["hookctl_drift_exit_status"]
             covered = [sample.labels["account"] for sample in exits]
             # plan covers the same accounts as drift does.
-            assert main(["plan", "-f", str(config), *shard, "--format", "json"]) == 0
+            planned = accounts_in(
+                cli.run("plan", "-f", str(config), *shard, "--format", "json").out
+            )
             # Any shard, of one account or several, prints the accounts document.
-            assert sorted(accounts_in(capsys)) == sorted(covered)
+            assert sorted(planned) == sorted(covered)
             seen.update(covered)
         assert seen == Counter(label(config, name) for name in ACCOUNTS), f"N={count}"
 
@@ -85,34 +87,31 @@ def test_apply_by_shards_creates_every_accounts_hooks_once(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     config = many_accounts(tmp_path, env, api_key, monkeypatch)
     for index in range(3):
-        assert main(["apply", "-f", str(config), "--shard", f"{index}/3", "--auto-approve"]) == 0
+        cli.run("apply", "-f", str(config), "--shard", f"{index}/3", "--auto-approve")
     urls = sorted(hook.hook_url for hook in env.hooks())
     assert urls == sorted(f"{env.receiver_url}/{name}" for name in ACCOUNTS)
 
 
 @pytest.mark.parametrize("shard", ["3/3", "-1/2", "1", "a/b", "0/0"])
-def test_a_shard_out_of_range_is_a_usage_error(
-    shard: str, config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["plan", "-f", str(config), f"--shard={shard}"])
-    assert exit_info.value.code == 64  # EX_USAGE: 2 means "changes found"
-    err = capsys.readouterr().err
+def test_a_shard_out_of_range_is_a_usage_error(shard: str, config: Path, cli: Cli) -> None:
+    # EX_USAGE: 2 means "changes found"
+    err = cli.run("plan", "-f", str(config), f"--shard={shard}", status=64).err
     assert "argument --shard: must be I/N" in err
 
 
 def test_shard_is_refused_with_a_saved_plan(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     plan = tmp_path / "plan.json"
-    assert main(["plan", "-f", str(config), "--out", str(plan)]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(plan))
     env.reset_stats()
-    assert main(["apply", str(plan), "--shard", "0/2", "--auto-approve"]) == 1
-    assert "--shard" in capsys.readouterr().err
+    assert (
+        "--shard" in cli.run("apply", str(plan), "--shard", "0/2", "--auto-approve", status=1).err
+    )
     assert not any(not call.startswith("GET") for call in env.stats()["calls"])
 
 
@@ -121,7 +120,7 @@ def test_metrics_per_account_parse_with_prometheus_client(
     api_key: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("KEAP_KEY_SYNCED", api_key)
     monkeypatch.setenv("KEAP_KEY_DRIFTED", api_key)
@@ -141,13 +140,11 @@ def test_metrics_per_account_parse_with_prometheus_client(
     # The three accounts are one sandbox: each sees one unmanaged subscription (not under the
     # prefix) and, after the apply, one managed one that is no longer declared (a delete).
     env.seed([("order.add", "https://elsewhere.example/x", "Verified")])
-    assert main(["apply", "-f", str(config), "--account", "synced", "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--account", "synced", "--auto-approve")
     env.seed([("note.add", f"{base}/managed/stale", "Verified")])
     monkeypatch.delenv("KEAP_KEY_BROKEN")
     metrics = tmp_path / "hookctl.prom"
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config), "--metrics-file", str(metrics)]) == 1
-    capsys.readouterr()
+    cli.run("drift", "-f", str(config), "--metrics-file", str(metrics), status=1)
     found = samples(metrics)
     exits = {s.labels["account"]: s.value for s in found["hookctl_drift_exit_status"]}
     assert exits == {"synced": 2, "drifted": 2, "broken": 1}
@@ -169,7 +166,7 @@ def test_metrics_per_account_parse_with_prometheus_client(
     # Next run: `broken` works again and `synced` fails: its last success is carried over.
     monkeypatch.setenv("KEAP_KEY_BROKEN", api_key)
     monkeypatch.delenv("KEAP_KEY_SYNCED")
-    assert main(["drift", "-f", str(config), "--metrics-file", str(metrics)]) == 1
+    cli.run("drift", "-f", str(config), "--metrics-file", str(metrics), status=1)
     again = samples(metrics)
     carried = {
         s.labels["account"]: s.value for s in again["hookctl_drift_last_success_timestamp_seconds"]
@@ -180,12 +177,12 @@ def test_metrics_per_account_parse_with_prometheus_client(
 
 
 def test_a_metrics_file_in_a_missing_directory_is_refused_before_any_call(
-    env: Sandbox, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     env.reset_stats()
     target = tmp_path / "no-such-dir" / "hookctl.prom"
-    assert main(["drift", "-f", str(config), "--metrics-file", str(target)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), "--metrics-file", str(target), status=1)
+    err = result.err
     assert "--metrics-file" in err and "does not exist" in err and "Traceback" not in err
     assert env.stats()["calls"] == {}
 

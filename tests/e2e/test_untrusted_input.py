@@ -2,7 +2,7 @@
 atomic writes, `-f` paths that are loops, FIFOs or devices, a `--notify` url that is not one,
 odd YAML tags, url prefixes with no path, and `import --prefix` at url boundaries.
 
-Black box through the command line (`main([...])`, or a child process where the failure is a
+Black box through the command line (the `cli` fixture, or a child process where the failure is a
 hang or a resource limit) against the sandbox.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 TOKEN = "tk-1f3a9c-SECRET-77b0"
@@ -63,14 +63,13 @@ def _seed_tokens(sandbox: Sandbox) -> dict[str, str]:
 def test_import_writes_placeholders_not_url_tokens_and_the_round_trip_holds(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     urls = _seed_tokens(env)
     out = tmp_path / "hooks.yaml"
-    capsys.readouterr()
-    assert main(["-vv", "import", "-o", str(out)]) == 0
-    err = capsys.readouterr().err
+    ran = cli.run("-vv", "import", "-o", str(out))
+    err = ran.err
     text = out.read_text()
     assert TOKEN not in text and TOKEN not in err
     # The file reads its query values from variables named after entry and parameter.
@@ -86,18 +85,15 @@ def test_import_writes_placeholders_not_url_tokens_and_the_round_trip_holds(
     assert "hooks get KEY --reveal -f FILE" in err
 
     # Without the variables a plan refuses the file, naming every one of them.
-    capsys.readouterr()
-    assert main(["plan", "-f", str(out)]) == 1
-    refused = capsys.readouterr().err
+    refused = cli.run("plan", "-f", str(out), status=1).err
     assert all(name in refused for name in in_file)
 
     # With each set to the value the named key's url holds, a plan finds nothing to do.
     live = {hook.key: hook.hook_url for hook in env.hooks()}
     for name, key in named.items():
         monkeypatch.setenv(name, _value_of(name, text, live[key]))
-    capsys.readouterr()
-    assert main(["plan", "--format", "json", "-f", str(out)]) == 0
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    ran = cli.run("plan", "--format", "json", "-f", str(out))
+    result: dict[str, Any] = json.loads(ran.out)
     assert result["changes"] == [] and result["summary"]["unchanged"] == 5
 
 
@@ -124,20 +120,16 @@ def _value_of(name: str, text: str, url: str) -> str:
     raise AssertionError(f"{name} is in no url")
 
 
-def test_import_to_stdout_holds_no_token_either(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_to_stdout_holds_no_token_either(env: Sandbox, cli: Cli) -> None:
     _seed_tokens(env)
-    capsys.readouterr()
-    assert main(["import"]) == 0
-    assert TOKEN not in "".join(capsys.readouterr())
+    assert TOKEN not in cli.run("import").shown
 
 
 # -- 2. import -o is atomic --------------------------------------------------------------------
 
 
 def test_a_full_disk_leaves_the_old_hooks_file_intact(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     """A real short write: the child may write files of 4 KiB at most (RLIMIT_FSIZE), and the
     imported file is larger, as a hooks file on a nearly full disk would be."""
@@ -167,7 +159,7 @@ def test_a_full_disk_leaves_the_old_hooks_file_intact(
 def test_a_failed_flush_to_disk_keeps_the_old_file_and_says_so_in_one_line(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _seed_tokens(env)
@@ -178,9 +170,8 @@ def test_a_failed_flush_to_disk_keeps_the_old_file_and_says_so_in_one_line(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    capsys.readouterr()
-    assert main(["import", "-o", str(out), "--force"]) == 1
-    _one_error_line(capsys.readouterr().err, containing=f"{out}: cannot write the hooks file")
+    result = cli.run("import", "-o", str(out), "--force", status=1)
+    _one_error_line(result.err, containing=f"{out}: cannot write the hooks file")
     assert out.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["hooks.yaml"]
 
@@ -210,14 +201,14 @@ def _loop_through_a_directory(d: Path) -> str:
 
 @pytest.mark.parametrize("make", [_loop_of_two, _loop_of_one, _loop_through_a_directory])
 def test_a_symlink_loop_inside_a_directory_is_a_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any
+    tmp_path: Path, cli: Cli, make: Any
 ) -> None:
     d = tmp_path / "clients"
     d.mkdir()
     (d / "0-good.yaml").write_text(VALID)
     looped = make(d)
-    assert main(["validate", "--offline", "-f", str(d)]) == 1
-    _one_error_line(capsys.readouterr().err, containing=f"{d / looped}: cannot read: Too many")
+    result = cli.run("validate", "--offline", "-f", str(d), status=1)
+    _one_error_line(result.err, containing=f"{d / looped}: cannot read: Too many")
 
 
 def _validate_in_a_child(path: str) -> subprocess.CompletedProcess[str]:
@@ -247,9 +238,9 @@ def test_a_fifo_inside_a_directory_is_refused(tmp_path: Path) -> None:
     _one_error_line(done.stderr, containing=f"{tmp_path / 'b.yaml'}: is a FIFO")
 
 
-def test_a_device_given_with_f_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "--offline", "-f", "/dev/zero"]) == 1
-    _one_error_line(capsys.readouterr().err, containing="/dev/zero: is a character device")
+def test_a_device_given_with_f_is_refused(cli: Cli) -> None:
+    result = cli.run("validate", "--offline", "-f", "/dev/zero", status=1)
+    _one_error_line(result.err, containing="/dev/zero: is a character device")
 
 
 # -- 4. drift --notify with a url that is not one ----------------------------------------------
@@ -265,19 +256,18 @@ def test_a_device_given_with_f_is_refused(capsys: pytest.CaptureFixture[str]) ->
     ],
 )
 def test_an_invalid_notify_url_is_one_line_and_keeps_drifts_exit_code(
-    config: Path, env: Sandbox, capsys: pytest.CaptureFixture[str], url: str, message: str
+    config: Path, env: Sandbox, cli: Cli, url: str, message: str
 ) -> None:
     # Nothing applied yet: the account lacks what the file declares, so it has drifted.
-    assert main(["drift", "-f", str(config), "--notify", url]) == 2
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), "--notify", url, status=2)
+    err = result.err
     _one_error_line(err, containing=message)
     assert "\u2028" not in err
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    capsys.readouterr()
+    cli.run("apply", "-f", str(config), "--auto-approve")
     # No drift: still 0, and still told (before it matters) that the url is no good, unless
     # only a post would find out.
-    assert main(["drift", "-f", str(config), "--notify", url]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), "--notify", url)
+    err = result.err
     if message.startswith("--notify"):
         _one_error_line(err, containing=message)
     else:
@@ -300,13 +290,11 @@ def test_an_invalid_notify_url_is_one_line_and_keeps_drifts_exit_code(
         "!!int",
     ],
 )
-def test_an_odd_yaml_tag_is_a_located_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
-) -> None:
+def test_an_odd_yaml_tag_is_a_located_error(tmp_path: Path, cli: Cli, value: str) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_text(f"version: {value}\nhooks: []\n")
-    assert main(["validate", "--offline", "-f", str(path)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("validate", "--offline", "-f", str(path), status=1)
+    err = result.err
     # One line about the value (`!!int !` also breaks the YAML after it, which gets its own).
     lines = err.splitlines()
     assert lines[0].startswith(f"hookctl: error: {path}:1:10: version: ")
@@ -315,7 +303,7 @@ def test_an_odd_yaml_tag_is_a_located_error(
 
 
 def test_a_url_prefix_with_no_path_warns_that_it_owns_the_whole_host(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, cli: Cli
 ) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_text(
@@ -327,8 +315,8 @@ def test_a_url_prefix_with_no_path_warns_that_it_owns_the_whole_host(
         "    - https://hooks.example.com/keap\n"
         "hooks: []\n"
     )
-    assert main(["validate", "--offline", "-f", str(path)]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("validate", "--offline", "-f", str(path))
+    err = result.err
     [warning] = err.splitlines()
     assert warning.startswith(f"hookctl: WARNING: {path}:4:7: ownership.url_prefixes[0]: ")
     assert "owns every url on hooks.example.com" in warning
@@ -337,9 +325,7 @@ def test_a_url_prefix_with_no_path_warns_that_it_owns_the_whole_host(
 # -- 6. import --prefix at url boundaries ------------------------------------------------------
 
 
-def test_import_prefix_selects_at_url_boundaries(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_prefix_selects_at_url_boundaries(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     base = env.receiver_url
     env.seed(
         [
@@ -350,10 +336,9 @@ def test_import_prefix_selects_at_url_boundaries(
         ]
     )
     out = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(out), "--prefix", f"{base}/ours"]) == 0
+    cli.run("import", "-o", str(out), "--prefix", f"{base}/ours")
     imported = {entry["url"] for entry in yaml.safe_load(out.read_text())["hooks"]}
     assert imported == {f"{base}/ours", f"{base}/ours/a"}
-    capsys.readouterr()
-    assert main(["plan", "--format", "json", "-f", str(out)]) == 0
-    result = json.loads(capsys.readouterr().out)
+    ran = cli.run("plan", "--format", "json", "-f", str(out))
+    result = json.loads(ran.out)
     assert result["changes"] == [] and result["summary"]["unmanaged"] == 2

@@ -1,17 +1,27 @@
-"""What the end-to-end CLI tests (test_cli_plan, _apply, _drift, _saved_plan) share besides
-conftest's fixtures: hooks.yaml files for a sandbox, seeded accounts, and a fake terminal."""
+"""What the end-to-end CLI tests share besides conftest's fixtures: hookctl run in this process
+(conftest's `cli` fixture), hooks.yaml files for a sandbox, seeded accounts, a fake terminal."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+import hookctl.keap.transport
+import hookctl.keap.waits
+from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
+
+_real_pause = hookctl.keap.waits.pause
+# The longest a test lets hookctl really sleep in one wait (see Cli._pause).
+LONGEST_WAIT = 20.0
 
 ROOT = Path(__file__).resolve().parents[2]
 # Nothing listens on port 9 (discard), so a connection there is refused at once.
@@ -20,6 +30,68 @@ CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
 # url paths below the sandbox receiver, each with its event keys (write_config's `hooks`).
 MANY = {f"managed/r{i}": ["contact.add", "contact.edit", "order.add"] for i in range(4)}
 TWO = {"managed/contacts": ["contact.add", "contact.edit"], "managed/orders": ["order.add"]}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one hookctl command printed and its exit status."""
+
+    out: str
+    err: str
+    status: int
+    # Every wait hookctl asked for (Retry-After, the pacer, --max-rate), in seconds: tests
+    # bound these, not the wall time, so that a loaded machine cannot fail them.
+    waits: tuple[float, ...] = ()
+
+    @property
+    def waited(self) -> float:
+        return sum(self.waits)
+
+    @property
+    def shown(self) -> str:
+        """Everything a person at the terminal saw (stdout, then stderr)."""
+        return self.out + self.err
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith("hookctl: error:")]
+
+
+class Cli:
+    """hookctl run in this process as the console script runs it: `run` returns what the
+    command printed (only that command: earlier output is dropped) and its exit status, which
+    it checks against `status` unless that is None."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        self._capsys = capsys
+        self._monkeypatch = monkeypatch
+        self._waits: list[float] = []
+        for module in (hookctl.keap.waits, hookctl.keap.transport):
+            monkeypatch.setattr(module, "pause", self._pause)
+
+    def _pause(self, seconds: float) -> None:
+        # Recorded, then slept (Ctrl-C still ends it), but never past LONGEST_WAIT: a wait
+        # that should not have been started fails the test's bound instead of hanging it.
+        self._waits.append(seconds)
+        _real_pause(min(seconds, LONGEST_WAIT))
+
+    def run(self, *argv: str, status: int | None = 0, stdin: str | None = None) -> Result:
+        """`stdin` is what the user types (None: leave sys.stdin as it is, e.g. a tty's)."""
+        if stdin is not None:
+            self._monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        self._capsys.readouterr()
+        self._waits.clear()
+        try:
+            got = main(list(argv))
+        except SystemExit as stopped:  # usage errors and --help, as the console script ends
+            # The exit status the interpreter would give: None is 0, a message is 1.
+            code = stopped.code
+            got = code if isinstance(code, int) else 0 if code is None else 1
+        captured = self._capsys.readouterr()
+        result = Result(captured.out, captured.err, got, tuple(self._waits))
+        if status is not None:
+            assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{result.shown}"
+        return result
 
 
 class Terminal(io.StringIO):
@@ -33,6 +105,16 @@ class Tty(Protocol):
     """conftest's tty fixture: puts a Terminal in place of sys.<stream> and returns it."""
 
     def __call__(self, stream: str, typed: str = "") -> Terminal: ...
+
+
+# Every JSON Schema in schemas/, by name.
+NAMES = ("hooks", "plan", "drift", "accounts", "report", "fixture")
+
+
+def schema(name: str) -> dict[str, Any]:
+    """schemas/NAME.schema.json, as the checkout has it."""
+    loaded: dict[str, Any] = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
+    return loaded
 
 
 def validator(name: str) -> Draft202012Validator:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hookctl.cli.commands import main
+from helpers.cli import Cli
 from hookctl.domain.models import Hook
 from hookctl.keap.client import Keap, RetryPolicy
 from hookctl.sandbox import Sandbox
@@ -167,6 +167,14 @@ class Account:
     base: str
     wanted: frozenset[tuple[str, str]]
     hand: Keap
+    cli: Cli
+
+    def apply(self, *extra: str) -> int:
+        """`hookctl apply` of the account's hooks.yaml, in this process; its exit status."""
+        # --force: random hand-made changes may exceed the 30% safety ratio; the soak is about
+        # convergence, and the thresholds have tests of their own.
+        argv = ["apply", "-f", str(self.config), "--auto-approve", "--force", *extra]
+        return self.cli.run(*argv, status=None).status
 
     def managed(self, url: str) -> bool:
         """The ownership rule of the config, written out here rather than asked of hookctl."""
@@ -201,7 +209,7 @@ class Account:
 
 @contextlib.contextmanager
 def open_account(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, entries: int = 6
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, name: str, entries: int = 6
 ) -> Iterator[Account]:
     """A fresh sandbox holding the converged hooks.yaml plus a few foreign subscriptions."""
     with Sandbox(api_key=API_KEY) as sb:
@@ -212,18 +220,12 @@ def open_account(
         wanted = write_config(config, base, entries)
         fast = RetryPolicy(attempts=3, backoff_base=0.01, total_seconds=5)
         with Keap(sb.api_url, env={"KEAP_API_KEY": API_KEY}, retry=fast) as hand:
-            account = Account(sb, config, base, wanted, hand)
+            account = Account(sb, config, base, wanted, hand, cli)
             for n, status in enumerate(("Verified", "Inactive", "Unverified")):
                 url = FOREIGN_URLS[n].format(n=n, receiver=sb.receiver_url, base=base)
                 sb.seed([("contact.add", url, status)])
-            assert apply_in_process(config) == 0
+            assert account.apply() == 0
             yield account
-
-
-def apply_in_process(config: Path, *extra: str) -> int:
-    # --force: random hand-made changes may exceed the 30% safety ratio; the soak is about
-    # convergence, and the thresholds have tests of their own.
-    return main(["apply", "-f", str(config), "--auto-approve", "--force", *extra])
 
 
 def hand_made_changes(account: Account, rng: random.Random, count: int) -> list[str]:

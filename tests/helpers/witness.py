@@ -3,16 +3,12 @@ that no secret is ever among it."""
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
-from hookctl.cli.commands import main
+from helpers.cli import Cli
 from hookctl.sandbox import Sandbox
 
 API_KEY = "sk-SECRET-API-KEY-5e1d7a"
@@ -36,9 +32,8 @@ class Records(logging.Handler):
 class Witness:
     """Runs commands as a user would and keeps all they showed."""
 
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-        self.capsys = capsys
-        self.monkeypatch = monkeypatch
+    def __init__(self, cli: Cli) -> None:
+        self.cli = cli
         self.seen: list[str] = []
         self.secrets: set[str] = set()
         self.sandbox: Sandbox | None = None
@@ -47,15 +42,14 @@ class Witness:
     def run(self, status: int, *argv: str, stdin: str = "", keep_stdout: bool = True) -> str:
         """Run hookctl at -vvv; what it showed is kept (stdout only with `keep_stdout`: a test
         may check a command's stdout on its own) and returned."""
-        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        got = main(["-vvv", *argv])
-        captured = self.capsys.readouterr()
-        output = captured.out + captured.err
-        self.seen.append(output if keep_stdout else captured.err)
+        result = self.cli.run("-vvv", *argv, status=None, stdin=stdin)
+        self.seen.append(result.shown if keep_stdout else result.err)
         if self.sandbox is not None:
             self.secrets |= self.hook_secrets(self.sandbox)
-        assert got == status, f"hookctl {' '.join(argv)} -> {got}:\n{output}"
-        return output
+        assert result.status == status, (
+            f"hookctl {' '.join(argv)} -> {result.status}:\n{result.shown}"
+        )
+        return result.shown
 
     @staticmethod
     def hook_secrets(sb: Sandbox) -> set[str]:

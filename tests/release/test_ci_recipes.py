@@ -163,3 +163,32 @@ def test_saved_plans_are_applied_without_a_confirmation_flag() -> None:
     assert len(applies) >= 3
     for words in applies:
         assert "--auto-approve" not in words and "--yes" not in words, words
+
+
+def _envs(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("env"), dict):
+            yield node["env"]
+        for value in node.values():
+            yield from _envs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _envs(item)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(ROOT.glob("examples/ci/github-actions/*.yml")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_a_recipe_that_hands_over_credentials_pins_the_api_url_they_go_to(path: Path) -> None:
+    """A pull request's hooks.yaml must not choose where the key is sent (account.api_url):
+    KEAP_API_URL, set beside the credentials, wins over it."""
+    envs = [env for env in _envs(yaml.safe_load(path.read_text())) if _gives_credentials(env)]
+    assert envs, f"{path.name} hands over no credential"
+    for env in envs:
+        assert env.get("KEAP_API_URL") == "https://api.infusionsoft.com/crm/rest/v1", env
+
+
+def _gives_credentials(env: dict[str, Any]) -> bool:
+    return any("secrets.KEAP" in str(value) for value in env.values())

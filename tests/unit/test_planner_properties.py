@@ -167,8 +167,19 @@ def test_safety_refuses_only_what_its_thresholds_say(
         for c in result.changes
         if c.action == "delete" and c.existing is not None and c.existing.pair not in declared
     )
-    refused = (not desired.subscriptions and counts["delete"] > 0) or (
-        managed > 0 and max(removed, counts["update"], removed + counts["update"]) / managed > 0.3
+    # ... but only up to min_existing copies of one pair.
+    copies = Counter(
+        c.existing.pair
+        for c in result.changes
+        if c.action == "delete" and c.existing is not None and c.existing.pair in declared
+    )
+    refused = (
+        (not desired.subscriptions and counts["delete"] > 0)
+        or max(copies.values(), default=0) > 1
+        or (
+            managed > 0
+            and max(removed, counts["update"], removed + counts["update"]) / managed > 0.3
+        )
     )
     try:
         result.check_safety()

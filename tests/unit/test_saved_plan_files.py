@@ -315,7 +315,7 @@ def test_reading_garbage_only_ever_raises_plan_error(tmp_path: Path, content: by
 def test_the_fingerprint_ignores_order_but_not_content() -> None:
     live = [hook(1, "contact.add", CONTACTS), hook(2, "contact.edit", CONTACTS)]
     assert fingerprint(live) == fingerprint(live[::-1])
-    assert fingerprint(live).startswith("sha256:")
+    assert fingerprint(live).startswith("hmac-sha256:")
     for changed in (
         [live[0]],
         [live[0], hook(2, "contact.edit", CONTACTS, "Inactive")],
@@ -492,7 +492,7 @@ def test_a_resealed_plan_that_lists_other_changes_than_the_current_plan_is_refus
 
 def test_a_changed_threshold_in_the_file_is_not_read(tmp_path: Path) -> None:
     """The file's safety is for the reviewer: editing it changes nothing apply checks (the
-    runner checks the thresholds of the plan made again; test_hostile_plans shows it)."""
+    runner checks the thresholds of the plan made again; test_edited_saved_plans shows it)."""
     path = tmp_path / "plan.json"
     current = save(path)
     rewrite(path, lambda d: d["safety"].update(max_delete_ratio=1.0), reseal=True)
@@ -538,7 +538,7 @@ def test_the_desired_digest_covers_every_interpolated_value() -> None:
         {"c": (f"{CONTACTS}?token=tok-OLD", ["contact.add"])}, prefixes=(f"{BASE}/",)
     )
     digest = desired_digest(base)
-    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
+    assert digest.startswith("hmac-sha256:") and len(digest) == len("hmac-sha256:") + 64
     new_token = desired_state({"c": (f"{CONTACTS}?token=tok-NEW", ["contact.add"])})
     ownership = base.ownership
     variants = [

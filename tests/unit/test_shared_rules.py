@@ -4,40 +4,16 @@ everywhere: event wildcards, key order, loopback hosts, the copy of a pair that 
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
+from helpers.work import counted
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookctl.cli.commands import main
+from hookctl.domain import secrets
 from hookctl.domain.models import Hook, event_glob_matches, keeper, key_order, parse_status
 from hookctl.domain.urls import is_loopback, mask_url, under_prefix
 from hookctl.keap.client import Keap
-from hookctl.sandbox import Sandbox
-
-
-def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
-    sandbox: Sandbox,
-    api_key: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
-    monkeypatch.setenv("KEAP_API_KEY", api_key)
-    base = sandbox.receiver_url
-    sandbox.seed(
-        [
-            ("invoice.add", f"{base}/a", "Verified"),
-            ("invoice.payment.add", f"{base}/a", "Verified"),
-        ]
-    )
-    assert main(["hooks", "list", "--event", "invoice.*"]) == 0
-    out = capsys.readouterr().out
-    assert "invoice.add" in out
-    assert "invoice.payment.add" not in out
-    assert main(["hooks", "list", "--event", "invoice.**"]) == 0
-    assert "invoice.payment.add" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -57,12 +33,20 @@ def test_event_globs_match_segment_by_segment(pattern: str, key: str, expected: 
     assert event_glob_matches(pattern, key) is expected
 
 
-def test_a_pattern_of_many_stars_is_answered_at_once() -> None:
-    started = time.monotonic()
-    assert not event_glob_matches("*" * 50 + "x", "a" * 60)
-    assert not event_glob_matches("*a" * 40 + "b", "a" * 80)
-    assert not event_glob_matches(".".join(["**"] * 30) + ".x", ".".join(["a"] * 40))
-    assert time.monotonic() - started < 1.0
+@pytest.mark.parametrize(
+    ("pattern", "key"),
+    [
+        ("*" * 50 + "x", "a" * 60),
+        ("*a" * 40 + "b", "a" * 80),
+        (".".join(["**"] * 30) + ".x", ".".join(["a"] * 40)),
+    ],
+)
+def test_a_pattern_of_many_stars_is_answered_at_once(pattern: str, key: str) -> None:
+    # The work stays within a few times the lengths' product (a backtracking matcher's grows
+    # exponentially): counted in calls, which no load on the machine changes.
+    with counted() as steps:
+        assert not event_glob_matches(pattern, key)
+    assert steps.calls < 4 * len(pattern) * len(key)
 
 
 @given(st.lists(st.sampled_from(["1", "2", "10", "²", "٣", "abc", "007", "7", "9" * 5000])))
@@ -147,10 +131,8 @@ def test_url_prefixes_own_urls_at_boundaries_only(url: str, prefix: str, owned: 
     ],
 )
 def test_masked_urls_hide_query_values_userinfo_and_fragment(url: str, shown: str) -> None:
-    import hashlib
-
     def fp(value: str) -> str:
-        return hashlib.sha256(value.encode()).hexdigest()[:6]
+        return secrets.fingerprint(value)
 
     masked = mask_url(url)
     assert masked == shown.format(token=fp("s3cret"), c=fp("c"), userinfo=fp("u:s3cret"))

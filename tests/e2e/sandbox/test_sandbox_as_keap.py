@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 from conftest import KeapOpenAPI
+from helpers.cli import Cli
 from helpers.keap_api import OPERATIONS
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV
 
@@ -148,7 +148,7 @@ def cli_sandbox() -> Iterator[tuple[str, str]]:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(5)]
+        lines = [process.stdout.readline() for _ in range(6)]
         api = next(line.split()[-1] for line in lines if " API " in line)
         yield api, "".join(lines)
     finally:
@@ -163,6 +163,7 @@ def test_hookctl_sandbox_prints_where_it_listens_without_the_credentials(
 ) -> None:
     api, printed = cli_sandbox
     assert api.endswith("/crm/rest/v1")
+    assert "hookctl sandbox: listening 127.0.0.1:" in printed
     assert "/receiver" in printed
     assert "access token ***(" in printed
     assert "X-Keap-API-Key ***(" in printed
@@ -216,23 +217,21 @@ def test_sandbox_help_documents_the_admin_calls() -> None:
 
 
 def test_a_404_from_an_api_url_without_the_rest_path_hints_at_the_base_url(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, cli: Cli
 ) -> None:
-    assert main(["hooks", "list", "--api-url", env.url]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("hooks", "list", "--api-url", env.url, status=1)
+    err = result.err
     assert "HTTP 404" in err
     assert "lacks /crm/rest/v1" in err
     assert len(err.strip().splitlines()) == 1
-    assert main(["hooks", "get", "99"]) == 1
-    assert "lacks" not in capsys.readouterr().err
+    result = cli.run("hooks", "get", "99", status=1)
+    assert "lacks" not in result.err
 
 
-def test_a_wrong_delayed_verify_secret_is_named_not_the_key(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_wrong_delayed_verify_secret_is_named_not_the_key(env: Sandbox, cli: Cli) -> None:
     (hook,) = env.seed([("contact.add", f"{env.receiver_url}/delayed/x", "Unverified")])
-    assert main(["hooks", "verify", hook.key, "--secret", "not-the-secret"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("hooks", "verify", hook.key, "--secret", "not-the-secret", status=1)
+    err = result.err
     assert "HTTP 403" in err
     assert "--secret" in err
     assert "KEAP_API_KEY" not in err

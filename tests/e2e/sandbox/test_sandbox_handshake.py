@@ -68,8 +68,10 @@ def test_a_receiver_slower_than_the_timeout_is_unverified_without_an_error(
         )
         elapsed = time.perf_counter() - started
     assert response.status_code == 200
+    # The receiver echoes the secret after 0.7 s: had the sandbox waited for it, the hook would
+    # be Verified. So "Unverified" is what shows the timeout cut the handshake short.
     assert response.json()["status"] == "Unverified"
-    assert 0.2 <= elapsed < 0.6
+    assert elapsed >= 0.2
 
 
 def test_delayed_verify_with_the_secret_sent_to_the_receiver_verifies(

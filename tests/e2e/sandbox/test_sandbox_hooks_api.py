@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.sandbox import Sandbox
+from hookctl.sandbox.http import Server
 
 KEYED = [operation for operation in OPERATIONS if "{key}" in operation[2]]
 
@@ -338,14 +338,23 @@ def test_state_survives_a_restart_with_the_same_db_file(tmp_path: Path, api_key:
         assert response.json()["status"] == "Verified"
 
 
-def test_a_sandbox_starts_and_stops_in_well_under_50_ms() -> None:
-    durations = []
-    for _ in range(5):
-        started = time.perf_counter()
-        with Sandbox() as sb:
-            requests.get(sb.url + "/_sandbox/health", timeout=5).raise_for_status()
-        durations.append(time.perf_counter() - started)
-    assert sorted(durations)[2] < 0.05
+def test_a_sandbox_starts_and_stops_without_waiting_out_a_poll_interval() -> None:
+    # What makes a sandbox per test affordable (about 10 ms each on an idle machine): stop()
+    # returns as soon as the server loop notices, and the loop looks every 10 ms. A stopwatch
+    # on a shared machine cannot say that reliably, so the loop's setting is checked instead.
+    started: list[dict[str, object]] = []
+    original = Server.serve_forever
+
+    def serve_forever(self: Server, poll_interval: float = 0.5) -> None:
+        started.append({"poll_interval": poll_interval})
+        original(self, poll_interval)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Server, "serve_forever", serve_forever)
+        for _ in range(3):
+            with Sandbox() as sb:
+                requests.get(sb.url + "/_sandbox/health", timeout=5).raise_for_status()
+    assert started == [{"poll_interval": 0.01}] * 3
 
 
 def test_admin_calls_need_no_credentials_and_are_not_counted(sandbox: Sandbox) -> None:

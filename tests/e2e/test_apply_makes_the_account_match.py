@@ -13,6 +13,7 @@ import pytest
 from helpers.cli import (
     CLOSED_PORT,
     MANY,
+    Cli,
     Terminal,
     Tty,
     seed_every_kind_of_change,
@@ -21,16 +22,15 @@ from helpers.cli import (
     writes,
 )
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Faults, Sandbox
 
 # -- writes: one call per change, in order; nothing twice, nothing unmanaged --------------------
 
 
 def test_apply_creates_and_then_the_plan_is_empty_and_a_rerun_writes_nothing(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     pairs = sorted((h.event_key, h.hook_url.rsplit("/", 1)[1], h.status) for h in env.hooks())
     assert pairs == [
         ("contact.add", "contacts", "Verified"),
@@ -38,43 +38,43 @@ def test_apply_creates_and_then_the_plan_is_empty_and_a_rerun_writes_nothing(
         ("order.add", "orders", "Verified"),
     ]
     env.reset_stats()
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    assert "No changes" in capsys.readouterr().out
+    cli.run("plan", "-f", str(config), "--detailed-exitcode")
+    result = cli.run("apply", "-f", str(config), "--auto-approve")
+    assert "No changes" in result.out
     assert writes(env) == {}
     assert env.stats()["calls"] == {"GET /hooks": 2}
 
 
 def test_apply_of_n_creates_lists_once_before_posts_n_and_lists_once_after(
-    env: Sandbox, config: Path
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": 3}
 
 
 def test_apply_creates_before_it_deletes_with_one_call_per_change(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], api_key: str
+    env: Sandbox, tmp_path: Path, cli: Cli, api_key: str
 ) -> None:
     env.seed([("contact.delete", f"{env.receiver_url}/managed/old", "Verified")])
     config = write_config(tmp_path, env, {"managed/new": ["contact.add"]})
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "-v"]) == 0
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "-v")
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": 1, "DELETE /hooks/{key}": 1}
     [new] = env.hooks()
     assert new.pair == ("contact.add", f"{env.receiver_url}/managed/new")
-    out, err = capsys.readouterr()
+    out, err = result.out, result.err
     # The report lists outcomes in the order they ran.
     assert out.index("done       create") < out.index("done       delete"), out
     assert api_key not in out + err
 
 
-def test_a_moved_receiver_is_one_update_that_keeps_the_key(env: Sandbox, tmp_path: Path) -> None:
+def test_a_moved_receiver_is_one_update_that_keeps_the_key(
+    env: Sandbox, tmp_path: Path, cli: Cli
+) -> None:
     [old] = env.seed([("contact.add", f"{env.receiver_url}/managed/old", "Verified")])
     config = write_config(tmp_path, env, {"managed/new": ["contact.add"]})
     env.reset_stats()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["calls"] == {"GET /hooks": 2, "PUT /hooks/{key}": 1}
     [moved] = env.hooks()
     assert moved.key == old.key and moved.hook_url.endswith("/managed/new")
@@ -82,12 +82,11 @@ def test_a_moved_receiver_is_one_update_that_keeps_the_key(env: Sandbox, tmp_pat
 
 
 def test_apply_runs_creates_and_updates_then_verifies_then_deletes_one_call_each(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     keys = seed_every_kind_of_change(env)
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "--format", "json")
     assert env.stats()["calls"] == {
         "GET /hooks": 2,
         "POST /hooks": 1,
@@ -95,7 +94,7 @@ def test_apply_runs_creates_and_updates_then_verifies_then_deletes_one_call_each
         "POST /hooks/{key}/verify": 1,
         "DELETE /hooks/{key}": 1,
     }
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(result.out)
     assert [(o["action"], o["key"], o["result"]) for o in report["outcomes"]] == [
         ("create", None, "done"),
         ("update", keys["update"], "done"),
@@ -110,7 +109,7 @@ def test_apply_runs_creates_and_updates_then_verifies_then_deletes_one_call_each
 
 
 def test_apply_deletes_duplicates_keeping_the_verified_copy_then_the_oldest(
-    env: Sandbox, config: Path
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     contacts = f"{env.receiver_url}/managed/contacts"
     orders = f"{env.receiver_url}/managed/orders"
@@ -124,7 +123,7 @@ def test_apply_deletes_duplicates_keeping_the_verified_copy_then_the_oldest(
         ]
     )
     env.reset_stats()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["calls"] == {
         "GET /hooks": 2,
         "POST /hooks": 1,  # contact.edit
@@ -138,23 +137,23 @@ def test_apply_deletes_duplicates_keeping_the_verified_copy_then_the_oldest(
 
 
 def test_apply_reactivates_an_inactive_hook_with_one_verify_call(
-    env: Sandbox, config: Path
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     inactive = env.set_status(env.hooks()[0].key, "Inactive")
     env.reset_stats()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks/{key}/verify": 1}
     assert {h.key: h.status for h in env.hooks()}[inactive.key] == "Verified"
 
 
 def test_an_inactive_hook_whose_event_changed_is_updated_and_reactivated_in_one_apply(
-    env: Sandbox, config: Path
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     # A PUT that keeps the url runs no handshake, so the update alone would leave it Inactive.
     [hook] = env.seed([("contact.delete", f"{env.receiver_url}/managed/orders", "Inactive")])
     env.reset_stats()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["calls"] == {
         "GET /hooks": 2,
         "POST /hooks": 2,
@@ -168,10 +167,10 @@ def test_an_inactive_hook_whose_event_changed_is_updated_and_reactivated_in_one_
 
 
 def test_an_unmanaged_hook_on_another_host_is_left_exactly_as_it_was(
-    env: Sandbox, config: Path
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     [zapier] = env.seed([("contact.add", "https://hooks.zapier.com/x", "Verified")])
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert [h for h in env.hooks() if h.key == zapier.key] == [zapier]
     assert len(env.hooks()) == 4
 
@@ -179,45 +178,37 @@ def test_an_unmanaged_hook_on_another_host_is_left_exactly_as_it_was(
 # -- output: the report on stdout, previews and progress on stderr ------------------------------
 
 
-def test_apply_json_stdout_is_the_report_alone(
-    config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
-    captured = capsys.readouterr()
+def test_apply_json_stdout_is_the_report_alone(config: Path, cli: Cli) -> None:
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "--format", "json")
+    captured = result
     report = json.loads(captured.out)
     assert report["ok"] is True and report["remaining"]["changes"] == []
     assert sorted(o["result"] for o in report["outcomes"]) == ["done"] * 3
     assert "contact.add" in captured.err  # the preview moved to stderr
 
 
-def test_apply_json_with_nothing_to_change_is_still_json(
-    config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["outcomes"] == []
+def test_apply_json_with_nothing_to_change_is_still_json(config: Path, cli: Cli) -> None:
+    cli.run("apply", "-f", str(config), "--auto-approve")
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "--format", "json")
+    assert json.loads(result.out)["outcomes"] == []
 
 
 def test_apply_json_previews_on_stderr_coloured_for_stderr_not_stdout(
-    config: Path, tty: Tty, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    config: Path, tty: Tty, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     terminal = tty("sys.stderr")
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--dry-run", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["dry_run"] is True
+    result = cli.run("apply", "-f", str(config), "--dry-run", "--format", "json")
+    assert json.loads(result.out)["dry_run"] is True
     assert "\033[32m+ create" in terminal.getvalue()
 
 
 def test_apply_shows_progress_on_stderr_a_line_per_change_or_one_updating_line(
-    env: Sandbox, config: Path, tty: Tty, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tty: Tty, cli: Cli
 ) -> None:
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "--format", "json")
     # Without a terminal (CI): one line per finished change, with the counter, no \r.
-    err = capsys.readouterr().err
+    err = result.err
     assert [line for line in err.splitlines() if line.startswith("[")] == [
         "[1/3] create managed-contacts contact.add: done",
         "[2/3] create managed-contacts contact.edit: done",
@@ -227,7 +218,7 @@ def test_apply_shows_progress_on_stderr_a_line_per_change_or_one_updating_line(
     for hook in env.hooks():
         env.set_status(hook.key, "Inactive")
     terminal = tty("sys.stderr")
-    assert main(["apply", "-f", str(config), "--auto-approve", "--format", "json"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve", "--format", "json")
     # On a terminal: one line, rewritten, ended once.
     shown = terminal.getvalue()
     assert shown.count("\r[") == 3 and shown.endswith("\n") and shown.count("\n[") == 0
@@ -237,24 +228,21 @@ def test_apply_shows_progress_on_stderr_a_line_per_change_or_one_updating_line(
 # -- dry run and confirmation -------------------------------------------------------------------
 
 
-def test_dry_run_writes_nothing(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["apply", "-f", str(config), "--dry-run"]) == 0
-    assert "contact.{add,edit}" in capsys.readouterr().out
+def test_dry_run_writes_nothing(env: Sandbox, config: Path, cli: Cli) -> None:
+    result = cli.run("apply", "-f", str(config), "--dry-run")
+    assert "contact.{add,edit}" in result.out
     assert writes(env) == {}
     assert env.hooks() == []
 
 
 def test_a_dry_run_of_every_kind_of_change_sends_no_write(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     seed_every_kind_of_change(env)
     before = env.hooks()
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--dry-run", "--format", "json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    result = cli.run("apply", "-f", str(config), "--dry-run", "--format", "json")
+    report = json.loads(result.out)
     assert report["dry_run"] is True
     assert [o["result"] for o in report["outcomes"]] == ["planned"] * 4
     assert env.stats()["calls"] == {"GET /hooks": 1}
@@ -262,27 +250,27 @@ def test_a_dry_run_of_every_kind_of_change_sends_no_write(
 
 
 def test_apply_on_a_terminal_asks_and_goes_on_only_after_yes(
-    env: Sandbox, config: Path, tty: Tty, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, tty: Tty, cli: Cli
 ) -> None:
     tty("sys.stdin", "y\n")
-    assert main(["apply", "-f", str(config)]) == 1
-    assert "Cancelled" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), status=1)
+    assert "Cancelled" in result.err
     assert writes(env) == {}
     tty("sys.stdin", "yes\n")
-    assert main(["apply", "-f", str(config)]) == 0
-    assert "Only 'yes' is accepted" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config))
+    assert "Only 'yes' is accepted" in result.err
     assert writes(env) == {"POST /hooks": 3}
 
 
 def test_apply_without_a_terminal_or_auto_approve_refuses_and_writes_nothing(
     env: Sandbox,
     config: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
-    assert main(["apply", "-f", str(config)]) == 1
-    assert "--auto-approve" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), status=1)
+    assert "--auto-approve" in result.err
     assert writes(env) == {}
     assert env.hooks() == []
 
@@ -310,47 +298,40 @@ def test_apply_in_a_process_without_a_terminal_refuses_and_writes_nothing(
 # -- safety: mass deletes need --force, an empty hooks.yaml --allow-empty -----------------------
 
 
-def test_deleting_most_managed_hooks_needs_force(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_deleting_most_managed_hooks_needs_force(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     seed_managed(env, 12)
     config = write_config(
         tmp_path, env, {"managed/n0": ["contact.add"], "managed/n1": ["contact.add"]}
     )
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
-    assert "--force" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), "--auto-approve", status=1)
+    assert "--force" in result.err
     assert writes(env) == {}
     assert len(env.hooks()) == 12
-    assert main(["apply", "-f", str(config), "--auto-approve", "--force"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve", "--force")
     assert sorted(h.hook_url.rsplit("/", 1)[1] for h in env.hooks()) == ["n0", "n1"]
 
 
 def test_an_empty_hooks_yaml_deletes_nothing_without_allow_empty(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     seed_managed(env, 3)
     config = write_config(tmp_path, env, {})
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve", "--force"]) == 1
-    assert "--allow-empty" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), "--auto-approve", "--force", status=1)
+    assert "--allow-empty" in result.err
     assert writes(env) == {}
     assert len(env.hooks()) == 3
-    assert main(["apply", "-f", str(config), "--auto-approve", "--allow-empty"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve", "--allow-empty")
     assert env.hooks() == []
 
 
-def test_safety_thresholds_come_from_hooks_yaml(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_safety_thresholds_come_from_hooks_yaml(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     seed_managed(env, 4)
     strict = "safety:\n  min_existing: 2\n  max_delete_ratio: 0.2"
     config = write_config(tmp_path, env, {"managed/n0": ["contact.add"]}, extra=strict)
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
-    assert "delete 3 of 4 managed subscriptions (75%, limit 20%)" in capsys.readouterr().err
+    result = cli.run("apply", "-f", str(config), "--auto-approve", status=1)
+    assert "delete 3 of 4 managed subscriptions (75%, limit 20%)" in result.err
     assert writes(env) == {}
 
 
@@ -358,49 +339,51 @@ def test_safety_thresholds_come_from_hooks_yaml(
 
 
 def test_a_first_list_answered_500_exits_1_with_one_line_and_writes_nothing(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, MANY)
     env.set_faults(Faults(error_rate=1.0))
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
-    out, err = capsys.readouterr()
+    result = cli.run("apply", "-f", str(config), "--auto-approve", status=1)
+    out, err = result.out, result.err
     assert out == "" and err == "hookctl: error: GET /hooks -> HTTP 500: Internal Server Error\n"
     assert env.stats()["calls"] == {"GET /hooks": 1}  # Keap's own 500 is not retried
     env.set_faults(Faults())
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert len(env.hooks()) == 12
 
 
-def test_creates_whose_answers_are_lost_are_not_made_twice(env: Sandbox, tmp_path: Path) -> None:
+def test_creates_whose_answers_are_lost_are_not_made_twice(
+    env: Sandbox, tmp_path: Path, cli: Cli
+) -> None:
     config = write_config(tmp_path, env, MANY)
     env.set_faults(Faults(drop_after_create=3))
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     pairs = [(h.event_key, h.hook_url) for h in env.hooks()]
     assert len(pairs) == len(set(pairs)) == 12
     assert env.stats()["calls"]["POST /hooks"] == 12
 
 
-def test_gateway_502_pages_are_retried_and_the_apply_converges(env: Sandbox, config: Path) -> None:
+def test_gateway_502_pages_are_retried_and_the_apply_converges(
+    env: Sandbox, config: Path, cli: Cli
+) -> None:
     env.set_faults(Faults(html_error_rate=0.3, seed=3))
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert env.stats()["responses"].get("502", 0) > 0, "the faults should have hit"
     env.set_faults(Faults())
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+    cli.run("plan", "-f", str(config), "--detailed-exitcode")
     assert len(env.hooks()) == 3
 
 
 def test_a_partial_failure_reports_every_change_and_a_rerun_writes_only_what_failed(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     # Seeded faults with one worker repeat exactly: with seed 2 both lists go through and
     # 4 of the 12 creates are answered 500 (each then listed once to rule out a landed create).
     config = write_config(tmp_path, env, MANY)
     env.set_faults(Faults(error_rate=0.5, seed=2))
     argv = ["apply", "-f", str(config), "--auto-approve", "--parallelism", "1"]
-    capsys.readouterr()
-    assert main([*argv, "--format", "json"]) == 1
-    report = json.loads(capsys.readouterr().out)
+    result = cli.run(*argv, "--format", "json", status=1)
+    report = json.loads(result.out)
     outcomes = report["outcomes"]
     assert len(outcomes) == 12 and {o["action"] for o in outcomes} == {"create"}
     failed = [o for o in outcomes if o["result"] == "failed"]
@@ -411,7 +394,7 @@ def test_a_partial_failure_reports_every_change_and_a_rerun_writes_only_what_fai
 
     env.set_faults(Faults())
     env.reset_stats()
-    assert main(argv) == 0
+    cli.run(*argv)
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": len(failed)}
     pairs = [h.pair for h in env.hooks()]
     assert len(pairs) == len(set(pairs)) == 12
@@ -419,7 +402,7 @@ def test_a_partial_failure_reports_every_change_and_a_rerun_writes_only_what_fai
 
 
 def test_an_interrupted_apply_sends_no_queued_write_and_a_rerun_finishes_it(
-    env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     def interrupt(outcome: object) -> None:
         raise KeyboardInterrupt
@@ -429,22 +412,21 @@ def test_an_interrupted_apply_sends_no_queued_write_and_a_rerun_finishes_it(
     with monkeypatch.context() as patch:
         patch.setattr("sys.stderr", Terminal())  # progress is shown, and Ctrl-C comes in
         patch.setattr("hookctl.cli.commands._progress", lambda label, show: interrupt)
-        assert main(argv) == 130
+        cli.run(*argv, status=130)
     # The create reported when Ctrl-C came, and the one the worker had picked up next (with
     # one to spare for a slow machine); none of the 12 still queued is sent.
     assert 1 <= env.stats()["calls"]["POST /hooks"] <= 3, env.stats()
-    assert main(argv) == 0
+    cli.run(*argv)
     pairs = [h.pair for h in env.hooks()]
     assert len(pairs) == len(set(pairs)) == 12
 
 
 def test_a_receiver_that_fails_the_handshake_makes_apply_exit_1_and_says_so(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, {"fail/managed": ["contact.add"]})
-    capsys.readouterr()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
-    out = capsys.readouterr().out
+    result = cli.run("apply", "-f", str(config), "--auto-approve", status=1)
+    out = result.out
     [line] = [line for line in out.splitlines() if line.startswith("unverified")]
     assert "create" in line and "did not answer Keap's X-Hook-Secret handshake" in line
     assert "1 hook not Verified" in out.splitlines()[-1]
@@ -453,7 +435,7 @@ def test_a_receiver_that_fails_the_handshake_makes_apply_exit_1_and_says_so(
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks": 1}
     # A rerun tries the handshake again (one verify), and still says so; it creates nothing.
     env.reset_stats()
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 1
+    cli.run("apply", "-f", str(config), "--auto-approve", status=1)
     assert env.stats()["calls"] == {"GET /hooks": 2, "POST /hooks/{key}/verify": 1}
     assert env.hooks() == [hook]
 
@@ -467,7 +449,7 @@ def test_the_api_key_never_shows_in_plan_apply_or_drift_output_even_at_debug_lev
     config: Path,
     tmp_path: Path,
     api_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed_every_kind_of_change(env)
@@ -476,10 +458,9 @@ def test_the_api_key_never_shows_in_plan_apply_or_drift_output_even_at_debug_lev
     seen = []
 
     def run(*argv: str) -> int:
-        status = main(["-vv", *argv])
-        captured = capsys.readouterr()
-        seen.append(captured.out + captured.err)
-        return status
+        result = cli.run("-vv", *argv, status=None)
+        seen.append(result.shown)
+        return result.status
 
     assert run("validate", "-f", str(config)) == 0
     assert run("plan", "-f", str(config), "--out", str(planfile), "--format", "json") == 0

@@ -6,25 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.cli import CLOSED_PORT, Tty, seed_managed, validator, write_config
+from helpers.cli import CLOSED_PORT, Cli, Tty, seed_managed, validator, write_config
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 
-def test_plan_detailed_exitcode_is_2_with_changes_and_0_without(config: Path) -> None:
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 2
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    assert main(["plan", "-f", str(config), "--detailed-exitcode"]) == 0
+def test_plan_detailed_exitcode_is_2_with_changes_and_0_without(config: Path, cli: Cli) -> None:
+    cli.run("plan", "-f", str(config), "--detailed-exitcode", status=2)
+    cli.run("apply", "-f", str(config), "--auto-approve")
+    cli.run("plan", "-f", str(config), "--detailed-exitcode")
 
 
-def test_plan_json_matches_the_plan_schema(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_plan_json_matches_the_plan_schema(env: Sandbox, config: Path, cli: Cli) -> None:
     env.seed([("contact.delete", f"{env.receiver_url}/managed/old", "Verified")])
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--format", "json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    result = cli.run("plan", "-f", str(config), "--format", "json")
+    document = json.loads(result.out)
     validator("plan.schema.json").validate(document)
     actions = sorted(change["action"] for change in document["changes"])
     assert actions == ["create", "create", "create", "delete"]
@@ -46,15 +42,14 @@ def test_plan_json_matches_the_plan_schema(
 def test_a_bad_hooks_yaml_exits_1_with_one_located_line_and_calls_nothing(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     text: str,
     calls: dict[str, int],
 ) -> None:
     config = tmp_path / "hooks.yaml"
     config.write_text(text)
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config), status=1)
+    err = result.err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"hookctl: error: {config}:") and "Traceback" not in err
@@ -64,15 +59,14 @@ def test_a_bad_hooks_yaml_exits_1_with_one_located_line_and_calls_nothing(
 
 
 def test_plan_prints_text_markdown_or_json_for_one_list_call_each(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
     [old] = env.seed([("contact.delete", f"{env.receiver_url}/managed/old", "Verified")])
     outputs = {}
     for fmt in ("text", "markdown", "json"):
         env.reset_stats()
-        capsys.readouterr()
-        assert main(["plan", "-f", str(config), "--format", fmt]) == 0
-        outputs[fmt] = capsys.readouterr().out
+        result = cli.run("plan", "-f", str(config), "--format", fmt)
+        outputs[fmt] = result.out
         # Known event keys need no GET /hooks/event_keys: a plan is one list and nothing else.
         assert env.stats()["calls"] == {"GET /hooks": 1}, fmt
     assert "+ create" in outputs["text"] and "- delete" in outputs["text"]
@@ -90,12 +84,11 @@ def test_plan_prints_text_markdown_or_json_for_one_list_call_each(
 
 
 def test_a_plan_reads_the_event_types_once_only_for_a_wildcard(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = write_config(tmp_path, env, {"managed/contacts": ['"contact.*"']})
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--format", "json"]) == 0
-    changes = json.loads(capsys.readouterr().out)["changes"]
+    result = cli.run("plan", "-f", str(config), "--format", "json")
+    changes = json.loads(result.out)["changes"]
     assert sorted(c["event_key"] for c in changes) == [
         "contact.add",
         "contact.delete",
@@ -108,13 +101,12 @@ def test_a_plan_reads_the_event_types_once_only_for_a_wildcard(
 def test_plan_with_a_wrong_key_exits_1_with_one_line_naming_the_variable(
     env: Sandbox,
     config: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", "sbx-revoked-key-123")
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config)]) == 1
-    out, err = capsys.readouterr()
+    result = cli.run("plan", "-f", str(config), status=1)
+    out, err = result.out, result.err
     assert out == ""
     [line] = err.splitlines()
     assert line.startswith("hookctl: error: GET /hooks -> HTTP 401") and "KEAP_API_KEY" in line
@@ -123,38 +115,37 @@ def test_plan_with_a_wrong_key_exits_1_with_one_line_naming_the_variable(
 
 
 @pytest.mark.usefixtures("unreachable_api")
-def test_plan_against_an_unreachable_api_exits_1_naming_the_url(
-    config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config)]) == 1
-    out, err = capsys.readouterr()
+def test_plan_against_an_unreachable_api_exits_1_naming_the_url(config: Path, cli: Cli) -> None:
+    result = cli.run("plan", "-f", str(config), status=1)
+    out, err = result.out, result.err
     assert out == "" and "Traceback" not in err
     last = err.splitlines()[-1]
     assert last.startswith("hookctl: error: GET /hooks: cannot connect") and CLOSED_PORT in last
 
 
 @pytest.mark.usefixtures("unreachable_api")
-def test_api_url_overrides_the_environment(env: Sandbox, config: Path) -> None:
+def test_api_url_overrides_the_environment(env: Sandbox, config: Path, cli: Cli) -> None:
     for command in ("plan", "drift"):
-        assert main([command, "-f", str(config), "--api-url", env.api_url]) in (0, 2)
+        assert cli.run(
+            command, "-f", str(config), "--api-url", env.api_url, status=None
+        ).status in (0, 2)
     argv = ["apply", "-f", str(config), "--api-url", env.api_url, "--auto-approve"]
-    assert main(argv) == 0
+    cli.run(*argv)
     assert len(env.hooks()) == 3
 
 
 def test_plan_colours_only_a_terminal_and_never_with_no_color(
-    config: Path, tty: Tty, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    config: Path, tty: Tty, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert main(["plan", "-f", str(config)]) == 0
-    assert "\033[" not in capsys.readouterr().out  # not a terminal
+    result = cli.run("plan", "-f", str(config))
+    assert "\033[" not in result.out  # not a terminal
     terminal = tty("sys.stdout")
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     assert "\033[32m+ create" in terminal.getvalue()
     monkeypatch.setenv("NO_COLOR", "1")
     terminal = tty("sys.stdout")
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     assert "+ create" in terminal.getvalue() and "\033[" not in terminal.getvalue()
 
 
@@ -162,36 +153,34 @@ def test_plan_colours_only_a_terminal_and_never_with_no_color(
 
 
 def test_plan_refuses_a_mass_delete_and_saves_no_plan_file_unless_forced(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     seed_managed(env, 10)
     # 3 of 10 deletes is 30%, at the limit: allowed. 4 of 10 is over it.
     keep = {f"managed/n{i}": ["contact.add"] for i in range(7)}
-    assert main(["plan", "-f", str(write_config(tmp_path, env, keep))]) == 0
+    cli.run("plan", "-f", str(write_config(tmp_path, env, keep)))
     config = write_config(tmp_path, env, {f"managed/n{i}": ["contact.add"] for i in range(6)})
     planfile = tmp_path / "plan.json"
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--out", str(planfile)]) == 1
-    [line] = capsys.readouterr().err.splitlines()
+    result = cli.run("plan", "-f", str(config), "--out", str(planfile), status=1)
+    [line] = result.err.splitlines()
     assert line == (
         "hookctl: error: refusing a plan that would delete 4 of 10 managed subscriptions "
         "(40%, limit 30%); check it, then use --force to apply it anyway"
     )
     assert not planfile.exists()
-    assert main(["plan", "-f", str(config), "--out", str(planfile), "--force"]) == 0
-    assert main(["apply", str(planfile), "--auto-approve"]) == 1  # the file does not force
-    assert main(["apply", str(planfile), "--auto-approve", "--force"]) == 0
+    cli.run("plan", "-f", str(config), "--out", str(planfile), "--force")
+    cli.run("apply", str(planfile), "--auto-approve", status=1)  # the file does not force
+    cli.run("apply", str(planfile), "--auto-approve", "--force")
     assert len(env.hooks()) == 6
 
 
 def test_a_saved_plan_is_announced_not_warned_and_drift_markdown_says_drift(
-    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, tmp_path: Path, cli: Cli
 ) -> None:
     out = tmp_path / "plan.json"
-    capsys.readouterr()
-    assert main(["plan", "-f", str(config), "--out", str(out)]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config), "--out", str(out))
+    err = result.err
     assert f"hookctl: plan saved to {out}; apply it with: hookctl apply {out}" in err
     assert "WARNING" not in err
-    assert main(["drift", "-f", str(config), "--format", "markdown"]) == 2
-    assert capsys.readouterr().out.startswith("### hookctl drift")
+    result = cli.run("drift", "-f", str(config), "--format", "markdown", status=2)
+    assert result.out.startswith("### hookctl drift")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.cli import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hookctl import config
-from hookctl.cli.commands import main
 from hookctl.domain.models import DesiredState
 from hookctl.tools.fmt import format_text
 
@@ -88,7 +88,7 @@ def test_a_comment_on_an_event_stays_on_its_item(tmp_path: Path) -> None:
     )
 
 
-def test_fmt_rewrites_and_check_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fmt_rewrites_and_check_lists(tmp_path: Path, cli: Cli) -> None:
     clients = tmp_path / "clients"
     clients.mkdir()
     messy, tidy = clients / "acme.yaml", clients / "globex.yaml"
@@ -96,41 +96,40 @@ def test_fmt_rewrites_and_check_lists(tmp_path: Path, capsys: pytest.CaptureFixt
     tidy.write_text(FORMATTED)
     before = messy.stat().st_mtime_ns
 
-    assert main(["fmt", "-f", str(clients), "--check"]) == 1
-    captured = capsys.readouterr()
+    result = cli.run("fmt", "-f", str(clients), "--check", status=1)
     # Each file to reformat, then its unified diff, as `terraform fmt -check -diff`.
-    out = captured.out.splitlines()
+    out = result.out.splitlines()
     assert out[:3] == [f"would reformat {messy}", f"--- {messy}", f"+++ {messy} (formatted)"]
     assert "-    name: contacts" in out and "+  - name: contacts" in out
     assert "-    credentials:" in out and "+  credentials:" in out
     assert messy.read_text() == UNFORMATTED and messy.stat().st_mtime_ns == before
 
-    assert main(["fmt", "-f", str(tidy), "--check"]) == 0
-    assert capsys.readouterr().out == ""
+    result = cli.run("fmt", "-f", str(tidy), "--check")
+    assert result.out == ""
 
-    assert main(["fmt", "-f", str(clients)]) == 0
-    assert capsys.readouterr().out == f"reformatted {messy}\n"
+    result = cli.run("fmt", "-f", str(clients))
+    assert result.out == f"reformatted {messy}\n"
     assert messy.read_text() == FORMATTED and tidy.read_text() == FORMATTED
-    assert main(["fmt", "-f", str(clients), "--check"]) == 0
+    cli.run("fmt", "-f", str(clients), "--check")
 
 
 def test_fmt_uses_hooks_yaml_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("hooks.yaml").write_text(UNFORMATTED)
-    assert main(["fmt"]) == 0
+    cli.run("fmt")
     assert Path("hooks.yaml").read_text() == FORMATTED
 
 
 def test_a_file_that_is_not_yaml_is_one_line_and_nothing_is_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, cli: Cli
 ) -> None:
     good, bad = tmp_path / "a.yaml", tmp_path / "b.yaml"
     good.write_text(UNFORMATTED)
     bad.write_text("version: 1\nhooks: [unclosed\n")
-    assert main(["fmt", "-f", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("fmt", "-f", str(tmp_path), status=1)
+    err = result.err
     assert str(bad) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert good.read_text() == UNFORMATTED
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import Cli, Terminal
 
 import hookctl.keap.client as keap_module
-from hookctl.cli.commands import main
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.keap.client import RetryPolicy
 from hookctl.sandbox import Faults, Sandbox
@@ -24,13 +24,6 @@ from hookctl.sandbox import Faults, Sandbox
 KEAP_FIELDS = {"key", "eventKey", "hookUrl", "status"}
 CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-class _Terminal(io.StringIO):
-    """Typed answers on a stdin that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture(autouse=True)
@@ -45,15 +38,13 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keap_module, "RetryPolicy", partial(RetryPolicy, backoff_base=0.005))
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
+def run(cli: Cli, *argv: str) -> tuple[int, str, str]:
+    result = cli.run(*argv, status=None)
+    return result.status, result.out, result.err
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    rc, out, err = run(capsys, *argv, "--format", "json")
+def run_json(cli: Cli, *argv: str) -> Any:
+    rc, out, err = run(cli, *argv, "--format", "json")
     assert rc == 0, err
     return json.loads(out)
 
@@ -80,18 +71,16 @@ def _one_error_line(err: str) -> str:
 # -- output ------------------------------------------------------------------------------------
 
 
-def test_types_lists_the_account_event_types(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run(capsys, "hooks", "types")
+def test_types_lists_the_account_event_types(cli: Cli) -> None:
+    rc, out, _ = run(cli, "hooks", "types")
     assert rc == 0
     assert out.split() == sorted(KNOWN_EVENT_KEYS)
-    assert run_json(capsys, "hooks", "types") == out.split()
+    assert run_json(cli, "hooks", "types") == out.split()
 
 
-def test_list_prints_an_aligned_table_and_a_count_line(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_list_prints_an_aligned_table_and_a_count_line(sandbox: Sandbox, cli: Cli) -> None:
     hooks = _seed(sandbox)
-    rc, out, _ = run(capsys, "hooks", "list")
+    rc, out, _ = run(cli, "hooks", "list")
     assert rc == 0
     *table, count = out.splitlines()
     assert table[0].split() == ["KEY", "EVENT", "STATUS", "URL"]
@@ -105,26 +94,20 @@ def test_list_prints_an_aligned_table_and_a_count_line(
     assert count == "3 subscriptions: 1 Unverified, 1 Verified, 1 Inactive."
 
 
-def test_the_count_line_names_duplicates(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_count_line_names_duplicates(sandbox: Sandbox, cli: Cli) -> None:
     url = sandbox.receiver_url + "/twice"
     sandbox.seed([("contact.add", url, "Verified")] * 3 + [("contact.edit", url, "Verified")])
-    out = run(capsys, "hooks", "list")[1]
+    out = run(cli, "hooks", "list")[1]
     assert out.splitlines()[-1] == "4 subscriptions: 4 Verified; 2 duplicates (same event and url)."
 
 
-def test_list_json_is_an_array_of_every_subscription(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_list_json_is_an_array_of_every_subscription(sandbox: Sandbox, cli: Cli) -> None:
     hooks = _seed(sandbox)
-    assert run_json(capsys, "hooks", "list") == [h.to_keap() for h in hooks]
+    assert run_json(cli, "hooks", "list") == [h.to_keap() for h in hooks]
 
 
 @pytest.mark.parametrize("operation", ["list", "get", "create", "update", "verify"])
-def test_json_output_uses_keap_field_names(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], operation: str
-) -> None:
+def test_json_output_uses_keap_field_names(sandbox: Sandbox, cli: Cli, operation: str) -> None:
     hook = _seed(sandbox)[0]
     url = sandbox.receiver_url + "/json"
     argv = {
@@ -134,7 +117,7 @@ def test_json_output_uses_keap_field_names(
         "update": ["update", hook.key, "note.edit", url],
         "verify": ["verify", hook.key],
     }[operation]
-    result = run_json(capsys, "hooks", *argv)
+    result = run_json(cli, "hooks", *argv)
     assert isinstance(result, list) == (operation == "list")
     items = result if isinstance(result, list) else [result]
     assert items and all(set(item) == KEAP_FIELDS for item in items)
@@ -158,68 +141,62 @@ def _table_events(out: str) -> set[str]:
         (["--url", "*/nowhere"], set()),
     ],
 )
-def test_list_filters(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], flags: list[str], expected: set[str]
-) -> None:
+def test_list_filters(sandbox: Sandbox, cli: Cli, flags: list[str], expected: set[str]) -> None:
     _seed(sandbox)
-    rc, out, _ = run(capsys, "hooks", "list", *flags)
+    rc, out, _ = run(cli, "hooks", "list", *flags)
     assert rc == 0
     if expected:
         assert _table_events(out) == expected
         assert out.splitlines()[-1].startswith(f"{len(expected)} of 3 subscriptions: ")
     else:
         assert out.strip() == "No hook subscriptions match (3 in the account)."
-    assert {h["eventKey"] for h in run_json(capsys, "hooks", "list", *flags)} == expected
+    assert {h["eventKey"] for h in run_json(cli, "hooks", "list", *flags)} == expected
 
 
-def test_empty_list_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run(capsys, "hooks", "list")
+def test_empty_list_says_so(cli: Cli) -> None:
+    rc, out, _ = run(cli, "hooks", "list")
     assert (rc, out) == (0, "No hook subscriptions.\n")
-    assert run_json(capsys, "hooks", "list") == []
+    assert run_json(cli, "hooks", "list") == []
 
 
 def test_a_url_with_control_characters_cannot_garble_the_terminal(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, cli: Cli
 ) -> None:
     [hook] = sandbox.seed([("contact.add", "https://x.example.com/\x1b[2J\r", "Verified")])
-    out = run(capsys, "hooks", "get", hook.key)[1]
+    out = run(cli, "hooks", "get", hook.key)[1]
     assert "\x1b" not in out and "\r" not in out
     assert "\\x1b[2J\\r" in out
-    assert run_json(capsys, "hooks", "get", hook.key)["hookUrl"] == hook.hook_url
+    assert run_json(cli, "hooks", "get", hook.key)["hookUrl"] == hook.hook_url
 
 
 # -- each operation ----------------------------------------------------------------------------
 
 
-def test_get_shows_one_subscription(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+def test_get_shows_one_subscription(sandbox: Sandbox, cli: Cli) -> None:
     hook = _seed(sandbox)[1]
-    rc, out, _ = run(capsys, "hooks", "get", hook.key)
+    rc, out, _ = run(cli, "hooks", "get", hook.key)
     assert rc == 0
     header, row = out.splitlines()
     assert header.split() == ["KEY", "EVENT", "STATUS", "URL"]
     assert row.split() == [hook.key, hook.event_key, "Inactive", hook.hook_url]
-    assert run_json(capsys, "hooks", "get", hook.key) == hook.to_keap()
+    assert run_json(cli, "hooks", "get", hook.key) == hook.to_keap()
 
 
-def test_create_subscribes_and_runs_the_handshake(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_create_subscribes_and_runs_the_handshake(sandbox: Sandbox, cli: Cli) -> None:
     url = sandbox.receiver_url + "/created"
-    created = run_json(capsys, "hooks", "create", "contact.add", url)
+    created = run_json(cli, "hooks", "create", "contact.add", url)
     [live] = sandbox.hooks()
     assert (live.key, live.pair, live.status) == (created["key"], ("contact.add", url), "Verified")
     assert created["status"] == "Verified"
-    rc, out, err = run(capsys, "hooks", "create", "order.add", url)
+    rc, out, err = run(cli, "hooks", "create", "order.add", url)
     assert rc == 0 and "order.add" in out and url in out
     assert err == ""
     assert len(sandbox.hooks()) == 2
 
 
-def test_a_create_left_unverified_says_what_to_do(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_create_left_unverified_says_what_to_do(sandbox: Sandbox, cli: Cli) -> None:
     url = sandbox.receiver_url + "/delayed/warn"
-    rc, out, err = run(capsys, "hooks", "create", "contact.add", url, "--format", "json")
+    rc, out, err = run(cli, "hooks", "create", "contact.add", url, "--format", "json")
     assert rc == 0
     key = json.loads(out)["key"]  # stdout stays pure JSON; the advice goes to stderr
     assert f"subscription {key} is Unverified" in err
@@ -227,33 +204,31 @@ def test_a_create_left_unverified_says_what_to_do(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_update_points_a_subscription_elsewhere(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_update_points_a_subscription_elsewhere(sandbox: Sandbox, cli: Cli) -> None:
     hook = _seed(sandbox)[0]
     url = sandbox.receiver_url + "/moved"
-    assert run_json(capsys, "hooks", "update", hook.key, "contact.delete", url)["key"] == hook.key
+    assert run_json(cli, "hooks", "update", hook.key, "contact.delete", url)["key"] == hook.key
     assert {h.key: h for h in sandbox.hooks()}[hook.key].pair == ("contact.delete", url)
-    rc, out, _ = run(capsys, "hooks", "update", hook.key, "contact.add", url)
+    rc, out, _ = run(cli, "hooks", "update", hook.key, "contact.add", url)
     assert rc == 0 and out.splitlines()[1].split()[:2] == [hook.key, "contact.add"]
     assert {h.key: h for h in sandbox.hooks()}[hook.key].pair == ("contact.add", url)
 
 
-def test_delete_with_yes_deletes(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+def test_delete_with_yes_deletes(sandbox: Sandbox, cli: Cli) -> None:
     first, second, third = _seed(sandbox)
-    rc, out, _ = run(capsys, "hooks", "delete", first.key, "--yes")
+    rc, out, _ = run(cli, "hooks", "delete", first.key, "--yes")
     assert (rc, out) == (0, f"Deleted {first.key}.\n")
-    assert run_json(capsys, "hooks", "delete", second.key, "--yes") is None
+    assert run_json(cli, "hooks", "delete", second.key, "--yes") is None
     assert [h.key for h in sandbox.hooks()] == [third.key]
 
 
 def test_delete_without_yes_and_no_terminal_refuses(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hook = _seed(sandbox)[0]
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))  # piped input is not an answer
     sandbox.reset_stats()
-    rc, out, err = run(capsys, "hooks", "delete", hook.key)
+    rc, out, err = run(cli, "hooks", "delete", hook.key)
     assert (rc, out) == (1, "")
     assert "--yes" in _one_error_line(err) and len(err.strip().splitlines()) == 1
     assert hook.key in {h.key for h in sandbox.hooks()}
@@ -280,14 +255,14 @@ def test_delete_refuses_in_a_real_process_without_a_terminal(
 @pytest.mark.parametrize(("answer", "deleted"), [("yes\n", True), ("y\n", False), ("", False)])
 def test_delete_on_a_terminal_shows_the_hook_and_asks(
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     answer: str,
     deleted: bool,
 ) -> None:
     hook = _seed(sandbox)[2]
-    monkeypatch.setattr("sys.stdin", _Terminal(answer))
-    rc, out, err = run(capsys, "hooks", "delete", hook.key)
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    rc, out, err = run(cli, "hooks", "delete", hook.key)
     assert hook.hook_url in err and "Unverified" in err  # what would go, before the question
     assert f"Delete subscription {hook.key}? Only 'yes' is accepted" in err
     assert (hook.key not in {h.key for h in sandbox.hooks()}) == deleted
@@ -295,21 +270,19 @@ def test_delete_on_a_terminal_shows_the_hook_and_asks(
     assert deleted or "Cancelled." in err
 
 
-def test_verify_reactivates_an_inactive_hook(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_verify_reactivates_an_inactive_hook(sandbox: Sandbox, cli: Cli) -> None:
     hook = _seed(sandbox)[1]
-    assert run_json(capsys, "hooks", "verify", hook.key)["status"] == "Verified"
+    assert run_json(cli, "hooks", "verify", hook.key)["status"] == "Verified"
     sandbox.set_status(hook.key, "Inactive")
-    rc, out, err = run(capsys, "hooks", "verify", hook.key)
+    rc, out, err = run(cli, "hooks", "verify", hook.key)
     assert rc == 0 and out.splitlines()[1].split()[2] == "Verified" and err == ""
     assert {h.key: h.status for h in sandbox.hooks()}[hook.key] == "Verified"
 
 
-def _delayed(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+def _delayed(sandbox: Sandbox, cli: Cli) -> tuple[str, str]:
     """A subscription whose receiver does not echo the secret, so it stays Unverified."""
     url = sandbox.receiver_url + "/delayed/x"
-    created = run_json(capsys, "hooks", "create", "contact.add", url)
+    created = run_json(cli, "hooks", "create", "contact.add", url)
     assert created["status"] == "Unverified"
     secret = sandbox.last_secret(url)
     assert secret
@@ -320,29 +293,27 @@ def _status(sandbox: Sandbox, key: str) -> str:
     return {h.key: h.status for h in sandbox.hooks()}[key]
 
 
-def test_verify_with_secret_completes_delayed_verification(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
-    key, secret = _delayed(sandbox, capsys)
-    rc, out, err = run(capsys, "hooks", "verify", key, "--secret", secret)
+def test_verify_with_secret_completes_delayed_verification(sandbox: Sandbox, cli: Cli) -> None:
+    key, secret = _delayed(sandbox, cli)
+    rc, out, err = run(cli, "hooks", "verify", key, "--secret", secret)
     assert rc == 0 and "Verified" in out and err == ""
     assert _status(sandbox, key) == "Verified"
 
 
 def test_verify_with_secret_from_stdin(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
-    key, secret = _delayed(sandbox, capsys)
+    key, secret = _delayed(sandbox, cli)
     monkeypatch.setattr("sys.stdin", io.StringIO(secret + "\n"))
-    assert run_json(capsys, "hooks", "verify", key, "--secret", "-")["status"] == "Verified"
+    assert run_json(cli, "hooks", "verify", key, "--secret", "-")["status"] == "Verified"
     assert _status(sandbox, key) == "Verified"
 
 
 def test_verify_with_secret_from_a_terminal_does_not_echo_it(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
-    key, secret = _delayed(sandbox, capsys)
-    monkeypatch.setattr("sys.stdin", _Terminal(""))
+    key, secret = _delayed(sandbox, cli)
+    monkeypatch.setattr("sys.stdin", Terminal(""))
     prompts: list[str] = []
 
     def getpass(prompt: str) -> str:
@@ -350,26 +321,24 @@ def test_verify_with_secret_from_a_terminal_does_not_echo_it(
         return secret
 
     monkeypatch.setattr("getpass.getpass", getpass)
-    rc, out, err = run(capsys, "hooks", "verify", key, "--secret", "-")
+    rc, out, err = run(cli, "hooks", "verify", key, "--secret", "-")
     assert rc == 0 and prompts == ["X-Hook-Secret: "]
     assert secret not in out + err
     assert _status(sandbox, key) == "Verified"
 
 
 def test_verify_with_secret_env_keeps_it_out_of_argv(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
-    key, secret = _delayed(sandbox, capsys)
+    key, secret = _delayed(sandbox, cli)
     monkeypatch.setenv("HOOK_SECRET", secret)
-    verified = run_json(capsys, "hooks", "verify", key, "--secret-env", "HOOK_SECRET")
+    verified = run_json(cli, "hooks", "verify", key, "--secret-env", "HOOK_SECRET")
     assert verified["status"] == "Verified"
 
 
-def test_verify_with_a_wrong_secret_fails_without_echoing_it(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
-    key, _ = _delayed(sandbox, capsys)
-    rc, out, err = run(capsys, "hooks", "verify", key, "--secret", "not-the-secret-123")
+def test_verify_with_a_wrong_secret_fails_without_echoing_it(sandbox: Sandbox, cli: Cli) -> None:
+    key, _ = _delayed(sandbox, cli)
+    rc, out, err = run(cli, "hooks", "verify", key, "--secret", "not-the-secret-123")
     assert rc == 1 and out == ""
     _one_error_line(err)
     assert "not-the-secret-123" not in err
@@ -385,17 +354,17 @@ def test_verify_with_a_wrong_secret_fails_without_echoing_it(
 )
 def test_a_missing_secret_fails_before_calling_keap(
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
     stdin: str,
     message: str,
+    cli: Cli,
 ) -> None:
-    key, _ = _delayed(sandbox, capsys)
+    key, _ = _delayed(sandbox, cli)
     monkeypatch.delenv("HOOK_SECRET", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     sandbox.reset_stats()
-    rc, _, err = run(capsys, "hooks", "verify", key, *args)
+    rc, _, err = run(cli, "hooks", "verify", key, *args)
     assert rc == 1 and message in _one_error_line(err)
     assert sandbox.stats()["calls"] == {}
 
@@ -415,10 +384,8 @@ def test_a_missing_secret_fails_before_calling_keap(
     ids=["get", "update", "delete", "verify", "delayed-verify"],
 )
 @pytest.mark.parametrize("fmt", ["table", "json"])
-def test_an_unknown_key_is_one_line_and_exit_1(
-    capsys: pytest.CaptureFixture[str], argv: list[str], fmt: str
-) -> None:
-    rc, out, err = run(capsys, "hooks", *argv, "--format", fmt)
+def test_an_unknown_key_is_one_line_and_exit_1(cli: Cli, argv: list[str], fmt: str) -> None:
+    rc, out, err = run(cli, "hooks", *argv, "--format", fmt)
     assert (rc, out) == (1, "")
     line = _one_error_line(err)
     assert "999999" in line and "not found" in line
@@ -427,47 +394,43 @@ def test_an_unknown_key_is_one_line_and_exit_1(
 
 
 def test_a_wrong_api_key_names_the_variable_to_check(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", "wrong-key-xyz")
-    rc, out, err = run(capsys, "hooks", "list")
+    rc, out, err = run(cli, "hooks", "list")
     assert (rc, out) == (1, "")
     line = _one_error_line(err)
     assert "401" in line and "$KEAP_API_KEY" in line
     assert "wrong-key-xyz" not in err
 
 
-def test_a_wrong_access_token_names_its_variable(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_wrong_access_token_names_its_variable(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     with Sandbox(api_key=None, access_token="right-token") as sandbox:
         monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
         monkeypatch.delenv("KEAP_API_KEY")
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", "wrong-token-abc")
-        rc, _, err = run(capsys, "hooks", "list")
+        rc, _, err = run(cli, "hooks", "list")
         assert rc == 1 and "$KEAP_ACCESS_TOKEN" in _one_error_line(err)
         assert "wrong-token-abc" not in err
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", "right-token")
-        assert run_json(capsys, "hooks", "list") == []
+        assert run_json(cli, "hooks", "list") == []
 
 
 def test_no_credentials_at_all_names_both_variables_and_calls_nothing(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KEAP_API_KEY")
     sandbox.reset_stats()
-    rc, _, err = run(capsys, "hooks", "types")
+    rc, _, err = run(cli, "hooks", "types")
     line = _one_error_line(err)
     assert rc == 1 and "$KEAP_API_KEY" in line and "$KEAP_ACCESS_TOKEN" in line
     assert sandbox.stats()["calls"] == {}
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_an_unreachable_api_is_one_error_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreachable_api_is_one_error_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEAP_API_URL", CLOSED_PORT)
-    rc, out, err = run(capsys, "hooks", "list")
+    rc, out, err = run(cli, "hooks", "list")
     assert (rc, out) == (1, "")
     line = _one_error_line(err)
     assert "cannot connect" in line and CLOSED_PORT in line and "--api-url" in line
@@ -482,12 +445,12 @@ def test_an_unreachable_api_is_one_error_line(
     ],
 )
 def test_a_failing_server_is_one_error_line(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], faults: Faults, status: str, calls: int
+    sandbox: Sandbox, cli: Cli, faults: Faults, status: str, calls: int
 ) -> None:
     hook = _seed(sandbox)[0]
     sandbox.set_faults(faults)
     sandbox.reset_stats()
-    rc, out, err = run(capsys, "hooks", "get", hook.key)
+    rc, out, err = run(cli, "hooks", "get", hook.key)
     assert (rc, out) == (1, "")
     assert status in _one_error_line(err)
     assert "<html" not in err.lower()
@@ -495,12 +458,12 @@ def test_a_failing_server_is_one_error_line(
 
 
 def test_api_url_flag_overrides_the_environment(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(sandbox)
     # A closed port: only --api-url can make this list succeed.
     monkeypatch.setenv("KEAP_API_URL", CLOSED_PORT)
-    assert len(run_json(capsys, "hooks", "list", "--api-url", sandbox.api_url)) == 3
+    assert len(run_json(cli, "hooks", "list", "--api-url", sandbox.api_url)) == 3
 
 
 # -- the Python API, as the README shows it -----------------------------------------------------
@@ -554,18 +517,15 @@ def test_the_python_api_has_every_operation_the_readme_lists(sandbox: Sandbox) -
     assert "`delayed_verify(key, secret)`" in readme
 
 
-def test_verify_fails_when_the_hook_stays_unverified(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_verify_fails_when_the_hook_stays_unverified(sandbox: Sandbox, cli: Cli) -> None:
     [hook] = sandbox.seed([("contact.add", "http://127.0.0.1:9/gone", "Unverified")])
-    capsys.readouterr()
-    assert main(["hooks", "verify", hook.key]) == 1
-    captured = capsys.readouterr()
+    result = cli.run("hooks", "verify", hook.key, status=1)
+    captured = result
     assert "Unverified" in captured.out and f"subscription {hook.key} is Unverified" in captured.err
 
 
 def test_status_filter_takes_any_case_and_a_usage_error_is_not_changes_found(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, cli: Cli
 ) -> None:
     sandbox.seed(
         [
@@ -573,26 +533,21 @@ def test_status_filter_takes_any_case_and_a_usage_error_is_not_changes_found(
             ("contact.edit", f"{sandbox.receiver_url}/b", "Verified"),
         ]
     )
-    capsys.readouterr()
-    assert main(["hooks", "list", "--status", "inactive", "--format", "json"]) == 0
-    assert [h["status"] for h in json.loads(capsys.readouterr().out)] == ["Inactive"]
-    with pytest.raises(SystemExit) as exited:
-        main(["hooks", "list", "--status", "gone"])
+    listed = cli.run("hooks", "list", "--status", "inactive", "--format", "json")
+    assert [h["status"] for h in json.loads(listed.out)] == ["Inactive"]
     # 2 means "changes found" (plan --detailed-exitcode, drift): usage errors are EX_USAGE.
-    assert exited.value.code == 64
-    assert "Verified, Unverified or Inactive" in capsys.readouterr().err
-    assert main([]) == 64  # no command at all
-    capsys.readouterr()
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    assert "64   a command line hookctl cannot read" in capsys.readouterr().out
+    refused = cli.run("hooks", "list", "--status", "gone", status=64)
+    assert "Verified, Unverified or Inactive" in refused.err
+    cli.run(status=64)  # no command at all
+    helped = cli.run("--help")
+    assert "64   a command line hookctl cannot read" in helped.out
 
 
 def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(
     sandbox: Sandbox,
     api_key: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("KEAP_API_KEY")
@@ -603,14 +558,36 @@ def test_hooks_with_a_file_use_its_account_and_name_them_when_there_are_several(
     one = tmp_path / "acme.yaml"
     hooks = "hooks:\n  - name: a\n    url: ${HOOK_A_URL}\n    events: [contact.add]\n"
     one.write_text(f"version: 1\naccount:\n  {account.replace('    ', '  ')}\n{hooks}")
-    capsys.readouterr()
-    assert main(["hooks", "get", hook.key, "--reveal", "-f", str(one)]) == 0
-    assert hook.hook_url in capsys.readouterr().out
+    result = cli.run("hooks", "get", hook.key, "--reveal", "-f", str(one))
+    assert hook.hook_url in result.out
 
     several = tmp_path / "clients.yaml"
     several.write_text(
         f"version: 1\naccounts:\n  acme:\n    {account}\n  globex:\n    {account}\n{hooks}"
     )
-    assert main(["hooks", "list", "-f", str(several)]) == 1
-    assert "several accounts (acme, globex): name one" in capsys.readouterr().err
-    assert main(["hooks", "list", "-f", str(several), "--account", "globex"]) == 0
+    result = cli.run("hooks", "list", "-f", str(several), status=1)
+    assert "several accounts (acme, globex): name one" in result.err
+    cli.run("hooks", "list", "-f", str(several), "--account", "globex")
+
+
+def test_hooks_list_event_glob_has_the_hooks_yaml_meaning(
+    sandbox: Sandbox,
+    api_key: str,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    monkeypatch.setenv("KEAP_API_KEY", api_key)
+    base = sandbox.receiver_url
+    sandbox.seed(
+        [
+            ("invoice.add", f"{base}/a", "Verified"),
+            ("invoice.payment.add", f"{base}/a", "Verified"),
+        ]
+    )
+    result = cli.run("hooks", "list", "--event", "invoice.*")
+    out = result.out
+    assert "invoice.add" in out
+    assert "invoice.payment.add" not in out
+    result = cli.run("hooks", "list", "--event", "invoice.**")
+    assert "invoice.payment.add" in result.out

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import pytest
 import requests
+from helpers.cli import Cli
 
 from hookctl.cli.commands import main
 from hookctl.domain.models import KNOWN_EVENT_KEYS
@@ -44,11 +45,12 @@ def _hooks_file(tmp_path: Path, sandbox: Sandbox, hooks: dict[str, str]) -> Path
 
 
 def test_a_triggered_contact_is_delivered_and_its_api_url_answers_with_the_hooks_credentials(
-    env: Sandbox, api_key: str, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, api_key: str, cli: Cli
 ) -> None:
     env.seed([("contact.add", env.receiver_url + "/ok?token=s3cr3t-in-url", "Verified")])
-    code = main(["trigger", "contact.add", "--set", "email=ada@example.com"])
-    out = capsys.readouterr().out
+    result = cli.run("trigger", "contact.add", "--set", "email=ada@example.com", status=None)
+    code = result.status
+    out = result.out
     assert code == 0
     assert "Triggered contact.add for 1 object" in out and "delivered after 1 attempt" in out
     assert "s3cr3t-in-url" not in out
@@ -74,9 +76,11 @@ def test_every_event_nouns_api_url_answers_with_its_object(
     assert answer.status_code == (404 if event_key.endswith(".delete") else 200)
 
 
-def test_the_field_shape_has_an_empty_api_url_integer_ids_and_seconds(env: Sandbox) -> None:
+def test_the_field_shape_has_an_empty_api_url_integer_ids_and_seconds(
+    env: Sandbox, cli: Cli
+) -> None:
     env.seed([("task.complete", env.receiver_url + "/tasks", "Verified")])
-    assert main(["trigger", "task.complete", "--shape", "field", "--set", "priority:=3"]) == 0
+    cli.run("trigger", "task.complete", "--shape", "field", "--set", "priority:=3")
     (payload,) = _events(env)
     assert payload["api_url"] == ""
     (key,) = payload["object_keys"]
@@ -85,41 +89,40 @@ def test_the_field_shape_has_an_empty_api_url_integer_ids_and_seconds(env: Sandb
     assert env.objects.get("tasks", key["id"])["priority"] == 3  # type: ignore[index]
 
 
-def test_count_makes_that_many_objects_delivered_in_batches_of_1000(env: Sandbox) -> None:
+def test_count_makes_that_many_objects_delivered_in_batches_of_1000(env: Sandbox, cli: Cli) -> None:
     env.seed([("note.add", env.receiver_url + "/notes", "Verified")])
-    assert main(["trigger", "note.add", "--count", "1500", "--format", "json"]) == 0
+    cli.run("trigger", "note.add", "--count", "1500", "--format", "json")
     sizes = sorted(len(payload["object_keys"]) for payload in _events(env))
     assert sizes == [500, 1000]
     assert len(env.objects.list("notes")) == 1500
 
 
 def test_a_fixture_file_of_ones_own_is_used_and_a_bad_one_is_one_line(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     env.seed([("company.add", env.receiver_url + "/companies", "Verified")])
     fixture = tmp_path / "company.yaml"
     fixture.write_text(
         "event: company.add\nobjects:\n  - company_name: One\n  - company_name: Two\n"
     )
-    assert main(["trigger", "company.add", "--fixture", str(fixture)]) == 0
+    cli.run("trigger", "company.add", "--fixture", str(fixture))
     names = sorted(c["company_name"] for c in env.objects.list("companies"))
     assert names == ["One", "Two"]
     fixture.write_text("fields:\n  company_name: One\nobjects: []\nextra: 1\n")
-    capsys.readouterr()
-    assert main(["trigger", "company.add", "--fixture", str(fixture)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("trigger", "company.add", "--fixture", str(fixture), status=1)
+    err = result.err
     assert f"{fixture}:3" in err and "Traceback" not in err
     assert len(env.objects.list("companies")) == 2
 
 
 def test_410_deactivates_after_one_attempt_500_after_four_drift_says_so_and_apply_reverifies(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = _hooks_file(tmp_path, env, {"gone-1/a": "contact.add", "flaky-4/b": "contact.edit"})
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert {h.status for h in env.hooks()} == {"Verified"}
-    assert main(["trigger", "contact.add"]) == 0
-    assert main(["trigger", "contact.edit"]) == 0
+    cli.run("trigger", "contact.add")
+    cli.run("trigger", "contact.edit")
     attempts = {
         event: [r.status for r in env.deliveries.after(0) if r.event_key == event]
         for event in ("contact.add", "contact.edit")
@@ -129,13 +132,12 @@ def test_410_deactivates_after_one_attempt_500_after_four_drift_says_so_and_appl
         "contact.add": "Inactive",
         "contact.edit": "Inactive",
     }
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config)]) == 2
-    drift = capsys.readouterr().out
+    result = cli.run("drift", "-f", str(config), status=2)
+    drift = result.out
     assert "contact.add" in drift and "contact.edit" in drift
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     assert {h.status for h in env.hooks()} == {"Verified"}
-    assert main(["drift", "-f", str(config)]) == 0
+    cli.run("drift", "-f", str(config))
 
 
 def test_contact_group_applied_waits_keaps_five_to_ten_minutes_before_its_first_attempt(
@@ -155,7 +157,7 @@ def test_contact_group_applied_waits_keaps_five_to_ten_minutes_before_its_first_
 
 
 def test_deliveries_lists_filters_and_resend_delivers_the_same_body_again(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, cli: Cli
 ) -> None:
     env.seed(
         [
@@ -163,18 +165,17 @@ def test_deliveries_lists_filters_and_resend_delivers_the_same_body_again(
             ("order.add", env.receiver_url + "/flaky-1/orders", "Verified"),
         ]
     )
-    assert main(["trigger", "contact.add"]) == 0
-    assert main(["trigger", "order.add"]) == 0
-    capsys.readouterr()
-    assert main(["deliveries", "--failed", "--format", "json"]) == 0
-    (failed,) = json.loads(capsys.readouterr().out)
+    cli.run("trigger", "contact.add")
+    cli.run("trigger", "order.add")
+    result = cli.run("deliveries", "--failed", "--format", "json")
+    (failed,) = json.loads(result.out)
     assert failed["event_key"] == "order.add" and failed["status"] == 500
-    assert main(["deliveries", "--event", "contact.*"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    result = cli.run("deliveries", "--event", "contact.*")
+    lines = result.out.splitlines()
     assert len(lines) == 2 and "contact.add" in lines[1]
     before = len(_events(env))
-    assert main(["deliveries", "resend", str(failed["id"])]) == 0
-    out = capsys.readouterr().out
+    result = cli.run("deliveries", "resend", str(failed["id"]))
+    out = result.out
     assert f"(resend of {failed['id']})" in out and " 200 " in out
     assert len(_events(env)) == before + 1
     assert _events(env)[-1] == failed["body"]
@@ -232,10 +233,10 @@ def test_sandbox_help_names_the_receiver_where_it_answers(
 
 
 def test_more_than_10000_objects_at_once_are_refused_in_one_line_and_nothing_changes(
-    env: Sandbox, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, cli: Cli
 ) -> None:
-    assert main(["trigger", "contact.add", "--count", "10001"]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("trigger", "contact.add", "--count", "10001", status=1)
+    err = result.err
     assert "at most 10000 objects" in err and "Traceback" not in err
     assert env.objects.list("contacts") == []
 

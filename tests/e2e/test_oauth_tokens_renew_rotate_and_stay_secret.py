@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers.cli import Cli
+from helpers.clocks import ManualClock
 
 from hookctl.cli.commands import main
+from hookctl.keap.client import Keap
+from hookctl.keap.oauth import OAuthAuth
 from hookctl.sandbox import Sandbox
 
 
@@ -41,20 +45,19 @@ def _secrets(token_file: Path) -> list[str]:
     return [*values, kept.get("access_token", "-" * 30), kept.get("refresh_token", "-" * 30)]
 
 
-def _run(capsys: pytest.CaptureFixture[str], token_file: Path, *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
+def _run(cli: Cli, token_file: Path, *argv: str) -> tuple[int, str]:
+    result = cli.run(*argv, status=None)
     for value in _secrets(token_file):
-        assert value[:8] not in out + err
-    return code, out + err
+        assert value[:8] not in result.shown
+    return result.status, result.shown
 
 
 def test_the_first_run_seeds_the_token_file_with_the_rotated_pair(
-    sandbox: Sandbox, app: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, app: Path, cli: Cli
 ) -> None:
     seed = os.environ["KEAP_REFRESH_TOKEN"]
     # Every log line too: no token value at -vvv either.
-    code, shown = _run(capsys, app, "-vvv", "hooks", "list")
+    code, shown = _run(cli, app, "-vvv", "hooks", "list")
     assert code == 0
     assert "renewed" in shown
     assert sandbox.tokens.refreshes == 1
@@ -65,49 +68,54 @@ def test_the_first_run_seeds_the_token_file_with_the_rotated_pair(
 
 
 def test_the_next_run_uses_the_kept_access_token_without_refreshing(
-    sandbox: Sandbox, app: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, app: Path, cli: Cli
 ) -> None:
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     kept = app.read_text()
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     assert sandbox.tokens.refreshes == 1
     assert app.read_text() == kept
 
 
 def test_after_a_401_the_kept_refresh_token_renews_the_pair(
-    sandbox: Sandbox, app: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, app: Path, cli: Cli
 ) -> None:
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     first = json.loads(app.read_text())
     sandbox.tokens.expire_all()  # a day later, on Keap's clock
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     second = json.loads(app.read_text())
     assert sandbox.tokens.refreshes == 2
     assert second["refresh_token"] != first["refresh_token"]
     assert sandbox.stats()["responses"]["401"] == 1
 
 
-def test_an_expired_access_token_is_renewed_before_it_is_sent(
-    app: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Access tokens of about 3 s (24 h at 3e-5): long enough for a run under load.
-    with Sandbox(api_key=None, time_scale=3e-5) as sb:
-        monkeypatch.setenv("KEAP_API_URL", sb.api_url)
-        monkeypatch.setenv("KEAP_TOKEN_URL", sb.url + "/token")
-        monkeypatch.setenv("KEAP_REFRESH_TOKEN", sb.tokens.new_refresh_token())
-        assert _run(capsys, app, "hooks", "list")[0] == 0
-        time.sleep(3.0)
-        assert _run(capsys, app, "hooks", "list")[0] == 0
-        assert sb.tokens.refreshes == 2
-        assert "401" not in sb.stats()["responses"]
+def test_an_expired_access_token_is_renewed_before_it_is_sent(sandbox: Sandbox, app: Path) -> None:
+    # A day passes at once on both clocks, Keap's (it stops accepting the token) and the
+    # client's (it sees the token expire): no sleep, and no run slow enough to outlive a token.
+    keap_clock, our_clock = ManualClock(), ManualClock(start=time.time())
+    sandbox.set_clock(keap_clock)
+    seed = os.environ["KEAP_REFRESH_TOKEN"]
+    token_url = os.environ["KEAP_TOKEN_URL"]
+    credential = OAuthAuth(
+        "sandbox-client", "sandbox-secret", app, token_url, seed, clock=our_clock
+    )
+    with Keap(sandbox.api_url, auth=credential) as keap:
+        keap.list()
+        lifetime = json.loads(app.read_text())["lifetime"]
+        for clock in (keap_clock, our_clock):
+            clock.advance(lifetime + 1)
+        keap.list()
+    assert sandbox.tokens.refreshes == 2
+    assert "401" not in sandbox.stats()["responses"]
 
 
 def test_a_spent_refresh_token_is_one_line_saying_how_to_get_a_new_one(
-    sandbox: Sandbox, app: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, app: Path, cli: Cli
 ) -> None:
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     app.unlink()  # the seed in the environment was spent by that first run
-    code, shown = _run(capsys, app, "hooks", "list")
+    code, shown = _run(cli, app, "hooks", "list")
     assert code == 1
     assert len(shown.strip().splitlines()) == 1
     assert "invalid_grant" in shown
@@ -134,11 +142,11 @@ def test_an_api_key_comes_before_an_oauth_app(
     sandbox: Sandbox,
     app: Path,
     api_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KEAP_API_KEY", api_key)
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     assert sandbox.tokens.refreshes == 0
     assert not app.exists()
 
@@ -146,32 +154,31 @@ def test_an_api_key_comes_before_an_oauth_app(
 def test_auth_login_status_and_refresh(
     sandbox: Sandbox,
     app: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("KEAP_REFRESH_TOKEN")
-    assert main(["auth", "status"]) == 1  # no app credentials to start from
-    said = capsys.readouterr().err
+    said = cli.run("auth", "status", status=1).err  # no app credentials to start from
     # A client id and secret alone: the app was never logged in, and that is the advice.
     assert "KEAP_REFRESH_TOKEN" in said and "run `hookctl auth login`" in said
     code = requests.post(sandbox.url + "/_sandbox/oauth/code", timeout=5).json()["code"]
-    login, shown = _run(capsys, app, "auth", "login", "--code", code)
+    login, shown = _run(cli, app, "auth", "login", f"--code={code}")
     assert login == 0
     assert str(app) in shown
     assert code[:8] not in shown
     assert sandbox.tokens.refreshes == 0
-    status, shown = _run(capsys, app, "auth", "status")
+    status, shown = _run(cli, app, "auth", "status")
     assert status == 0
     assert "valid" in shown and str(app) in shown
     before = json.loads(app.read_text())
-    refreshed, shown = _run(capsys, app, "auth", "refresh")
+    refreshed, shown = _run(cli, app, "auth", "refresh")
     assert refreshed == 0
     assert sandbox.tokens.refreshes == 1
     for value in before.values():
         assert str(value)[:8] not in shown
-    assert _run(capsys, app, "hooks", "list")[0] == 0
+    assert _run(cli, app, "hooks", "list")[0] == 0
     # The code was good once.
-    again, shown = _run(capsys, app, "auth", "login", "--code", code)
+    again, shown = _run(cli, app, "auth", "login", f"--code={code}")
     assert again == 1 and "invalid_grant" in shown
 
 
@@ -215,7 +222,7 @@ def test_hooks_yaml_names_the_oauth_variables_of_an_account(
     sandbox: Sandbox,
     api_key: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token_file = tmp_path / "shop-tokens.json"
@@ -233,18 +240,17 @@ def test_hooks_yaml_names_the_oauth_variables_of_an_account(
         "      token_file_env: SHOP_TOKENS\n"
         f"ownership:\n  url_prefixes: ['{sandbox.receiver_url}/managed/']\nhooks: []\n"
     )
-    assert main(["plan", "-f", str(config)]) == 0
+    cli.run("plan", "-f", str(config))
     assert sandbox.tokens.refreshes == 1
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    capsys.readouterr()
     config.write_text(config.read_text().replace("client_id_env: SHOP_ID", "client_secret: x1"))
-    assert main(["plan", "-f", str(config)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("plan", "-f", str(config), status=1)
+    err = result.err
     assert "hooks.yaml:5" in err and "client_secret" in err
 
 
 def test_two_accounts_of_two_oauth_apps_on_one_url_are_not_taken_for_one(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     config = tmp_path / "hooks.yaml"
     config.write_text(
@@ -255,5 +261,5 @@ def test_two_accounts_of_two_oauth_apps_on_one_url_are_not_taken_for_one(
         "    credentials: {oauth: {client_id_env: BLOG_ID, token_file_env: BLOG_TOKENS}}\n"
         "hooks: []\n"
     )
-    assert main(["validate", "-f", str(config), "--offline"]) == 0
-    assert "same credentials" not in capsys.readouterr().err
+    result = cli.run("validate", "-f", str(config), "--offline")
+    assert "same credentials" not in result.err

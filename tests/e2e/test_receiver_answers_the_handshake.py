@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.receiver import (
     HandshakeMiddleware,
     TokenMiddleware,
@@ -56,27 +56,26 @@ def serve() -> Iterator[Callable[[WSGIApplication], str]]:
         server.server_close()
 
 
-def create(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
-    capsys.readouterr()
-    assert main(["hooks", "create", "contact.add", url, "--format", "json"]) == 0
-    created: dict[str, Any] = json.loads(capsys.readouterr().out)
+def create(cli: Cli, url: str) -> dict[str, Any]:
+    created: dict[str, Any] = json.loads(
+        cli.run("hooks", "create", "contact.add", url, "--format", "json").out
+    )
     return created
 
 
 def test_a_receiver_on_the_wsgi_helper_makes_a_sandbox_create_verified(
     env: Sandbox,
     serve: Callable[[WSGIApplication], str],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     bare = serve(app)
     helped = serve(HandshakeMiddleware(app))
     # Without the helper, the receiver answers 200 without the secret: Keap leaves it so.
-    assert create(capsys, bare)["status"] == "Unverified"
-    assert create(capsys, helped)["status"] == "Verified"
+    assert create(cli, bare)["status"] == "Unverified"
+    assert create(cli, helped)["status"] == "Verified"
     # The secret never reaches the output; the url's token is masked.
-    capsys.readouterr()
-    assert main(["hooks", "list"]) == 0
-    listed = capsys.readouterr().out
+    result = cli.run("hooks", "list")
+    listed = result.out
     assert listed.count("Verified") == 2 and TOKEN not in listed
 
 
@@ -140,6 +139,31 @@ def test_handshake_headers_are_empty_for_anything_but_a_handshake(headers: Any) 
     assert not is_handshake(headers)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    ["a" * 1025, "has space", "s\u00e9cret".encode().decode("latin-1")],
+    ids=["over 1024", "space", "non-ASCII"],
+)
+def test_the_middleware_answers_400_to_a_secret_it_cannot_echo_and_never_calls_the_app(
+    secret: str, serve: Callable[[WSGIApplication], str]
+) -> None:
+    import requests
+
+    called: list[str] = []
+
+    def recording(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        called.append(environ.get("PATH_INFO", ""))
+        return app(environ, start_response)
+
+    url = serve(HandshakeMiddleware(recording))
+    answer = requests.post(url, headers={"X-Hook-Secret": secret}, timeout=5)
+    assert answer.status_code == 400 and "X-Hook-Secret" not in answer.headers
+    assert called == []
+    # An event (no X-Hook-Secret) still reaches the app.
+    assert requests.post(url, data=b"{}", timeout=5).text == "event received"
+    assert called == ["/keap/hooks"]
+
+
 def test_token_accepted_takes_any_of_the_tokens_given_and_nothing_else() -> None:
     both = {"old-7a1c", "new-02bd"}
     assert token_accepted("token=old-7a1c", both) and token_accepted("a=1&token=new-02bd", both)
@@ -154,7 +178,7 @@ def test_a_token_is_rotated_without_a_refused_delivery(
     env: Sandbox,
     serve: Callable[[WSGIApplication], str],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """README's rotation: the receiver accepts old and new, apply moves Keap to the new
@@ -168,17 +192,16 @@ def test_a_token_is_rotated_without_a_refused_delivery(
         "    events: [contact.add]\n"
     )
     monkeypatch.setenv("HOOK_CRM_TOKEN", "old-7a1c")
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     assert [h.status for h in env.hooks()] == ["Verified"]
 
     accepted.add("new-02bd")  # 1. the receiver accepts both
     monkeypatch.setenv("HOOK_CRM_TOKEN", "new-02bd")
-    capsys.readouterr()
-    assert main(["plan", "-f", str(path)]) == 0
-    assert "rotate token" in capsys.readouterr().out
-    assert main(["apply", "-f", str(path), "--yes"]) == 0  # 2. Keap moves to the new token
+    result = cli.run("plan", "-f", str(path))
+    assert "rotate token" in result.out
+    cli.run("apply", "-f", str(path), "--yes")  # 2. Keap moves to the new token
     [hook] = env.hooks()
     assert hook.hook_url == f"{base}?token=new-02bd" and hook.status == "Verified"
     accepted.discard("old-7a1c")  # 3. the receiver drops the old one
-    assert main(["hooks", "verify", hook.key]) == 0  # the new url still answers
-    assert main(["plan", "-f", str(path), "--detailed-exitcode"]) == 0
+    cli.run("hooks", "verify", hook.key)  # the new url still answers
+    cli.run("plan", "-f", str(path), "--detailed-exitcode")

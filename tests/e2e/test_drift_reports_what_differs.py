@@ -7,49 +7,44 @@ from pathlib import Path
 
 import pytest
 from conftest import Api
-from helpers.cli import validator
+from helpers.cli import Cli, validator
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 
 def test_drift_is_0_in_sync_and_2_after_a_hand_delete(
-    env: Sandbox, config: Path, api: Api, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, api: Api, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    assert main(["drift", "-f", str(config)]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
+    cli.run("drift", "-f", str(config))
     victim = next(h for h in env.hooks() if h.event_key == "order.add")
     assert api.call("DELETE", f"/hooks/{victim.key}").status_code == 204
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config)]) == 2
-    assert "order.add" in capsys.readouterr().out
+    result = cli.run("drift", "-f", str(config), status=2)
+    assert "order.add" in result.out
 
 
 def test_drift_is_2_for_an_inactive_hook_and_says_verify(
-    env: Sandbox, config: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     inactive = env.set_status(env.hooks()[0].key, "Inactive")
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config)]) == 2
-    [line] = [line for line in capsys.readouterr().out.splitlines() if f"#{inactive.key} " in line]
+    result = cli.run("drift", "-f", str(config), status=2)
+    [line] = [line for line in result.out.splitlines() if f"#{inactive.key} " in line]
     assert "verify" in line and inactive.event_key in line
 
 
-def test_drift_is_1_on_a_wrong_key(
-    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_drift_is_1_on_a_wrong_key(config: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEAP_API_KEY", "sbx-wrong-key-000")
-    assert main(["drift", "-f", str(config)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), status=1)
+    err = result.err
     assert "hookctl: error:" in err and "Traceback" not in err
     assert "sbx-wrong-key-000" not in err
 
 
 def test_drift_catches_a_url_changed_by_hand_and_an_unverified_hook(
-    env: Sandbox, config: Path, api: Api, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, config: Path, api: Api, cli: Cli
 ) -> None:
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
     orders = next(h for h in env.hooks() if h.event_key == "order.add")
     moved_to = f"{env.receiver_url}/managed/by-hand"
     body = {"eventKey": "order.add", "hookUrl": moved_to}
@@ -57,24 +52,20 @@ def test_drift_catches_a_url_changed_by_hand_and_an_unverified_hook(
     contacts = next(h for h in env.hooks() if h.event_key == "contact.add")
     unverified = env.set_status(contacts.key, "Unverified")
     env.reset_stats()
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config), "--format", "json"]) == 2
+    result = cli.run("drift", "-f", str(config), "--format", "json", status=2)
     assert env.stats()["calls"] == {"GET /hooks": 1}
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(result.out)
     validator("drift.schema.json").validate(report)
     changes = {(c["action"], c["key"]): c for c in report["changes"]}
     assert set(changes) == {("update", orders.key), ("verify", unverified.key)}
     assert changes["update", orders.key]["old_hook_url"] == moved_to
     assert changes["verify", unverified.key]["status"] == "Unverified"
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    assert main(["drift", "-f", str(config)]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
+    cli.run("drift", "-f", str(config))
 
 
 @pytest.mark.usefixtures("unreachable_api")
-def test_drift_is_1_when_the_api_is_unreachable(
-    config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
-    assert main(["drift", "-f", str(config)]) == 1
-    out, err = capsys.readouterr()
+def test_drift_is_1_when_the_api_is_unreachable(config: Path, cli: Cli) -> None:
+    result = cli.run("drift", "-f", str(config), status=1)
+    out, err = result.out, result.err
     assert out == "" and "cannot connect" in err.splitlines()[-1]

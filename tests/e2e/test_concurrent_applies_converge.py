@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.soak import SLOW_ONLY, Account, apply_in_process, hand_made_changes, open_account
+from helpers.cli import Cli
+from helpers.soak import SLOW_ONLY, Account, hand_made_changes, open_account
 
 from hookctl.sandbox import Faults
 
@@ -67,10 +68,11 @@ def test_two_applies_started_together_converge_after_at_most_one_more(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     rng = random.Random(5)
     outcomes = []
-    with open_account(tmp_path, monkeypatch, "race") as account:
+    with open_account(tmp_path, monkeypatch, cli, "race") as account:
         sb = account.sandbox
         for number in range(races):
             if number == 0:
@@ -88,7 +90,7 @@ def test_two_applies_started_together_converge_after_at_most_one_more(
             extra = sum(account.declared_counts().values()) - len(account.wanted)
             if number == 0:
                 assert extra > 0, "the two applies did not overlap: this race proves nothing"
-            assert apply_in_process(account.config) == 0
+            assert account.apply() == 0
             account.assert_converged(unmanaged, f"race {number + 1} and one more apply")
             outcomes.append(f"exit {statuses}, {extra} extra copies")
     capsys.readouterr()

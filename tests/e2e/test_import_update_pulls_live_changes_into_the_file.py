@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
 
-from hookctl.cli.commands import main
 from hookctl.domain.models import Hook
 from hookctl.sandbox import Sandbox
 
@@ -39,7 +39,7 @@ hooks:
     events: ["order.*"]         # every order event
 
   - name: notes
-    url: ${{NOTES_URL}}
+    url: ${{HOOK_NOTES_URL}}
     events: [note.add]
 
   - name: invoices
@@ -57,51 +57,50 @@ def key_of(sandbox: Sandbox, event: str, url_end: str) -> str:
     return hook.key
 
 
-def plan_changes(path: Path, capsys: pytest.CaptureFixture[str]) -> list[object]:
-    capsys.readouterr()
-    assert main(["plan", "-f", str(path), "--format", "json"]) == 0
-    changes: list[object] = json.loads(capsys.readouterr().out)["changes"]
+def plan_changes(path: Path, cli: Cli) -> list[object]:
+    changes: list[object] = json.loads(cli.run("plan", "-f", str(path), "--format", "json").out)[
+        "changes"
+    ]
     return changes
 
 
 def test_import_update_takes_hand_made_changes_into_the_file(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
-    assert plan_changes(path, capsys) == []
+    cli.run("apply", "-f", str(path), "--yes")
+    assert plan_changes(path, cli) == []
     original = path.read_text()
 
     # A colleague's hand-made changes in Keap.
     managed = f"{base}/managed"
-    assert main(["hooks", "create", "contact.delete", f"{managed}/contacts"]) == 0
-    assert main(["hooks", "delete", key_of(env, "order.edit", "/orders"), "--yes"]) == 0
-    assert main(["hooks", "create", "task.add", f"{managed}/tickets"]) == 0
+    cli.run("hooks", "create", "contact.delete", f"{managed}/contacts")
+    cli.run("hooks", "delete", key_of(env, "order.edit", "/orders"), "--yes")
+    cli.run("hooks", "create", "task.add", f"{managed}/tickets")
     invoice = key_of(env, "invoice.add", "/invoices")
-    assert main(["hooks", "update", invoice, "invoice.add", f"{managed}/invoices-v2"]) == 0
+    cli.run("hooks", "update", invoice, "invoice.add", f"{managed}/invoices-v2")
     note = key_of(env, "note.add", "/notes")
-    assert main(["hooks", "update", note, "note.add", f"{managed}/notes-v2"]) == 0
-    capsys.readouterr()
+    cli.run("hooks", "update", note, "note.add", f"{managed}/notes-v2")
 
-    assert main(["import", "--update", str(path), "--dry-run"]) == 0
-    dry = capsys.readouterr()
+    result = cli.run("import", "--update", str(path), "--dry-run")
+    dry = result
     assert path.read_text() == original
     assert "contact.delete" in dry.out and "would update" in dry.err
 
-    assert main(["import", "--update", str(path)]) == 0
-    said = capsys.readouterr()
+    result = cli.run("import", "--update", str(path))
+    said = result
     text = path.read_text()
     assert "conflict: entry notes" in said.err
     for comment in _COMMENT.findall(original):
         assert comment in text, comment
     for name in ("crm-contacts", "orders", "notes", "invoices"):
         assert f"- name: {name}" in text
-    assert "url: ${NOTES_URL}" in text
+    assert "url: ${HOOK_NOTES_URL}" in text
     assert "events: [contact.add, contact.edit, contact.delete]" in text
     assert f"url: {managed}/invoices-v2" in text
     assert "order.edit" not in text and "order.* expanded" in text
@@ -109,108 +108,103 @@ def test_import_update_takes_hand_made_changes_into_the_file(
     # Named by what tells it apart from the file's other urls, as import names entries.
     assert "- name: tickets" in text
     # The conflict is the user's to settle: with the variable set, nothing is left to do.
-    monkeypatch.setenv("NOTES_URL", f"{managed}/notes-v2")
-    assert plan_changes(path, capsys) == []
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{managed}/notes-v2")
+    assert plan_changes(path, cli) == []
     # And a second update changes nothing.
-    assert main(["import", "--update", str(path)]) == 0
+    result = cli.run("import", "--update", str(path))
     assert path.read_text() == text
-    assert "already matches" in capsys.readouterr().err
+    assert "already matches" in result.err
 
 
 def test_import_update_keeps_a_wildcard_that_still_matches(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     original = path.read_text()
-    assert main(["hooks", "create", "note.edit", f"{base}/managed/notes"]) == 0
-    capsys.readouterr()
-    assert main(["import", "--update", str(path)]) == 0
+    cli.run("hooks", "create", "note.edit", f"{base}/managed/notes")
+    cli.run("import", "--update", str(path))
     text = path.read_text()
     assert text == original.replace("events: [note.add]", "events: [note.add, note.edit]")
-    assert plan_changes(path, capsys) == []
+    assert plan_changes(path, cli) == []
 
 
 def test_a_new_url_with_a_token_becomes_a_placeholder_and_is_never_shown(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     secret = "tok-RECOGNISABLE-91c3"
-    assert main(["hooks", "create", "task.add", f"{base}/managed/zap?token={secret}"]) == 0
-    capsys.readouterr()
-    assert main(["import", "--update", str(path)]) == 0
-    said = capsys.readouterr()
+    cli.run("hooks", "create", "task.add", f"{base}/managed/zap?token={secret}")
+    result = cli.run("import", "--update", str(path))
+    said = result
     text = path.read_text()
     assert secret not in said.out + said.err + text
     variable = re.search(r"\$\{(HOOK_[A-Z0-9_]*TOKEN)\}", text)
     assert variable is not None and variable.group(1) in said.err
     monkeypatch.setenv(variable.group(1), secret)
-    assert plan_changes(path, capsys) == []
+    assert plan_changes(path, cli) == []
 
 
-def test_import_update_of_a_broken_file_is_one_line(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_update_of_a_broken_file_is_one_line(env: Sandbox, tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "hooks.yaml"
     path.write_text("version: 1\nhooks:\n  - name: a\n    url: nope\n    events: [contact.add]\n")
     calls = env.stats()["calls"]
-    assert main(["import", "--update", str(path)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("import", "--update", str(path), status=1)
+    err = result.err
     assert str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert env.stats()["calls"] == calls
-    assert main(["import", "--dry-run"]) == 1
-    assert "--dry-run goes with --update" in capsys.readouterr().err
+    result = cli.run("import", "--dry-run", status=1)
+    assert "--dry-run goes with --update" in result.err
 
 
 def test_a_url_moved_outside_what_the_file_owns_is_followed(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     base = env.receiver_url
     path = tmp_path / "hooks.yaml"
     path.write_text(
         f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/a\n    events: [contact.add]\n"
     )
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     key = key_of(env, "contact.add", "/a")
-    assert main(["hooks", "update", key, "contact.add", f"{base}/b"]) == 0
-    assert main(["import", "--update", str(path)]) == 0
+    cli.run("hooks", "update", key, "contact.add", f"{base}/b")
+    cli.run("import", "--update", str(path))
     assert path.read_text() == (
         f"version: 1\nhooks:\n  - name: crm  # ours\n    url: {base}/b\n    events: [contact.add]\n"
     )
-    assert plan_changes(path, capsys) == []
+    assert plan_changes(path, cli) == []
 
 
 def test_a_live_url_hooks_yaml_cannot_hold_is_reported_and_left_out(
     env: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = env.receiver_url
-    monkeypatch.setenv("NOTES_URL", f"{base}/managed/notes")
+    monkeypatch.setenv("HOOK_NOTES_URL", f"{base}/managed/notes")
     path = hooks_file(tmp_path, base)
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     [bad] = env.seed([("task.add", f"{base}/managed/with space", "Verified")])
-    capsys.readouterr()
-    assert main(["import", "--update", str(path)]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("import", "--update", str(path))
+    err = result.err
     assert f"left out key {bad.key}: the url must not contain spaces" in err
     assert "with space" not in path.read_text() and "task.add" not in path.read_text()
 
 
 def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     base = env.receiver_url
     path = tmp_path / "hooks.yaml"
@@ -218,12 +212,11 @@ def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
         f"version: 1\nhooks:\n  - name: crm\n    url: {base}/a?token=old-51\n"
         "    events: [contact.add]\n"
     )
-    assert main(["apply", "-f", str(path), "--yes"]) == 0
+    cli.run("apply", "-f", str(path), "--yes")
     key = key_of(env, "contact.add", "token=old-51")
-    assert main(["hooks", "update", key, "contact.add", f"{base}/a?token=new-52"]) == 0
-    capsys.readouterr()
-    assert main(["import", "--update", str(path)]) == 0
-    err = capsys.readouterr().err
+    cli.run("hooks", "update", key, "contact.add", f"{base}/a?token=new-52")
+    result = cli.run("import", "--update", str(path))
+    err = result.err
     text = path.read_text()
     assert "rotation: entry crm" in err and "new-52" not in err + text
     assert text.count("- name:") == 1
@@ -232,16 +225,15 @@ def test_a_rotated_token_in_a_literal_url_becomes_a_placeholder_not_a_new_entry(
 
 
 def test_import_update_needs_no_hook_variable_and_plans_with_the_live_values(
-    env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     base = env.receiver_url
     env.seed([("invoice.add", f"{base}/acme/billing?token=live-3c9", "Verified")])
     path = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(path)]) == 0
+    cli.run("import", "-o", str(path))
     text = path.read_text()
-    capsys.readouterr()
-    assert main(["import", "--update", str(path)]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("import", "--update", str(path))
+    err = result.err
     assert path.read_text() == text and "live-3c9" not in err
     assert "entry billing: HOOK_BILLING_TOKEN not set" in err
     # Read off the live url, the value makes the plan the one the user will see once set.

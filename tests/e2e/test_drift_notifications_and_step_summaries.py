@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import Cli
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from hookctl.cli.commands import main
 from hookctl.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def drift_validator() -> Draft202012Validator:
 def test_drift_notifies_the_receiver_with_the_changes_and_no_secret(
     drifted: tuple[Sandbox, Path],
     receiver: tuple[str, list[dict[str, Any]]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, config = drifted
@@ -66,7 +66,7 @@ def test_drift_notifies_the_receiver_with_the_changes_and_no_secret(
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/keap-hooks")
     monkeypatch.setenv("GITHUB_RUN_ID", "42")
-    assert main(["-vv", "drift", "-f", str(config), "--notify", url]) == 2
+    result = cli.run("-vv", "drift", "-f", str(config), "--notify", url, status=2)
     [body] = bodies
     drift_validator().validate(body)
     assert body["drifted"] is True
@@ -74,71 +74,70 @@ def test_drift_notifies_the_receiver_with_the_changes_and_no_secret(
     assert {c["action"] for c in body["changes"]} == {"create", "delete"}
     assert body["run_url"] == "https://github.com/acme/keap-hooks/actions/runs/42"
     assert "contact.edit" in body["text"] and body["run_url"] in body["text"]
-    out, err = capsys.readouterr()
+    out, err = result.out, result.err
     for text in (json.dumps(body), out, err):
         assert KEY not in text
         assert "hook-token" not in text  # the webhook url is a credential too
 
 
 def test_no_drift_sends_nothing_and_exits_0(
-    drifted: tuple[Sandbox, Path], receiver: tuple[str, list[dict[str, Any]]]
+    drifted: tuple[Sandbox, Path], receiver: tuple[str, list[dict[str, Any]]], cli: Cli
 ) -> None:
     _, config = drifted
     url, bodies = receiver
-    assert main(["apply", "-f", str(config), "--auto-approve"]) == 0
-    assert main(["drift", "-f", str(config), "--notify", url]) == 0
+    cli.run("apply", "-f", str(config), "--auto-approve")
+    cli.run("drift", "-f", str(config), "--notify", url)
     assert bodies == []
 
 
 def test_a_failed_notification_is_reported_but_keeps_the_drift_exit_code(
     drifted: tuple[Sandbox, Path],
     receiver: tuple[str, list[dict[str, Any]]],
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     _, config = drifted
     url, _ = receiver
-    assert main(["drift", "-f", str(config), "--notify", url.replace("/services/", "/fail/")]) == 2
-    err = capsys.readouterr().err
+    result = cli.run(
+        "drift", "-f", str(config), "--notify", url.replace("/services/", "/fail/"), status=2
+    )
+    err = result.err
     assert "could not notify 127.0.0.1: HTTP 500" in err
-    assert main(["drift", "-f", str(config), "--notify", "http://127.0.0.1:9/x"]) == 2
-    assert "could not notify 127.0.0.1" in capsys.readouterr().err
+    result = cli.run("drift", "-f", str(config), "--notify", "http://127.0.0.1:9/x", status=2)
+    assert "could not notify 127.0.0.1" in result.err
 
 
 @pytest.mark.parametrize("empty", ["", "  "])
 def test_an_empty_notify_url_fails_before_any_call(
-    drifted: tuple[Sandbox, Path], empty: str, capsys: pytest.CaptureFixture[str]
+    drifted: tuple[Sandbox, Path], empty: str, cli: Cli
 ) -> None:
     """--notify "$UNSET_VARIABLE" in a scheduled job: an error, never a drift check that
     would tell no one."""
     sandbox, config = drifted
-    assert main(["drift", "-f", str(config), "--notify", empty]) == 1
-    err = capsys.readouterr().err
-    assert err == (
+    result = cli.run("drift", "-f", str(config), "--notify", empty, status=1)
+    assert result.err == (
         "hookctl: error: --notify: the url is empty (an unset variable?): give a url, or leave "
         "--notify out\n"
     )
     assert sandbox.stats()["calls"] == {}
 
 
-def test_drift_json_is_the_documented_report(
-    drifted: tuple[Sandbox, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_drift_json_is_the_documented_report(drifted: tuple[Sandbox, Path], cli: Cli) -> None:
     _, config = drifted
-    assert main(["drift", "-f", str(config), "--format", "json"]) == 2
-    report = json.loads(capsys.readouterr().out)
+    result = cli.run("drift", "-f", str(config), "--format", "json", status=2)
+    report = json.loads(result.out)
     drift_validator().validate(report)
     assert report["drifted"] is True and report["account"] == "default"
 
 
 def test_plan_and_drift_append_markdown_to_the_github_step_summary(
-    drifted: tuple[Sandbox, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    drifted: tuple[Sandbox, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     _, config = drifted
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["plan", "-f", str(config)]) == 0
-    assert main(["drift", "-f", str(config)]) == 2
+    cli.run("plan", "-f", str(config))
+    cli.run("drift", "-f", str(config), status=2)
     text = summary.read_text()
     assert text.startswith("earlier step\n")
     assert "### hookctl plan" in text and "### hookctl drift" in text

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.cli import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hookctl.cli.commands import main
 from hookctl.config import read, read_text
 from hookctl.domain.models import DEFAULT_API_URL, KNOWN_EVENT_KEYS, STATUSES, Hook, Status
 from hookctl.domain.planner import plan
@@ -72,15 +72,13 @@ class Importer:
     are set (in this test's environment) to the values that `hooks get KEY --reveal` would show,
     here read from the live url of the key it names. `err` is what import said on stderr."""
 
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-        self.capsys = capsys
+    def __init__(self, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cli = cli
         self.monkeypatch = monkeypatch
         self.err = ""
 
     def __call__(self, out: Path, *args: str, live: Sequence[Hook] = ()) -> Path:
-        self.capsys.readouterr()
-        assert main(["import", "-o", str(out), *args]) == 0
-        self.err = self.capsys.readouterr().err
+        self.err = self.cli.run("import", "-o", str(out), *args).err
         values = placeholder_values(out.read_text(), self.err, live)
         for name, value in values.items():
             self.monkeypatch.setenv(name, value)
@@ -124,14 +122,12 @@ def interpolated(template: str, env: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def run_import(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Importer:
-    return Importer(capsys, monkeypatch)
+def run_import(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Importer:
+    return Importer(cli, monkeypatch)
 
 
-def _plan(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    capsys.readouterr()
-    assert main(["plan", "--format", "json", "-f", str(path)]) == 0
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+def _plan(path: Path, cli: Cli) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(cli.run("plan", "--format", "json", "-f", str(path)).out)
     if "accounts" in result:
         # A file of `accounts:` prints the accounts document, even with one account.
         [account] = result["accounts"]
@@ -163,10 +159,10 @@ def _check_promise(changes: list[dict[str, Any]], live: Sequence[Hook]) -> None:
 
 
 def test_plan_right_after_import_only_verifies_and_drops_duplicates(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_import: Importer
+    sandbox: Sandbox, tmp_path: Path, cli: Cli, run_import: Importer
 ) -> None:
     live = _seed_mix(sandbox)
-    result = _plan(run_import(tmp_path / "hooks.yaml", live=live), capsys)
+    result = _plan(run_import(tmp_path / "hooks.yaml", live=live), cli)
     _check_promise(result["changes"], live)
     assert result["summary"] == {
         "create": 0,
@@ -198,7 +194,7 @@ def test_import_then_plan_keeps_the_promise_on_random_accounts(
     api_key: str,
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     run_import: Importer,
     rows: list[tuple[str, str, str]],
     mode: tuple[str, ...],
@@ -210,7 +206,7 @@ def test_import_then_plan_keeps_the_promise_on_random_accounts(
         live = sandbox.seed([(event, base + path, status) for event, path, status in rows])
         args = [base + arg if arg.startswith("/") else arg for arg in mode]
         out = run_import(tmp_path_factory.mktemp("import") / "hooks.yaml", *args, live=live)
-        changes = _plan(out, capsys)["changes"]
+        changes = _plan(out, cli)["changes"]
     prefix = args[1] if "--prefix" in args else ""
     # The JSON plan shows urls masked (issue 13).
     chosen = [h for h in live if not prefix or under_prefix(h.hook_url, prefix)]
@@ -264,13 +260,12 @@ def test_import_writes_one_entry_per_url_with_sorted_events_and_status_comments(
 
 
 def test_import_reports_what_a_plan_would_do_on_stderr(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     live = _seed_mix(sandbox)
-    capsys.readouterr()
     out = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(out)]) == 0
-    captured = capsys.readouterr()
+    result = cli.run("import", "-o", str(out))
+    captured = result
     assert captured.out == ""
     # The plan is the one made once the variables named are set: the round trip holds.
     zap = "HOOK_THEIRS_ZAP_"
@@ -286,17 +281,16 @@ def test_import_reports_what_a_plan_would_do_on_stderr(
 
 
 def test_import_of_urls_without_a_query_names_no_variable(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     sandbox.seed([("contact.add", f"{sandbox.receiver_url}/plain", "Verified")])
-    capsys.readouterr()
-    assert main(["import", "-o", str(tmp_path / "hooks.yaml")]) == 0
-    assert "placeholder" not in capsys.readouterr().err
+    result = cli.run("import", "-o", str(tmp_path / "hooks.yaml"))
+    assert "placeholder" not in result.err
     assert "${" not in (tmp_path / "hooks.yaml").read_text()
 
 
 def test_an_imported_account_full_of_copies_applies_without_force(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     base = sandbox.receiver_url
     # Ten subscriptions, each with a copy: ten deletes of copies out of twenty managed. Deleting
@@ -304,30 +298,28 @@ def test_an_imported_account_full_of_copies_applies_without_force(
     events = ["contact.add", "contact.edit", "contact.delete", "order.add", "order.edit"]
     events += ["order.delete", "note.add", "note.edit", "note.delete", "task.add"]
     sandbox.seed([(event, f"{base}/{event.split('.')[0]}", "Verified") for event in events] * 2)
-    capsys.readouterr()
     out = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(out)]) == 0
-    err = capsys.readouterr().err
+    result = cli.run("import", "-o", str(out))
+    err = result.err
     assert "A plan on it now: 10 to delete; 10 unchanged, 0 unmanaged." in err
     assert "--force" not in err
-    assert main(["apply", "-f", str(out), "--auto-approve"]) == 0
+    cli.run("apply", "-f", str(out), "--auto-approve")
     assert sorted(h.event_key for h in sandbox.hooks()) == sorted(events)
 
 
 def test_import_never_writes_the_api_key_or_a_url_token(
-    sandbox: Sandbox, tmp_path: Path, api_key: str, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, api_key: str, cli: Cli
 ) -> None:
     _seed_mix(sandbox)
-    capsys.readouterr()
     out = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(out)]) == 0
-    assert main(["import"]) == 0  # to stdout
-    shown = out.read_text() + "".join(capsys.readouterr())
+    written = cli.run("import", "-o", str(out))
+    printed = cli.run("import")  # to stdout
+    shown = out.read_text() + written.shown + printed.shown
     assert api_key not in shown and TOKEN not in shown
 
 
 def test_import_with_an_access_token_names_that_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     token = "tok-5be0c2a9"
     with Sandbox(api_key=None, access_token=token) as sandbox:
@@ -336,18 +328,18 @@ def test_import_with_an_access_token_names_that_variable(
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", token)
         monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
         path = tmp_path / "hooks.yaml"
-        assert main(["import", "-o", str(path)]) == 0
+        result = cli.run("import", "-o", str(path))
         text = path.read_text()
         assert yaml.safe_load(text)["account"]["credentials"] == {
             "access_token_env": "KEAP_ACCESS_TOKEN"
         }
-        assert token not in text + "".join(capsys.readouterr())
+        assert token not in text + result.shown
         # The written file works as it is: its credentials section picks the token.
-        assert _plan(path, capsys)["changes"] == []
+        assert _plan(path, cli)["changes"] == []
 
 
 def test_import_with_prefix_imports_and_owns_only_that_prefix(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_import: Importer
+    sandbox: Sandbox, tmp_path: Path, cli: Cli, run_import: Importer
 ) -> None:
     live = _seed_mix(sandbox)
     prefix = sandbox.receiver_url + "/ours/"
@@ -356,13 +348,13 @@ def test_import_with_prefix_imports_and_owns_only_that_prefix(
     doc = yaml.safe_load(path.read_text())
     assert doc["ownership"] == {"url_prefixes": [prefix]}
     assert {entry["url"] for entry in doc["hooks"]} == {prefix + "contacts", prefix + "orders"}
-    result = _plan(path, capsys)
+    result = _plan(path, cli)
     _check_promise(result["changes"], [h for h in live if under_prefix(h.hook_url, prefix)])
     assert result["summary"]["unmanaged"] == 2
 
 
 def test_import_with_several_prefixes(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_import: Importer
+    sandbox: Sandbox, tmp_path: Path, cli: Cli, run_import: Importer
 ) -> None:
     live = _seed_mix(sandbox)
     prefixes = [sandbox.receiver_url + "/ours/orders", sandbox.receiver_url + "/theirs/"]
@@ -371,19 +363,19 @@ def test_import_with_several_prefixes(
     assert yaml.safe_load(path.read_text())["ownership"] == {"url_prefixes": prefixes}
     assert len(read(path).desired().subscriptions) == 3
     _check_promise(
-        _plan(path, capsys)["changes"],
+        _plan(path, cli)["changes"],
         [h for h in live if any(under_prefix(h.hook_url, p) for p in prefixes)],
     )
 
 
 def test_import_with_all_owns_the_whole_account(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_import: Importer
+    sandbox: Sandbox, tmp_path: Path, cli: Cli, run_import: Importer
 ) -> None:
     live = _seed_mix(sandbox)
     path = run_import(tmp_path / "hooks.yaml", "--all", live=live)
     assert yaml.safe_load(path.read_text())["ownership"] == {"all": True}
     assert read(path).desired().ownership.all
-    _check_promise(_plan(path, capsys)["changes"], live)
+    _check_promise(_plan(path, cli)["changes"], live)
 
 
 @pytest.mark.parametrize(
@@ -400,22 +392,21 @@ def test_import_with_all_owns_the_whole_account(
 def test_import_refuses_bad_options_in_one_line(
     sandbox: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     args: list[str],
     message: str,
 ) -> None:
     _seed_mix(sandbox)
     out = tmp_path / "hooks.yaml"
-    capsys.readouterr()
-    assert main(["import", "-o", str(out), *args]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("import", "-o", str(out), *args, status=1)
+    err = result.err
     assert message in err and len(err.strip().splitlines()) == 1
     assert PASSWORD not in err
     assert not out.exists()
 
 
 def test_urls_hooks_yaml_cannot_hold_are_left_out_and_left_alone(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     [ok, secret] = sandbox.seed(
         [
@@ -424,33 +415,30 @@ def test_urls_hooks_yaml_cannot_hold_are_left_out_and_left_alone(
         ]
     )
     path = tmp_path / "hooks.yaml"
-    assert main(["import", "-o", str(path)]) == 0
+    imported = cli.run("import", "-o", str(path))
     text = path.read_text()
-    assert PASSWORD not in text + "".join(capsys.readouterr())
+    assert PASSWORD not in text + imported.shown
     assert f"# Not imported (key {secret.key}): the url must not carry credentials" in text
     assert [entry["url"] for entry in yaml.safe_load(text)["hooks"]] == [ok.hook_url]
     # Not declared and no ownership section: the plan leaves it alone.
-    result = _plan(path, capsys)
+    result = _plan(path, cli)
     assert result["changes"] == [] and result["summary"]["unmanaged"] == 1
 
     # With --all the file would own it and the first apply would delete it: refused.
-    capsys.readouterr()
-    assert main(["import", "-o", str(tmp_path / "all.yaml"), "--all"]) == 1
-    err = capsys.readouterr().err
+    err = cli.run("import", "-o", str(tmp_path / "all.yaml"), "--all", status=1).err
     assert f"key {secret.key}: the url must not carry credentials" in err
     assert PASSWORD not in err and not (tmp_path / "all.yaml").exists()
 
 
 def test_import_refuses_to_overwrite_an_existing_file_without_force(
-    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], run_import: Importer
+    sandbox: Sandbox, tmp_path: Path, cli: Cli, run_import: Importer
 ) -> None:
     live = _seed_mix(sandbox)
     out = tmp_path / "hooks.yaml"
     out.write_text("keep me\n")
     sandbox.reset_stats()
-    capsys.readouterr()
-    assert main(["import", "-o", str(out)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("import", "-o", str(out), status=1)
+    err = result.err
     assert "exists" in err and "--force" in err
     assert len(err.strip().splitlines()) == 1
     assert out.read_text() == "keep me\n"
@@ -462,7 +450,7 @@ def test_import_refuses_to_overwrite_an_existing_file_without_force(
 def test_a_file_created_while_importing_is_not_overwritten_without_force(
     sandbox: Sandbox,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import hookctl.tools.operations
@@ -477,47 +465,43 @@ def test_a_file_created_while_importing_is_not_overwritten_without_force(
         return imported
 
     monkeypatch.setattr(hookctl.tools.operations, "adopt", adopt_while_someone_writes)
-    capsys.readouterr()
-    assert main(["import", "-o", str(out)]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("import", "-o", str(out), status=1)
+    err = result.err
     assert err.strip() == f"hookctl: error: {out} exists; add --force to overwrite it"
     assert out.read_text() == "written meanwhile\n"
     assert [p.name for p in tmp_path.iterdir()] == ["hooks.yaml"]
 
 
-def test_an_imported_file_has_the_usual_permissions(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_an_imported_file_has_the_usual_permissions(
+    sandbox: Sandbox, tmp_path: Path, cli: Cli
+) -> None:
     _seed_mix(sandbox)
     previous = os.umask(0o022)
     try:
-        assert main(["import", "-o", str(tmp_path / "hooks.yaml")]) == 0
+        cli.run("import", "-o", str(tmp_path / "hooks.yaml"))
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "hooks.yaml").stat().st_mode) == 0o644
 
 
-def test_import_without_output_prints_the_file(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_without_output_prints_the_file(sandbox: Sandbox, cli: Cli) -> None:
     live = _seed_mix(sandbox)
-    capsys.readouterr()
-    assert main(["import"]) == 0
-    captured = capsys.readouterr()
+    result = cli.run("import")
+    captured = result
     env = placeholder_values(captured.out, captured.err, live)
     assert len(read_text(captured.out, env=env).desired().subscriptions) == 5
     assert captured.err.startswith("hookctl: imported: 3 hooks, 5 subscriptions.")
 
 
-def test_import_of_an_empty_account_is_a_valid_file(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["import"]) == 0
-    assert not read_text(capsys.readouterr().out).desired().subscriptions
+def test_import_of_an_empty_account_is_a_valid_file(sandbox: Sandbox, cli: Cli) -> None:
+    result = cli.run("import")
+    assert not read_text(result.out).desired().subscriptions
 
 
-def test_import_costs_one_list_call(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_import_costs_one_list_call(sandbox: Sandbox, tmp_path: Path, cli: Cli) -> None:
     _seed_mix(sandbox)
     sandbox.reset_stats()
-    assert main(["import", "-o", str(tmp_path / "hooks.yaml")]) == 0
+    cli.run("import", "-o", str(tmp_path / "hooks.yaml"))
     assert sandbox.stats()["calls"] == {"GET /hooks": 1}
 
 
@@ -673,7 +657,10 @@ def test_any_live_text_is_quoted_into_a_file_that_loads(text: str) -> None:
 
 @pytest.mark.parametrize("flag", ["--api-key-env", "--access-token-env"])
 def test_import_with_an_account_and_its_variable_round_trips(
-    flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    flag: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     secret = "client-credential-4f0e1d"
     token = flag == "--access-token-env"
@@ -685,26 +672,25 @@ def test_import_with_an_account_and_its_variable_round_trips(
         monkeypatch.setenv("KEAP_API_URL", box.api_url)
         path = tmp_path / "acme.yaml"
         args = ["import", "-o", str(path), "--account", "acme", flag, "ACME_CREDENTIAL"]
-        assert main(args) == 0
+        imported = cli.run(*args)
         text = path.read_text()
-        assert secret not in text + "".join(capsys.readouterr())
+        assert secret not in text + imported.shown
         variable = "access_token_env" if token else "api_key_env"
         assert yaml.safe_load(text)["accounts"] == {
             "acme": {"api_url": box.api_url, "credentials": {variable: "ACME_CREDENTIAL"}}
         }
         assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
-        assert _plan(path, capsys)["changes"] == []
-        capsys.readouterr()
-        assert main(["plan", "-f", str(path), "--account", "acme"]) == 0
+        assert _plan(path, cli)["changes"] == []
+        cli.run("plan", "-f", str(path), "--account", "acme")
 
 
 def test_the_modeline_is_relative_inside_the_checkout(
-    sandbox: Sandbox, env: Sandbox, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, env: Sandbox, cli: Cli
 ) -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     path = examples / f".imported-{os.getpid()}.yaml"
     try:
-        assert main(["import", "-o", str(path)]) == 0
+        cli.run("import", "-o", str(path))
         modeline = path.read_text().splitlines()[0]
     finally:
         path.unlink(missing_ok=True)

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import CLOSED_PORT, TWO, write_config
+from helpers.cli import CLOSED_PORT, TWO, Cli, write_config
 
-from hookctl.cli.commands import main
 from hookctl.keap.client import RetryPolicy
 from hookctl.sandbox import Sandbox
 
@@ -42,11 +41,11 @@ def fleet_dir(
 
 
 def test_drift_writes_one_page_with_a_row_per_account_and_masks_and_escapes_it(
-    fleet_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path, tmp_path: Path, cli: Cli
 ) -> None:
     out = tmp_path / "fleet.html"
-    assert main(["drift", "-f", str(fleet_dir), "--format", "html", "-o", str(out)]) == 1
-    captured = capsys.readouterr()
+    result = cli.run("drift", "-f", str(fleet_dir), "--format", "html", "-o", str(out), status=1)
+    captured = result
     assert captured.out == ""  # the page went to the file, the closing list nowhere
     assert f"wrote {out}: 2 accounts, 0 in sync, 1 drifted, 1 failed" in captured.err
     text = out.read_text()
@@ -60,30 +59,28 @@ def test_drift_writes_one_page_with_a_row_per_account_and_masks_and_escapes_it(
 
 
 def test_plan_writes_the_page_too_and_saves_nothing_else(
-    fleet_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path, tmp_path: Path, cli: Cli
 ) -> None:
     out = tmp_path / "plan.html"
     acme = str(fleet_dir / "acme.yaml")
-    assert main(["plan", "-f", acme, "--format", "html", "-o", str(out)]) == 0
-    assert capsys.readouterr().out == ""
+    result = cli.run("plan", "-f", acme, "--format", "html", "-o", str(out))
+    assert result.out == ""
     text = out.read_text()
     assert "hookctl plan: 1 account" in text and "<td>create</td>" in text
 
 
-def test_the_page_goes_to_stdout_without_o(
-    fleet_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["drift", "-f", str(fleet_dir / "acme.yaml"), "--format", "html"]) == 2
-    out = capsys.readouterr().out
+def test_the_page_goes_to_stdout_without_o(fleet_dir: Path, cli: Cli) -> None:
+    result = cli.run("drift", "-f", str(fleet_dir / "acme.yaml"), "--format", "html", status=2)
+    out = result.out
     assert out.startswith("<!DOCTYPE html>") and out.count("<html") == 1
 
 
 def test_o_without_the_html_format_is_one_line_and_no_call(
-    fleet_dir: Path, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path, sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     before = sandbox.stats()["calls"]
-    assert main(["drift", "-f", str(fleet_dir), "-o", str(tmp_path / "x.html")]) == 1
-    err = capsys.readouterr().err
+    result = cli.run("drift", "-f", str(fleet_dir), "-o", str(tmp_path / "x.html"), status=1)
+    err = result.err
     assert "--format html" in err and "Traceback" not in err and len(err.splitlines()) == 1
     assert sandbox.stats()["calls"] == before
     assert not (tmp_path / "x.html").exists()
@@ -121,31 +118,31 @@ def hostile_keap() -> Iterator[str]:
 
 
 def test_a_hostile_keap_error_text_shows_as_text_with_its_token_masked(
-    fleet_dir: Path, hostile_keap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path, hostile_keap: str, tmp_path: Path, cli: Cli
 ) -> None:
     acme = fleet_dir / "acme.yaml"
     text = acme.read_text()  # pointed at the hostile Keap instead of the sandbox
     start = text.index("api_url: ") + len("api_url: ")
     acme.write_text(text[:start] + hostile_keap + text[text.index("\n", start) :])
     out = tmp_path / "hostile.html"
-    assert main(["drift", "-f", str(acme), "--format", "html", "-o", str(out)]) == 1
+    result = cli.run("drift", "-f", str(acme), "--format", "html", "-o", str(out), status=1)
     page = out.read_text()
     assert 'data-state="failed"' in page
     assert "&lt;script&gt;alert(&#x27;keap&#x27;)&lt;/script&gt;" in page
     assert "<script>alert" not in page and "</td></tr><script>" not in page
-    assert SECRET not in page and SECRET not in capsys.readouterr().err
+    assert SECRET not in page and SECRET not in result.err
 
 
 def test_a_plan_apply_would_refuse_is_a_failed_row_saying_why(
-    fleet_dir: Path, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path, sandbox: Sandbox, tmp_path: Path, cli: Cli
 ) -> None:
     acme = fleet_dir / "acme.yaml"
     text = acme.read_text()
     acme.write_text(text[: text.index("hooks:")] + "hooks: []\n")  # would delete every one
     sandbox.seed([("order.add", f"{sandbox.receiver_url}/managed/orders", "Verified")])
     out = tmp_path / "refused.html"
-    assert main(["plan", "-f", str(acme), "--format", "html", "-o", str(out)]) == 1
+    result = cli.run("plan", "-f", str(acme), "--format", "html", "-o", str(out), status=1)
     page = out.read_text()
     assert 'data-state="failed"' in page and "refusing to delete" in page
     assert "<td>delete</td>" in page  # the refused plan is still shown
-    assert "refusing to delete" in capsys.readouterr().err
+    assert "refusing to delete" in result.err
