@@ -525,7 +525,8 @@ def _auth_command(commands: Any) -> None:
 # A hooks file may come from a pull request: its urls may aim at the runner's network.
 _ALLOW_PRIVATE = (
     "probe private, link-local (cloud metadata), unspecified and mapped addresses too "
-    "(refused by default; loopback is always allowed)"
+    "and loopback (refused by default; loopback is allowed when the account's API url is "
+    "loopback, as with the sandbox)"
 )
 
 

@@ -269,17 +269,23 @@ def cmd_probe(args: argparse.Namespace) -> int:
     hooks files (event types from the built-in list, as validate --offline): no credentials,
     no call to Keap."""
     from hookctl.cli import command_output
-    from hookctl.engine import probe
+    from hookctl.engine import probe, runner
 
     options = _options(args)
     chosen = _choose(args, options)
     states = [(selected.label, selected.desired()) for selected in chosen.accounts]
     declared = probe.declared(states, options.entry_patterns)
+    # Loopback only when every account covered is on a loopback API (the sandbox): one url may
+    # be declared by several accounts, and the strictest of them decides.
+    loopback = all(
+        runner.loopback_api(runner.api_url(options, each.account)) for each in chosen.accounts
+    )
     found = probe.probe_all(
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
         concurrency=args.concurrency or probe.DEFAULT_CONCURRENCY,
         allow_private=args.allow_private,
+        allow_loopback=loopback,
     )
     command_output.probe_report(declared, found, args.format, chosen.several)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR

@@ -68,11 +68,12 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def address_refusal(address: str) -> str | None:
+def address_refusal(address: str, *, loopback: bool = False) -> str | None:
     """Why hookctl will not connect to the IP `address` on a hooks file's say (probe), or
     None when it may: private, link-local (the cloud metadata service), unspecified,
-    IPv4-mapped, multicast, reserved and other non-public addresses are refused. Loopback is
-    allowed: the sandbox and local receivers live there."""
+    IPv4-mapped, multicast, reserved and other non-public addresses are refused, and loopback
+    too unless `loopback` (a service on the runner's own loopback, such as Docker's API, is
+    as private as any)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -81,7 +82,7 @@ def address_refusal(address: str) -> str | None:
         # ::ffff:169.254.169.254 and the like reach an IPv4 address by another spelling.
         return "an IPv4 address in IPv6 form"
     if ip.is_loopback:
-        return None
+        return None if loopback else "a loopback address"
     if ip.is_unspecified:
         return "the unspecified address"
     if ip.is_link_local:

@@ -17,7 +17,8 @@ in one of OUTCOMES:
     TLS error     the TLS handshake failed (certificate not trusted, expired, wrong name, ...)
     refused       not attempted: the host is (or resolves to) a private, link-local,
                   unspecified, mapped or otherwise non-public address (domain.urls.
-                  address_refusal), and --allow-private was not given
+                  address_refusal), or a loopback one when loopback is not allowed, and
+                  --allow-private was not given
 
 Only `ok` passes: Keap leaves every other one Unverified (a delayed one until the secret is
 sent back). The secret is sent to the url and nowhere else: http.client reads no proxy
@@ -25,7 +26,11 @@ settings, redirects are not followed, and the secret is never logged, returned o
 
 A hooks file may come from a pull request, so a probe is a request it aims: the host is
 resolved once, every address checked, and the connection made to the address checked (a second
-lookup could answer otherwise). Loopback is allowed, for the sandbox and local receivers.
+lookup could answer otherwise). Loopback is allowed only when the caller says so: the runner
+allows it when the account's API url is itself loopback (the sandbox, whose receivers live
+there too), never on a hooks file's say alone, so a pull request cannot reach a service on the
+runner's loopback (Docker's API on 127.0.0.1:2375). The name lookup runs in a worker thread
+under the probe's own timeout, since the system resolver has no bound a caller can set.
 
 Nothing here talks to Keap, and nothing prints: the CLI shows the Probes through
 hookctl.cli.output, with every url masked.
@@ -42,10 +47,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hookctl.domain.planner import entry_matches
@@ -58,17 +63,22 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_TIMEOUT",
+    "LOOPBACK_HINT",
     "OUTCOMES",
     "PROBED_ACTIONS",
     "Declared",
     "Probe",
     "ProbeOutcome",
+    "Resolver",
     "declared",
     "handshake",
     "probe_all",
 ]
 
 logger = logging.getLogger(__name__)
+
+# socket.getaddrinfo's shape: (host, port, family, type) -> [(family, type, proto, name, addr)].
+Resolver = Callable[..., list[tuple[Any, ...]]]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 20
@@ -79,6 +89,11 @@ DELAYED_HINT = (
     "200 without X-Hook-Secret: delayed confirmation. Apply leaves the hook Unverified; "
     "`hookctl hooks verify KEY --secret-env VAR` completes it with the secret the receiver got"
 )
+# Lookups running at once, hung ones included: a timed-out lookup keeps its thread until the
+# system resolver gives up, so a resolver that never answers holds at most this many threads.
+LOOKUPS_MAX = 64
+_lookups = threading.BoundedSemaphore(LOOKUPS_MAX)
+LOOPBACK_HINT = "loopback is probed when the account's API url is loopback, or with --allow-private"
 
 
 def declared(
@@ -110,16 +125,22 @@ def probe_all(
     timeout: float = DEFAULT_TIMEOUT,
     concurrency: int = DEFAULT_CONCURRENCY,
     allow_private: bool = False,
+    allow_loopback: bool = False,
 ) -> dict[str, Probe]:
     """The handshake with every url (each once), `concurrency` at a time; by url, in the order
-    given. The whole run takes about ceil(n / concurrency) timeouts at worst."""
+    given. The whole run takes about ceil(n / concurrency) timeouts at worst: the lookup and
+    the exchange share each url's."""
     unique = list(dict.fromkeys(urls))
     if not unique:
         return {}
+
+    def one(url: str) -> Probe:
+        return handshake(url, timeout, allow_private, allow_loopback=allow_loopback)
+
     if len(unique) == 1 or concurrency <= 1:
-        return {url: handshake(url, timeout, allow_private) for url in unique}
+        return {url: one(url) for url in unique}
     with ThreadPoolExecutor(min(concurrency, len(unique)), thread_name_prefix="probe") as pool:
-        futures = {url: pool.submit(handshake, url, timeout, allow_private) for url in unique}
+        futures = {url: pool.submit(one, url) for url in unique}
         try:
             return {url: future.result() for url, future in futures.items()}
         except BaseException:
@@ -129,10 +150,19 @@ def probe_all(
             raise
 
 
-def handshake(url: str, timeout: float = DEFAULT_TIMEOUT, allow_private: bool = False) -> Probe:
+def handshake(
+    url: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    allow_private: bool = False,
+    *,
+    allow_loopback: bool = False,
+    resolve: Resolver | None = None,
+) -> Probe:
     """Keap's handshake with one url: a POST with an empty body and a fresh X-Hook-Secret.
-    Never raises for what the receiver does; the whole exchange ends within `timeout`. The
-    host's addresses are checked first (see the module's docstring) unless `allow_private`."""
+    Never raises for what the receiver does; the lookup and the exchange end within `timeout`
+    together. The host's addresses are checked first (see the module's docstring)
+    unless `allow_private`, which allows loopback too; `allow_loopback` allows loopback only.
+    `resolve` stands in for socket.getaddrinfo (read when called, so that it can be patched)."""
     secret = secrets.token_urlsafe(32)
     started = time.monotonic()
 
@@ -148,24 +178,32 @@ def handshake(url: str, timeout: float = DEFAULT_TIMEOUT, allow_private: bool = 
         return probe("unreachable", "not an absolute http:// or https:// url")
     port = port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        addresses = _lookup(resolve or socket.getaddrinfo, host, port, timeout)
+    except TimeoutError:
+        return probe("timeout", f"the host name did not resolve within {timeout:g} s")
     except (OSError, UnicodeError) as exc:
         return probe("unreachable", _unreachable_reason(exc))
+    if not addresses:
+        return probe("unreachable", "the host name does not resolve")
     if not allow_private:
         for address in addresses:
-            refusal = address_refusal(str(address))
+            refusal = address_refusal(address, loopback=allow_loopback)
             if refusal is not None:
-                return probe("refused", f"not probed: the host is {refusal} (--allow-private)")
+                hint = LOOPBACK_HINT if refusal == "a loopback address" else "--allow-private"
+                return probe("refused", f"not probed: the host is {refusal} ({hint})")
     connection: http.client.HTTPConnection
+    # One budget per url: the exchange gets what the lookup left of it.
+    left = timeout - (time.monotonic() - started)
+    if left <= 0:
+        return probe("timeout", f"no answer within {timeout:g} s")
     if parts.scheme == "https":
-        connection = _PinnedTLS(host, port, str(addresses[0]), timeout, _tls_context())
+        connection = _PinnedTLS(host, port, addresses[0], left, _tls_context())
     else:
-        connection = _Pinned(host, port, str(addresses[0]), timeout)
+        connection = _Pinned(host, port, addresses[0], left)
     # The socket timeout bounds each connect and read; this bounds the whole exchange, so a
-    # receiver that drips its answer a byte at a time cannot hold a probe for long. (A name
-    # lookup is bounded by the system resolver's own timeout: nothing can interrupt it.)
+    # receiver that drips its answer a byte at a time cannot hold a probe for long.
     expired = threading.Event()
-    deadline = threading.Timer(timeout, _abort, (connection, expired))
+    deadline = threading.Timer(left, _abort, (connection, expired))
     deadline.daemon = True
     deadline.start()
     try:
@@ -190,6 +228,41 @@ def handshake(url: str, timeout: float = DEFAULT_TIMEOUT, allow_private: bool = 
         return probe("timeout", f"no complete answer within {timeout:g} s", status)
     outcome, detail = _judge(status, echoed, secret, location)
     return probe(outcome, detail, status)
+
+
+def _lookup(resolve: Resolver, host: str, port: int, timeout: float) -> list[str]:
+    """The addresses `host` resolves to, or TimeoutError after `timeout` seconds. A lookup
+    cannot be interrupted, so it runs in a daemon thread that is left to finish on its own,
+    ended by the system resolver's own timeout; LOOKUPS_MAX of them at most, so that a
+    resolver that hangs cannot pile up threads."""
+    started = time.monotonic()
+    gate = _lookups  # the very semaphore acquired is the one released, whatever replaces it
+    if not gate.acquire(timeout=timeout):
+        raise TimeoutError(host)
+    found: list[list[str]] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            infos = resolve(host, port, type=socket.SOCK_STREAM)
+            found.append([str(info[4][0]) for info in infos])
+        except BaseException as exc:  # handed to the caller's thread, which decides
+            failed.append(exc)
+        finally:
+            done.set()
+            gate.release()
+
+    try:
+        threading.Thread(target=work, name="probe-lookup", daemon=True).start()
+    except BaseException:
+        gate.release()
+        raise
+    if not done.wait(max(timeout - (time.monotonic() - started), 0)):
+        raise TimeoutError(host)
+    if failed:
+        raise failed[0]
+    return found[0]
 
 
 def _judge(status: int, echoed: str | None, secret: str, location: str) -> tuple[ProbeOutcome, str]:

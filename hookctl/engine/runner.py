@@ -131,6 +131,17 @@ def api_url(options: Options, account: Account | None) -> str | None:
     return options.api_url or (account and account.api_url) or None
 
 
+def loopback_api(url: str | None) -> bool:
+    """Whether an account's API url (None: the default) is on loopback: the sandbox, whose
+    receivers live on loopback too, so a probe may go there. The url is the one the run sends
+    credentials to, where `--api-url`/`KEAP_API_URL` wins over the hooks file."""
+    try:
+        host = urlsplit(url or DEFAULT_API_URL).hostname or ""
+    except ValueError:
+        return False
+    return is_loopback(host)
+
+
 def client(
     options: Options,
     account: Account | None,
@@ -154,12 +165,8 @@ def client(
 def _max_rate(options: Options, account: Account | None) -> float | None:
     if options.max_rate is not None:
         return options.max_rate
-    url = api_url(options, account) or DEFAULT_API_URL
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        host = ""  # the client refuses the url, saying why
-    return None if is_loopback(host) else DEFAULT_MAX_RATE
+    # A url that does not parse is not loopback: the client refuses it, saying why.
+    return None if loopback_api(api_url(options, account)) else DEFAULT_MAX_RATE
 
 
 def api_url_of(options: Options) -> Callable[[Account], str]:
@@ -189,7 +196,12 @@ def plan(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]
     def judge(selected: Selected, planned: Planned) -> Planned:
         if options.probe:
             urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
-            planned = replace(planned, probes=probe_all(urls, allow_private=options.allow_private))
+            found = probe_all(
+                urls,
+                allow_private=options.allow_private,
+                allow_loopback=loopback_api(planned.api_url),
+            )
+            planned = replace(planned, probes=found)
         try:
             planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
         except HookctlError as exc:

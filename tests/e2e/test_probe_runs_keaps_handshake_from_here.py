@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -371,6 +372,37 @@ def test_plan_probe_shows_how_each_create_update_and_verify_url_answers(
     assert sorted(set(receivers.paths)) == ["delayed", "echo", "fail"]
     assert env.stats()["calls"].get("GET /hooks", 0) - before.get("GET /hooks", 0) == 3
     assert TOKEN not in markdown + text + out
+
+
+def test_what_a_pull_request_gets_of_plan_probe_is_the_outcome_name_only(
+    env: Sandbox,
+    receivers: Receivers,
+    tmp_path: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comment (markdown), the job summary and the saved plan (the action's plan.json)
+    say ok / not ok and the outcome's name: no timing, status or redirect target, which would
+    tell a pull request's author about the runner's network."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    urls = {f"{mode}-hook": receivers.url(mode) for mode in ("echo", "redirect", "hostile")}
+    config = hooks_yaml(tmp_path, urls)
+    saved = tmp_path / "plan.json"
+    argv = ("plan", "-f", str(config), "--probe", "--format", "markdown", "--out", str(saved))
+
+    code, markdown, err = run(cli, *argv)
+    assert code == 0, err
+    assert sorted(receivers.paths) == ["echo", "hostile", "redirect"]
+    rows = {line.split(" | ")[2]: line for line in markdown.splitlines() if "-hook |" in line}
+    assert rows["echo-hook"].endswith("| ✅ ok |")
+    assert rows["redirect-hook"].endswith("| ❌ redirect |")
+    assert rows["hostile-hook"].endswith("| ❌ redirect |")
+    for shown in (markdown, summary.read_text(), saved.read_text()):
+        assert re.search(r"\d ?ms\b", shown) is None
+        assert "moved-" not in shown and "answered" not in shown and "Location" not in shown
+        assert " 302" not in shown and " 307" not in shown and TOKEN not in shown
+    assert '"probe"' not in saved.read_text()
 
 
 def test_plan_without_probe_is_as_it_was_and_sends_no_handshake(
