@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 KEY = "bench-fleet-key"
 _SCRIPT = Path(sys.executable).parent / "hookctl"
@@ -127,7 +127,7 @@ def drift(
 ) -> FleetRun:
     """One `hookctl drift -f clients/` (or `-f fleet.yaml`) in a child process, against a
     fresh sandbox."""
-    with Sandbox(api_key=KEY, faults=Faults(latency=latency)) as sandbox:
+    with Sandbox(SandboxSettings(api_key=KEY, faults=Faults(latency=latency))) as sandbox:
         seed(sandbox, subscriptions)
         folder = tmp / f"fleet-{layout}-{accounts}-{parallelism}" / "clients"
         files, variables = write_fleet(folder, sandbox, accounts, subscriptions, layout)

@@ -30,7 +30,7 @@ from pathlib import Path
 from hookctl.cli.commands import main as hookctl
 from hookctl.domain.models import KNOWN_EVENT_KEYS
 from hookctl.engine.probe import DEFAULT_CONCURRENCY
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -127,7 +127,7 @@ def plan_calls(sizes: list[int], tmp: Path) -> Row:
     seen = []
     ok = True
     for size in sizes:
-        with Sandbox(api_key=KEY) as sb:
+        with Sandbox(SandboxSettings(api_key=KEY)) as sb:
             use(sb)
             sb.seed([(event(i), f"{sb.receiver_url}/h{i}", "Verified") for i in range(size)])
             config = tmp / f"plan-{size}.yaml"
@@ -154,7 +154,7 @@ def apply_calls(k: int, tmp: Path) -> list[Row]:
     """A mixed apply: 6k kept, k duplicates to delete, 2k Unverified to verify, 2k receivers
     that moved (updates), 6k creates, k foreign subscriptions; 27% of the managed ones are
     updated or deleted, below the 30% safety threshold."""
-    with Sandbox(api_key=KEY) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY)) as sb:
         use(sb)
         base = sb.receiver_url
         config = tmp / "apply.yaml"
@@ -232,7 +232,7 @@ def planner(smoke: bool) -> Row:
 
 
 def plan_end_to_end(size: int, runs: int, tmp: Path) -> Row:
-    with Sandbox(api_key=KEY) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY)) as sb:
         base = sb.receiver_url
         config = tmp / "e2e.yaml"
         hooks_yaml(config, base, size)
@@ -260,7 +260,7 @@ def plan_end_to_end(size: int, runs: int, tmp: Path) -> Row:
 
 
 def timed_apply(n: int, parallelism: int, faults: Faults, tmp: Path) -> tuple[float, Stats]:
-    with Sandbox(api_key=KEY, faults=faults) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY, faults=faults)) as sb:
         use(sb)
         config = tmp / f"timed-{parallelism}.yaml"
         hooks_yaml(config, sb.receiver_url, n)
@@ -290,7 +290,10 @@ def parallelism(n: int, tmp: Path) -> Row:
 def accounts_apply(count: int, per_account: int, at_once: int, tmp: Path) -> float:
     """Seconds to apply `per_account` creates to each of `count` accounts (one sandbox each,
     50 ms added latency), `at_once` accounts at a time."""
-    sandboxes = [Sandbox(api_key=KEY, faults=Faults(latency=0.05)).start() for _ in range(count)]
+    sandboxes = [
+        Sandbox(SandboxSettings(api_key=KEY, faults=Faults(latency=0.05))).start()
+        for _ in range(count)
+    ]
     try:
         # The accounts' own api_url must decide: an environment url would send all to one.
         os.environ.pop("KEAP_API_URL", None)

@@ -58,7 +58,7 @@ from helpers.witness import Witness  # noqa: E402
 
 from hookctl.domain import secrets  # noqa: E402
 from hookctl.keap.client import RetryPolicy  # noqa: E402
-from hookctl.sandbox import Sandbox  # noqa: E402
+from hookctl.sandbox import Sandbox, SandboxSettings  # noqa: E402
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV  # noqa: E402
 
 API_KEY = "sbx-test-key-4f2c9e71d0"
@@ -147,7 +147,7 @@ def sandbox(api_key: str) -> Iterator[Sandbox]:
 
     Keap's delivery delays run 10,000 times faster than real ones (the 30-minute retry
     takes 0.18 s), so retry tests finish quickly."""
-    with Sandbox(api_key=api_key, time_scale=1e-4) as sb:
+    with Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as sb:
         yield sb
 
 

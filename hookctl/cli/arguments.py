@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from hookctl.version import __version__
@@ -78,9 +79,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM, DEFAULT_MAX_RATE, DEFAULT_MAX_WAIT
+_COLOR_HELP = (
+    "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
+    "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
+)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the top-level flags, then each command in the order `--help`
+    lists them. Flags several commands share come from the parent parsers of `_Shared`."""
     parser = Parser(
         prog="hookctl",
         description="Infrastructure as code for Keap REST hook subscriptions.",
@@ -91,16 +98,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more on stderr (-vv for debug)"
     )
-    color_help = (
-        "colour: auto (default) colours a terminal unless NO_COLOR is set (non-empty) or "
-        "TERM=dumb, and any output when FORCE_COLOR or CLICOLOR_FORCE is set"
-    )
-    parser.add_argument("--color", choices=_COLORS, default="auto", help=color_help)
+    parser.add_argument("--color", choices=_COLORS, default="auto", help=_COLOR_HELP)
+    shared = _Shared(_common_flags(), _config_flags(), _output_flags(), _page_flags())
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _validate_command(commands, shared)
+    _accounts_command(commands, shared)
+    _plan_command(commands, shared)
+    _apply_command(commands, shared)
+    _drift_command(commands, shared)
+    _probe_command(commands, shared.config, shared.output)
+    _hooks_commands(commands, shared.common)
+    _import_command(commands, shared)
+    _fmt_command(commands, shared)
+    _schema_command(commands)
+    _auth_command(commands)
+    _sandbox_command(commands)
+    _trigger_command(commands, shared.common)
+    _deliveries_command(commands, shared.common)
+    return parser
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The parent parsers whose flags several commands take."""
+
+    # --api-url, --color, --max-wait and -v after the command: every command that calls Keap.
+    common: argparse.ArgumentParser
+    # -f, --account, --account-parallelism: the commands that read hooks files.
+    config: argparse.ArgumentParser
+    # --format text|markdown|json: probe.
+    output: argparse.ArgumentParser
+    # --format text|markdown|json|html and -o: plan and drift, which also write the fleet
+    # health page.
+    page: argparse.ArgumentParser
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    from hookctl.keap.waits import DEFAULT_MAX_WAIT
+
     common = Parser(add_help=False)
     common.add_argument(
         "--api-url", help="Keap API base url (overrides KEAP_API_URL and hooks.yaml)"
     )
-    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=color_help)
+    common.add_argument("--color", choices=_COLORS, default=argparse.SUPPRESS, help=_COLOR_HELP)
     common.add_argument(
         "--max-wait",
         type=_seconds,
@@ -112,13 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
+    return common
+
+
+def _config_flags() -> argparse.ArgumentParser:
+    from hookctl.keap.waits import DEFAULT_ACCOUNT_PARALLELISM
+
     config = Parser(add_help=False)
-    config.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)",
+    _file_flag(
+        config, "a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)"
     )
     config.add_argument(
         "--account",
@@ -133,8 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="accounts worked on at once, each with its own client and rate budget (accounts "
         f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
+    return config
+
+
+def _output_flags() -> argparse.ArgumentParser:
     output = Parser(add_help=False)
-    output.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _format_flag(output)
+    return output
+
+
+def _page_flags() -> argparse.ArgumentParser:
     # plan and drift can also write the fleet health page; -o means what it means for
     # `import`: the file written instead of stdout.
     page = Parser(add_help=False)
@@ -150,11 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --format html: write the page here (default: stdout)",
     )
+    return page
 
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
+def _validate_command(commands: Any, shared: _Shared) -> None:
     validate = commands.add_parser(
-        "validate", parents=[common, config], help="check hooks.yaml without writing anything"
+        "validate",
+        parents=[shared.common, shared.config],
+        help="check hooks.yaml without writing anything",
     )
     validate.add_argument(
         "--offline",
@@ -164,9 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     _files_argument(validate)
     validate.set_defaults(handler="validate")
 
+
+def _accounts_command(commands: Any, shared: _Shared) -> None:
     accounts = commands.add_parser(
         "accounts",
-        parents=[common, config],
+        parents=[shared.common, shared.config],
         help="list the accounts of the hooks files (name, file, API url, credential variables), "
         "for a CI matrix; reads the files only",
     )
@@ -174,8 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     _shard_flag(accounts)
     accounts.set_defaults(handler="accounts")
 
+
+def _plan_command(commands: Any, shared: _Shared) -> None:
     plan = commands.add_parser(
-        "plan", parents=[common, config, page], help="show what apply would change"
+        "plan",
+        parents=[shared.common, shared.config, shared.page],
+        help="show what apply would change",
     )
     plan.add_argument("--out", metavar="PLANFILE", help="save the plan for `hookctl apply`")
     plan.add_argument(
@@ -191,8 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     _shard_flag(plan)
     plan.set_defaults(handler="plan")
 
+
+def _apply_command(commands: Any, shared: _Shared) -> None:
+    from hookctl.keap.waits import DEFAULT_MAX_RATE
+
     apply = commands.add_parser(
-        "apply", parents=[common, config], help="make the account match hooks.yaml"
+        "apply", parents=[shared.common, shared.config], help="make the account match hooks.yaml"
     )
     apply.add_argument("planfile", nargs="?", help="a plan saved by `hookctl plan --out`")
     apply.add_argument(
@@ -215,15 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"writes started a second, at most (default {DEFAULT_MAX_RATE:g}, a Service "
         "Account Key's spike limit; none against a loopback API such as the sandbox)",
     )
-    apply.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    # Here, not from shared.output: apply lists it after its own flags.
+    _format_flag(apply)
     _safety_flags(apply)
     _target_flag(apply)
     _shard_flag(apply)
     apply.set_defaults(handler="apply")
 
+
+def _drift_command(commands: Any, shared: _Shared) -> None:
     drift = commands.add_parser(
         "drift",
-        parents=[common, config, page],
+        parents=[shared.common, shared.config, shared.page],
         help="exit 2 when the account no longer matches hooks.yaml (for schedules)",
     )
     drift.add_argument(
@@ -240,11 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     _shard_flag(drift)
     drift.set_defaults(handler="drift")
 
-    _probe_command(commands, config, output)
-    _hooks_commands(commands, common)
 
+def _import_command(commands: Any, shared: _Shared) -> None:
     adopt = commands.add_parser(
-        "import", parents=[common], help="write a hooks.yaml from the live account"
+        "import", parents=[shared.common], help="write a hooks.yaml from the live account"
     )
     adopt.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     adopt.add_argument(
@@ -290,16 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     adopt.set_defaults(handler="import")
 
+
+def _fmt_command(commands: Any, shared: _Shared) -> None:
     fmt = commands.add_parser(
-        "fmt", parents=[common], help="rewrite hooks files in the canonical layout"
+        "fmt", parents=[shared.common], help="rewrite hooks files in the canonical layout"
     )
-    fmt.add_argument(
-        "-f",
-        "--file",
-        action="append",
-        metavar="PATH",
-        help="a hooks file, or a directory of them (repeatable; default: hooks.yaml)",
-    )
+    _file_flag(fmt, "a hooks file, or a directory of them (repeatable; default: hooks.yaml)")
     fmt.add_argument(
         "--check",
         action="store_true",
@@ -308,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     _files_argument(fmt)
     fmt.set_defaults(handler="fmt")
 
+
+def _schema_command(commands: Any) -> None:
     schema = commands.add_parser(
         "schema", help="print a JSON Schema (hooks.yaml's, or a JSON document's)"
     )
@@ -320,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler="schema")
 
-    _auth_command(commands)
+
+def _sandbox_command(commands: Any) -> None:
     sandbox = commands.add_parser(
         "sandbox",
         help="run the local Keap-compatible sandbox",
@@ -347,28 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OAuth2 access token it accepts as Bearer or ?access_token=, besides those its "
         "/token issues (default: $KEAP_ACCESS_TOKEN)",
     )
-    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
-    sandbox.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of calls answered 500"
-    )
-    sandbox.add_argument(
-        "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
-    )
-    sandbox.add_argument(
-        "--daily-quota",
-        type=_non_negative_int,
-        default=30000,
-        metavar="N",
-        help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
-        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
-    )
-    sandbox.add_argument(
-        "--handshake-timeout",
-        type=_positive_float,
-        default=10.0,
-        metavar="S",
-        help="seconds the handshake and each delivery may take (default 10)",
-    )
+    _sandbox_fault_flags(sandbox)
     sandbox.add_argument(
         "--time-scale",
         type=_time_scale,
@@ -398,9 +441,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="log more (-vv: every call)",
     )
     sandbox.set_defaults(handler="sandbox")
-    _trigger_command(commands, common)
-    _deliveries_command(commands, common)
-    return parser
+
+
+def _sandbox_fault_flags(sandbox: argparse.ArgumentParser) -> None:
+    """How the sandbox misbehaves on purpose: latency, errors, throttling, the daily quota, and
+    how long a receiver may take."""
+    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
+    sandbox.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of calls answered 500"
+    )
+    sandbox.add_argument(
+        "--throttle-rate", type=float, default=None, help="calls a second before answering 429"
+    )
+    sandbox.add_argument(
+        "--daily-quota",
+        type=_non_negative_int,
+        default=30000,
+        metavar="N",
+        help="calls a UTC day before 429 Quota Exceeded, as x-keap-product-quota-* headers say "
+        "(default 30000, a Service Account Key's; 0 answers 429 at once)",
+    )
+    sandbox.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds the handshake and each delivery may take (default 10)",
+    )
 
 
 def _trigger_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -545,15 +612,16 @@ def _probe_command(commands: Any, *parents: argparse.ArgumentParser) -> None:
     probe.set_defaults(handler="probe", api_url=None)
 
 
-def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    fmt = Parser(add_help=False)
-    fmt.add_argument("--format", choices=("table", "json"), default="table")
-    fmt.add_argument(
+def _hooks_flags() -> argparse.ArgumentParser:
+    """The flags every `hookctl hooks` operation takes besides the common ones."""
+    flags = Parser(add_help=False)
+    flags.add_argument("--format", choices=("table", "json"), default="table")
+    flags.add_argument(
         "--account",
         metavar="NAME",
         help="use this account's api_url and credentials variable from the hooks file",
     )
-    fmt.add_argument(
+    flags.add_argument(
         "-f",
         "--file",
         action="append",
@@ -563,13 +631,18 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "so their ${VAR}s need not be set (default with --account: hooks.yaml, else the "
         "environment's credentials)",
     )
+    return flags
+
+
+def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    flags = _hooks_flags()
     hooks = commands.add_parser(
         "hooks", help="Keap's hooks operations, one subscription at a time"
     ).add_subparsers(title="operations", metavar="OPERATION", required=True)
 
     def op(name: str, help_text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = hooks.add_parser(
-            name, parents=[common, fmt], help=help_text
+            name, parents=[common, flags], help=help_text
         )
         parser.set_defaults(handler="hooks", operation=name)
         return parser
@@ -611,6 +684,14 @@ def _hooks_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     secret.add_argument(
         "--secret-env", metavar="VAR", help="delayed verification, secret read from $VAR"
     )
+
+
+def _file_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("-f", "--file", action="append", metavar="PATH", help=help_text)
+
+
+def _format_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
 
 def _files_argument(parser: argparse.ArgumentParser) -> None:

@@ -85,12 +85,12 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def _options(args: argparse.Namespace, *flags: str) -> Options:
-    """The run's options: the url that overrides every account's own, and the flags of
+    """The run's options: --api-url, which overrides every other url, and the flags of
     Options that this command has, named in `flags`."""
     from hookctl.engine.runner import Options
 
     return Options(
-        api_url=args.api_url or os.environ.get("KEAP_API_URL") or None,
+        api_url=args.api_url or None,
         entry_patterns=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
         max_rate=getattr(args, "max_rate", Options.max_rate),
@@ -195,7 +195,6 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     """Every account of the hooks files, for a CI matrix: read from the files alone (no
     credential, no call to Keap)."""
     from hookctl.cli import command_output
-    from hookctl.domain.models import DEFAULT_API_URL
     from hookctl.engine import runner
     from hookctl.formats.documents import ListedAccount
     from hookctl.keap.credentials import variable_names
@@ -207,7 +206,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
             name=selected.label,
             account=selected.account.name,
             file=selected.source,
-            api_url=runner.api_url(options, selected.account) or DEFAULT_API_URL,
+            api_url=runner.api_url(options, selected.account),
             credential_variables=variable_names(
                 selected.account.api_key_env,
                 selected.account.access_token_env,
@@ -482,7 +481,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.keap.auth import clean_secret
-    from hookctl.sandbox import Faults, Sandbox, serve
+    from hookctl.sandbox import Faults, Sandbox, SandboxSettings, serve
 
     faults = Faults(
         latency=args.latency, error_rate=args.error_rate, throttle_rate=args.throttle_rate
@@ -495,30 +494,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     def announce(sandbox: Sandbox) -> None:
         command_output.sandbox_banner(sandbox, api_key, token)
 
+    settings = SandboxSettings(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        api_key=api_key,
+        access_token=token,
+        faults=faults,
+        handshake_timeout=args.handshake_timeout,
+        allow_outbound=args.allow_outbound,
+        daily_quota=args.daily_quota,
+        time_scale=args.time_scale,
+        payload_shape=args.payload_shape,
+    )
     try:
-        serve(
-            args.host,
-            args.port,
-            args.db,
-            api_key,
-            token,
-            faults,
-            handshake_timeout=args.handshake_timeout,
-            allow_outbound=args.allow_outbound,
-            daily_quota=args.daily_quota,
-            time_scale=args.time_scale,
-            payload_shape=args.payload_shape,
-            announce=announce,
-        )
+        serve(settings, announce=announce)
     except OSError as exc:
         raise HookctlError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     return EXIT_OK
 
 
 def _sandbox_admin(args: argparse.Namespace) -> SandboxAdmin:
+    from hookctl.keap.client import resolve_api_url
     from hookctl.keap.sandbox_admin import DEFAULT_SANDBOX_API, SandboxAdmin
 
-    return SandboxAdmin(args.api_url or os.environ.get("KEAP_API_URL") or DEFAULT_SANDBOX_API)
+    return SandboxAdmin(resolve_api_url(args.api_url, default=DEFAULT_SANDBOX_API))
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

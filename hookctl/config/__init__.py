@@ -24,7 +24,8 @@ from hookctl.config.document import Document
 from hookctl.config.interpolate import Placeholders, in_hooks, interpolate_all, strict
 from hookctl.config.issues import Issues
 from hookctl.config.schema import check_schema
-from hookctl.config.source import MAX_FILE_BYTES, not_a_file, read_file, to_doc
+from hookctl.config.source import MAX_FILE_BYTES, read_file, to_doc
+from hookctl.system.files import not_a_file
 
 __all__ = ["MAX_FILE_BYTES", "Document", "EventTypes", "not_a_file", "read", "read_text"]
 

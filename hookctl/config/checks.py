@@ -8,7 +8,6 @@ duplicate (event, url) pairs, since each account has event types of its own.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
@@ -98,15 +97,13 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
         if isinstance(url, str) and not issues.flagged(path):
             if not _check_url(doc, path, url, issues, "events"):
                 continue
-            if ignores.ignores(url):
-                glob_index, glob = next(
-                    (i, g) for i, g in enumerate(ignore) if fnmatch.fnmatchcase(url, g)
-                )
+            rule = ignores.why(url)
+            if rule is not None and not rule.manages:
                 issues.add(
                     path,
                     doc.mark(path),
-                    f"is matched by ownership.ignore[{glob_index}] ({short(glob)}), so hookctl "
-                    "would never manage it: remove the glob or change the url",
+                    f"is matched by ownership.ignore[{rule.index}] ({short(rule.pattern)}), so "
+                    "hookctl would never manage it: remove the glob or change the url",
                 )
             urls[index] = url
     return urls, entry_accounts

@@ -13,7 +13,6 @@ import codecs
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 
 from hookctl.config.issues import Issues, JSONPath, Mark, format_path, short
 from hookctl.errors import ConfigError, ConfigIssue
+from hookctl.system.files import NotAFile, read_bounded
 
 # A hooks file of 10,000 entries is about 1.5 MiB; anything near this bound is a mistake or
 # an attack, and refusing it keeps memory and time bounded.
@@ -85,35 +85,11 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
         return ConfigError([ConfigIssue(name, None, None, "", reason)])
 
     try:
-        # Without O_NONBLOCK, opening a FIFO that no one writes to would wait forever; the
-        # flag changes nothing for a regular file, and anything else is refused below.
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return read_bounded(name, MAX_FILE_BYTES)
+    except NotAFile as exc:
+        raise refuse(exc.reason) from None
     except OSError as exc:
         raise refuse(f"cannot read: {exc.strerror or type(exc).__name__}") from None
-    with os.fdopen(fd, "rb") as file:
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise refuse(not_a_file(mode))
-            os.set_blocking(fd, True)
-            # One byte past the bound is enough to know the file is too large.
-            return file.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise refuse(f"cannot read: {exc.strerror or type(exc).__name__}") from None
-
-
-def not_a_file(mode: int) -> str:
-    """Why a path of this st_mode is not read as a hooks file."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    kind = next((what for test, what in kinds if test(mode)), "not a regular file")
-    # A FIFO or a device may never end, or wait for a writer forever.
-    return f"is {kind}, not a regular file: give hookctl a file"
 
 
 def to_doc(document: str | bytes, issues: Issues) -> tuple[bytes, Doc]:

@@ -170,6 +170,21 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnershipRule:
+    """The rule of an `Ownership` that decides a url. `kind` "ignore" keeps hookctl away from
+    it; the others manage it. `pattern` and `index` name the ignore glob or the url prefix
+    that matched, and its place in `ownership.ignore` or `ownership.url_prefixes`."""
+
+    kind: Literal["ignore", "all", "prefix", "declared"]
+    pattern: str = ""
+    index: int = 0
+
+    @property
+    def manages(self) -> bool:
+        return self.kind != "ignore"
+
+
+@dataclass(frozen=True, slots=True)
 class Ownership:
     """Which live subscriptions hookctl may change or delete.
 
@@ -182,17 +197,29 @@ class Ownership:
     ignore: tuple[str, ...] = ()
     all: bool = False
 
+    def why(self, hook_url: str) -> OwnershipRule | None:
+        """The rule that decides `hook_url`, the first that matches of: an `ignore` glob (it
+        wins over every other), `all`, a url prefix, a declared url. None: no rule manages
+        it. Every explanation of ownership (plan reasons, the loader's errors) starts here."""
+        for index, glob in enumerate(self.ignore):
+            if fnmatch.fnmatchcase(hook_url, glob):
+                return OwnershipRule("ignore", glob, index)
+        if self.all:
+            return OwnershipRule("all")
+        for index, prefix in enumerate(self.url_prefixes):
+            if under_prefix(hook_url, prefix):
+                return OwnershipRule("prefix", prefix, index)
+        if hook_url in self.declared_urls:
+            return OwnershipRule("declared")
+        return None
+
     def ignores(self, hook_url: str) -> bool:
-        return any(fnmatch.fnmatchcase(hook_url, glob) for glob in self.ignore)
+        rule = self.why(hook_url)
+        return rule is not None and not rule.manages
 
     def manages(self, hook_url: str) -> bool:
-        if self.ignores(hook_url):
-            return False
-        return (
-            self.all
-            or hook_url in self.declared_urls
-            or any(under_prefix(hook_url, prefix) for prefix in self.url_prefixes)
-        )
+        rule = self.why(hook_url)
+        return rule is not None and rule.manages
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from hookctl.domain.models import (
     keeper,
     key_order,
 )
-from hookctl.domain.urls import mask_url, receiver_key, removed_secrets, under_prefix
+from hookctl.domain.urls import mask_url, receiver_key, removed_secrets
 from hookctl.errors import PlanError, UnsafePlanError
 
 Action = Literal["create", "update", "verify", "delete"]
@@ -499,15 +499,14 @@ def _undeclared_delete(hook: Hook, ownership: Ownership, entry_of_url: Mapping[s
     entry = entry_of_url.get(hook.hook_url)
     if entry is not None:
         why = f"its url belongs to {entry!r}, which does not declare this event"
-    elif ownership.all:
-        why = "ownership.all manages every subscription"
     else:
-        prefix = next((p for p in ownership.url_prefixes if under_prefix(hook.hook_url, p)), None)
-        why = (
-            f"its url is under the managed prefix {mask_url(prefix)}"
-            if prefix is not None
-            else "ownership lists its url as managed"
-        )
+        rule = ownership.why(hook.hook_url)
+        if rule is not None and rule.kind == "all":
+            why = "ownership.all manages every subscription"
+        elif rule is not None and rule.kind == "prefix":
+            why = f"its url is under the managed prefix {mask_url(rule.pattern)}"
+        else:
+            why = "ownership lists its url as managed"
     return Delete(None, f"not declared; {why}", hook, None)
 
 

@@ -6,17 +6,22 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from hookctl.domain.secrets import fingerprint, scrub
 
 __all__ = [
+    "UrlProblem",
+    "UrlProblemKind",
     "address_refusal",
     "host",
     "is_loopback",
     "is_masked",
     "mask_url",
+    "parse_url",
     "public_url",
     "receiver_key",
     "removed_secrets",
@@ -29,29 +34,61 @@ _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _MASKED = re.compile(r"\*\*\*\([0-9a-f]{6}\)")
 
 
-def host(url: str) -> str:
-    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
-    loader's check of every url, and import's of the urls it is about to write."""
-    not_absolute = "must be an absolute http:// or https:// url"
+# Why a text is not a usable url, each in the loader's words; other callers use their own.
+UrlProblemKind = Literal["malformed", "not absolute", "credentials", "port", "characters"]
+_REASONS: dict[UrlProblemKind, str] = {
+    "malformed": "must be an absolute http:// or https:// url",
+    "not absolute": "must be an absolute http:// or https:// url",
+    # The reason leaves the url out: it holds a password.
+    "credentials": "must not carry credentials (user:password@host): Keap stores and shows "
+    "hook urls",
+    "port": "has an invalid port",
+    "characters": "must not contain spaces or control characters",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UrlProblem:
+    """Why a text is not a usable absolute http(s) url. `kind` lets each caller say it in its
+    own words; `reason` is the loader's."""
+
+    kind: UrlProblemKind
+
+    @property
+    def reason(self) -> str:
+        return _REASONS[self.kind]
+
+
+def parse_url(url: str, *, userinfo: bool = False) -> SplitResult | UrlProblem:
+    """The parts of an absolute http(s) url with a host and a valid port, free of spaces
+    (Unicode's too) and control characters; else the first problem found. A `user:password@`
+    part is a problem unless `userinfo` allows it. The one url check: hooks.yaml's urls (`host`),
+    import's, the client's API url and the --notify url all go through it."""
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
     except ValueError:  # e.g. an unclosed "[" of an IPv6 address
-        raise ValueError(not_absolute) from None
+        return UrlProblem("malformed")
     if parts.scheme not in ("http", "https") or not hostname:
-        raise ValueError(not_absolute)
-    if "@" in parts.netloc:
-        # The message leaves the url out: it holds a password.
-        raise ValueError(
-            "must not carry credentials (user:password@host): Keap stores and shows hook urls"
-        )
+        return UrlProblem("not absolute")
+    if not userinfo and "@" in parts.netloc:
+        return UrlProblem("credentials")
     try:
         parts.port  # noqa: B018  (parsing the port is the check)
     except ValueError:
-        raise ValueError("has an invalid port") from None
+        return UrlProblem("port")
     if _SPACE_OR_CONTROL.search(url):
-        raise ValueError("must not contain spaces or control characters")
-    return hostname
+        return UrlProblem("characters")
+    return parts
+
+
+def host(url: str) -> str:
+    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
+    loader's check of every url, and import's of the urls it is about to write."""
+    parts = parse_url(url)
+    if isinstance(parts, UrlProblem):
+        raise ValueError(parts.reason)
+    return parts.hostname or ""
 
 
 # A fleet's files name the same few hosts thousands of times, and parsing an address is

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from hookctl.domain.planner import ACTIONS
 from hookctl.errors import HookctlError
+from hookctl.system.files import read_bounded, write_atomically
 
 if TYPE_CHECKING:
     from hookctl.engine.runner import Planned
@@ -108,8 +108,7 @@ def read_last_success(path: str) -> dict[str, float]:
     (see _label); nothing if there is none or it cannot be read (the new file is written all
     the same)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as previous:
-            text = previous.read(PREVIOUS_MAX_BYTES)
+        text = read_bounded(path, PREVIOUS_MAX_BYTES)[:PREVIOUS_MAX_BYTES].decode(errors="replace")
     except OSError:
         return {}
     found = {}
@@ -137,23 +136,12 @@ def check_path(path: str) -> None:
 def write_drift(path: str, outcomes: Sequence[Outcome[Planned]], now: float | None = None) -> None:
     """Write the metrics of a drift run to `path`, replacing the file atomically."""
     text = render(checks(outcomes), time.time() if now is None else now, read_last_success(path))
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        # In the same directory, so that the rename is atomic; the textfile collector skips
-        # names that do not end in .prom.
-        fd, temporary = tempfile.mkstemp(prefix=".hookctl-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as exc:
-        raise HookctlError(f"--metrics-file {path}: cannot write it: {exc.strerror}") from None
+        # node_exporter's textfile collector reads it, whatever the umask; it skips the
+        # temporary file, whose name does not end in .prom.
+        write_atomically(path, text, mode=0o644, umask=False, what="the metrics")
+    except HookctlError as exc:
+        raise HookctlError(f"--metrics-file {exc}") from None
     logger.info("metrics written to %s", path)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
+from hookctl.domain.urls import UrlProblem, UrlProblemKind, parse_url
 from hookctl.errors import HookctlError
 from hookctl.version import __version__
 
@@ -46,15 +46,19 @@ def post(url: str, report: Mapping[str, Any], *, timeout: float = 10.0) -> None:
 
 def check(url: str) -> str:
     """The host of a usable notification url, for messages; NotifyError, in one line and
-    without the url (a credential), when it is not one."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018  (parsing the port is the check)
-    except ValueError:  # an unclosed "[" of an IPv6 address, a port that is not a number
-        raise NotifyError("--notify: not a valid url") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise NotifyError("--notify needs an http(s) url")
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise NotifyError("--notify: the url holds spaces or control characters")
+    without the url (a credential), when it is not one. A webhook's own user:password is
+    allowed: it goes where the url points, never into a message."""
+    parts = parse_url(url, userinfo=True)
+    if isinstance(parts, UrlProblem):
+        raise NotifyError(_PROBLEMS[parts.kind])
+    host = parts.hostname or ""
     return host if len(host) <= 80 else host[:77] + "..."
+
+
+_PROBLEMS: dict[UrlProblemKind, str] = {
+    "malformed": "--notify: not a valid url",
+    "not absolute": "--notify needs an http(s) url",
+    "credentials": "--notify needs an http(s) url",  # not asked for: userinfo is allowed
+    "port": "--notify: not a valid url",
+    "characters": "--notify: the url holds spaces or control characters",
+}

@@ -56,7 +56,7 @@ from hookctl.formats.documents import (
 
 # Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
 from hookctl.formats.text import cell
-from hookctl.system.files import write_atomically
+from hookctl.system.files import TooLarge, read_bounded_text, write_atomically
 from hookctl.version import __version__
 
 _MASK = re.compile(rb"\*\*\*\([0-9a-f]{6}\)")
@@ -426,23 +426,15 @@ def _record(hook: Mapping[str, Any]) -> dict[str, str]:
 
 def _load_json(name: str) -> Any:
     try:
-        with open(name, "rb") as file:
-            # In slices: read(n) reserves n bytes up front, 200 MiB for a plan of a few KiB.
-            # One byte past the bound is enough to know the file is too large.
-            chunks: list[bytes] = []
-            size = 0
-            while size <= MAX_BYTES and (chunk := file.read(min(1 << 20, MAX_BYTES + 1 - size))):
-                chunks.append(chunk)
-                size += len(chunk)
-            raw = b"".join(chunks)
+        text = read_bounded_text(name, MAX_BYTES)
     except OSError as exc:
         raise PlanError(f"{name}: cannot read the plan file: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise PlanError(f"{name}: not a hookctl plan file (larger than {MAX_BYTES} bytes)")
-    try:
-        return json.loads(raw.decode("utf-8"))
+    except TooLarge as exc:
+        raise PlanError(f"{name}: not a hookctl plan file ({exc})") from None
     except UnicodeDecodeError:
         raise PlanError(f"{name}: not a hookctl plan file (not UTF-8 text)") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanError(
             f"{name}: not a hookctl plan file (not JSON: {exc.msg} at line {exc.lineno} "

@@ -51,11 +51,10 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from hookctl.domain.planner import entry_matches
 from hookctl.domain.results import OUTCOMES, PROBED_ACTIONS, Declared, Probe, ProbeOutcome
-from hookctl.domain.urls import address_refusal, mask_url
+from hookctl.domain.urls import UrlProblem, address_refusal, mask_url, parse_url
 
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
@@ -169,14 +168,13 @@ def handshake(
     def probe(outcome: ProbeOutcome, detail: str = "", status: int | None = None) -> Probe:
         return Probe(url, outcome, time.monotonic() - started, status, detail)
 
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
+    parts = parse_url(url, userinfo=True)
+    if isinstance(parts, UrlProblem):
+        if parts.kind == "not absolute":
+            return probe("unreachable", "not an absolute http:// or https:// url")
         return probe("unreachable", "not a usable url")
-    if parts.scheme not in ("http", "https") or not host:
-        return probe("unreachable", "not an absolute http:// or https:// url")
-    port = port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = _lookup(resolve or socket.getaddrinfo, host, port, timeout)
     except TimeoutError:

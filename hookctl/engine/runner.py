@@ -17,21 +17,20 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from hookctl.domain.models import DEFAULT_API_URL, Account, DesiredState, Hook
 from hookctl.domain.planner import Plan, Update, limited_to_entries
 from hookctl.domain.planner import plan as make_plan
 from hookctl.domain.results import ApplyReport
 from hookctl.domain.results import Outcome as ChangeOutcome
-from hookctl.domain.urls import is_loopback
+from hookctl.domain.urls import UrlProblem, is_loopback, parse_url
 from hookctl.engine import planfile, selection
 from hookctl.engine.applier import apply as apply_plan
 from hookctl.engine.planfile import SavedRun
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
 from hookctl.engine.selection import Outcome, Selected
 from hookctl.errors import ConfigError, HookctlError
-from hookctl.keap.client import Keap
+from hookctl.keap.client import ClientSettings, Keap, resolve_api_url
 from hookctl.keap.transport import Connections
 from hookctl.keap.waits import (
     DEFAULT_ACCOUNT_PARALLELISM,
@@ -78,7 +77,7 @@ OnQuota = Callable[[Selected, "Planned", Quota | None], None]
 class Options:
     """How a run goes: what the command line says, once, for every account."""
 
-    # Overrides every account's own url: --api-url, else $KEAP_API_URL.
+    # --api-url: overrides $KEAP_API_URL and every account's own url (keap.client.resolve_api_url).
     api_url: str | None = None
     # Writes in flight at once in one account.
     parallelism: int = 4
@@ -126,20 +125,17 @@ class Planned:
 # -- clients -----------------------------------------------------------------------
 
 
-def api_url(options: Options, account: Account | None) -> str | None:
-    """The url an account's client calls; None leaves it to the client's default."""
-    return options.api_url or (account and account.api_url) or None
+def api_url(options: Options, account: Account | None) -> str:
+    """The url an account's client calls (keap.client.resolve_api_url says in what order)."""
+    return resolve_api_url(options.api_url, account.api_url if account else None)
 
 
 def loopback_api(url: str | None) -> bool:
     """Whether an account's API url (None: the default) is on loopback: the sandbox, whose
     receivers live on loopback too, so a probe may go there. The url is the one the run sends
     credentials to, where `--api-url`/`KEAP_API_URL` wins over the hooks file."""
-    try:
-        host = urlsplit(url or DEFAULT_API_URL).hostname or ""
-    except ValueError:
-        return False
-    return is_loopback(host)
+    parts = parse_url(url or DEFAULT_API_URL, userinfo=True)
+    return not isinstance(parts, UrlProblem) and is_loopback(parts.hostname or "")
 
 
 def client(
@@ -150,16 +146,15 @@ def client(
 ) -> Keap:
     """A client for `account` (None: the credentials of the environment), on `connections`
     when given. The only place one is built."""
-    return Keap(
-        api_url(options, account),
+    settings = ClientSettings(
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         oauth=account.oauth if account else None,
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),
-        connections=connections,
     )
+    return Keap(api_url(options, account), settings=settings, connections=connections)
 
 
 def _max_rate(options: Options, account: Account | None) -> float | None:
@@ -170,8 +165,8 @@ def _max_rate(options: Options, account: Account | None) -> float | None:
 
 
 def api_url_of(options: Options) -> Callable[[Account], str]:
-    """The url each account's client calls, the default filled in."""
-    return lambda account: api_url(options, account) or DEFAULT_API_URL
+    """The url each account's client calls."""
+    return lambda account: api_url(options, account)
 
 
 # -- validate, plan, drift ---------------------------------------------------------------------

@@ -11,7 +11,8 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 from hookctl.domain.models import DEFAULT_API_URL, Hook, OAuthEnv, key_order, parse_status
@@ -23,17 +24,25 @@ from hookctl.keap.auth import (
     clean_secret,
 )
 from hookctl.keap.credentials import credentials_from_env, missing_hint
-from hookctl.keap.transport import Connections, Pacer, RetryPolicy, Transport
-from hookctl.keap.waits import DEFAULT_MAX_WAIT, Quota, app_budget
+from hookctl.keap.transport import Connections, Pacer, RetryPolicy, Transport, TransportSettings
+from hookctl.keap.waits import Quota, app_budget
+
+if TYPE_CHECKING:
+    # For the checker only: typing.Unpack is Python 3.11's and hookctl runs on 3.10, so it is
+    # never imported at run time (the annotations are strings).
+    from typing_extensions import Unpack
 
 # The names other modules and tests have always imported from here.
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_ENV",
     "DEFAULT_API_KEY_ENV",
+    "ClientOptions",
+    "ClientSettings",
     "Keap",
     "Pacer",
     "RetryPolicy",
     "credentials_from_env",
+    "resolve_api_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -42,6 +51,49 @@ _K = TypeVar("_K", bound="Keap")
 # letters, "-", "_" and inner dots are allowed in case that changes, but never "/", "%", a
 # leading dot ("." and ".." would address /hooks or the API root) or anything outside ASCII.
 _PLAUSIBLE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def resolve_api_url(
+    flag: str | None = None,
+    account_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    default: str = DEFAULT_API_URL,
+) -> str:
+    """The API url a client calls, the first set of, in this order:
+
+    1. `flag`, the command line's `--api-url` (or what a library caller passes to `Keap`);
+    2. `$KEAP_API_URL` in `env` (os.environ by default);
+    3. `account_url`, the `api_url` of the hooks.yaml account;
+    4. `default`: Keap's production API (the sandbox's, for the commands that only talk to
+       a sandbox).
+
+    An empty value counts as unset. The one place this order is decided: the CLI, the runner
+    and the clients all ask here."""
+    environ = os.environ if env is None else env
+    return flag or environ.get("KEAP_API_URL") or account_url or default
+
+
+@dataclass(frozen=True)
+class ClientSettings(TransportSettings):
+    """How a client works: the environment variables its credential is read from (None: the
+    defaults, keap.credentials) and, inherited, how its transport sends."""
+
+    api_key_env: str | None = None
+    access_token_env: str | None = None
+    oauth: OAuthEnv | None = None
+
+
+class ClientOptions(TypedDict, total=False):
+    """ClientSettings' fields as keywords of `Keap(...)`, each replacing the setting's value."""
+
+    api_key_env: str | None
+    access_token_env: str | None
+    oauth: OAuthEnv | None
+    timeout: tuple[float, float]
+    retry: RetryPolicy | None
+    pool_size: int
+    max_wait: float
+    max_rate: float | None
 
 
 class Keap:
@@ -57,39 +109,34 @@ class Keap:
         self,
         api_url: str | None = None,
         *,
-        api_key_env: str | None = None,
-        access_token_env: str | None = None,
-        oauth: OAuthEnv | None = None,
+        settings: ClientSettings | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy | None = None,
-        pool_size: int = 8,
-        pacer: Pacer | None = None,
         auth: KeapAuth | None = None,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        max_rate: float | None = None,
+        pacer: Pacer | None = None,
         connections: Connections | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        """`auth` is a credential to use instead of one picked from the environment. A wait
-        Keap asks for that is longer than `max_wait` seconds fails the call instead. Writes
-        start at most `max_rate` a second (None: as fast as Keap's throttle headers allow).
-        `connections`: keep-alive connections shared with other clients (the caller closes
-        them) instead of a pool of its own."""
+        """`api_url` as resolve_api_url finds it; `settings`, with any of its fields given as
+        keywords instead (`Keap(url, max_wait=60)`), say how the client works. `env`
+        (os.environ by default) holds the url and the credentials; `auth` is a credential to
+        use instead of one picked from it. A wait Keap asks for that is longer than
+        `max_wait` seconds fails the call instead. Writes start at most `max_rate` a second
+        (None: as fast as Keap's throttle headers allow). `pacer` and `connections` are shared
+        state, not settings: `connections` are keep-alive connections shared with other
+        clients (the caller closes them) instead of a pool of its own."""
         environ = os.environ if env is None else env
-        credential = auth or credentials_from_env(environ, api_key_env, access_token_env, oauth)
+        settings = replace(settings or ClientSettings(), **options)
+        names = (settings.api_key_env, settings.access_token_env, settings.oauth)
+        credential = auth or credentials_from_env(environ, *names)
         app = credential.app_id if credential is not None else None
         self.transport = Transport(
-            api_url or environ.get("KEAP_API_URL") or DEFAULT_API_URL,
+            resolve_api_url(api_url, env=environ),
             credential,
-            missing_hint=missing_hint(api_key_env, access_token_env, oauth),
-            environ=environ,
-            timeout=timeout,
             # Looked up in this module when called, so a test can swap the default policy.
-            retry=retry or RetryPolicy(),
-            pool_size=pool_size,
+            replace(settings, retry=settings.retry or RetryPolicy()),
+            missing_hint=missing_hint(*names),
+            environ=environ,
             pacer=pacer,
-            max_wait=max_wait,
-            max_rate=max_rate,
             # Accounts of one OAuth app share its budget (Keap counts it across tenants).
             app=app_budget(app) if app else None,
             connections=connections,

@@ -41,7 +41,7 @@ from hookctl.domain.models import OAuthEnv
 from hookctl.domain.urls import is_loopback
 from hookctl.errors import AuthenticationError, HookctlError
 from hookctl.keap.auth import BearerAuth, clean_secret, redact
-from hookctl.system.files import PendingWrite, begin_write
+from hookctl.system.files import PendingWrite, begin_write, read_bounded
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
@@ -371,10 +371,12 @@ def _read(token_file: Path) -> TokenSet | None:
                 f"{token_file}: a symlink: hookctl neither follows nor replaces a token file "
                 "that is one (point KEAP_TOKEN_FILE at the file itself)"
             )
-        fd = os.open(token_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with open(fd, "rb") as file:
-            _check_owned(token_file, os.fstat(file.fileno()), "token file")
-            raw = file.read(_MAX_TOKEN_FILE + 1)
+        raw = read_bounded(
+            token_file,
+            _MAX_TOKEN_FILE,
+            follow_symlinks=False,
+            check=lambda info: _check_owned(token_file, info, "token file"),
+        )
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -30,7 +30,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from hookctl.domain.urls import is_loopback, public_url
+from hookctl.domain.urls import UrlProblem, is_loopback, parse_url, public_url
 from hookctl.errors import (
     AuthenticationError,
     CertificateError,
@@ -56,7 +56,14 @@ from hookctl.keap.waits import (
 )
 from hookctl.version import __version__
 
-__all__ = ["MAX_BODY_BYTES", "Connections", "Pacer", "RetryPolicy", "Transport"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "Connections",
+    "Pacer",
+    "RetryPolicy",
+    "Transport",
+    "TransportSettings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +97,23 @@ class RetryPolicy:
         # "Full jitter" keeps concurrent workers from retrying in lockstep.
         ceiling = min(self.backoff_max, self.backoff_base * (2**retry_number))
         return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """How a transport sends: the bounds on each request, on its retries and its waits, its
+    connections and its pace."""
+
+    # Seconds to connect, and to wait for each read of the answer.
+    timeout: tuple[float, float] = (5.0, 30.0)
+    # None: RetryPolicy() as the code that builds the transport finds it.
+    retry: RetryPolicy | None = None
+    # Connections kept open, at most: one per request sent at once.
+    pool_size: int = 8
+    # The longest wait Keap may ask for, in seconds; a longer one fails the request at once.
+    max_wait: float = DEFAULT_MAX_WAIT
+    # Writes started a second, at most; None: as fast as Keap's throttle headers allow.
+    max_rate: float | None = None
 
 
 class _Ambiguous(Exception):
@@ -157,31 +181,29 @@ class Connections:
 
 
 class Transport:
-    """JSON requests to one API base url, authenticated by `auth`, retried within `retry`.
+    """JSON requests to one API base url, authenticated by `auth`, sent as `settings` say.
 
     `missing_hint` is what to tell the user when `auth` is None; every request then fails
     before anything is sent. `environ` (os.environ by default) supplies REQUESTS_CA_BUNDLE or
     CURL_CA_BUNDLE; proxies always come from os.environ, as requests reads them. A wait Keap
-    asks for (Retry-After, throttle headers) longer than `max_wait` seconds fails the request
-    at once instead.
+    asks for (Retry-After, throttle headers) longer than `settings.max_wait` seconds fails the
+    request at once instead. `pacer` is shared state, not a setting: a caller may pass one to
+    watch it.
     """
 
     def __init__(
         self,
         api_url: str,
         auth: KeapAuth | None,
+        settings: TransportSettings | None = None,
         *,
         missing_hint: str = "no credentials",
         environ: Mapping[str, str] | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy | None = None,
-        pool_size: int = 8,
         pacer: Pacer | None = None,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        max_rate: float | None = None,
         app: AppBudget | None = None,
         connections: Connections | None = None,
     ) -> None:
+        settings = settings or TransportSettings()
         parts = _api_url_parts(api_url)
         if parts.username is not None or parts.password is not None:
             # requests sends our credential instead, so the userinfo never goes anywhere;
@@ -195,13 +217,13 @@ class Transport:
             )
         self.auth = auth
         self.missing_hint = missing_hint
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.timeout = settings.timeout
+        self.retry = settings.retry or RetryPolicy()
         self.pacer = pacer or Pacer()
         # The budget shared with every other client of the same OAuth app, if any.
         self.app = app
-        self.max_wait = max_wait
-        self._writes = RateLimit(max_rate)
+        self.max_wait = settings.max_wait
+        self._writes = RateLimit(settings.max_rate)
         self._session = requests.Session()
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
@@ -215,7 +237,7 @@ class Transport:
         adapter = (
             connections.adapter
             if connections is not None
-            else HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+            else HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.pool_size, 1))
         )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -456,12 +478,8 @@ class Transport:
 
 def _api_url_parts(api_url: str) -> SplitResult:
     """The parts of the API url, or a HookctlError that does not show its password."""
-    try:
-        parts = urlsplit(api_url)
-        parts.port  # noqa: B018  (parsing the port is the check)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = parse_url(api_url, userinfo=True)
+    if isinstance(parts, UrlProblem):
         raise HookctlError(f"the Keap API url {public_url(api_url)!r} is not an http(s) url")
     return parts
 

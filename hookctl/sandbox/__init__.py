@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from hookctl.sandbox.faults import Faults
 from hookctl.sandbox.receiver import Received
-from hookctl.sandbox.server import DEFAULT_PORT, Sandbox, serve
+from hookctl.sandbox.server import DEFAULT_PORT, Sandbox, SandboxSettings, serve
 
-__all__ = ["DEFAULT_PORT", "Faults", "Received", "Sandbox", "serve"]
+__all__ = ["DEFAULT_PORT", "Faults", "Received", "Sandbox", "SandboxSettings", "serve"]

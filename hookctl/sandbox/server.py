@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.message import Message
 from types import FrameType, TracebackType
 from typing import Any
@@ -87,48 +88,61 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+@dataclass(frozen=True)
+class SandboxSettings:
+    """What a sandbox is: where it listens, what it stores and accepts, how it misbehaves."""
+
+    host: str = "127.0.0.1"
+    # 0: a free port, chosen when it starts.
+    port: int = 0
+    db: str | os.PathLike[str] = ":memory:"
+    # The X-Keap-API-Key it accepts (None: none), and an OAuth access token it accepts besides
+    # those its /token issues.
+    api_key: str | None = "sandbox-key"
+    access_token: str | None = None
+    # Bounds every outbound call (handshakes and deliveries), in seconds.
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    faults: Faults = field(default_factory=Faults)
+    # Multiplies Keap's delivery delays (30 s .. 30 min) and the 24 h lifetime of the access
+    # tokens /token issues.
+    time_scale: float = DEFAULT_TIME_SCALE
+    # Handshakes and deliveries go to loopback hookUrls only unless allow_outbound (and never
+    # when HOOKCTL_SANDBOX_LOOPBACK_ONLY is set): a url on another host stays Unverified, and a
+    # warning says why.
+    allow_outbound: bool = False
+    # Calls a UTC day before 429 "Quota Exceeded" (None: no quota and no quota headers).
+    daily_quota: int | None = DEFAULT_DAILY_QUOTA
+    # The OAuth app /token knows.
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    # The body deliveries carry, "documented" or "field" (as a real body seen in the field:
+    # see events.payload).
+    payload_shape: Shape = "documented"
+
+
 class Sandbox:
     """The server and its state. Start it once, stop it once (also a context manager)."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        db: str | os.PathLike[str] = ":memory:",
-        api_key: str | None = "sandbox-key",
-        access_token: str | None = None,
-        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-        faults: Faults | None = None,
-        time_scale: float = DEFAULT_TIME_SCALE,
-        allow_outbound: bool = False,
-        daily_quota: int | None = DEFAULT_DAILY_QUOTA,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        payload_shape: Shape = "documented",
-    ) -> None:
-        """handshake_timeout bounds every outbound call (handshakes and deliveries).
-        time_scale multiplies Keap's delivery delays (30 s .. 30 min) and the 24 h lifetime of
-        the access tokens /token issues. Handshakes and deliveries go to loopback hookUrls only
-        unless allow_outbound (and never when HOOKCTL_SANDBOX_LOOPBACK_ONLY is set): a url on
-        another host stays Unverified, and a warning says why. daily_quota: calls a UTC day
-        before 429 "Quota Exceeded" (None: no quota and no quota headers). client_id and
-        client_secret: the OAuth app /token knows. payload_shape: the body deliveries carry,
-        "documented" or "field" (as a real body seen in the field: see events.payload)."""
-        self._host = host
-        self._port = port
-        self._api_key = api_key
-        self._access_token = access_token
-        self._store = Store(db)
-        self._faults = FaultInjector(faults or Faults())
-        self._quota = DailyQuota(daily_quota)
-        self.tokens = Tokens(client_id, client_secret, time_scale)
-        loopback_only = not allow_outbound or loopback_only_from_env()
-        self._outbound = Outbound(handshake_timeout, loopback_only)
-        self._receiver = Receiver(slow_delay=handshake_timeout + 0.5)
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        settings = settings or SandboxSettings()
+        self.settings = settings
+        self._host = settings.host
+        self._port = settings.port
+        self._api_key = settings.api_key
+        self._access_token = settings.access_token
+        self._store = Store(settings.db)
+        self._faults = FaultInjector(settings.faults)
+        self._quota = DailyQuota(settings.daily_quota)
+        self.tokens = Tokens(settings.client_id, settings.client_secret, settings.time_scale)
+        loopback_only = not settings.allow_outbound or loopback_only_from_env()
+        self._outbound = Outbound(settings.handshake_timeout, loopback_only)
+        self._receiver = Receiver(slow_delay=settings.handshake_timeout + 0.5)
         self.objects = Objects()
         self.deliveries = DeliveryLog()
-        self.payload_shape: Shape = payload_shape
-        self._deliverer = Deliverer(self._store, self._outbound, time_scale, self.deliveries)
+        self.payload_shape: Shape = settings.payload_shape
+        self._deliverer = Deliverer(
+            self._store, self._outbound, settings.time_scale, self.deliveries
+        )
         self._stats_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._responses: Counter[str] = Counter()
@@ -661,35 +675,13 @@ def _query_int(query: dict[str, list[str]], name: str, default: int) -> int:
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
-    db: str | os.PathLike[str] | None = None,
-    api_key: str | None = "sandbox-key",
-    access_token: str | None = None,
-    faults: Faults | None = None,
+    settings: SandboxSettings | None = None,
     *,
-    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
-    time_scale: float = DEFAULT_TIME_SCALE,
-    allow_outbound: bool = False,
-    daily_quota: int | None = DEFAULT_DAILY_QUOTA,
-    payload_shape: Shape = "documented",
     announce: Callable[[Sandbox], None] | None = None,
 ) -> None:
-    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command); `announce` is
-    called once it listens."""
-    sandbox = Sandbox(
-        host=host,
-        port=port,
-        db=db if db is not None else ":memory:",
-        api_key=api_key,
-        access_token=access_token,
-        handshake_timeout=handshake_timeout,
-        faults=faults,
-        time_scale=time_scale,
-        allow_outbound=allow_outbound,
-        daily_quota=daily_quota,
-        payload_shape=payload_shape,
-    )
+    """Run a sandbox until Ctrl-C or SIGTERM (the `hookctl sandbox` command), on DEFAULT_PORT
+    unless `settings` name another; `announce` is called once it listens."""
+    sandbox = Sandbox(settings or SandboxSettings(port=DEFAULT_PORT))
     stopping = threading.Event()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:

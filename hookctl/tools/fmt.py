@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from hookctl.errors import HookctlError
-from hookctl.system.files import rewrite_in_place
+from hookctl.system.files import TooLarge, read_bounded_text, rewrite_in_place
 from hookctl.tools.roundtrip import round_trip
 
 __all__ = ["Formatted", "format_file", "format_text", "read_text", "write"]
@@ -106,17 +106,13 @@ def read_text(path: str) -> str:
     """The text of a hooks file to edit, bounded as the loader bounds it; HookctlError naming
     the path when it cannot be read or is not UTF-8."""
     try:
-        with open(path, "rb") as file:
-            raw = file.read(_MAX_BYTES + 1)
+        return read_bounded_text(path, _MAX_BYTES)
     except OSError as exc:
         raise HookctlError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
-    if len(raw) > _MAX_BYTES:
-        raise HookctlError(f"{path}: larger than {_MAX_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
+    except TooLarge as exc:
+        raise HookctlError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise HookctlError(f"{path}: not UTF-8 (byte {exc.start})") from None
-    return text
 
 
 def write(results: Sequence[Formatted]) -> None:

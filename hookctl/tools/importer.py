@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from hookctl.domain.models import DEFAULT_API_URL, Hook, keeper, key_order
+from hookctl.domain.models import DEFAULT_API_URL, Hook, Ownership, keeper, key_order
 from hookctl.domain.platforms import platform_of
-from hookctl.domain.urls import host as url_host
-from hookctl.domain.urls import public_url, under_prefix
+from hookctl.domain.urls import UrlProblem, parse_url, public_url
 from hookctl.errors import HookctlError
 
 __all__ = [
@@ -103,8 +102,8 @@ class ImportOptions:
 def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
     """A hooks.yaml (version 1) declaring one entry per hookUrl of `hooks`.
 
-    With `prefixes`, only hooks whose url is under one of them (domain.urls.under_prefix, the
-    rule ownership itself follows) are imported and the file owns those prefixes; with
+    With `prefixes`, only hooks whose url is under one of them (as `Ownership.manages` decides
+    for the file's `url_prefixes`) are imported and the file owns those prefixes; with
     `manage_all` it owns the whole account; with neither it owns only the urls it declares.
     With neither, a subscription of a known integration platform (domain.platforms) is not
     declared: its host goes to `ownership.ignore`, with a comment naming the platform.
@@ -130,9 +129,9 @@ def to_yaml(hooks: Sequence[Hook], options: ImportOptions) -> HooksFile:
         )
         if problem:
             raise HookctlError(f"--prefix {_comment(public_url(prefix))}: {problem}")
-    chosen = [
-        h for h in hooks if not prefixes or any(under_prefix(h.hook_url, p) for p in prefixes)
-    ]
+    # What the written file's ownership section will own, by the rule ownership follows.
+    owned = Ownership(url_prefixes=tuple(prefixes))
+    chosen = [h for h in hooks if not prefixes or owned.manages(h.hook_url)]
     ignored: dict[str, str] = {}  # ignore glob -> the platform's name, in url order
     # Under --prefix the file owns only what the prefixes name, so a platform's url is
     # declared only when a prefix asks for it, and needs no ignore otherwise.
@@ -329,9 +328,10 @@ def entry_names(urls: Sequence[str], prefixes: Sequence[str] = ()) -> dict[str, 
     split = {url: _segments(url) for url in urls}
     common = _common([s for s in split.values()])
     names: dict[str, str] = {}
+    owner = Ownership(url_prefixes=tuple(prefixes))
     for url, segments in split.items():
-        prefix = next((p for p in prefixes if under_prefix(url, p)), None)
-        skip = len(_segments(prefix)) if prefix is not None else common
+        rule = owner.why(url)  # the prefix that owns the url, if one does
+        skip = len(_segments(rule.pattern)) if rule is not None else common
         rest = segments[min(skip, len(segments) - 1) :]
         names[url] = _slug("-".join(rest))
     return names
@@ -374,11 +374,8 @@ def url_problem(url: str) -> str | None:
         return "must be an absolute http:// or https:// url"
     if len(url) > _URL_MAX:
         return f"is longer than {_URL_MAX} characters"
-    try:
-        url_host(url)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    parts = parse_url(url)
+    return parts.reason if isinstance(parts, UrlProblem) else None
 
 
 def _declarable_api_url(api_url: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from helpers.cli import Cli
 
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 # What import says to set: a line per variable, `  NAME  key KEY`.
 TO_SET = re.compile(r"^  (HOOK_[A-Z0-9_]+) +key (\S+)$", re.MULTILINE)
@@ -32,8 +32,8 @@ def accounts(
     """Three Keap accounts (acme's is the `sandbox` fixture's), each with receivers that take a
     token in the url, and each with its own key variable set."""
     with (
-        Sandbox(api_key=api_key, time_scale=1e-4) as globex,
-        Sandbox(api_key=api_key, time_scale=1e-4) as initech,
+        Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as globex,
+        Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as initech,
     ):
         found = {"acme": sandbox, "globex": globex, "initech": initech}
         for client, sb in found.items():

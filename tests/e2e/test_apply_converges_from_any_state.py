@@ -21,7 +21,7 @@ from hookctl.domain.models import STATUSES, DesiredState, Hook, Ownership, Subsc
 from hookctl.domain.planner import Plan, Update, plan
 from hookctl.engine.applier import apply
 from hookctl.keap.client import Keap
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 KEY = "sbx-property-key-81c3"
 EVENTS = ("contact.add", "contact.edit", "order.add")
@@ -146,7 +146,7 @@ def write_calls(sandbox: Sandbox) -> Counter[str]:
     )
 )
 def test_one_apply_converges_without_touching_unmanaged_or_leaving_duplicates(case: Case) -> None:
-    with Sandbox(api_key=KEY, time_scale=1e-4) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY, time_scale=1e-4)) as sb:
         receiver = sb.receiver_url
         sb.seed([(event, case.url(receiver, where), status) for event, where, status in case.live])
         desired = case.desired(receiver)

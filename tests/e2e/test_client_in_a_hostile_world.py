@@ -30,7 +30,7 @@ from helpers.cli import Cli, Result
 import hookctl.keap.transport
 import hookctl.keap.waits
 from hookctl.keap.client import Keap
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 KEY = "sk-Hostile-Client-Key-9f8e7d6c5b4a3f2e1d0c"
 TOKEN = "oauth-Hostile-Token-0a1b2c3d4e5f6a7b8c9d"
@@ -169,7 +169,7 @@ def test_a_credential_pasted_with_whitespace_around_it_is_used_with_a_warning(
     cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with Sandbox(api_key=KEY, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY, access_token=TOKEN)) as sb:
         secret = TOKEN if variable == "KEAP_ACCESS_TOKEN" else KEY
         monkeypatch.setenv(variable, pasted.format(secret))
         kind = "access_token_env" if variable == "KEAP_ACCESS_TOKEN" else "api_key_env"
@@ -207,7 +207,7 @@ def test_a_credential_that_cannot_be_a_header_is_refused_in_one_line_naming_the_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with Sandbox(api_key=KEY, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY, access_token=TOKEN)) as sb:
         kind = "access_token_env" if variable == "KEAP_ACCESS_TOKEN" else "api_key_env"
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         config = hooks_file(tmp_path, f"{kind}: {variable}")

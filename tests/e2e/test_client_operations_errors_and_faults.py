@@ -24,7 +24,7 @@ from hookctl.errors import (
 )
 from hookctl.keap.auth import ApiKeyAuth, BearerAuth
 from hookctl.keap.client import Keap, Pacer, RetryPolicy, credentials_from_env
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 FAST_RETRY = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.05, total_seconds=10)
 
@@ -157,7 +157,7 @@ def test_missing_credentials_fail_before_any_call(sandbox: Sandbox) -> None:
 
 
 def test_an_access_token_is_sent_as_bearer() -> None:
-    with Sandbox(api_key="k", access_token="oauth-token-abc") as sb:
+    with Sandbox(SandboxSettings(api_key="k", access_token="oauth-token-abc")) as sb:
         with Keap(sb.api_url, env={"KEAP_ACCESS_TOKEN": "oauth-token-abc"}) as keap:
             assert keap.list() == []
         with Keap(sb.api_url, env={"KEAP_ACCESS_TOKEN": "wrong"}) as keap:
@@ -521,7 +521,7 @@ def test_the_api_key_never_appears_in_logs_errors_or_reprs(
     key = "sk-RECOGNISABLE-7f3a9c"
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
-    with Sandbox(api_key=key) as sb:
+    with Sandbox(SandboxSettings(api_key=key)) as sb:
         sb.set_faults(Faults(throttle_rate=3, retry_after=True))
         with Keap(sb.api_url, env={"KEAP_API_KEY": key}, retry=FAST_RETRY) as keap:
             texts.append(repr(keap))

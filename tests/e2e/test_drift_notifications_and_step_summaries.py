@@ -12,7 +12,7 @@ from helpers.cli import Cli
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-NOTIFY-RECOGNISABLE-91c2"
@@ -21,7 +21,7 @@ KEY = "sk-NOTIFY-RECOGNISABLE-91c2"
 @pytest.fixture
 def drifted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Path]]:
     """A sandbox whose account lacks one declared subscription and has one hand-made extra."""
-    with Sandbox(api_key=KEY) as sb:
+    with Sandbox(SandboxSettings(api_key=KEY)) as sb:
         config = tmp_path / "hooks.yaml"
         config.write_text(
             "version: 1\n"

@@ -19,7 +19,7 @@ from helpers.cli import Cli, Terminal
 import hookctl.keap.client as keap_module
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook
 from hookctl.keap.client import RetryPolicy
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 KEAP_FIELDS = {"key", "eventKey", "hookUrl", "status"}
 CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
@@ -405,7 +405,7 @@ def test_a_wrong_api_key_names_the_variable_to_check(
 
 
 def test_a_wrong_access_token_names_its_variable(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Sandbox(api_key=None, access_token="right-token") as sandbox:
+    with Sandbox(SandboxSettings(api_key=None, access_token="right-token")) as sandbox:
         monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
         monkeypatch.delenv("KEAP_API_KEY")
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", "wrong-token-abc")

@@ -32,7 +32,7 @@ from hookctl.domain.models import DEFAULT_API_URL, KNOWN_EVENT_KEYS, STATUSES, H
 from hookctl.domain.planner import plan
 from hookctl.domain.urls import mask_url, under_prefix
 from hookctl.errors import HookctlError
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 from hookctl.tools.importer import HooksFile, ImportOptions, to_yaml
 from hookctl.tools.operations import SCHEMA_URL
 
@@ -200,7 +200,7 @@ def test_import_then_plan_keeps_the_promise_on_random_accounts(
     mode: tuple[str, ...],
 ) -> None:
     # A sandbox per example (it starts in milliseconds), so every account starts empty.
-    with Sandbox(api_key=api_key, time_scale=1e-4) as sandbox:
+    with Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as sandbox:
         monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
         base = sandbox.receiver_url
         live = sandbox.seed([(event, base + path, status) for event, path, status in rows])
@@ -322,7 +322,7 @@ def test_import_with_an_access_token_names_that_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     token = "tok-5be0c2a9"
-    with Sandbox(api_key=None, access_token=token) as sandbox:
+    with Sandbox(SandboxSettings(api_key=None, access_token=token)) as sandbox:
         sandbox.seed([("contact.add", sandbox.receiver_url + "/t", "Verified")])
         monkeypatch.delenv("KEAP_API_KEY")
         monkeypatch.setenv("KEAP_ACCESS_TOKEN", token)
@@ -664,7 +664,9 @@ def test_import_with_an_account_and_its_variable_round_trips(
 ) -> None:
     secret = "client-credential-4f0e1d"
     token = flag == "--access-token-env"
-    with Sandbox(api_key=None if token else secret, access_token=secret if token else None) as box:
+    with Sandbox(
+        SandboxSettings(api_key=None if token else secret, access_token=secret if token else None)
+    ) as box:
         box.seed([("contact.add", box.receiver_url + "/acme", "Verified")])
         for name in ("KEAP_API_KEY", "KEAP_ACCESS_TOKEN"):
             monkeypatch.delenv(name, raising=False)

@@ -22,7 +22,7 @@ from hookctl.cli.output import Progress
 from hookctl.engine import selection
 from hookctl.errors import HookctlError
 from hookctl.keap.client import RetryPolicy
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_KEY = "sk-PROD-RECOGNISABLE-7d1e"
@@ -33,8 +33,8 @@ STAGING_KEY = "sk-STAGING-RECOGNISABLE-2b9a"
 def two(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Sandbox]]:
     """Production and staging: two sandboxes, each knowing only its own key."""
     with (
-        Sandbox(api_key=PROD_KEY, time_scale=1e-4) as production,
-        Sandbox(api_key=STAGING_KEY, time_scale=1e-4) as staging,
+        Sandbox(SandboxSettings(api_key=PROD_KEY, time_scale=1e-4)) as production,
+        Sandbox(SandboxSettings(api_key=STAGING_KEY, time_scale=1e-4)) as staging,
     ):
         # Each account's api_url in hooks.yaml must decide where it goes.
         monkeypatch.delenv("KEAP_API_URL", raising=False)

@@ -17,7 +17,7 @@ import pytest
 from hookctl.keap.client import Keap
 from hookctl.keap.oauth import OAuthAuth
 from hookctl.keap.waits import AppBudget, WaitTooLong, app_budget
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 from hookctl.sandbox.server import API_PREFIX, DEFAULT_CLIENT_SECRET
 
 LIMIT = 40  # the app's calls a second, as each tenant's product-throttle headers say
@@ -56,7 +56,10 @@ def test_accounts_of_one_oauth_app_stay_within_the_apps_limit_together(
 ) -> None:
     # An app of this test's own: the budget of an app lasts as long as the process.
     app = f"app-{uuid.uuid4().hex}"
-    tenants = [Sandbox(faults=Faults(throttle_rate=LIMIT), client_id=app).start() for _ in range(3)]
+    tenants = [
+        Sandbox(SandboxSettings(faults=Faults(throttle_rate=LIMIT), client_id=app)).start()
+        for _ in range(3)
+    ]
     clients: list[Keap] = []
     try:
         for index, tenant in enumerate(tenants):

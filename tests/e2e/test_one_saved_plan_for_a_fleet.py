@@ -14,7 +14,7 @@ from helpers.cli import validator
 
 from hookctl.cli.commands import main
 from hookctl.engine import planfile
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 CLIENTS = ("acme", "globex", "initech")
 
@@ -28,9 +28,9 @@ def fleet(
     monkeypatch.delenv("KEAP_API_URL", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     with (
-        Sandbox(api_key=api_key, time_scale=1e-4) as acme,
-        Sandbox(api_key=api_key, time_scale=1e-4) as globex,
-        Sandbox(api_key=api_key, time_scale=1e-4) as initech,
+        Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as acme,
+        Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as globex,
+        Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as initech,
     ):
         boxes = {"acme": acme, "globex": globex, "initech": initech}
         Path("clients").mkdir()

@@ -31,7 +31,7 @@ from helpers.cli import Cli, Tty
 from helpers.witness import API_KEY, TOKEN, Witness
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 PREFIX = "/crm/rest/v1"
 OURS = "https://hooks.example.com"
@@ -514,7 +514,7 @@ def test_no_command_shows_a_url_token_the_key_the_access_token_or_a_hook_secret(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("HOOK_TOKEN", declared)
     run = witness.run
-    with Sandbox(api_key=API_KEY, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=API_KEY, access_token=TOKEN)) as sb:
         witness.sandbox = sb
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv(credential, value)

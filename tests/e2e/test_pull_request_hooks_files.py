@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers.witness import API_KEY, Witness
 
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 PATH_TOKEN = "pathtok-739105"
 HOST_LABEL = "hosttok-5521"
@@ -45,7 +45,7 @@ def test_interpolated_values_never_show_in_path_host_event_or_query(
     monkeypatch.setenv("HOOK_QUERY", QUERY_TOKEN)
     monkeypatch.setenv("HOOK_HOST", HOST_LABEL)
     monkeypatch.setenv("HOOK_EVENT", EVENT_VALUE)
-    with Sandbox(api_key=API_KEY) as sb:
+    with Sandbox(SandboxSettings(api_key=API_KEY)) as sb:
         witness.sandbox = sb
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv("KEAP_API_KEY", API_KEY)

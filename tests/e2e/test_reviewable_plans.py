@@ -18,7 +18,7 @@ from helpers.cli import CLOSED_PORT, MANY, Cli, Tty, seed_managed, write_config,
 
 from hookctl.cli import commands
 from hookctl.cli.output import Progress, color
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 # -- 1. a saved plan is the approval; --yes and --auto-approve wherever either is ----------------
 
@@ -339,7 +339,9 @@ def test_a_300_create_apply_on_a_terminal_shows_one_updating_line(
 
     from hookctl.sandbox import Faults
 
-    with Sandbox(api_key=api_key, time_scale=1e-4, faults=Faults(latency=0.005)) as sandbox:
+    with Sandbox(
+        SandboxSettings(api_key=api_key, time_scale=1e-4, faults=Faults(latency=0.005))
+    ) as sandbox:
         events = ["'**'"]
         hooks = {f"managed/svc-{i}": events for i in range(6)}
         config = write_config(tmp_path, sandbox, hooks)

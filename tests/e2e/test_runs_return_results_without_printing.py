@@ -17,7 +17,7 @@ from hookctl.engine.planfile import SavedRun
 from hookctl.engine.runner import Options
 from hookctl.engine.selection import Selected, Selection, choose, for_saved_plan
 from hookctl.errors import ConfigError, HookctlError, StalePlanError, UnsafePlanError
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 @pytest.fixture
@@ -244,11 +244,13 @@ def test_a_safety_refusal_comes_back_as_that_accounts_error(
 
 
 def test_one_accounts_safety_refusal_does_not_stop_the_other(
-    sandbox: Sandbox, keys: None, api_key: str, tmp_path: Path
+    sandbox: Sandbox, keys: None, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # $KEAP_API_URL would override the urls the file gives each account, as on the command line.
+    monkeypatch.delenv("KEAP_API_URL")
     base = sandbox.receiver_url
     [kept] = sandbox.seed([("contact.add", f"{base}/managed/old", "Verified")])
-    with Sandbox(api_key=api_key, time_scale=1e-4) as other:
+    with Sandbox(SandboxSettings(api_key=api_key, time_scale=1e-4)) as other:
         path = tmp_path / "hooks.yaml"
         path.write_text(
             "version: 1\n"

@@ -11,7 +11,7 @@ import pytest
 from helpers.cli import TWO, Cli, seed_every_kind_of_change, write_config, writes
 
 from hookctl.engine.planfile import _checksum as planfile_checksum
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 def save_plan(cli: Cli, config: Path, tmp_path: Path) -> Path:
@@ -94,7 +94,7 @@ def test_a_saved_plan_is_refused_against_another_account(
     cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with Sandbox(api_key=api_key) as other:
+    with Sandbox(SandboxSettings(api_key=api_key)) as other:
         monkeypatch.setenv("KEAP_API_URL", other.api_url)
         result = cli.run("apply", str(planfile), "-f", str(config), "--auto-approve", status=1)
         assert env.api_url in result.err

@@ -33,7 +33,7 @@ from helpers.witness import API_KEY, TOKEN, Witness
 
 from hookctl.errors import KeapError, UnreachableError
 from hookctl.keap.client import Keap, RetryPolicy
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 CLOSED_PORT = "http://127.0.0.1:9/crm/rest/v1"
 
@@ -60,7 +60,7 @@ def test_no_command_shows_the_key_the_token_or_a_hook_secret_whatever_happens(
     imported = tmp_path / "imported.yaml"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     run = witness.run
-    with Sandbox(api_key=API_KEY, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=API_KEY, access_token=TOKEN)) as sb:
         witness.sandbox = sb
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv(credential, value)
@@ -159,7 +159,7 @@ def test_exceptions_from_the_python_api_hold_no_token_or_hook_secret(sandbox: Sa
         texts.extend(traceback.format_exception(error))
 
     fast = RetryPolicy(attempts=2, backoff_base=0.01, total_seconds=2)
-    with Sandbox(api_key=None, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=None, access_token=TOKEN)) as sb:
         url = f"{sb.receiver_url}/delayed/api"
         with Keap(sb.api_url, env={"KEAP_ACCESS_TOKEN": TOKEN}, retry=fast) as keap:
             texts.append(repr(keap))

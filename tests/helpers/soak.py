@@ -16,7 +16,7 @@ import requests
 from helpers.cli import Cli
 from hookctl.domain.models import Hook
 from hookctl.keap.client import Keap, RetryPolicy
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 API_KEY = "reliability-key-0c5e"
 EVENTS = ("contact.add", "contact.edit", "contact.delete", "invoice.add", "order.add", "task.add")
@@ -212,7 +212,7 @@ def open_account(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, name: str, entries: int = 6
 ) -> Iterator[Account]:
     """A fresh sandbox holding the converged hooks.yaml plus a few foreign subscriptions."""
-    with Sandbox(api_key=API_KEY) as sb:
+    with Sandbox(SandboxSettings(api_key=API_KEY)) as sb:
         monkeypatch.setenv("KEAP_API_URL", sb.api_url)
         monkeypatch.setenv("KEAP_API_KEY", API_KEY)
         base = f"{sb.receiver_url}/{name}"

@@ -18,7 +18,7 @@ from conftest import KeapOpenAPI
 from helpers.cli import Cli
 from helpers.keap_api import OPERATIONS
 
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 from hookctl.sandbox.outbound import LOOPBACK_ONLY_ENV
 
 TOKEN = "query-token-0123456789"
@@ -40,7 +40,7 @@ def _every_operation(sandbox: Sandbox, send: Any) -> list[int]:
 def test_every_operation_accepts_the_access_token_as_a_query_parameter(
     keap_openapi: KeapOpenAPI,
 ) -> None:
-    with Sandbox(api_key=None, access_token=TOKEN) as sb:
+    with Sandbox(SandboxSettings(api_key=None, access_token=TOKEN)) as sb:
 
         def send(
             method: str, path: str, template: str, body: Any, headers: dict[str, str]
@@ -65,7 +65,7 @@ def test_every_operation_accepts_the_access_token_as_a_query_parameter(
 
 
 def test_the_daily_quota_is_reported_and_then_answers_429(keap_openapi: KeapOpenAPI) -> None:
-    with Sandbox(api_key="k", daily_quota=len(OPERATIONS)) as sb:
+    with Sandbox(SandboxSettings(api_key="k", daily_quota=len(OPERATIONS))) as sb:
         session = requests.Session()
         session.headers["X-Keap-API-Key"] = "k"
         answers: list[requests.Response] = []
@@ -111,7 +111,7 @@ def test_a_hook_url_on_another_host_is_not_called_and_says_why(
     monkeypatch.delenv(LOOPBACK_ONLY_ENV)
     # A listening port on a name that is not loopback to the sandbox: were it called, the
     # connection would show up here.
-    with Sandbox(api_key="k") as sb, caplog.at_level(logging.WARNING):
+    with Sandbox(SandboxSettings(api_key="k")) as sb, caplog.at_level(logging.WARNING):
         created = requests.post(
             sb.api_url + "/hooks",
             json={"eventKey": "contact.add", "hookUrl": "https://hooks.zapier.invalid/x/1"},
@@ -127,7 +127,7 @@ def test_allow_outbound_makes_the_handshake_with_other_hosts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(LOOPBACK_ONLY_ENV)
-    with Sandbox(api_key="k", allow_outbound=True) as sb:
+    with Sandbox(SandboxSettings(api_key="k", allow_outbound=True)) as sb:
         refusal = sb._outbound.refusal("https://hooks.zapier.invalid/x")
     assert refusal is None
 

@@ -10,7 +10,7 @@ import requests
 from conftest import Api, KeapOpenAPI
 from helpers.clocks import ManualClock
 
-from hookctl.sandbox import Faults, Sandbox
+from hookctl.sandbox import Faults, Sandbox, SandboxSettings
 
 THROTTLE_HEADERS = [
     f"x-keap-{scope}-throttle-{field}"
@@ -197,7 +197,7 @@ def test_bad_fault_settings_are_refused(sandbox: Sandbox, body: Any) -> None:
 
 
 def test_faults_can_be_given_to_the_constructor(api_key: str) -> None:
-    with Sandbox(api_key=api_key, faults=Faults(error_rate=1.0)) as sb:
+    with Sandbox(SandboxSettings(api_key=api_key, faults=Faults(error_rate=1.0))) as sb:
         assert Api(sb.api_url, api_key).call("GET", "/hooks").status_code == 500
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from conftest import Api, KeapOpenAPI
 
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 
 def _closed_port_url() -> str:
@@ -60,7 +60,7 @@ def test_a_receiver_echoing_another_secret_is_not_verified(api: Api) -> None:
 def test_a_receiver_slower_than_the_timeout_is_unverified_without_an_error(
     api_key: str,
 ) -> None:
-    with Sandbox(api_key=api_key, handshake_timeout=0.2) as sb:
+    with Sandbox(SandboxSettings(api_key=api_key, handshake_timeout=0.2)) as sb:
         api = Api(sb.api_url, api_key)
         started = time.perf_counter()
         response = api.call(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from hookctl.domain.models import KNOWN_EVENT_KEYS, Hook
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 from hookctl.sandbox.http import Server
 
 KEYED = [operation for operation in OPERATIONS if "{key}" in operation[2]]
@@ -200,7 +200,7 @@ def test_an_unusable_body_answers_400_with_a_message_and_changes_nothing(
 @pytest.fixture(scope="module")
 def shared_api(api_key: str) -> Iterator[Api]:
     """One sandbox for every example of a property (a fresh one per example is slower)."""
-    with Sandbox(api_key=api_key) as sb:
+    with Sandbox(SandboxSettings(api_key=api_key)) as sb:
         yield Api(sb.api_url, api_key)
 
 
@@ -265,7 +265,7 @@ def test_missing_or_wrong_credentials_answer_401(
 
 
 def test_a_bearer_token_is_accepted_when_the_sandbox_has_one(api_key: str) -> None:
-    with Sandbox(api_key=None, access_token="tok-123") as sb:
+    with Sandbox(SandboxSettings(api_key=None, access_token="tok-123")) as sb:
         ok = requests.get(sb.api_url + "/hooks", headers={"Authorization": "Bearer tok-123"})
         key_refused = requests.get(sb.api_url + "/hooks", headers={"X-Keap-API-Key": api_key})
     assert ok.status_code == 200
@@ -322,13 +322,13 @@ def test_answers_carry_an_exact_content_length_and_json_type(api: Api, sandbox: 
 
 def test_state_survives_a_restart_with_the_same_db_file(tmp_path: Path, api_key: str) -> None:
     db = tmp_path / "keap.db"
-    with Sandbox(db=db, api_key=api_key) as first:
+    with Sandbox(SandboxSettings(db=db, api_key=api_key)) as first:
         api = Api(first.api_url, api_key)
         api.create("contact.add", first.receiver_url + "/delayed/p")
         secret = first.last_secret(first.receiver_url + "/delayed/p")
         first.seed([("invoice.add", "https://i.test/", "Inactive")])
         before = first.hooks()
-    with Sandbox(db=db, api_key=api_key) as second:
+    with Sandbox(SandboxSettings(db=db, api_key=api_key)) as second:
         api = Api(second.api_url, api_key)
         assert second.hooks() == before
         assert api.create("contact.add", "https://after.test/")["key"] == "3"
@@ -395,7 +395,8 @@ def test_bad_admin_calls_are_refused(sandbox: Sandbox, method: str, path: str, b
 def test_serve_logs_where_it_listens_and_stops_cleanly_on_ctrl_c() -> None:
     code = (
         "import logging; logging.basicConfig(level=logging.INFO);"
-        "from hookctl.sandbox import serve; serve(port=0, api_key='k')"
+        "from hookctl.sandbox import SandboxSettings, serve;"
+        "serve(SandboxSettings(port=0, api_key='k'))"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, encoding="utf-8"
@@ -421,7 +422,7 @@ class SandboxMatchesAModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sandbox = Sandbox(api_key="k", time_scale=1e-4).start()
+        self.sandbox = Sandbox(SandboxSettings(api_key="k", time_scale=1e-4)).start()
         self.api = Api(self.sandbox.api_url, "k")
         self.model: dict[str, dict[str, str]] = {}
         self.next_key = 1

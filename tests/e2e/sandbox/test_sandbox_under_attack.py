@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from hookctl.cli import command_output
-from hookctl.sandbox import Sandbox
+from hookctl.sandbox import Sandbox, SandboxSettings
 
 HALF_OPEN = 2_000
 # The whole flood must be opened within this long, or the test fails rather than hangs.
@@ -97,7 +97,7 @@ class _OffLoopback(Sandbox):
 def test_the_banner_tells_the_real_bind_address_and_warns_off_loopback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with Sandbox(api_key="k") as on_loopback:
+    with Sandbox(SandboxSettings(api_key="k")) as on_loopback:
         command_output.sandbox_banner(on_loopback, "k", None)
         assert on_loopback.loopback_only
         bound = on_loopback.bound_to
@@ -107,7 +107,7 @@ def test_the_banner_tells_the_real_bind_address_and_warns_off_loopback(
         and f"listening {bound}" in out
         and "WARNING" not in out + err
     )
-    with _OffLoopback(api_key="k") as exposed:
+    with _OffLoopback(SandboxSettings(api_key="k")) as exposed:
         command_output.sandbox_banner(exposed, "k", None)
     out, err = capsys.readouterr()
     assert "listening 0.0.0.0:8787" in out
