@@ -14,7 +14,16 @@ from typing import Any, NoReturn
 from hookctl.version import __version__
 
 _COLORS = ("auto", "always", "never")
-SCHEMA_NAMES = ("hooks", "plan", "drift", "accounts", "report", "fixture")
+SCHEMA_NAMES = (
+    "hooks",
+    "plan",
+    "drift",
+    "accounts",
+    "report",
+    "saved-plans",
+    "account-list",
+    "fixture",
+)
 
 SANDBOX_ADMIN_HELP = """\
 admin calls (not Keap's; no credentials; JSON bodies):
@@ -93,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     shared = _Shared(_common_flags(), _config_flags(), _output_flags(), _page_flags())
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _validate_command(commands, shared)
+    _accounts_command(commands, shared)
     _plan_command(commands, shared)
     _apply_command(commands, shared)
     _drift_command(commands, shared)
@@ -208,6 +218,18 @@ def _validate_command(commands: Any, shared: _Shared) -> None:
     validate.set_defaults(handler="validate")
 
 
+def _accounts_command(commands: Any, shared: _Shared) -> None:
+    accounts = commands.add_parser(
+        "accounts",
+        parents=[shared.common, shared.config],
+        help="list the accounts of the hooks files (name, file, API url, credential variables), "
+        "for a CI matrix; reads the files only",
+    )
+    accounts.add_argument("--format", choices=("text", "json"), default="text")
+    _shard_flag(accounts)
+    accounts.set_defaults(handler="accounts")
+
+
 def _plan_command(commands: Any, shared: _Shared) -> None:
     plan = commands.add_parser(
         "plan",
@@ -315,8 +337,9 @@ def _import_command(commands: Any, shared: _Shared) -> None:
     )
     adopt.add_argument(
         "--update",
-        metavar="FILE",
-        help="take the account's hand-made changes into FILE, editing it in place",
+        metavar="PATH",
+        help="take the account's hand-made changes into a hooks file, editing it in place "
+        "(a file; or a directory or glob with --account NAME)",
     )
     adopt.add_argument(
         "--dry-run", action="store_true", help="with --update: show what would change only"
@@ -602,10 +625,12 @@ def _hooks_flags() -> argparse.ArgumentParser:
     flags.add_argument(
         "-f",
         "--file",
-        metavar="FILE",
-        help="use this hooks file's account (name it with --account when it has several); "
-        "its hook urls are not read, so their ${VAR}s need not be set "
-        "(default with --account: hooks.yaml)",
+        action="append",
+        metavar="PATH",
+        help="use the account of these hooks files (a file, a directory or a glob; "
+        "repeatable): the only one, or the one --account names; their hook urls are not read, "
+        "so their ${VAR}s need not be set (default with --account: hooks.yaml, else the "
+        "environment's credentials)",
     )
     return flags
 

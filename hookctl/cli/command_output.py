@@ -1,7 +1,8 @@
 """What the single-shot commands print: `validate`'s verdict, `hookctl hooks` results and the
-secret for delayed verification, the file `hookctl import` makes, `hookctl probe`'s report, and
-what `fmt` and `import --update` did. The same rules as hookctl.cli.output: text that did not come
-from hookctl goes through shown (urls masked, control characters escaped)."""
+secret for delayed verification, the file `hookctl import` makes, `hookctl probe`'s report,
+what `fmt` and `import --update` did, and the accounts `hookctl accounts` lists. The same rules
+as hookctl.cli.output: text that did not come from hookctl goes through shown (urls masked,
+control characters escaped)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hookctl.cli.output import print_json
 from hookctl.domain.results import OUTCOMES
 from hookctl.domain.secrets import fingerprint
+from hookctl.domain.urls import public_url
 from hookctl.errors import HookctlError
 from hookctl.formats import documents, reports
 from hookctl.formats.text import (
@@ -30,7 +32,8 @@ from hookctl.system.files import write_atomically
 if TYPE_CHECKING:
     from hookctl.domain.models import DesiredState
     from hookctl.domain.results import Declared, Probe
-    from hookctl.engine.selection import Target
+    from hookctl.engine.selection import Selected
+    from hookctl.formats.documents import ListedAccount
     from hookctl.keap.auth import KeapAuth
     from hookctl.sandbox import Sandbox
     from hookctl.tools.fmt import Formatted
@@ -38,16 +41,16 @@ if TYPE_CHECKING:
     from hookctl.tools.update import Updated
 
 
-def valid(target: Target, desired: DesiredState) -> None:
+def valid(selected: Selected, desired: DesiredState) -> None:
     """The line `hookctl validate` gives an account whose file is valid."""
-    where = target.source
-    if target.document.declares_accounts:
-        where += f" (account {target.account.name})"
+    where = selected.source
+    if selected.document.declares_accounts:
+        where += f" (account {selected.account.name})"
     hooks = {sub.name for sub in desired.subscriptions}
     print(f"{where}: valid ({len(desired.subscriptions)} subscriptions in {len(hooks)} hooks)")
-    if target.document.unset:
+    if selected.document.unset:
         # Placeholders are fine here; the commands that send urls need their values.
-        print(f"  plan and apply will need: {', '.join(target.document.unset)}")
+        print(f"  plan and apply will need: {', '.join(selected.document.unset)}")
 
 
 def hooks_result(
@@ -132,6 +135,26 @@ _PROBE_NOTE = (
     "Keap's servers, not this machine, make the real handshake: a probe from here is evidence, "
     "not proof (firewalls and DNS can differ)."
 )
+
+
+def account_list(rows: Sequence[ListedAccount], fmt: str) -> None:
+    """`hookctl accounts`: a row per account, or the JSON document a CI matrix reads."""
+    if fmt == "json":
+        print_json(documents.account_list_document(rows))
+        return
+    table = [("NAME", "FILE", "API URL", "CREDENTIAL VARIABLES")] + [
+        (
+            shown(row.name),
+            shown(row.file),
+            shown(public_url(row.api_url)),
+            " ".join(row.credential_variables),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(3)]
+    for line in table:
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+        print("  ".join(cells) + "  " + line[3])
 
 
 def probe_report(

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,9 @@ from hookctl.errors import HookctlError
 
 if TYPE_CHECKING:
     from hookctl.cli.output import Progress
-    from hookctl.engine.planfile import SavedPlan
-    from hookctl.engine.runner import Options
-    from hookctl.engine.selection import Target
+    from hookctl.engine.planfile import SavedRun
+    from hookctl.engine.runner import Options, Planned
+    from hookctl.engine.selection import Selected, Selection
     from hookctl.keap.sandbox_admin import SandboxAdmin
 
 logger = logging.getLogger("hookctl")
@@ -90,51 +91,70 @@ def _options(args: argparse.Namespace, *flags: str) -> Options:
 
     return Options(
         api_url=args.api_url or None,
-        targets=tuple(getattr(args, "target", None) or ()),
+        entry_patterns=tuple(getattr(args, "target", None) or ()),
         max_wait=getattr(args, "max_wait", Options.max_wait),
         max_rate=getattr(args, "max_rate", Options.max_rate),
         **{flag: getattr(args, flag) for flag in flags},
     )
 
 
-def _targets(
+def _selection(args: argparse.Namespace, files: Sequence[str] | None = None) -> Selection:
+    """What the command line asks to cover: `-f` (or `files`), --account, --shard, --target."""
+    from hookctl.engine.selection import Selection
+
+    return Selection(
+        files=tuple(files or args.file or ()),
+        account=getattr(args, "account", None),
+        shard=getattr(args, "shard", None),
+        entry_patterns=tuple(getattr(args, "target", None) or ()),
+    )
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The selected accounts of a run, and whether its output has several accounts' shape."""
+
+    accounts: tuple[Selected, ...]
+    several: bool
+
+
+def _choose(
     args: argparse.Namespace,
     options: Options,
-    saved: SavedPlan | None = None,
+    saved: SavedRun | None = None,
     files: Sequence[str] | None = None,
     *,
+    each_file_alone: bool = False,
     placeholders: bool = False,
-) -> list[Target]:
-    """The accounts that `-f` (or `files`) and `--account` (or the saved plan) name. With
-    several, log lines name their account."""
+) -> Chosen:
+    """The accounts the command line (or the saved plan) selects, and whether the output has
+    several accounts' shape. With several, log lines name their account. `placeholders`: the
+    hooks entries' unset variables stand in (config.read_text)."""
     from hookctl.cli import output
-    from hookctl.engine import runner
+    from hookctl.engine import runner, selection
 
+    asked = _selection(args, files)
     # Reading a fleet's files makes many objects and next to no cyclic garbage, and what is
     # read lives until the command ends: the collector does not walk it while it is read
     # (0.15 ms of CPU a file) nor at every collection after (gc.freeze below).
     gc.disable()
     try:
-        targets = runner.targets(
-            files or args.file, args.account, options, saved, placeholders=placeholders
+        chosen = selection.choose(
+            asked,
+            saved,
+            runner.api_url_of(options),
+            each_file_alone=each_file_alone,
+            placeholders=placeholders,
         )
     finally:
         gc.enable()
-    shard = getattr(args, "shard", None)
-    if shard is not None:
-        if saved is not None:
-            raise HookctlError("--shard splits the accounts of hooks files, not a saved plan")
-        from hookctl.engine.selection import in_shard
-
-        targets = in_shard(targets, *shard)
-        if not targets:
-            logger.warning("shard %d/%d has none of the accounts", *shard)
-    if len(targets) > 1:
+    several = selection.covers_several(asked, chosen, saved)
+    if several:
         output.label_log_lines()
     # A fleet's documents are most of the heap: each collection during the run would walk
     # them again (0.3 ms of CPU an account at 1,000 accounts).
     gc.freeze()
-    return targets
+    return Chosen(tuple(chosen), several)
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -157,17 +177,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(args, "account_parallelism", "offline")
+    # Each file on its own, as pre-commit expects: two files naming one account both pass.
     # Validation never sends a hook url: the ${VAR}s in hooks entries may be unset.
-    targets = _targets(args, options, files=_files(args), placeholders=True)
+    chosen = _choose(args, options, files=_files(args), each_file_alone=True, placeholders=True)
     shown: set[str] = set()
     status = EXIT_OK
-    for outcome in runner.validate(targets, options):
+    for outcome in runner.validate(chosen.accounts, options):
         if outcome.error is not None:
             status = EXIT_ERROR
-            output.error(outcome.error, outcome.target if len(targets) > 1 else None, shown)
+            output.error(outcome.error, outcome.selected if chosen.several else None, shown)
         elif outcome.value is not None:
-            command_output.valid(outcome.target, outcome.value)
+            command_output.valid(outcome.selected, outcome.value)
     return status
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """Every account of the hooks files, for a CI matrix: read from the files alone (no
+    credential, no call to Keap)."""
+    from hookctl.cli import command_output
+    from hookctl.engine import runner
+    from hookctl.formats.documents import ListedAccount
+    from hookctl.keap.credentials import variable_names
+
+    options = _options(args)
+    chosen = _choose(args, options)
+    rows = [
+        ListedAccount(
+            name=selected.label,
+            account=selected.account.name,
+            file=selected.source,
+            api_url=runner.api_url(options, selected.account),
+            credential_variables=variable_names(
+                selected.account.api_key_env,
+                selected.account.access_token_env,
+                selected.account.oauth,
+            ),
+        )
+        for selected in chosen.accounts
+    ]
+    command_output.account_list(rows, args.format)
+    return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -178,25 +227,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
         args, "account_parallelism", "force", "allow_empty", "probe", "allow_private"
     )
     _check_output(args)
-    targets = _targets(args, options)
-    if args.out and len(targets) > 1:
-        raise HookctlError(
-            f"--out saves the plan of one account, and this run covers {len(targets)} "
-            f"({', '.join(t.label for t in targets)}): choose one with --account NAME "
-            "(and one -f FILE)"
-        )
-    run = output.Run("plan", args.format, targets)
+    chosen = _choose(args, options)
+    run = output.Run("plan", args.format, chosen.accounts, chosen.several)
     changes = False
-    outcomes = runner.plan(targets, options)
-    for target, planned in run.each(outcomes):
+    stood: list[tuple[Selected, runner.Planned]] = []
+    outcomes = runner.plan(chosen.accounts, options)
+    for selected, planned in run.each(outcomes):
         changes = changes or planned.plan.has_changes
-        if run.plan(target, planned.plan, planned.refusal, planned.probes) and args.out:
-            runner.save(args.out, target, planned)
-            # News, not a warning: said on stderr so that stdout stays the plan alone.
-            print(
-                f"hookctl: plan saved to {args.out}; apply it with: hookctl apply {args.out}",
-                file=sys.stderr,
-            )
+        if run.plan(selected, planned.plan, planned.refusal, planned.probes):
+            stood.append((selected, planned))
+    if args.out:
+        _save(args.out, chosen, stood, run.ok)
     run.close()
     if args.format == "html":
         from hookctl.cli import fleet
@@ -207,6 +248,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK if run.ok else EXIT_ERROR
 
 
+def _save(path: str, chosen: Chosen, stood: Sequence[tuple[Selected, Planned]], ok: bool) -> None:
+    """`plan --out`: every account's plan in one file, or none. A file missing an account that
+    failed to plan would let apply leave that account as it is without a word."""
+    from hookctl.engine import runner
+
+    if not ok or len(stood) != len(chosen.accounts):
+        if chosen.several:
+            # One account's error already says why; among several, say what it costs.
+            logger.warning("plan not saved to %s: not every account was planned", path)
+        return
+    runner.save_all(path, stood, several=chosen.several)
+    # News, not a warning: said on stderr so that stdout stays the plan alone.
+    print(f"hookctl: plan saved to {path}; apply it with: hookctl apply {path}", file=sys.stderr)
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     """Keap's handshake with every owned url the files declare, from here. Reads only the
     hooks files (event types from the built-in list, as validate --offline): no credentials,
@@ -215,12 +271,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from hookctl.engine import probe, runner
 
     options = _options(args)
-    targets = _targets(args, options)
-    states = [(target.label, target.desired()) for target in targets]
-    declared = probe.declared(states, args.target)
+    chosen = _choose(args, options)
+    states = [(selected.label, selected.desired()) for selected in chosen.accounts]
+    declared = probe.declared(states, options.entry_patterns)
     # Loopback only when every account covered is on a loopback API (the sandbox): one url may
     # be declared by several accounts, and the strictest of them decides.
-    loopback = all(runner.loopback_api(runner.api_url(options, t.account)) for t in targets)
+    loopback = all(
+        runner.loopback_api(runner.api_url(options, each.account)) for each in chosen.accounts
+    )
     found = probe.probe_all(
         [url.url for url in declared],
         timeout=args.timeout or probe.DEFAULT_TIMEOUT,
@@ -228,7 +286,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         allow_private=args.allow_private,
         allow_loopback=loopback,
     )
-    command_output.probe_report(declared, found, args.format, len(targets) > 1)
+    command_output.probe_report(declared, found, args.format, chosen.several)
     return EXIT_OK if all(each.ok for each in found.values()) else EXIT_ERROR
 
 
@@ -238,8 +296,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.formats import documents
 
     options = _options(args, "account_parallelism")
+    if args.notify is not None and not args.notify.strip():
+        # Most often an unset CI variable (--notify "$HOOKCTL_NOTIFY_URL"): a drift check that
+        # would tell no one must fail now, not pass in silence.
+        raise HookctlError(
+            "--notify: the url is empty (an unset variable?): give a url, or leave --notify out"
+        )
     _check_output(args)
-    targets = _targets(args, options)
+    chosen = _choose(args, options)
     notify_url = args.notify
     if notify_url:
         try:
@@ -252,26 +316,26 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.metrics_file:
         # Before any call: a path that cannot be written is found at once, not after a check.
         metrics.check_path(args.metrics_file)
-    run = output.Run("drift", args.format, targets)
+    run = output.Run("drift", args.format, chosen.accounts, chosen.several)
     drifted = False
-    outcomes = runner.drift(targets, options)
-    for target, planned in run.each(outcomes):
+    outcomes = runner.drift(chosen.accounts, options)
+    for selected, planned in run.each(outcomes):
         plan = planned.plan
         report = documents.drift_document(
             plan,
-            account=target.account.name,
+            account=selected.account.name,
             api_url=planned.api_url,
-            source=target.source,
+            source=selected.source,
             env=os.environ,
         )
-        run.drift(target, plan, report)
+        run.drift(selected, plan, report)
         drifted = drifted or plan.has_changes
         if notify_url and plan.has_changes:
             try:
                 notify.post(notify_url, report)
             except HookctlError as exc:
                 # The drift itself is the news; a failed notification must not hide its exit code.
-                output.error(exc, target if run.multi else None)
+                output.error(exc, selected if run.multi else None)
     run.close()
     if args.format == "html":
         from hookctl.cli import fleet
@@ -286,23 +350,25 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from hookctl.cli import output
-    from hookctl.engine import planfile, runner
+    from hookctl.engine import planfile, runner, selection
 
     flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
     options = _options(args, *flags)
-    saved = planfile.read(args.planfile) if args.planfile else None
-    # A saved plan is applied with the --target patterns it was made with.
-    options = runner.with_saved_targets(options, saved)
-    targets = _targets(args, options, saved)
-    with runner.prepare(targets, options, saved) as prepared:
-        run = output.Run("apply", args.format, targets)
+    saved = planfile.read_run(args.planfile) if args.planfile else None
+    if saved is not None:
+        # A saved plan is applied with the entry patterns (--target) it was made with.
+        resolved = selection.for_saved_plan(_selection(args), saved)
+        options = replace(options, entry_patterns=resolved.entry_patterns)
+    chosen = _choose(args, options, saved)
+    with runner.prepare(chosen.accounts, options, saved) as prepared:
+        run = output.Run("apply", args.format, chosen.accounts, chosen.several)
         # Accounts that could not be planned are reported before anything is asked or sent.
         ready = list(run.each(prepared.outcomes))
         if prepared.blocked:
-            run.not_applied([target for target, _ in ready])
+            run.not_applied([selected for selected, _ in ready])
             return EXIT_ERROR
         pending = prepared.pending
-        plans = [(target, each.plan) for target, each in pending]
+        plans = [(selected, each.plan) for selected, each in pending]
         output.preview(plans, args.format, run.multi)
         # A saved plan is the approval, as in Terraform: it was reviewed, and apply goes on only
         # if the plan it makes now is exactly the saved one (checked by prepare).
@@ -312,8 +378,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
         board = output.Progress(plans, tty=sys.stderr.isatty(), multi=run.multi)
 
-        def progress(target: Target) -> runner.Progress:
-            return _progress(target.label if run.multi else "", board)
+        def progress(selected: Selected) -> runner.Progress:
+            return _progress(selected.label if run.multi else "", board)
 
         try:
             applied = runner.execute(prepared, options, progress)
@@ -321,8 +387,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             board.interrupted()
             return EXIT_INTERRUPTED
         board.finish()
-        for target, report in run.each(applied):
-            run.report(target, report)
+        for selected, report in run.each(applied):
+            run.report(selected, report)
     run.close()
     return EXIT_OK if run.ok else EXIT_ERROR
 
@@ -335,6 +401,7 @@ def _progress(label: str, board: Progress) -> Callable[[Any], None]:
 def cmd_hooks(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output, output
     from hookctl.engine import runner
+    from hookctl.engine.selection import one_account
     from hookctl.formats import reports
     from hookctl.tools.operations import Request, perform
 
@@ -343,9 +410,12 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     secret = command_output.hook_secret(args.secret, args.secret_env) if op == "verify" else None
     named = ("key", "event_key", "hook_url", "status", "event", "url")
     request = Request(op, secret=secret, **{name: getattr(args, name, None) for name in named})
-    account = None
-    if args.file or args.account:
-        account = runner.account_in(args.file or runner.DEFAULT_FILES[0], args.account)
+    # -f or --account: that file's account (one, or --account picks it); neither: the
+    # credentials of the environment, as before there was a hooks file. Its hook urls are
+    # never sent, so their variables may be unset.
+    account = (
+        one_account(_selection(args), placeholders=True) if args.account or args.file else None
+    )
     with runner.client(_options(args), account) as keap:
         if op == "delete" and not args.yes:
             # Show what would go: the answer should be about a subscription, not a key.
@@ -526,11 +596,10 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 def cmd_fmt(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
-    from hookctl.engine import selection as accounts
-    from hookctl.engine.runner import DEFAULT_FILES
+    from hookctl.engine.selection import DEFAULT_FILES, hooks_files
     from hookctl.tools import fmt
 
-    paths = accounts.hooks_files(_files(args) or DEFAULT_FILES)
+    paths = hooks_files(_files(args) or DEFAULT_FILES)
     # Every file is formatted in memory before any is written: one that cannot be leaves all
     # of them as they were.
     results = [fmt.format_file(path) for path in paths]
@@ -543,25 +612,34 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 def _import_update(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output
     from hookctl.engine import runner
-    from hookctl.engine import selection as accounts
+    from hookctl.engine.selection import Selection, choose
     from hookctl.system.files import rewrite_in_place
     from hookctl.tools.fmt import read_text
     from hookctl.tools.update import update
 
-    if args.output or args.prefix or args.all or args.account or args.force or args.schema:
+    if args.output or args.prefix or args.all or args.force or args.schema:
         raise HookctlError(
             "--update FILE edits FILE in place with its own account and ownership: leave out "
-            "-o, --prefix, --all, --account, --schema and --force"
+            "-o, --prefix, --all, --schema and --force"
         )
-    # The file's ${VAR}s need not be set: import --update matches entries without them.
-    (document,) = accounts.read_all([args.update], placeholders=True)
-    if len(document.accounts) != 1:
-        raise HookctlError(f"{args.update}: --update takes a file with a single account")
-    original = read_text(args.update)
-    with runner.client(_options(args), document.accounts[0]) as keap:
-        updated = update(keap, args.update, original)
+    # A directory or glob, as everywhere -f is taken: --account picks the file. The file's
+    # ${VAR}s need not be set: import --update matches entries without them.
+    chosen = choose(Selection(files=(args.update,), account=args.account), placeholders=True)
+    if len(chosen) > 1:
+        names = ", ".join(each.label for each in chosen)
+        raise HookctlError(
+            f"{args.update}: --update edits one file, and this names {len(chosen)} accounts "
+            f"({names}): choose one with --account NAME"
+        )
+    [selected] = chosen
+    path = selected.source
+    if len(selected.document.accounts) != 1:
+        raise HookctlError(f"{path}: --update takes a file with a single account")
+    original = read_text(path)
+    with runner.client(_options(args), selected.account) as keap:
+        updated = update(keap, path, original)
     if updated.changed and not args.dry_run:
-        rewrite_in_place(args.update, updated.text, original, what="the hooks file")
+        rewrite_in_place(path, updated.text, original, what="the hooks file")
     command_output.updated(updated, args.dry_run)
     return EXIT_OK
 
@@ -608,6 +686,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # What each command's `handler=` (hookctl.cli.arguments) names.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "accounts": cmd_accounts,
     "apply": cmd_apply,
     "auth": cmd_auth,
     "deliveries": cmd_deliveries,

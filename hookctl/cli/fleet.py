@@ -26,8 +26,8 @@ def rows(outcomes: Sequence[Outcome[Planned]]) -> list[AccountRow]:
         quota = planned.quota if planned is not None else None
         found.append(
             AccountRow(
-                label=outcome.target.label,
-                source=outcome.target.source,
+                label=outcome.selected.label,
+                source=outcome.selected.source,
                 plan=planned.plan if planned is not None else None,
                 live=planned.live if planned is not None else (),
                 error=str(error) if error is not None else None,

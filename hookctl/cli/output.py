@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from hookctl.domain.planner import Plan
     from hookctl.domain.results import ApplyReport, Probe
     from hookctl.domain.results import Outcome as ChangeOutcome
-    from hookctl.engine.selection import Outcome, Target
+    from hookctl.engine.selection import Outcome, Selected
 
 __all__ = [
     "STEP_SUMMARY_MAX_BYTES",
@@ -111,15 +111,17 @@ def render_plan(
     return rendered.rstrip("\n")
 
 
-def heading(target: Target, fmt: str, stream: TextIO | None = None) -> None:
+def heading(selected: Selected, fmt: str, stream: TextIO | None = None) -> None:
     """With several accounts, what starts each account's part of the output."""
-    label = shown(target.label)
-    text = f"=== {label} ===" if fmt == "text" else f"## {markdown_text(target.label)}"
+    label = shown(selected.label)
+    text = f"=== {label} ===" if fmt == "text" else f"## {markdown_text(selected.label)}"
     print(f"\n{text}\n", file=stream or sys.stdout)
 
 
-def error(exc: HookctlError, target: Target | None = None, seen: set[str] | None = None) -> None:
-    """An error's lines on stderr, after the account's label when `target` is given. A config
+def error(
+    exc: HookctlError, selected: Selected | None = None, seen: set[str] | None = None
+) -> None:
+    """An error's lines on stderr, after the account's label when `selected` is given. A config
     error's lines name their file and line already, and an entry meant for several accounts
     gives the same line for each: with `seen`, each such line is printed once."""
     if isinstance(exc, ConfigError) and seen is not None:
@@ -128,7 +130,7 @@ def error(exc: HookctlError, target: Target | None = None, seen: set[str] | None
                 seen.add(line)
                 print(f"hookctl: error: {line}", file=sys.stderr)
         return
-    prefix = f"{shown(target.label)}: " if target is not None else ""
+    prefix = f"{shown(selected.label)}: " if selected is not None else ""
     for line in error_lines(exc):
         print(f"hookctl: error: {prefix}{line}", file=sys.stderr)
 
@@ -207,13 +209,13 @@ def label_log_lines() -> None:
         handler.addFilter(label)
 
 
-def preview(plans: Sequence[tuple[Target, Plan]], fmt: str, multi: bool) -> None:
+def preview(plans: Sequence[tuple[Selected, Plan]], fmt: str, multi: bool) -> None:
     """The plans apply is about to carry out. The report in json or markdown owns stdout; the
     preview then goes to stderr."""
     stream = sys.stdout if fmt == "text" else sys.stderr
-    for target, plan in plans:
+    for selected, plan in plans:
         if multi:
-            heading(target, "text", stream)
+            heading(selected, "text", stream)
         print(render_plan(plan, "text", stream), file=stream)
 
 
@@ -225,7 +227,7 @@ class Progress:
     result, never a carriage return. It also keeps what was done, so that an interrupted
     apply can say what was and was not (interrupted())."""
 
-    def __init__(self, plans: Sequence[tuple[Target, Plan]], *, tty: bool, multi: bool) -> None:
+    def __init__(self, plans: Sequence[tuple[Selected, Plan]], *, tty: bool, multi: bool) -> None:
         self.total = sum(len(plan.changes) for _, plan in plans)
         self.tty = tty
         self.multi = multi
@@ -279,11 +281,11 @@ class Progress:
             + (f" ({results})" if results else ""),
             file=sys.stderr,
         )
-        for target, plan in self._plans:
+        for selected, plan in self._plans:
             left = [c for c in plan.changes if id(c) not in done]
             if not left:
                 continue
-            where = f"{shown(target.label)}: " if self.multi else ""
+            where = f"{shown(selected.label)}: " if self.multi else ""
             entries = shown(", ".join(sorted({c.name or "(not declared)" for c in left})))
             print(
                 f"hookctl: {where}not done (or not confirmed, for writes in flight): "
@@ -325,30 +327,33 @@ class Run:
     under a heading and a closing list gives every account's outcome in a line, or, in json,
     one document (schemas/accounts.schema.json) holds them all."""
 
-    def __init__(self, command: str, fmt: str, targets: Sequence[Target]) -> None:
+    def __init__(
+        self, command: str, fmt: str, chosen: Sequence[Selected], several: bool = False
+    ) -> None:
         self.command = command
         self.fmt = fmt
-        self.multi = len(targets) > 1
+        # Several accounts' shape, whenever the input may hold several (selection decides).
+        self.multi = several or len(chosen) > 1
         self.ok = True
-        self._order = {target.label: index for index, target in enumerate(targets)}
-        self._rows: list[tuple[Target, str]] = []
+        self._order = {selected.label: index for index, selected in enumerate(chosen)}
+        self._rows: list[tuple[Selected, str]] = []
         self._results: list[tuple[str, str, str, Any, str | None]] = []
         self._shown: set[str] = set()
         # A PR comment holds at most MARKDOWN_MAX_CHARS: each account gets a share.
-        self._markdown_room = MARKDOWN_MAX_CHARS // (len(targets) + 1 if self.multi else 1)
+        self._markdown_room = MARKDOWN_MAX_CHARS // (len(chosen) + 1 if self.multi else 1)
 
-    def section(self, target: Target) -> bool:
+    def section(self, selected: Selected) -> bool:
         """Start an account's part; whether it is to be printed now (json with several
         accounts waits for the single document)."""
         if self.fmt == "html":
             return False  # the fleet page (cli.fleet) shows every account, written at the end
         if self.multi and self.fmt != "json":
-            heading(target, self.fmt)
+            heading(selected, self.fmt)
         return not (self.multi and self.fmt == "json")
 
     def plan(
         self,
-        target: Target,
+        selected: Selected,
         plan: Plan,
         refusal: HookctlError | None = None,
         probes: Mapping[str, Probe] | None = None,
@@ -356,34 +361,34 @@ class Run:
         """An account's plan, with what its urls answered to the handshake when `probes`; one
         that apply would refuse (`refusal`) fails the run. Whether the plan stands."""
         shown = str(refusal) if refusal is not None else None
-        self._show(target, plan, refusal=shown, probes=probes)
+        self._show(selected, plan, refusal=shown, probes=probes)
         document = documents.plan_document(plan, probes)
         if refusal is not None:
-            self.failed(target, refusal, document, shown=True)
+            self.failed(selected, refusal, document, shown=True)
             return False
-        self.done(target, summary_line(plan), document)
+        self.done(selected, summary_line(plan), document)
         return True
 
-    def drift(self, target: Target, plan: Plan, report: Any) -> None:
+    def drift(self, selected: Selected, plan: Plan, report: Any) -> None:
         """An account's plan as a drift check sees it; `report` is the drift document."""
-        self._show(target, plan, report)
+        self._show(selected, plan, report)
         drifted = "drifted: " if plan.has_changes else ""
-        self.done(target, drifted + summary_line(plan), report)
+        self.done(selected, drifted + summary_line(plan), report)
 
-    def report(self, target: Target, result: ApplyReport) -> None:
+    def report(self, selected: Selected, result: ApplyReport) -> None:
         """An account's apply report; one that is not ok fails the run."""
         if not result.ok:
             self.ok = False
         document = documents.report_document(result)
         self.done(
-            target, reports.report_summary(result) if result.outcomes else "No changes.", document
+            selected, reports.report_summary(result) if result.outcomes else "No changes.", document
         )
-        if not self.section(target):
+        if not self.section(selected):
             return
         if self.fmt == "json":
             print_json(document)
         elif not result.outcomes:
-            print(f"No changes. The account matches {target.source}.")
+            print(f"No changes. The account matches {selected.source}.")
         elif self.fmt == "markdown":
             print(reports.report_markdown(result))
         else:
@@ -392,7 +397,7 @@ class Run:
 
     def _show(
         self,
-        target: Target,
+        selected: Selected,
         plan: Plan,
         document: Any = None,
         refusal: str | None = None,
@@ -401,7 +406,7 @@ class Run:
         """An account's plan (in json, `document` instead when given), and in GitHub Actions
         the same in markdown in the job summary; markdown says first why apply would refuse
         it (`refusal`), and each account's part keeps to its share of a PR comment's size."""
-        if self.section(target):
+        if self.section(selected):
             if self.fmt == "json" and document is not None:
                 print_json(document)
             else:
@@ -411,49 +416,51 @@ class Run:
                     plan, self.fmt, probes=probes, refusal=refusal, limit=room, title=command
                 )
                 print(shown)
-        title = f"hookctl {self.command}" + (f": {target.label}" if self.multi else "")
+        title = f"hookctl {self.command}" + (f": {selected.label}" if self.multi else "")
         step_summary(plan, title, self.command, refusal, probes)
 
-    def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Target, T]]:
+    def each(self, outcomes: Sequence[Outcome[T]]) -> Iterator[tuple[Selected, T]]:
         """The accounts whose work gave a value; the others are reported as failed."""
         for outcome in outcomes:
             if outcome.value is not None:
-                yield outcome.target, outcome.value
+                yield outcome.selected, outcome.value
             elif outcome.error is not None:
-                self.failed(outcome.target, outcome.error)
+                self.failed(outcome.selected, outcome.error)
 
-    def done(self, target: Target, line: str, result: Any) -> None:
-        self._add(target, line, result, None)
+    def done(self, selected: Selected, line: str, result: Any) -> None:
+        self._add(selected, line, result, None)
 
     def failed(
-        self, target: Target, exc: HookctlError, result: Any = None, *, shown: bool = False
+        self, selected: Selected, exc: HookctlError, result: Any = None, *, shown: bool = False
     ) -> None:
         """An account that failed; in markdown, unless its plan was `shown` with the refusal,
         its section says why, so that a PR comment shows every account."""
         self.ok = False
-        error(exc, target if self.multi else None, self._shown)
+        error(exc, selected if self.multi else None, self._shown)
         if self.fmt == "markdown" and not shown:
             if self.multi:
-                heading(target, self.fmt)
+                heading(selected, self.fmt)
             else:
                 print(f"### hookctl {self.command}\n")
             text = markdown_text(mask_text(str(exc)), limit=CELL_MAX * 5)
             print(f"> [!CAUTION]\n> **Failed:** {text}\n")
         lines = error_lines(exc)
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
-        self._add(target, f"failed: {lines[0]}{more}", result, str(exc))
+        self._add(selected, f"failed: {lines[0]}{more}", result, str(exc))
 
-    def _add(self, target: Target, line: str, result: Any, error: str | None) -> None:
-        self._rows.append((target, line))
-        self._results.append((target.label, target.account.name, target.source, result, error))
+    def _add(self, selected: Selected, line: str, result: Any, error: str | None) -> None:
+        self._rows.append((selected, line))
+        self._results.append(
+            (selected.label, selected.account.name, selected.source, result, error)
+        )
 
-    def not_applied(self, targets: Sequence[Target]) -> None:
+    def not_applied(self, chosen: Sequence[Selected]) -> None:
         """Bad input writes nothing anywhere: the accounts that could have been applied say so,
         and the run ends."""
         if self.multi:
             print("hookctl: error: nothing was applied to any account", file=sys.stderr)
-        for target in targets:
-            self.done(target, "not applied: a hooks file has errors", None)
+        for selected in chosen:
+            self.done(selected, "not applied: a hooks file has errors", None)
         self.close()
 
     def close(self) -> None:
@@ -469,13 +476,13 @@ class Run:
             print("\n## Accounts\n")
             print(
                 "\n".join(
-                    f"- **{markdown_text(target.label)}**: " + markdown_text(text, limit=None)
-                    for target, text in self._rows
+                    f"- **{markdown_text(selected.label)}**: " + markdown_text(text, limit=None)
+                    for selected, text in self._rows
                 )
             )
             return
-        labels = [shown(target.label) for target, _ in self._rows]
-        width = max(len(label) for label in labels)
+        labels = [shown(selected.label) for selected, _ in self._rows]
+        width = max((len(label) for label in labels), default=0)
         print("\n=== accounts ===\n")
         print(
             "\n".join(

@@ -67,9 +67,9 @@ def read_text(
     issues.seal()
     check_schema(doc, issues)
     issues.seal()
-    urls, targets = check_semantics(doc, issues)
+    urls, entry_accounts = check_semantics(doc, issues)
     issues.emit_warnings()
     if issues:
-        check_every_account(doc, urls, targets, issues)
+        check_every_account(doc, urls, entry_accounts, issues)
         raise issues.error()
-    return Document.checked(source, raw, doc, urls, targets, found)
+    return Document.checked(source, raw, doc, urls, entry_accounts, found)

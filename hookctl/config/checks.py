@@ -55,6 +55,14 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
     sections: list[tuple[JSONPath, Any]] = [(("account",), data.get("account"))]
     sections += [(("accounts", name), value) for name, value in accounts.items()]
     for where, section in sections:
+        if where[0] == "accounts" and "name" in mapping(section):
+            named: JSONPath = (*where, "name")
+            issues.add(
+                named,
+                doc.mark(named, key=True),
+                f"an account of accounts: is named by its key ({short(str(where[1]))}): "
+                "remove name",
+            )
         api_url = mapping(section).get("api_url")
         if isinstance(api_url, str):
             _check_url(doc, (*where, "api_url"), api_url, issues, "Keap API credentials")
@@ -68,7 +76,7 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
 
     names: dict[str, int] = {}
     urls: dict[int, str] = {}
-    targets: dict[int, frozenset[str]] = {}
+    entry_accounts: dict[int, frozenset[str]] = {}
     for index, hook in hooks:
         name = hook.get("name")
         path: JSONPath = ("hooks", index, "name")
@@ -81,7 +89,9 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
                     f"{short(name)} is already the name of {doc.where(('hooks', first))}",
                 )
         if "accounts" in hook:
-            targets[index] = _check_targets(doc, index, hook["accounts"], accounts, issues)
+            entry_accounts[index] = _check_entry_accounts(
+                doc, index, hook["accounts"], accounts, issues
+            )
         url = hook.get("url")
         path = ("hooks", index, "url")
         if isinstance(url, str) and not issues.flagged(path):
@@ -96,10 +106,10 @@ def check_semantics(doc: Doc, issues: Issues) -> tuple[dict[int, str], dict[int,
                     "hookctl would never manage it: remove the glob or change the url",
                 )
             urls[index] = url
-    return urls, targets
+    return urls, entry_accounts
 
 
-def _check_targets(
+def _check_entry_accounts(
     doc: Doc, index: int, listed: Any, accounts: dict[str, Any], issues: Issues
 ) -> frozenset[str]:
     """The accounts a hook entry limits itself to, each checked to be declared."""
@@ -124,7 +134,7 @@ def _check_targets(
 
 
 def check_every_account(
-    doc: Doc, urls: dict[int, str], targets: dict[int, frozenset[str]], issues: Issues
+    doc: Doc, urls: dict[int, str], entry_accounts: dict[int, frozenset[str]], issues: Issues
 ) -> None:
     """Add what the events reveal, against the built-in list, to the problems the other stages
     found, for each account as far as a document with problems says which entries are meant
@@ -136,7 +146,7 @@ def check_every_account(
             (index, hook)
             for index, hook in enumerate(sequence(data.get("hooks")))
             if isinstance(hook, dict)
-            and (name is None or index not in targets or name in targets[index])
+            and (name is None or index not in entry_accounts or name in entry_accounts[index])
         ]
         check_events(doc, hooks, urls, None, issues)
 

@@ -25,11 +25,13 @@ class Document:
 
     source: str
     digest: str  # sha256 of the file's bytes: a saved plan is stale when it changes
-    accounts: tuple[Account, ...]  # in file order; one named "default" without `accounts:`
+    # In file order; without `accounts:`, one, named by `account: {name:}`, else "default".
+    accounts: tuple[Account, ...]
     declares_accounts: bool  # `accounts:` (named accounts) rather than `account:`
     _doc: Doc = field(repr=False)
     _urls: dict[int, str] = field(repr=False)  # hook index -> its checked url
-    _targets: dict[int, frozenset[str]] = field(repr=False)  # hook index -> `accounts:` of it
+    # hook index -> the accounts its `accounts:` names
+    _entry_accounts: dict[int, frozenset[str]] = field(repr=False)
     # Variables the hooks entries use that were unset, read as stand-ins (read_text's
     # `placeholders`), by name: the file is checked, and plan will need them.
     unset: tuple[str, ...] = ()
@@ -43,7 +45,7 @@ class Document:
         raw: bytes,
         doc: Doc,
         urls: dict[int, str],
-        targets: dict[int, frozenset[str]],
+        entry_accounts: dict[int, frozenset[str]],
         found: Placeholders | None = None,
     ) -> Document:
         """The Document of a file in which the stages before the events found no problem, with
@@ -51,7 +53,8 @@ class Document:
         found = found or Placeholders()
         data = doc.data
         multi = "accounts" in data
-        sections = data["accounts"] if multi else {"default": data.get("account", {})}
+        single = data.get("account") or {}
+        sections = data["accounts"] if multi else {single.get("name", "default"): single}
         return cls(
             source=source,
             digest=hashlib.sha256(raw).hexdigest(),
@@ -59,7 +62,7 @@ class Document:
             declares_accounts=multi,
             _doc=doc,
             _urls=urls,
-            _targets=targets,
+            _entry_accounts=entry_accounts,
             unset=tuple(sorted(found.unset)),
             _variables={
                 path[1]: names
@@ -70,6 +73,12 @@ class Document:
                 and isinstance(path[1], int)
             },
         )
+
+    @property
+    def names_its_account(self) -> bool:
+        """Whether a file of one account names it (`account: {name: staging}`); otherwise,
+        among several files, the account is named after the file's path."""
+        return not self.declares_accounts and "name" in (self._doc.data.get("account") or {})
 
     @property
     def account_names(self) -> tuple[str, ...]:
@@ -106,7 +115,7 @@ class Document:
         hooks = [
             (index, hook)
             for index, hook in enumerate(data["hooks"])
-            if index not in self._targets or chosen.name in self._targets[index]
+            if index not in self._entry_accounts or chosen.name in self._entry_accounts[index]
         ]
         subscriptions = check_events(self._doc, hooks, self._urls, event_types, issues)
         if issues:

@@ -195,10 +195,10 @@ class Plan:
     managed_count: int
     declared_count: int
     safety: Safety = field(default_factory=Safety)
-    # With --target: the entry names (globs) the plan is limited to, and the live
-    # subscriptions it leaves alone for that reason (see `targeted`).
-    targets: tuple[str, ...] = ()
-    untargeted: tuple[Hook, ...] = ()
+    # With --target: the entry patterns (globs) the plan is limited to, and the live
+    # subscriptions it leaves alone for that reason (see `limited_to_entries`).
+    entry_patterns: tuple[str, ...] = ()
+    left_out: tuple[Hook, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -215,7 +215,7 @@ class Plan:
 
     def live_hooks(self) -> tuple[Hook, ...]:
         """Every live subscription the plan was made from, as Keap listed it, in key order."""
-        seen = [*self.unchanged, *self.unmanaged, *self.untargeted]
+        seen = [*self.unchanged, *self.unmanaged, *self.left_out]
         seen.extend(change.existing for change in self.changes if change.existing is not None)
         return tuple(sorted(seen, key=_hook_order))
 
@@ -510,30 +510,31 @@ def _undeclared_delete(hook: Hook, ownership: Ownership, entry_of_url: Mapping[s
     return Delete(None, f"not declared; {why}", hook, None)
 
 
-def entry_targeted(name: str | None, patterns: Sequence[str]) -> bool:
-    """Whether the hooks.yaml entry `name` is one --target names (shell globs, case-sensitive);
-    a change with no entry (the delete of an undeclared subscription) never is."""
+def entry_matches(name: str | None, patterns: Sequence[str]) -> bool:
+    """Whether the hooks.yaml entry `name` is one the entry patterns (--target: shell globs,
+    case-sensitive) name; a change with no entry (the delete of an undeclared subscription)
+    never is."""
     return name is not None and any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def targeted(plan: Plan, desired: DesiredState, patterns: Sequence[str]) -> Plan:
+def limited_to_entries(plan: Plan, desired: DesiredState, patterns: Sequence[str]) -> Plan:
     """`plan` limited to the entries `patterns` name, as `terraform -target` limits a run.
 
     Kept: the changes of those entries (their creates, updates, verifies and the deletes of
     extra copies of their pairs). Left out: every other change, including the deletes of managed
     subscriptions no entry declares, which belong to no entry. The subscriptions the left-out
-    changes touch, and those of other entries that are unchanged, go to `untargeted`, so that
+    changes touch, and those of other entries that are unchanged, go to `left_out`, so that
     the plan still accounts for everything it saw. The safety thresholds then count only what
     is targeted: `managed_count` is the live subscriptions the kept changes touch plus the
     targeted entries' unchanged ones, `declared_count` the targeted entries' pairs."""
     if not patterns:
         return plan
-    pairs = {sub.pair for sub in desired.subscriptions if entry_targeted(sub.name, patterns)}
-    changes = tuple(c for c in plan.changes if entry_targeted(c.name, patterns))
+    pairs = {sub.pair for sub in desired.subscriptions if entry_matches(sub.name, patterns)}
+    changes = tuple(c for c in plan.changes if entry_matches(c.name, patterns))
     left_out = [
         c.existing
         for c in plan.changes
-        if c.existing is not None and not entry_targeted(c.name, patterns)
+        if c.existing is not None and not entry_matches(c.name, patterns)
     ]
     unchanged = tuple(hook for hook in plan.unchanged if hook.pair in pairs)
     left_out.extend(hook for hook in plan.unchanged if hook.pair not in pairs)
@@ -543,6 +544,6 @@ def targeted(plan: Plan, desired: DesiredState, patterns: Sequence[str]) -> Plan
         unchanged=unchanged,
         managed_count=len(unchanged) + sum(1 for c in changes if c.existing is not None),
         declared_count=len(pairs),
-        targets=tuple(patterns),
-        untargeted=(*plan.untargeted, *sorted(left_out, key=_hook_order)),
+        entry_patterns=tuple(patterns),
+        left_out=(*plan.left_out, *sorted(left_out, key=_hook_order)),
     )

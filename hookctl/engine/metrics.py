@@ -67,7 +67,7 @@ def checks(outcomes: Sequence[Outcome[Planned]]) -> list[Check]:
     """The checks of a drift run's outcomes, in their order."""
     found = []
     for outcome in outcomes:
-        label = outcome.target.label
+        label = outcome.selected.label
         if outcome.value is None:
             found.append(Check(label, FAILED))
             continue

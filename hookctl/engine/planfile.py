@@ -34,6 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -43,11 +44,14 @@ from hookctl.domain.secrets import FINGERPRINT_KEY_ENV, derive_key, keyed_digest
 from hookctl.errors import PlanError, StalePlanError
 from hookctl.formats.documents import (
     SAVED_PLAN_VERSION,
+    SAVED_PLANS_VERSION,
     SavedPlanBody,
     hook_to_dict,
     plan_document,
     read_saved_plan,
+    read_saved_plans,
     saved_plan_document,
+    saved_plans_document,
 )
 
 # Text quoted from a plan file (anyone's) as an error shows it: one escaped line, cut.
@@ -66,9 +70,11 @@ PathArg: TypeAlias = str | os.PathLike[str]
 
 @dataclass(frozen=True, slots=True)
 class SavedPlan(SavedPlanBody):
-    """A plan read back from a file, with what it was made against and the file's name."""
+    """One account's plan read back from a file, with what it was made against, the file's
+    name and the account's label in the run that saved it."""
 
     path: str
+    label: str = ""
 
 
 def digest_key(account: Account | None, env: Mapping[str, str] | None = None) -> bytes | None:
@@ -133,6 +139,39 @@ def fingerprint(live: Iterable[Hook], account: Account | None = None) -> str:
     return DIGEST_PREFIX + keyed_digest(_canonical(rows), digest_key(account))
 
 
+@dataclass(frozen=True)
+class SavedRun:
+    """A plan file as apply reads it: the saved plan of each account, in the run's order, and
+    whether the file covers several accounts (format 3) or one (format 2)."""
+
+    path: str
+    plans: tuple[SavedPlan, ...]
+    several: bool
+
+    def plan_for(self, label: str) -> SavedPlan | None:
+        return self._by_label.get(label)
+
+    @cached_property
+    def _by_label(self) -> dict[str, SavedPlan]:
+        # A fleet of thousands is looked up once per account: by label, not by scanning.
+        return {plan.label: plan for plan in self.plans}
+
+
+@dataclass(frozen=True)
+class ToSave:
+    """One account's plan to save, with what it was made against (see write)."""
+
+    label: str
+    plan: Plan
+    config_digest: str
+    live_fingerprint: str
+    source: str
+    api_url: str
+    account: str
+    # The account whose key the digests were made with (see digest_key).
+    credentials: Account | None = None
+
+
 def write(
     path: PathArg,
     plan: Plan,
@@ -151,27 +190,46 @@ def write(
     mismatch is a caller bug and raises ValueError rather than saving a plan that apply
     would then refuse.
     """
-    target = os.fspath(path)
-    parts = urlsplit(api_url)
+    one = ToSave(
+        account, plan, config_digest, live_fingerprint, source, api_url, account, credentials
+    )
+    document = _body(os.fspath(path), one)
+    document["checksum"] = _checksum(document)
+    _write(path, document)
+
+
+def write_all(path: PathArg, accounts: Sequence[ToSave]) -> None:
+    """Write the plans of a run over several accounts to one file (format 3), as `write` does
+    one: apply then applies each account whose plan is still exactly its saved one."""
+    name = os.fspath(path)
+    document = saved_plans_document([(each.label, _body(name, each)) for each in accounts])
+    document["checksum"] = _checksum(document)
+    _write(path, document)
+
+
+def _body(name: str, each: ToSave) -> dict[str, Any]:
+    parts = urlsplit(each.api_url)
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         # The url itself is left out of the message: it may be the very secret.
         raise PlanError(
-            f"{target}: not written: the API url holds credentials or a query string; "
+            f"{name}: not written: the API url holds credentials or a query string; "
             "pass credentials through KEAP_API_KEY or KEAP_ACCESS_TOKEN instead"
         )
-    if live_fingerprint != fingerprint(plan.live_hooks(), credentials):
+    if each.live_fingerprint != fingerprint(each.plan.live_hooks(), each.credentials):
         raise ValueError("live_fingerprint is not the fingerprint of the hooks this plan saw")
-    document = saved_plan_document(
-        plan,
-        config_digest=config_digest,
-        live_fingerprint=live_fingerprint,
-        source=source,
-        api_url=api_url,
-        account=account,
+    return saved_plan_document(
+        each.plan,
+        config_digest=each.config_digest,
+        live_fingerprint=each.live_fingerprint,
+        source=each.source,
+        api_url=each.api_url,
+        account=each.account,
     )
-    document["checksum"] = _checksum(document)
+
+
+def _write(path: PathArg, document: Mapping[str, Any]) -> None:
     write_atomically(
-        target,
+        os.fspath(path),
         json.dumps(document, indent=2) + "\n",
         mode=0o600,
         what="the plan file",
@@ -180,13 +238,23 @@ def write(
 
 
 def read(path: PathArg) -> SavedPlan:
-    """Read a plan file; PlanError, naming the file, if it is not one this hookctl wrote.
+    """Read a plan file of one account; PlanError, naming the file, if it is not one this
+    hookctl wrote, or if it holds several accounts (read_run reads those).
 
     Checked in this order, so the message names the first thing wrong: readable, JSON, a saved
     plan of this hookctl's format, checksum intact, shape as in the schema, a summary that
     counts its changes. What it lists is not believed: ensure_fresh compares it with the plan
     apply makes.
     """
+    run = read_run(path)
+    if run.several:
+        raise PlanError(f"{run.path}: holds the plans of {len(run.plans)} accounts")
+    return run.plans[0]
+
+
+def read_run(path: PathArg) -> SavedRun:
+    """Read a plan file of one account (format 2) or of several (format 3), checked as `read`
+    says; each account's plan is checked on its own as well."""
     name = os.fspath(path)
     document = _load_json(name)
     if not isinstance(document, dict) or "format_version" not in document:
@@ -210,10 +278,18 @@ def read(path: PathArg) -> SavedPlan:
         )
     document["checksum"] = checksum
     try:
-        body = read_saved_plan(document)
+        if version == SAVED_PLANS_VERSION:
+            bodies = read_saved_plans(document)
+        else:
+            body = read_saved_plan(document)
+            bodies = [(body.account, body)]
     except ValueError as exc:
         raise PlanError(f"{name}: not a valid plan file: {cell(str(exc))}") from None
-    return SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name)
+    plans = tuple(
+        SavedPlan(**{f.name: getattr(body, f.name) for f in fields(body)}, path=name, label=label)
+        for label, body in bodies
+    )
+    return SavedRun(name, plans, several=version == SAVED_PLANS_VERSION)
 
 
 def ensure_fresh(
@@ -223,29 +299,26 @@ def ensure_fresh(
     live: Sequence[Hook],
     *,
     api_url: str | None = None,
-    account: str | None = None,
     credentials: Account | None = None,
 ) -> None:
     """Refuse, in one line, unless `current` is the saved plan: `current` is the plan apply has
     just made from the desired state whose `desired_digest` is `config_digest` and the
-    subscriptions `live`, for `account` at `api_url`.
+    subscriptions `live`, at `api_url` (which account it is for is
+    engine.selection's check).
 
-    StalePlanError, saying what changed, when the account, the API url, hooks.yaml (or a
+    StalePlanError, saying what changed, when the API url, hooks.yaml (or a
     variable it uses) or the live subscriptions are not those the plan was made for; then
     PlanError, naming the first difference, when the changes the file lists are not exactly
     `current`'s, as documents show them. Apply carries out `current`, never the file's changes.
     """
     problems: list[str] = []
-    if account is not None and account != saved.account:
-        problems.append(f"it was made for account {cell(saved.account)!r}, not {account!r}")
     if api_url is not None and api_url != saved.api_url:
         problems.append(f"it was made against {cell(saved.api_url)}, not {api_url}")
-    if tuple(current.targets) != saved.targets:
-        # Apply makes the plan again with the saved targets; other ones would be another plan.
-        shown = " ".join(saved.targets) or "none"
-        problems.append(
-            f"it was made with --target {cell(shown)}, not {' '.join(current.targets) or 'none'}"
-        )
+    if tuple(current.entry_patterns) != saved.entry_patterns:
+        # Apply makes the plan again with the saved entry patterns; others make another plan.
+        shown = " ".join(saved.entry_patterns) or "none"
+        now = " ".join(current.entry_patterns) or "none"
+        problems.append(f"it was made with --target {cell(shown)}, not {now}")
     if config_digest != saved.config_digest:
         problems.append(f"{cell(saved.source)} or its environment changed since it was made")
     if fingerprint(live, credentials) != saved.live_fingerprint:
@@ -378,7 +451,7 @@ def _check_version(name: str, document: Mapping[str, Any]) -> int:
     version = document["format_version"]
     if type(version) is not int or version < 1:
         raise PlanError(f"{name}: not a hookctl plan file (format_version {str(version)[:20]!r})")
-    if version > SAVED_PLAN_VERSION:
+    if version > SAVED_PLANS_VERSION:
         writer = document.get("hookctl_version")
         by = (
             f"hookctl {cell(writer, 40)}"
@@ -387,7 +460,8 @@ def _check_version(name: str, document: Mapping[str, Any]) -> int:
         )
         raise PlanError(
             f"{name}: written by {by} in plan format {version}; this hookctl ({__version__}) "
-            f"reads format {SAVED_PLAN_VERSION}: upgrade hookctl or make the plan again"
+            f"reads formats {SAVED_PLAN_VERSION} and {SAVED_PLANS_VERSION}: upgrade hookctl "
+            "or make the plan again"
         )
     return version
 

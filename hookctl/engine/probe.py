@@ -52,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from hookctl.domain.planner import entry_targeted
+from hookctl.domain.planner import entry_matches
 from hookctl.domain.results import OUTCOMES, PROBED_ACTIONS, Declared, Probe, ProbeOutcome
 from hookctl.domain.urls import UrlProblem, address_refusal, mask_url, parse_url
 
@@ -100,7 +100,7 @@ def declared(
 ) -> list[Declared]:
     """The owned urls that the desired states (each with its account's label) declare, each
     once, in the order of the entry names, restricted to the entries `patterns` name (see
-    planner.entry_targeted; the runner has refused a pattern that names no entry). Only
+    planner.entry_matches; the runner has refused a pattern that names no entry). Only
     declared urls: live subscriptions, unmanaged or ignored, are never probed."""
     names: dict[str, set[str]] = {}
     accounts: dict[str, list[str]] = {}
@@ -108,7 +108,7 @@ def declared(
         for sub in desired.subscriptions:
             if not desired.ownership.manages(sub.hook_url):
                 continue
-            if patterns and not entry_targeted(sub.name, patterns):
+            if patterns and not entry_matches(sub.name, patterns):
                 continue
             names.setdefault(sub.hook_url, set()).add(sub.name)
             seen = accounts.setdefault(sub.hook_url, [])

@@ -1,9 +1,9 @@
 """The runner: validate, plan, apply and drift over the accounts of hooks files.
 
-It picks the targets (engine.selection), builds each account's client, runs each account's work
-side by side and returns what each gave: what the account wants, what it has, the plan and the
-url that saw it, or the error that stopped it. It never prints and never reads command-line
-arguments: the CLI turns those into Options and renders the results.
+It takes the selected accounts (engine.selection), builds each account's client, runs each
+account's work side by side and returns what each gave: what the account wants, what it has,
+the plan and the url that saw it, or the error that stopped it. It never prints and never
+reads command-line arguments: the CLI turns those into Options and renders the results.
 
 Apply comes in two steps, so that the CLI can show the plans and ask between them: prepare
 (plan every account, check that a saved plan lists exactly the changes of the plan just made
@@ -19,17 +19,16 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from hookctl.domain.models import DEFAULT_API_URL, Account, DesiredState, Hook
-from hookctl.domain.planner import Plan, Update, entry_targeted, targeted
+from hookctl.domain.planner import Plan, Update, limited_to_entries
 from hookctl.domain.planner import plan as make_plan
 from hookctl.domain.results import ApplyReport
 from hookctl.domain.results import Outcome as ChangeOutcome
 from hookctl.domain.urls import UrlProblem, is_loopback, parse_url
-from hookctl.engine import planfile
-from hookctl.engine import selection as accounts
+from hookctl.engine import planfile, selection
 from hookctl.engine.applier import apply as apply_plan
-from hookctl.engine.planfile import SavedPlan
+from hookctl.engine.planfile import SavedRun
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
-from hookctl.engine.selection import Outcome, Target, UnknownAccount
+from hookctl.engine.selection import Outcome, Selected
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import ClientSettings, Keap, resolve_api_url
 from hookctl.keap.transport import Connections
@@ -42,13 +41,12 @@ from hookctl.keap.waits import (
 from hookctl.system.interrupts import check_interrupted
 
 __all__ = [
-    "DEFAULT_FILES",
     "Options",
     "Planned",
     "Prepared",
     "Progress",
-    "account_in",
     "api_url",
+    "api_url_of",
     "calls_needed",
     "check",
     "check_quota",
@@ -58,24 +56,21 @@ __all__ = [
     "plan",
     "prepare",
     "save",
-    "saved_selection",
-    "targets",
+    "save_all",
     "validate",
-    "with_saved_targets",
 ]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_FILES = ("hooks.yaml",)
 # Connections kept per client when only reading; apply's clients keep one per parallel write.
 READ_POOL_SIZE = 8
 
 # Called after each write an account's apply makes.
 Progress = Callable[[ChangeOutcome], None]
 # Called with an account's plan and the daily quota Keap last reported for it.
-OnQuota = Callable[[Target, "Planned", Quota | None], None]
+OnQuota = Callable[[Selected, "Planned", Quota | None], None]
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ class Options:
     # validate: check event keys against the built-in list instead of the account's.
     offline: bool = False
     # plan, apply, drift: only the hooks.yaml entries these names (shell globs) match.
-    targets: tuple[str, ...] = ()
+    entry_patterns: tuple[str, ...] = ()
     # plan: run Keap's handshake with the url of every create, update and verify (engine.probe).
     probe: bool = False
     # plan --probe: probe private, link-local and other non-public addresses too.
@@ -127,7 +122,7 @@ class Planned:
     quota: Quota | None = None
 
 
-# -- targets and clients -----------------------------------------------------------------------
+# -- clients -----------------------------------------------------------------------
 
 
 def api_url(options: Options, account: Account | None) -> str:
@@ -169,120 +164,31 @@ def _max_rate(options: Options, account: Account | None) -> float | None:
     return None if loopback_api(api_url(options, account)) else DEFAULT_MAX_RATE
 
 
-def targets(
-    files: Sequence[str] | None,
-    account: str | None,
-    options: Options,
-    saved: SavedPlan | None = None,
-    *,
-    placeholders: bool = False,
-) -> list[Target]:
-    """Every account of every hooks file `files` names (hooks.yaml by default), or the one named
-    `account`, each file checked before anything is sent to Keap. With a saved plan: the one
-    account it was made for, in `files` or else the file it was made from. With
-    `placeholders` (validate), variables of the hooks entries may be unset."""
-    if saved is not None:
-        return _saved_targets(saved, files, account, options)
-    paths = accounts.hooks_files(files or DEFAULT_FILES)
-    found = accounts.select(accounts.read_all(paths, placeholders=placeholders), account)
-    _check_entry_targets(found, options.targets)
-    for first, second in accounts.same_account(found, lambda each: api_url(options, each)):
-        logger.warning(
-            "%s and %s use the same credentials variable and API url: if they are one Keap "
-            "account, their hooks files must declare different urls, or each apply undoes the "
-            "other's work",
-            first.label,
-            second.label,
-        )
-    return found
-
-
-def _check_entry_targets(found: Sequence[Target], patterns: Sequence[str]) -> None:
-    """HookctlError, before anything is sent, for a --target that names no entry of the files:
-    a typo would otherwise plan nothing and look like success."""
-    names = {name for target in found for name in target.document.entry_names}
-    for pattern in patterns:
-        if not any(entry_targeted(name, [pattern]) for name in names):
-            sources = ", ".join(sorted({target.source for target in found}))
-            raise HookctlError(f"--target {pattern}: no hooks entry of {sources} has that name")
-
-
-def with_saved_targets(options: Options, saved: SavedPlan | None) -> Options:
-    """The options a saved plan is applied with: the --target patterns it was made with.
-    HookctlError when the command line names others (the reviewed plan decides)."""
-    if saved is None:
-        return options
-    if options.targets and tuple(options.targets) != saved.targets:
-        raise HookctlError(
-            f"{saved.path} was made with "
-            + (f"--target {' '.join(saved.targets)}" if saved.targets else "no --target")
-            + ": a saved plan is applied with its own targets; leave --target out"
-        )
-    return replace(options, targets=saved.targets)
-
-
-def account_in(path: str, name: str | None) -> Account:
-    """The account `name` of one hooks file, or its only one (UnknownAccount if it has none of
-    that name; HookctlError naming them when it has several and `name` is None). Its hook urls
-    are not needed (`hookctl hooks` never sends them), so their variables may be unset."""
-    (document,) = accounts.read_all([path], placeholders=True)
-    if name is None and len(document.accounts) > 1:
-        raise HookctlError(
-            f"{path} declares several accounts ({', '.join(document.account_names)}): "
-            "name one with --account NAME"
-        )
-    return accounts.select([document], name)[0].account
-
-
-def saved_selection(
-    saved: SavedPlan, files: Sequence[str] | None, account: str | None
-) -> tuple[tuple[str, ...], str]:
-    """The files and the account a saved plan is applied with: the files given, else the one
-    it was made from, and its own account. HookctlError when `account` names another."""
-    if account not in (None, saved.account):
-        raise HookctlError(f"{saved.path} is a plan for account {saved.account!r}, not {account!r}")
-    return tuple(files or (saved.source,)), saved.account
-
-
-def _saved_targets(
-    saved: SavedPlan, files: Sequence[str] | None, account: str | None, options: Options
-) -> list[Target]:
-    files, name = saved_selection(saved, files, account)
-    try:
-        found = targets(files, name, options)
-    except UnknownAccount:
-        raise HookctlError(
-            f"{saved.path} is a plan for account {saved.account!r}, which "
-            f"{', '.join(files)} no longer declares; run `hookctl plan` again"
-        ) from None
-    if len(found) > 1:
-        raise HookctlError(
-            f"{saved.path} is a plan for one account, and {len(found)} files declare "
-            f"{saved.account!r}: name the file with -f FILE"
-        )
-    return found
+def api_url_of(options: Options) -> Callable[[Account], str]:
+    """The url each account's client calls."""
+    return lambda account: api_url(options, account)
 
 
 # -- validate, plan, drift ---------------------------------------------------------------------
 
 
-def validate(targets: Sequence[Target], options: Options) -> list[Outcome[DesiredState]]:
+def validate(chosen: Sequence[Selected], options: Options) -> list[Outcome[DesiredState]]:
     """Every account's desired state, its event keys checked against the account's event types
     (or, offline, the built-in list)."""
 
-    def work(target: Target) -> DesiredState:
+    def work(selected: Selected) -> DesiredState:
         if options.offline:
-            return target.desired()
-        with client(options, target.account) as keap:
-            return target.desired(keap.event_types)
+            return selected.desired()
+        with client(options, selected.account) as keap:
+            return selected.desired(keap.event_types)
 
-    return accounts.run_each(targets, work, options.account_parallelism)
+    return selection.run_each(chosen, work, options.account_parallelism)
 
 
-def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+def plan(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]:
     """Every account planned, with why apply would refuse its plan under `options`."""
 
-    def judge(target: Target, planned: Planned) -> Planned:
+    def judge(selected: Selected, planned: Planned) -> Planned:
         if options.probe:
             urls = (c.hook_url for c in planned.plan.changes if c.action in PROBED_ACTIONS)
             found = probe_all(
@@ -297,12 +203,12 @@ def plan(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
             return replace(planned, refusal=exc)
         return planned
 
-    return _read_each(targets, options, judge, on_quota=_warn_if_low)
+    return _read_each(chosen, options, judge, on_quota=_warn_if_low)
 
 
-def _warn_if_low(target: Target, planned: Planned, quota: Quota | None) -> None:
+def _warn_if_low(selected: Selected, planned: Planned, quota: Quota | None) -> None:
     if quota is not None and quota.low:
-        logger.warning("%s: %s", target.label, quota.describe())
+        logger.warning("%s: %s", selected.label, quota.describe())
 
 
 def calls_needed(the_plan: Plan) -> int:
@@ -326,22 +232,47 @@ def check_quota(the_plan: Plan, quota: Quota | None) -> None:
         )
 
 
-def drift(targets: Sequence[Target], options: Options) -> list[Outcome[Planned]]:
+def drift(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]:
     """Every account planned: an account whose plan has changes has drifted."""
-    return _read_each(targets, options)
+    return _read_each(chosen, options)
 
 
-def save(path: str, target: Target, planned: Planned) -> None:
+def save(path: str, selected: Selected, planned: Planned) -> None:
     """Save an account's plan for a later `hookctl apply PATH`."""
+    save_all(path, [(selected, planned)], several=False)
+
+
+def save_all(
+    path: str, accounts: Sequence[tuple[Selected, Planned]], *, several: bool = True
+) -> None:
+    """Save the plans of a run for a later `hookctl apply PATH`: one account's alone (format 2),
+    or, when the run covers several, every account's in one file (format 3)."""
+    found = [
+        planfile.ToSave(
+            label=selected.label,
+            plan=planned.plan,
+            config_digest=planfile.desired_digest(planned.desired),
+            live_fingerprint=planfile.fingerprint(planned.live, planned.desired.account),
+            source=selected.source,
+            api_url=planned.api_url,
+            account=selected.account.name,
+            credentials=planned.desired.account,
+        )
+        for selected, planned in accounts
+    ]
+    if several:
+        planfile.write_all(path, found)
+        return
+    (one,) = found
     planfile.write(
         path,
-        planned.plan,
-        config_digest=planfile.desired_digest(planned.desired),
-        live_fingerprint=planfile.fingerprint(planned.live, planned.desired.account),
-        source=target.source,
-        api_url=planned.api_url,
-        account=target.account.name,
-        credentials=planned.desired.account,
+        one.plan,
+        config_digest=one.config_digest,
+        live_fingerprint=one.live_fingerprint,
+        source=one.source,
+        api_url=one.api_url,
+        account=one.account,
+        credentials=one.credentials,
     )
 
 
@@ -363,14 +294,14 @@ class Prepared:
         return any(isinstance(outcome.error, ConfigError) for outcome in self.outcomes)
 
     @property
-    def ready(self) -> list[tuple[Target, Planned]]:
-        """The accounts planned and checked, in the order of the targets."""
-        return [(o.target, o.value) for o in self.outcomes if o.value is not None]
+    def ready(self) -> list[tuple[Selected, Planned]]:
+        """The accounts planned and checked, in the order they were selected."""
+        return [(o.selected, o.value) for o in self.outcomes if o.value is not None]
 
     @property
-    def pending(self) -> list[tuple[Target, Planned]]:
+    def pending(self) -> list[tuple[Selected, Planned]]:
         """The ready accounts whose plan has changes."""
-        return [(target, planned) for target, planned in self.ready if planned.plan.changes]
+        return [(selected, planned) for selected, planned in self.ready if planned.plan.changes]
 
     def close(self) -> None:
         for keap in self._clients.values():
@@ -384,7 +315,7 @@ class Prepared:
 
 
 def check(
-    target: Target, planned: Planned, options: Options, saved: SavedPlan | None = None
+    selected: Selected, planned: Planned, options: Options, saved: SavedRun | None = None
 ) -> Planned:
     """The account as apply is to carry it out, refused (UnsafePlanError) beyond the safety
     thresholds of hooks.yaml and `options`. With a saved plan, the plan carried out is still
@@ -393,12 +324,11 @@ def check(
     otherwise): a plan file records what was reviewed and is never itself carried out."""
     if saved is not None:
         planfile.ensure_fresh(
-            saved,
+            selection.saved_plan_for(saved, selected),
             planned.plan,
             planfile.desired_digest(planned.desired),
             planned.live,
             api_url=planned.api_url,
-            account=target.account.name,
             credentials=planned.desired.account,
         )
     planned.plan.check_safety(force=options.force, allow_empty=options.allow_empty)
@@ -406,14 +336,14 @@ def check(
 
 
 def prepare(
-    targets: Sequence[Target], options: Options, saved: SavedPlan | None = None
+    chosen: Sequence[Selected], options: Options, saved: SavedRun | None = None
 ) -> Prepared:
     """Plan and check every account (see check); nothing is written. Close what it returns."""
     outcomes = _plan_each(
-        targets,
+        chosen,
         options,
         pool_size=options.parallelism,
-        judge=lambda target, planned: check(target, planned, options, saved),
+        judge=lambda selected, planned: check(selected, planned, options, saved),
         # A dry run sends nothing, so needs no quota.
         on_quota=None
         if options.dry_run
@@ -421,26 +351,26 @@ def prepare(
     )
     return Prepared(
         tuple(_without_client(outcome) for outcome in outcomes),
-        {o.target.label: o.value[1] for o in outcomes if o.value is not None},
+        {o.selected.label: o.value[1] for o in outcomes if o.value is not None},
     )
 
 
 def execute(
     prepared: Prepared,
     options: Options,
-    progress: Callable[[Target], Progress | None] | None = None,
+    progress: Callable[[Selected], Progress | None] | None = None,
 ) -> list[Outcome[ApplyReport]]:
     """Carry out the prepared plans, accounts side by side: a report, or the error that stopped
     it, for each ready account in order. An account without changes gets an empty report and
-    no call. `progress(target)` gives what is called after each of that account's writes;
+    no call. `progress(selected)` gives what is called after each of that account's writes;
     between writes, every account stops once the run is interrupted."""
     if prepared.blocked:
         raise HookctlError("a hooks file has errors: nothing is to be applied")
-    ready = {target.label: planned for target, planned in prepared.ready}
+    ready = {selected.label: planned for selected, planned in prepared.ready}
 
-    def work(target: Target) -> ApplyReport:
-        planned = ready[target.label]
-        show = progress(target) if progress is not None else None
+    def work(selected: Selected) -> ApplyReport:
+        planned = ready[selected.label]
+        show = progress(selected) if progress is not None else None
 
         def step(outcome: ChangeOutcome) -> None:
             check_interrupted()
@@ -449,25 +379,26 @@ def execute(
 
         report = apply_plan(
             planned.plan,
-            prepared._clients[target.label],
+            prepared._clients[selected.label],
             planned.desired,
             planned.live,
             parallelism=options.parallelism,
             dry_run=options.dry_run,
             progress=step,
         )
-        if report.after is None or not options.targets:
+        if report.after is None or not options.entry_patterns:
             return report
         # Whether the account now matches is asked of the targeted entries only.
-        return replace(report, after=targeted(report.after, planned.desired, options.targets))
+        after = limited_to_entries(report.after, planned.desired, options.entry_patterns)
+        return replace(report, after=after)
 
-    pending = [target for target, _ in prepared.pending]
+    pending = [selected for selected, _ in prepared.pending]
     applied = {
-        o.target.label: o for o in accounts.run_each(pending, work, options.account_parallelism)
+        o.selected.label: o for o in selection.run_each(pending, work, options.account_parallelism)
     }
     return [
-        applied.get(target.label) or Outcome(target, value=ApplyReport((), after=planned.plan))
-        for target, planned in prepared.ready
+        applied.get(selected.label) or Outcome(selected, value=ApplyReport((), after=planned.plan))
+        for selected, planned in prepared.ready
     ]
 
 
@@ -475,33 +406,33 @@ def execute(
 
 
 def _plan_each(
-    targets: Sequence[Target],
+    chosen: Sequence[Selected],
     options: Options,
     *,
     pool_size: int = READ_POOL_SIZE,
-    judge: Callable[[Target, Planned], Planned] | None = None,
+    judge: Callable[[Selected, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
     keep_open: bool = True,
     connections: Connections | None = None,
 ) -> list[Outcome[tuple[Planned, Keap]]]:
-    """Plan every target side by side, each with its own client, left open for the caller
-    (closed in the target's own thread, while others wait on Keap, unless `keep_open`).
-    `judge` runs in the target's thread and returns the account as it is to be used, or
-    refuses it; then `on_quota` is given the daily quota Keap last reported (and may refuse
-    too)."""
+    """Plan every selected account side by side, each with its own client, left open for the
+    caller (closed in the account's own thread, while others wait on Keap, unless
+    `keep_open`). `judge` runs in the account's thread and returns the account as it is to be
+    used, or refuses it; then `on_quota` is given the daily quota Keap last reported (and may
+    refuse too)."""
 
-    def work(target: Target) -> tuple[Planned, Keap]:
-        keap = client(options, target.account, pool_size, connections)
+    def work(selected: Selected) -> tuple[Planned, Keap]:
+        keap = client(options, selected.account, pool_size, connections)
         try:
             # The account's event types are fetched only when the file needs them.
-            desired = target.desired(keap.event_types)
+            desired = selected.desired(keap.event_types)
             live = tuple(keap.list())
-            made = targeted(make_plan(desired, live), desired, options.targets)
+            made = limited_to_entries(make_plan(desired, live), desired, options.entry_patterns)
             planned = Planned(desired, live, made, keap.api_url, quota=keap.quota)
             if judge is not None:
-                planned = judge(target, planned)
+                planned = judge(selected, planned)
             if on_quota is not None:
-                on_quota(target, planned, keap.quota)
+                on_quota(selected, planned, keap.quota)
         except BaseException:
             keap.close()
             raise
@@ -509,20 +440,20 @@ def _plan_each(
             keap.close()
         return planned, keap
 
-    return accounts.run_each(targets, work, options.account_parallelism)
+    return selection.run_each(chosen, work, options.account_parallelism)
 
 
 def _read_each(
-    targets: Sequence[Target],
+    chosen: Sequence[Selected],
     options: Options,
-    judge: Callable[[Target, Planned], Planned] | None = None,
+    judge: Callable[[Selected, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,
 ) -> list[Outcome[Planned]]:
-    """Plan every target for reading only: the clients are closed, and share their
+    """Plan every selected account for reading only: the clients are closed, and share their
     connections (one account after another reuses them instead of a new one each)."""
     with Connections(options.account_parallelism) as connections:
         outcomes = _plan_each(
-            targets,
+            chosen,
             options,
             judge=judge,
             on_quota=on_quota,
@@ -533,6 +464,5 @@ def _read_each(
 
 
 def _without_client(outcome: Outcome[tuple[Planned, T]]) -> Outcome[Planned]:
-    if outcome.value is None:
-        return Outcome(outcome.target, error=outcome.error, seconds=outcome.seconds)
-    return Outcome(outcome.target, value=outcome.value[0], seconds=outcome.seconds)
+    value = outcome.value[0] if outcome.value is not None else None
+    return Outcome(outcome.selected, value, outcome.error, outcome.seconds)

@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 # Every document's schema, loaded together so that one can refer to another by its $id.
-SCHEMAS = ("plan.schema.json", "drift.schema.json", "report.schema.json", "accounts.schema.json")
+SCHEMAS = (
+    "plan.schema.json",
+    "drift.schema.json",
+    "report.schema.json",
+    "accounts.schema.json",
+    "saved-plans.schema.json",
+    "account-list.schema.json",
+)
 
 _CHANGE_TYPES: Mapping[str, type[Change]] = {
     cls.action: cls for cls in (Create, Update, Verify, Delete)
@@ -138,9 +145,9 @@ def plan_document(plan: Plan, probes: Mapping[str, Probe] | None = None) -> dict
         "summary": plan.summary(),
         "unmanaged": [hook_to_dict(hook) for hook in plan.unmanaged],
     }
-    if plan.targets:
-        document["targets"] = list(plan.targets)
-        document["untargeted"] = [hook_to_dict(hook) for hook in plan.untargeted]
+    if plan.entry_patterns:
+        document["targets"] = list(plan.entry_patterns)
+        document["untargeted"] = [hook_to_dict(hook) for hook in plan.left_out]
     return document
 
 
@@ -181,6 +188,10 @@ def probe_document(declared: Sequence[Declared], probes: Mapping[str, Probe]) ->
 # the interpolated desired state. Apply checks a plan by making it again and comparing, which a
 # format 1 file (its digest covers only the raw hooks.yaml) does not allow.
 SAVED_PLAN_VERSION = 2
+# The saved plan of a run over several accounts (`plan -f clients/ --out FILE`): format 3, one
+# format 2 body per account under `accounts` (saved-plans.schema.json). A run of one account
+# still saves format 2, which every hookctl since 0.2 reads.
+SAVED_PLANS_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +213,8 @@ class SavedPlanBody:
     account: str
     hookctl_version: str
     created_at: str
-    # The --target patterns the plan was made with; apply makes it again with the same.
-    targets: tuple[str, ...]
+    # The entry patterns (--target) the plan was made with; apply makes it again with the same.
+    entry_patterns: tuple[str, ...]
 
 
 def saved_plan_document(
@@ -239,6 +250,37 @@ def saved_plan_document(
             "max_delete_ratio": plan.safety.max_delete_ratio,
         },
     }
+
+
+def saved_plans_document(
+    bodies: Sequence[tuple[str, dict[str, Any]]], now: datetime | None = None
+) -> dict[str, Any]:
+    """The saved plan of several accounts: each account's label and its saved-plan body (as
+    saved_plan_document builds it), in the run's order. The caller adds the checksum."""
+    made = now or datetime.now(timezone.utc)
+    return {
+        "format_version": SAVED_PLANS_VERSION,
+        "hookctl_version": __version__,
+        "created_at": made.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "accounts": [{"label": label, "plan": body} for label, body in bodies],
+    }
+
+
+def read_saved_plans(document: Mapping[str, Any]) -> list[tuple[str, SavedPlanBody]]:
+    """Each account's label and body of a saved plan of several accounts, checked against
+    saved-plans.schema.json, then each body as read_saved_plan reads one. ValueError, saying
+    where, when anything is wrong, or when two accounts share a label."""
+    check(document, "saved-plans.schema.json")
+    found: list[tuple[str, SavedPlanBody]] = []
+    for index, each in enumerate(document["accounts"]):
+        try:
+            found.append((each["label"], read_saved_plan(each["plan"])))
+        except ValueError as exc:
+            raise ValueError(f"accounts/{index}/plan: {exc}") from None
+    labels = [label for label, _ in found]
+    if len(set(labels)) != len(labels):
+        raise ValueError("accounts: two accounts have one label")
+    return found
 
 
 def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
@@ -278,7 +320,7 @@ def read_saved_plan(document: Mapping[str, Any]) -> SavedPlanBody:
             account=document["account"],
             hookctl_version=document["hookctl_version"],
             created_at=document["created_at"],
-            targets=tuple(document.get("targets", ())),
+            entry_patterns=tuple(document.get("targets", ())),
         )
     except KeyError as exc:
         # The schema requires these only of a saved plan: `plan --format json` has none.
@@ -363,6 +405,34 @@ def accounts_document(
                 "error": mask_text(error) if error is not None else None,
             }
             for label, account, source, result, error in results
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ListedAccount:
+    """One account as `hookctl accounts` lists it: names, never secrets."""
+
+    name: str  # the label: what --account takes with the same -f
+    account: str  # the account's name in its hooks file
+    file: str
+    api_url: str
+    credential_variables: tuple[str, ...]
+
+
+def account_list_document(rows: Sequence[ListedAccount]) -> dict[str, Any]:
+    """`hookctl accounts --format json` (account-list.schema.json): a CI matrix's input."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "accounts": [
+            {
+                "name": row.name,
+                "account": row.account,
+                "file": row.file,
+                "api_url": public_url(row.api_url),
+                "credential_variables": list(row.credential_variables),
+            }
+            for row in rows
         ],
     }
 

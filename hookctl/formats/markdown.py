@@ -103,11 +103,11 @@ def _head(plan: Plan, title: str, refusal: str | None) -> str:
             "",
         ]
     parts += [f"**{markdown_text(summary_line(plan), limit=None)}**", ""]
-    if plan.targets:
-        targets = ", ".join(md_code(pattern) for pattern in plan.targets)
+    if plan.entry_patterns:
+        targets = ", ".join(md_code(pattern) for pattern in plan.entry_patterns)
         parts += [
             f"Limited to the entries {targets} (`--target`): "
-            f"{counted(len(plan.untargeted), 'managed subscription')} of other entries or of no "
+            f"{counted(len(plan.left_out), 'managed subscription')} of other entries or of no "
             "entry are left out.",
             "",
         ]

@@ -41,6 +41,20 @@ def credentials_from_env(
     return oauth_from_env(env, oauth)
 
 
+def variable_names(
+    api_key_env: str | None = None,
+    access_token_env: str | None = None,
+    oauth: OAuthEnv | None = None,
+) -> tuple[str, ...]:
+    """The names of the environment variables `credentials_from_env` may read for an account,
+    in its order: what a CI job must be given (`hookctl accounts`). Never values."""
+    if api_key_env or access_token_env:
+        return tuple(name for name in (api_key_env, access_token_env) if name)
+    if oauth:
+        return (oauth.client_id_env, oauth.client_secret_env, oauth.refresh_token_env)
+    return (DEFAULT_API_KEY_ENV, DEFAULT_ACCESS_TOKEN_ENV)
+
+
 def missing_hint(
     api_key_env: str | None = None,
     access_token_env: str | None = None,

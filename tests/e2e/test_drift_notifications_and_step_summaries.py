@@ -106,6 +106,21 @@ def test_a_failed_notification_is_reported_but_keeps_the_drift_exit_code(
     assert "could not notify 127.0.0.1" in result.err
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_notify_url_fails_before_any_call(
+    drifted: tuple[Sandbox, Path], empty: str, cli: Cli
+) -> None:
+    """--notify "$UNSET_VARIABLE" in a scheduled job: an error, never a drift check that
+    would tell no one."""
+    sandbox, config = drifted
+    result = cli.run("drift", "-f", str(config), "--notify", empty, status=1)
+    assert result.err == (
+        "hookctl: error: --notify: the url is empty (an unset variable?): give a url, or leave "
+        "--notify out\n"
+    )
+    assert sandbox.stats()["calls"] == {}
+
+
 def test_drift_json_is_the_documented_report(drifted: tuple[Sandbox, Path], cli: Cli) -> None:
     _, config = drifted
     result = cli.run("drift", "-f", str(config), "--format", "json", status=2)

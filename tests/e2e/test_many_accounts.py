@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from hookctl import config
 from hookctl.cli import commands
 from hookctl.cli.output import Progress
-from hookctl.engine import selection as accounts
+from hookctl.engine import selection
 from hookctl.errors import HookctlError
 from hookctl.keap.client import RetryPolicy
 from hookctl.sandbox import Faults, Sandbox, SandboxSettings
@@ -288,15 +288,15 @@ def test_a_directory_of_client_files_covers_every_client(
     assert pairs(production) == {("contact.add", "acme")}
     assert pairs(staging) == {("contact.add", "zenith")}
     out = result.out
-    assert f"=== {clients / 'acme.yaml'} ===" in out
-    assert f"=== {clients / 'zenith.yaml'} ===" in out
+    # Each client's account is named by its file: the part of the path that tells them apart.
+    assert "=== acme ===" in out and "=== zenith ===" in out
 
     # -f repeated picks files; the same file named twice, however spelt, counts once.
     acme = str(clients / "acme.yaml")
     again = str(clients / "." / "acme.yaml")
     result = cli.run("plan", "-f", acme, "-f", again, "--detailed-exitcode")
     assert "===" not in result.out
-    assert accounts.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
+    assert selection.hooks_files([str(clients), again]) == [acme, str(clients / "zenith.yaml")]
 
 
 def test_an_empty_directory_is_an_error(tmp_path: Path, cli: Cli) -> None:
@@ -326,21 +326,17 @@ def test_validate_checks_every_account_and_says_each_once(tmp_path: Path, cli: C
 # -- saved plans -------------------------------------------------------------------------------
 
 
-def test_a_saved_plan_is_for_one_account_and_applies_there_only(
+def test_a_saved_plan_of_one_account_applies_there_only(
     two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     path = hooks_file(tmp_path, production, staging)
     saved = tmp_path / "staging.plan"
-    refused = cli.run("plan", "-f", str(path), "--out", str(saved), status=1)
-    assert "--out saves the plan of one account" in refused.err
-    assert not saved.exists()
-
     cli.run("plan", "-f", str(path), "--account", "staging", "--out", str(saved))
     assert json.loads(saved.read_text())["account"] == "staging"
     argv = ["apply", str(saved), "--account", "production", "--auto-approve"]
     elsewhere = cli.run(*argv, status=1)
-    assert "is a plan for account 'staging', not 'production'" in elsewhere.err
+    assert "made for account 'staging', not 'production'" in elsewhere.err
     cli.run("apply", str(saved), "--auto-approve")
     assert len(pairs(staging)) == 3 and calls(production) == 0
 
@@ -422,18 +418,18 @@ def test_accounts_sharing_credentials_and_url_are_warned_about(
 def test_labels_name_the_file_only_when_there_are_several(tmp_path: Path) -> None:
     one = config.read_text("version: 1\naccounts: {a: {}, b: {}}\nhooks: []\n", "one.yaml")
     two = config.read_text("version: 1\nhooks: []\n", "two.yaml")
-    assert [t.label for t in accounts.select([one])] == ["a", "b"]
-    assert [t.label for t in accounts.select([one, two])] == [
+    assert [t.label for t in selection.select([one])] == ["a", "b"]
+    assert [t.label for t in selection.select([one, two])] == [
         "one.yaml:a",
         "one.yaml:b",
-        "two.yaml",
+        "two",
     ]
-    assert [t.label for t in accounts.select([one, two], "b")] == ["one.yaml:b"]
+    assert [t.label for t in selection.select([one, two], "b")] == ["one.yaml:b"]
     with pytest.raises(
         HookctlError,
         match=r"none of the files has an account of that name \(declared: a, b, two\)",
     ):
-        accounts.select([one, two], "c")
+        selection.select([one, two], "c")
 
 
 def test_run_each_keeps_order_and_isolates_failures() -> None:
@@ -441,12 +437,12 @@ def test_run_each_keeps_order_and_isolates_failures() -> None:
         "version: 1\naccounts: {a: {}, b: {}, c: {}}\nhooks: []\n", "x.yaml"
     )
 
-    def work(target: accounts.Target) -> str:
-        if target.label == "b":
+    def work(selected: selection.Selected) -> str:
+        if selected.label == "b":
             raise HookctlError("b is down")
-        return target.label.upper()
+        return selected.label.upper()
 
-    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    outcomes = selection.run_each(selection.select([document]), work, max_workers=2)
     assert [(o.value, str(o.error) if o.error else None) for o in outcomes] == [
         ("A", None),
         (None, "b is down"),
@@ -475,7 +471,7 @@ def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
     lock = threading.Lock()
     active: list[int] = [0, 0]  # now, most
 
-    def work(target: accounts.Target) -> None:
+    def work(selected: selection.Selected) -> None:
         with lock:
             active[0] += 1
             active[1] = max(active)
@@ -483,7 +479,7 @@ def test_run_each_works_on_accounts_side_by_side_within_the_bound() -> None:
         with lock:
             active[0] -= 1
 
-    outcomes = accounts.run_each(accounts.select([document]), work, max_workers=2)
+    outcomes = selection.run_each(selection.select([document]), work, max_workers=2)
     assert all(outcome.ok for outcome in outcomes)
     assert active[1] == 2
 
@@ -662,15 +658,16 @@ def test_one_file_per_client_is_named_after_its_stem(
     cli.run("plan", "-f", alone, "--account", "globex", "--format", "json")
 
 
-def test_a_stem_clash_names_both_files(
+def test_two_files_naming_one_account_are_refused_naming_both(
     two: tuple[Sandbox, Sandbox], tmp_path: Path, cli: Cli
 ) -> None:
     production, staging = two
     clients = client_files(tmp_path, production, staging)
     other = tmp_path / "other"
     other.mkdir()
-    (other / "acme.yml").write_text((clients / "acme.yaml").read_text())
+    text = (clients / "acme.yaml").read_text().replace("account:\n", "account:\n  name: acme\n")
+    (other / "copy.yml").write_text(text)
     result = cli.run("plan", "-f", str(clients), "-f", str(other), "--account", "acme", status=1)
     err = result.err
-    assert str(clients / "acme.yaml") in err and str(other / "acme.yml") in err
+    assert str(clients / "acme.yaml") in err and str(other / "copy.yml") in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -13,7 +13,9 @@ import pytest
 from hookctl.domain.planner import Create
 from hookctl.domain.results import ApplyReport
 from hookctl.engine import planfile, runner
+from hookctl.engine.planfile import SavedRun
 from hookctl.engine.runner import Options
+from hookctl.engine.selection import Selected, Selection, choose, for_saved_plan
 from hookctl.errors import ConfigError, HookctlError, StalePlanError, UnsafePlanError
 from hookctl.sandbox import Sandbox, SandboxSettings
 
@@ -67,6 +69,12 @@ def small(tmp_path: Path, sandbox: Sandbox) -> Path:
     return one_account(tmp_path, sandbox, TWO_HOOKS.format(base=sandbox.receiver_url))
 
 
+def chosen(
+    files: list[str] | None, account: str | None = None, saved: SavedRun | None = None
+) -> list[Selected]:
+    return choose(Selection(files=tuple(files or ()), account=account), saved)
+
+
 def options(sandbox: Sandbox, **flags: Any) -> Options:
     return Options(api_url=sandbox.api_url, **flags)
 
@@ -75,9 +83,9 @@ def test_plan_returns_each_accounts_desired_state_live_hooks_plan_and_url(
     sandbox: Sandbox, keys: None, tmp_path: Path
 ) -> None:
     opts = options(sandbox)
-    [target] = runner.targets([str(small(tmp_path, sandbox))], None, opts)
+    [target] = chosen([str(small(tmp_path, sandbox))], None)
     [outcome] = runner.plan([target], opts)
-    assert outcome.target == target
+    assert outcome.selected == target
     assert outcome.error is None
     planned = outcome.value
     assert planned is not None
@@ -93,7 +101,7 @@ def test_apply_in_two_steps_returns_the_apply_report_and_converges(
     sandbox: Sandbox, keys: None, tmp_path: Path
 ) -> None:
     opts = options(sandbox)
-    targets = runner.targets([str(small(tmp_path, sandbox))], None, opts)
+    targets = chosen([str(small(tmp_path, sandbox))], None)
     with runner.prepare(targets, opts) as prepared:
         assert not prepared.blocked
         assert [target for target, _ in prepared.pending] == targets
@@ -120,7 +128,7 @@ def test_a_dry_run_reports_what_would_be_sent_and_sends_nothing(
     sandbox: Sandbox, keys: None, tmp_path: Path
 ) -> None:
     opts = options(sandbox, dry_run=True)
-    targets = runner.targets([str(small(tmp_path, sandbox))], None, opts)
+    targets = chosen([str(small(tmp_path, sandbox))], None)
     with runner.prepare(targets, opts) as prepared:
         [outcome] = runner.execute(prepared, opts)
     assert outcome.value is not None and outcome.value.dry_run
@@ -135,7 +143,7 @@ def test_validate_returns_each_accounts_desired_state(
         tmp_path, sandbox, "\n  - {name: x, url: https://h.example/x, events: [a.b]}"
     )
     opts = options(sandbox, offline=True)
-    [offline] = runner.validate(runner.targets([str(path)], None, opts), opts)
+    [offline] = runner.validate(chosen([str(path)], None), opts)
     assert isinstance(offline.error, ConfigError)
     assert "a.b" in str(offline.error)
     # A wildcard expands against the account's own event types.
@@ -143,7 +151,7 @@ def test_validate_returns_each_accounts_desired_state(
         tmp_path, sandbox, "\n  - {name: x, url: https://h.example/x, events: [contact.*]}"
     )
     opts = options(sandbox)
-    [online] = runner.validate(runner.targets([str(path)], None, opts), opts)
+    [online] = runner.validate(chosen([str(path)], None), opts)
     assert online.value is not None
     assert {sub.event_key for sub in online.value.subscriptions} >= {"contact.add", "contact.edit"}
     assert sandbox.stats()["calls"] == {"GET /hooks/event_keys": 1}
@@ -154,31 +162,31 @@ def test_a_saved_plan_for_another_account_is_refused(
 ) -> None:
     opts = options(sandbox)
     files = [str(two_accounts(tmp_path, sandbox))]
-    [target] = runner.targets(files, "a", opts)
+    [target] = chosen(files, "a")
     [outcome] = runner.plan([target], opts)
     assert outcome.value is not None
     saved_path = str(tmp_path / "plan.json")
     runner.save(saved_path, target, outcome.value)
-    saved = planfile.read(saved_path)
+    saved = planfile.read_run(saved_path)
 
     # Pure: which files and account the plan is applied with.
-    assert runner.saved_selection(saved, None, None) == ((files[0],), "a")
-    assert runner.saved_selection(saved, files, "a") == ((files[0],), "a")
-    with pytest.raises(HookctlError, match="is a plan for account 'a', not 'b'"):
-        runner.saved_selection(saved, files, "b")
-    with pytest.raises(HookctlError, match="is a plan for account 'a', not 'b'"):
-        runner.targets(files, "b", opts, saved)
+    assert for_saved_plan(Selection(), saved) == Selection(files=(files[0],), account="a")
+    assert for_saved_plan(Selection(tuple(files), "a"), saved) == Selection((files[0],), "a")
+    with pytest.raises(HookctlError, match="made for account 'a', not 'b'"):
+        for_saved_plan(Selection(tuple(files), "b"), saved)
+    with pytest.raises(HookctlError, match="made for account 'a', not 'b'"):
+        chosen(files, "b", saved)
     # Without --account, the plan picks its own account out of the file.
-    [picked] = runner.targets(None, None, opts, saved)
+    [picked] = chosen(None, None, saved)
     assert (picked.source, picked.account, picked.label) == (files[0], target.account, "a")
 
     # A file that no longer declares the account.
     other = one_account(tmp_path, sandbox, " []")
     with pytest.raises(HookctlError, match=r"which .* no longer declares"):
-        runner.targets([str(other)], None, opts, saved)
+        chosen([str(other)], None, saved)
 
     # Even when handed to prepare for the wrong account, the freshness check refuses it.
-    [b] = runner.targets(files, "b", opts)
+    [b] = chosen(files, "b")
     with runner.prepare([b], opts, saved) as prepared:
         [refused] = prepared.outcomes
     assert isinstance(refused.error, StalePlanError)
@@ -190,12 +198,12 @@ def test_a_saved_plan_is_the_plan_applied_and_a_stale_one_is_refused(
     sandbox: Sandbox, keys: None, tmp_path: Path
 ) -> None:
     opts = options(sandbox)
-    targets = runner.targets([str(small(tmp_path, sandbox))], None, opts)
+    targets = chosen([str(small(tmp_path, sandbox))], None)
     [outcome] = runner.plan(targets, opts)
     assert outcome.value is not None
     path = str(tmp_path / "plan.json")
     runner.save(path, targets[0], outcome.value)
-    saved = planfile.read(path)
+    saved = planfile.read_run(path)
 
     [fresh] = runner.plan(targets, opts)
     assert fresh.value is not None
@@ -217,7 +225,7 @@ def test_a_safety_refusal_comes_back_as_that_accounts_error(
     base = sandbox.receiver_url
     sandbox.seed([("contact.delete", f"{base}/managed/old", "Verified")])
     opts = options(sandbox)
-    empty = runner.targets([str(one_account(tmp_path, sandbox, " []"))], None, opts)
+    empty = chosen([str(one_account(tmp_path, sandbox, " []"))], None)
     # plan shows the plan, with the reason apply would refuse it.
     [planned] = runner.plan(empty, opts)
     assert planned.value is not None
@@ -255,15 +263,15 @@ def test_one_accounts_safety_refusal_does_not_stop_the_other(
             "    accounts: [b]\n"
         )
         opts = Options()  # each account's url is in the file
-        targets = runner.targets([str(path)], None, opts)
+        targets = chosen([str(path)], None)
         with runner.prepare(targets, opts) as prepared:
-            errors = {o.target.label: o.error for o in prepared.outcomes}
+            errors = {o.selected.label: o.error for o in prepared.outcomes}
             # a would lose every managed hook to a file that declares none for it.
             assert isinstance(errors["a"], UnsafePlanError)
             assert errors["b"] is None
             assert not prepared.blocked
             [applied] = runner.execute(prepared, opts)
-        assert applied.target.label == "b"
+        assert applied.selected.label == "b"
         assert applied.value is not None and applied.value.ok
         assert [hook.pair for hook in other.hooks()] == [("contact.add", f"{base}/managed/b")]
     assert sandbox.hooks() == [kept]
@@ -274,9 +282,9 @@ def test_a_hooks_file_error_in_one_account_blocks_every_account(
 ) -> None:
     opts = options(sandbox)
     # b's entry names an event the sandbox does not have: b fails, and a is not applied either.
-    targets = runner.targets([str(two_accounts(tmp_path, sandbox, "[no.such]"))], None, opts)
+    targets = chosen([str(two_accounts(tmp_path, sandbox, "[no.such]"))], None)
     with runner.prepare(targets, opts) as prepared:
-        errors = {o.target.account.name: o.error for o in prepared.outcomes}
+        errors = {o.selected.account.name: o.error for o in prepared.outcomes}
         assert errors["a"] is None
         assert isinstance(errors["b"], ConfigError)
         assert prepared.blocked
@@ -290,13 +298,13 @@ def test_the_runner_changes_nothing_it_is_given(
 ) -> None:
     opts = options(sandbox, parallelism=2, account_parallelism=2)
     files = [str(two_accounts(tmp_path, sandbox))]
-    targets = runner.targets(files, None, opts)
+    targets = chosen(files, None)
     [a] = [t for t in targets if t.account.name == "a"]
     [outcome] = runner.plan([a], opts)
     assert outcome.value is not None
     path = str(tmp_path / "plan.json")
     runner.save(path, a, outcome.value)
-    saved = planfile.read(path)
+    saved = planfile.read_run(path)
     # Documents compare by identity (they keep the parsed file), so the targets are compared
     # element by element against a shallow copy; everything else against a deep one.
     targets_before = list(targets)
@@ -306,7 +314,7 @@ def test_the_runner_changes_nothing_it_is_given(
     runner.validate(targets, opts)
     runner.plan(targets, opts)
     runner.drift(targets, opts)
-    runner.targets(files, None, opts, saved)
+    chosen(files, None, saved)
     with runner.prepare([a], opts, saved) as prepared:
         [(_, planned)] = prepared.ready
         kept = copy.deepcopy((planned.desired, planned.live, planned.plan))

@@ -150,7 +150,7 @@ def test_the_plan_recipe_posts_one_sticky_comment_even_on_refusal_then_fails_the
     assert "always()" in action[comment]["if"]
     script = action[comment]["with"]["script"]
     # One comment per pull request, found by its marker and edited in place.
-    assert "updateComment" in script and "startsWith(marker)" in script
+    assert "updateComment" in script and "=== marker" in script
 
 
 def test_saved_plans_are_applied_without_a_confirmation_flag() -> None:

@@ -283,7 +283,9 @@ def test_plan_comment_apply_and_drift_through_the_action(
     summary = runner.summary.read_text()
     assert "hookctl plan" in summary and "create" in summary
     comment = (runner.work / "comment.md").read_text()
-    assert comment.startswith("<!-- hookctl-action:plan -->\n")
+    marker = f"<!-- hookctl-action:plan files={config} -->"
+    assert comment.startswith(marker + "\n")
+    assert planned.outputs["markdown-file"] == str(runner.work / "output.md")
     assert comment.split("\n", 1)[1] == (runner.work / "output.md").read_text()
     assert "create" in comment and api_key not in comment
 
@@ -292,11 +294,17 @@ def test_plan_comment_apply_and_drift_through_the_action(
     assert listed == ["list", {"owner": "o", "repo": "r", "issue_number": 7}]
     assert created[0] == "create" and created[1]["body"] == comment
     bot = {"login": "github-actions[bot]"}
-    mine = {"id": 42, "body": "<!-- hookctl-action:plan -->\nold plan", "user": bot}
+    mine = {"id": 42, "body": f"{marker}\nold plan", "user": bot}
     other = {"id": 41, "body": "a reviewer's comment", "user": {"login": "reviewer"}}
     # A commenter's plant: the marker, then a fake plan it could later be edited into.
-    planted = {"id": 40, "body": "<!-- hookctl-action:plan -->\nfake", "user": {"login": "x"}}
-    [_, updated] = comment_script(runner, existing=[planted, other, mine])
+    planted = {"id": 40, "body": f"{marker}\nfake", "user": {"login": "x"}}
+    # Another job's comment (another account of a matrix) is not this one's.
+    theirs = {
+        "id": 39,
+        "body": f"<!-- hookctl-action:plan files={config} account=b -->\nx",
+        "user": bot,
+    }
+    [_, updated] = comment_script(runner, existing=[theirs, planted, other, mine])
     assert updated == ["update", {"owner": "o", "repo": "r", "comment_id": 42, "body": comment}]
     [_, not_the_plant] = comment_script(runner, existing=[planted])
     assert not_the_plant[0] == "create"
@@ -328,7 +336,13 @@ def test_an_error_fails_the_step_with_exitcode_1(
     missing = tmp_path / "no-such.yaml"
     ran = run_action(runner, sandbox, api_key, command="plan", files=str(missing))
     assert ran.returncode == 1
-    assert ran.outputs == {"exitcode": "1", "changes": "false", "plan-file": ""}
+    assert ran.outputs == {
+        "exitcode": "1",
+        "changes": "false",
+        "plan-file": "",
+        "markdown-file": str(runner.work / "output.md"),
+        "accounts": "",
+    }
     assert "no-such.yaml" in ran.stderr and "Traceback" not in ran.stderr
     wrong = run_action(runner, sandbox, api_key, command="destroy")
     assert wrong.returncode == 1 and "command must be" in wrong.stdout
@@ -348,3 +362,51 @@ def test_inputs_are_never_run_as_shell_code(
         assert "${{" not in spec.get("run", "") and "${{" not in spec.get("with", {}).get(
             "script", ""
         )
+
+
+def test_a_fleet_through_the_action_accounts_matrix_comments_and_one_saved_plan(
+    runner: Runner, sandbox: Sandbox, api_key: str, tmp_path: Path
+) -> None:
+    """The fleet recipe's steps: `accounts` gives the matrix; each account's plan job keeps a
+    comment of its own; the merge job's plan file covers every account and is applied whole."""
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    for name in ("acme", "globex"):
+        (clients / f"{name}.yaml").write_text(
+            "version: 1\naccount: {credentials: {api_key_env: KEAP_API_KEY}}\nhooks:\n"
+            f"  - {{name: {name}, url: '{sandbox.receiver_url}/{name}', events: [contact.add]}}\n"
+        )
+    listed = run_action(runner, sandbox, api_key, command="accounts", files=f"{clients}/*.yaml")
+    assert listed.returncode == 0, listed.stderr
+    matrix = json.loads(listed.outputs["accounts"])
+    assert [row["name"] for row in matrix] == ["acme", "globex"]
+    assert matrix[0]["credential_variables"] == ["KEAP_API_KEY"]
+    assert listed.outputs["markdown-file"] == ""
+
+    markers = set()
+    for row in matrix:
+        ran = run_action(
+            runner,
+            sandbox,
+            api_key,
+            command="plan",
+            files=str(clients),
+            account=row["name"],
+            comment="true",
+        )
+        assert ran.returncode == 0 and ran.outputs["changes"] == "true", ran.stderr
+        markers.add((runner.work / "marker.txt").read_text())
+    assert markers == {
+        f"<!-- hookctl-action:plan files={clients} account=acme -->\n",
+        f"<!-- hookctl-action:plan files={clients} account=globex -->\n",
+    }
+
+    planned = run_action(runner, sandbox, api_key, command="plan", files=str(clients))
+    saved = json.loads(Path(planned.outputs["plan-file"]).read_text())
+    assert [each["label"] for each in saved["accounts"]] == ["acme", "globex"]
+    assert "## acme" in Path(planned.outputs["markdown-file"]).read_text()
+    applied = run_action(
+        runner, sandbox, api_key, command="apply", args=planned.outputs["plan-file"]
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert {hook.hook_url.rsplit("/", 1)[1] for hook in sandbox.hooks()} == {"acme", "globex"}

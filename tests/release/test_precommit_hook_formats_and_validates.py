@@ -168,6 +168,35 @@ def test_the_fmt_hook_rewrites_a_file_out_of_layout_and_then_passes(
     assert hooks.read_text() == text
 
 
+def test_pre_commit_passes_a_repository_of_environments_and_services(
+    hookctl_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """envs/*/hooks.yaml and services/*/keap-hooks.yaml, matched by the hook's own pattern:
+    every file reaches one validate, which checks each on its own (two files of one account
+    name are no clash there)."""
+    project = tmp_path_factory.mktemp("layouts-project")
+    for path, name in (
+        ("envs/staging/hooks.yaml", "staging"),
+        ("envs/prod/hooks.yaml", "prod"),
+        ("services/crm/keap-hooks.yaml", "crm"),
+    ):
+        file = project / path
+        file.parent.mkdir(parents=True)
+        text = CLIENT.format(variable=f"KEAP_{name.upper()}_KEY", name=name, event="contact.edit")
+        file.write_text(text)
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hookctl_repo}\n    rev: {TAG}\n    hooks:\n"
+        "      - id: hookctl-validate\n"
+    )
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    home = tmp_path_factory.mktemp("pre-commit-home-layouts")
+    passed = pre_commit(project, home)
+    assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
+    for path in ("envs/staging/hooks.yaml", "envs/prod/hooks.yaml", "services/crm/keap-hooks.yaml"):
+        assert f"{path}: valid" in passed.stdout
+
+
 def test_files_imported_from_accounts_with_url_tokens_pass_with_no_hook_variable_set(
     hookctl_repo: Path,
     sandbox: Sandbox,

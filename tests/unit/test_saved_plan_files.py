@@ -28,6 +28,7 @@ from hookctl.engine.planfile import (
     read,
     write,
 )
+from hookctl.engine.selection import check_saved_account
 from hookctl.errors import PlanError, StalePlanError
 from hookctl.formats.documents import hook_to_dict, plan_document
 from hookctl.version import __version__
@@ -240,12 +241,12 @@ def test_a_resealed_plan_must_still_add_up(
         (b"[" * 100_000 + b"]" * 100_000, "not a hookctl plan file"),
         (rb'{"format_version": 2, "checksum": "\u00e9\ud800"}', "checksum mismatch"),
         (
-            b'{"format_version": 3, "hookctl_version": "9.0.0"}',
-            r"written by hookctl 9\.0\.0 in plan format 3; this hookctl .* upgrade hookctl",
+            b'{"format_version": 4, "hookctl_version": "9.0.0"}',
+            r"written by hookctl 9\.0\.0 in plan format 4; this hookctl .* upgrade hookctl",
         ),
         (
-            b'{"format_version": 3, "hookctl_version": "\\u001b]0;owned\\u0007"}',
-            r"written by hookctl \\x1b\]0;owned\\x07 in plan format 3",
+            b'{"format_version": 4, "hookctl_version": "\\u001b]0;owned\\u0007"}',
+            r"written by hookctl \\x1b\]0;owned\\x07 in plan format 4",
         ),
     ],
 )
@@ -401,10 +402,11 @@ def test_a_plan_names_its_account_and_is_stale_for_another(tmp_path: Path) -> No
     current = sample_plan()
     live = current.live_hooks()
     assert saved.account == "staging"
-    ensure_fresh(saved, current, DIGEST, live, api_url=API_URL, account="staging")
+    ensure_fresh(saved, current, DIGEST, live, api_url=API_URL)
+    check_saved_account(saved, "staging")
     # Real Keap accounts share one API url: the name is what tells them apart.
     with pytest.raises(StalePlanError, match="made for account 'staging', not 'production'"):
-        ensure_fresh(saved, current, DIGEST, live, api_url=API_URL, account="production")
+        check_saved_account(saved, "production")
 
 
 def test_a_plan_saved_by_an_older_hookctl_is_refused_with_one_line(tmp_path: Path) -> None:
