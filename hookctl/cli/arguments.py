@@ -160,12 +160,14 @@ def _config_flags() -> argparse.ArgumentParser:
 
     config = Parser(add_help=False)
     _file_flag(
-        config, "a hooks file, or a directory of *.yaml files; repeatable (default: hooks.yaml)"
+        config,
+        "a hooks file, a directory (searched for *.yaml and *.yml below it) or a glob such as "
+        "'envs/*/hooks.yaml' or 'clients/**'; repeatable (default: hooks.yaml)",
     )
     config.add_argument(
         "--account",
         metavar="NAME",
-        help="only this account of the files' accounts: (default: every account)",
+        help="only this account of the files' accounts (default: every account)",
     )
     config.add_argument(
         "--account-parallelism",
