@@ -4,7 +4,7 @@ change's outcome in an apply, and each url's answer to a probe's handshake."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from hookctl.domain.models import Hook
 from hookctl.domain.planner import Change, Plan
@@ -60,17 +60,8 @@ ProbeOutcome = Literal[
     "TLS error",
     "refused",
 ]
-OUTCOMES: tuple[ProbeOutcome, ...] = (
-    "ok",
-    "delayed",
-    "no echo",
-    "wrong status",
-    "redirect",
-    "timeout",
-    "unreachable",
-    "TLS error",
-    "refused",
-)
+# Every outcome, in the order reports list them: the Literal's own, so the two cannot drift.
+OUTCOMES: tuple[ProbeOutcome, ...] = get_args(ProbeOutcome)
 # The changes of a plan after which Keap runs the handshake with the change's url.
 PROBED_ACTIONS = frozenset({"create", "update", "verify"})
 

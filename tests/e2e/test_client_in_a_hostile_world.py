@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import Cli, Result
+from helpers.processes import ctrl_c_reaches_the_child
 
 import hookctl.keap.transport
 import hookctl.keap.waits
@@ -540,6 +541,7 @@ def test_ctrl_c_stops_apply_during_a_long_wait_instead_of_sitting_it_out(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_the_child,
     )
     try:
         # Generous: a child's start-up on a loaded machine is not what is measured here.

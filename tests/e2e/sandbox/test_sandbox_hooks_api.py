@@ -15,6 +15,7 @@ import pytest
 import requests
 from conftest import COPIED_OPENAPI, SHARED_OPENAPI, Api, KeapOpenAPI
 from helpers.keap_api import OPERATIONS
+from helpers.processes import ctrl_c_reaches_the_child
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -399,7 +400,11 @@ def test_serve_logs_where_it_listens_and_stops_cleanly_on_ctrl_c() -> None:
         "serve(SandboxSettings(port=0, api_key='k'))"
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, encoding="utf-8"
+        [sys.executable, "-c", code],
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        preexec_fn=ctrl_c_reaches_the_child,
     )
     try:
         assert process.stderr is not None
