@@ -328,3 +328,17 @@ def witness(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Witness]:
     yield seen
     for logger in loggers:
         logger.removeHandler(seen.records)
+
+
+@pytest.fixture
+def app(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment of an OAuth app pointed at the sandbox; the token file's path."""
+    token_file = tmp_path / "config" / "keap-token.json"
+    monkeypatch.delenv("KEAP_API_KEY", raising=False)
+    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
+    monkeypatch.setenv("KEAP_TOKEN_URL", sandbox.url + "/token")
+    monkeypatch.setenv("KEAP_CLIENT_ID", "sandbox-client")
+    monkeypatch.setenv("KEAP_CLIENT_SECRET", "sandbox-secret")
+    monkeypatch.setenv("KEAP_REFRESH_TOKEN", sandbox.tokens.new_refresh_token())
+    monkeypatch.setenv("KEAP_TOKEN_FILE", str(token_file))
+    return token_file

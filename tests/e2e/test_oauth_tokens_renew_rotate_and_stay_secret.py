@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,6 @@ from hookctl.cli.commands import main
 from hookctl.keap.client import Keap
 from hookctl.keap.oauth import OAuthAuth
 from hookctl.sandbox import Sandbox
-
-
-@pytest.fixture
-def app(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The environment of an OAuth app pointed at the sandbox; the token file's path."""
-    token_file = tmp_path / "config" / "keap-token.json"
-    monkeypatch.delenv("KEAP_API_KEY", raising=False)
-    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
-    monkeypatch.setenv("KEAP_TOKEN_URL", sandbox.url + "/token")
-    monkeypatch.setenv("KEAP_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("KEAP_CLIENT_SECRET", "sandbox-secret")
-    monkeypatch.setenv("KEAP_REFRESH_TOKEN", sandbox.tokens.new_refresh_token())
-    monkeypatch.setenv("KEAP_TOKEN_FILE", str(token_file))
-    yield token_file
 
 
 def _secrets(token_file: Path) -> list[str]:

@@ -26,19 +26,6 @@ from hookctl.system.files import PendingWrite
 REFRESH = "refresh-FROM-FILE-6b21c9d0"
 
 
-@pytest.fixture
-def app(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    token_file = tmp_path / "config" / "keap-token.json"
-    monkeypatch.delenv("KEAP_API_KEY", raising=False)
-    monkeypatch.setenv("KEAP_API_URL", sandbox.api_url)
-    monkeypatch.setenv("KEAP_TOKEN_URL", sandbox.url + "/token")
-    monkeypatch.setenv("KEAP_CLIENT_ID", "sandbox-client")
-    monkeypatch.setenv("KEAP_CLIENT_SECRET", "sandbox-secret")
-    monkeypatch.setenv("KEAP_REFRESH_TOKEN", sandbox.tokens.new_refresh_token())
-    monkeypatch.setenv("KEAP_TOKEN_FILE", str(token_file))
-    return token_file
-
-
 def _write_tokens(path: Path, access: str, refresh: str = REFRESH, expires_at: float = 0) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = {"access_token": access, "refresh_token": refresh, "expires_at": expires_at}
