@@ -190,9 +190,16 @@ def write(
     mismatch is a caller bug and raises ValueError rather than saving a plan that apply
     would then refuse.
     """
-    one = ToSave(
-        account, plan, config_digest, live_fingerprint, source, api_url, account, credentials
+    write_one(
+        path,
+        ToSave(
+            account, plan, config_digest, live_fingerprint, source, api_url, account, credentials
+        ),
     )
+
+
+def write_one(path: PathArg, one: ToSave) -> None:
+    """Write one account's plan (format 2), as `write` does from its parts."""
     document = _body(os.fspath(path), one)
     document["checksum"] = _checksum(document)
     _write(path, document)

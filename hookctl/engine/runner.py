@@ -264,16 +264,7 @@ def save_all(
         planfile.write_all(path, found)
         return
     (one,) = found
-    planfile.write(
-        path,
-        one.plan,
-        config_digest=one.config_digest,
-        live_fingerprint=one.live_fingerprint,
-        source=one.source,
-        api_url=one.api_url,
-        account=one.account,
-        credentials=one.credentials,
-    )
+    planfile.write_one(path, one)
 
 
 # -- apply -------------------------------------------------------------------------------------
