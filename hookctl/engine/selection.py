@@ -155,7 +155,12 @@ def choose(
     across files (the problems of every file in one ConfigError, two files naming one account,
     --target naming nothing, an unknown --account) still run when every file is read: they
     decide whether the run's output is shown, and the caller discards what the accounts handed
-    on did when they fail. The list returned is the same, in the same order, either way."""
+    on did when they fail. The list returned is the same, in the same order, either way.
+
+    That stays safe with a pull request's files: what an account sends depends on its own file
+    and the environment alone, and that file is fully checked before its first request; a
+    read-only run sends only reads, so a later file's error costs some GETs and shows nothing
+    of them."""
     if saved is not None:
         return _choose_saved(for_saved_plan(selection, saved), saved)
     paths = hooks_files(selection.files or DEFAULT_FILES)
