@@ -79,19 +79,27 @@ def test_reading_every_file_first_lists_no_account_before_the_last_file(
     assert reads.happened is False
 
 
-def test_apply_and_a_single_file_still_read_everything_first(
-    fleet: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cli: Cli
+def test_other_runs_still_read_every_file_first(
+    fleet: Path, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     reads = HeldReads(monkeypatch, LAST, listed(sandbox), bound=0.3)
-    cli.run("apply", "-f", str(fleet), "--auto-approve", status=0)
-    assert reads.happened is False
-    sandbox.reset_stats()
-    cli.run("drift", "-f", str(fleet / LAST), "--account", "default", status=0)
-    assert reads.happened is False
-    sandbox.reset_stats()
-    # --account: the output's shape waits for the files (one account's own output).
-    cli.run("drift", "-f", str(fleet), "--account", "c00", status=0)
-    assert reads.happened is False
+    runs: list[tuple[tuple[str, ...], int]] = [
+        # apply writes: nothing is sent before every file is checked.
+        (("apply", "-f", str(fleet), "--auto-approve"), 0),
+        # One file, or --account: the output's shape waits for the files.
+        (("drift", "-f", str(fleet / LAST), "--account", "default"), 0),
+        (("drift", "-f", str(fleet), "--account", "c00"), 0),
+        # --probe sends to the declared urls, beyond Keap.
+        (("plan", "-f", str(fleet), "--probe"), 0),
+        # A check that fails before any call: said after the files' own messages, as before.
+        (("drift", "-f", str(fleet), "--notify", "not a url"), 0),
+        (("drift", "-f", str(fleet), "--metrics-file", str(tmp_path / "none" / "m.prom")), 1),
+    ]
+    for argv, status in runs:
+        sandbox.reset_stats()
+        reads.happened = None
+        cli.run(*argv, status=status)
+        assert reads.happened is False, argv
 
 
 # -- the same output as reading first --------------------------------------------------------
