@@ -177,6 +177,14 @@ def _config_flags() -> argparse.ArgumentParser:
         help="accounts worked on at once, each with its own client and rate budget (accounts "
         f"of one OAuth app share the app's) (default {DEFAULT_ACCOUNT_PARALLELISM})",
     )
+    config.add_argument(
+        "--app-share",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="this run is one of N using one OAuth app at once (the jobs of a CI matrix, "
+        "max-parallel N): it starts at most 1/N of the app's calls a minute (default 1)",
+    )
     return config
 
 

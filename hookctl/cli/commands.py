@@ -212,7 +212,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from hookctl.cli import command_output, output
     from hookctl.engine import runner
 
-    options = _options(args, "account_parallelism", "offline")
+    options = _options(args, "account_parallelism", "app_share", "offline")
     # Each file on its own, as pre-commit expects: two files naming one account both pass.
     # Validation never sends a hook url: the ${VAR}s in hooks entries may be unset.
     chosen = _choose(args, options, files=_files(args), each_file_alone=True, placeholders=True)
@@ -260,7 +260,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from hookctl.engine import runner
 
     options = _options(
-        args, "account_parallelism", "force", "allow_empty", "probe", "allow_private"
+        args, "account_parallelism", "app_share", "force", "allow_empty", "probe", "allow_private"
     )
     _check_output(args)
     # --probe sends to the declared urls, beyond Keap: only once every file is checked.
@@ -335,7 +335,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from hookctl.engine import metrics, notify, runner
     from hookctl.formats import documents
 
-    options = _options(args, "account_parallelism")
+    options = _options(args, "account_parallelism", "app_share")
     if args.notify is not None and not args.notify.strip():
         # Most often an unset CI variable (--notify "$HOOKCTL_NOTIFY_URL"): a drift check that
         # would tell no one must fail now, not pass in silence.
@@ -402,7 +402,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from hookctl.cli import output
     from hookctl.engine import planfile, runner, selection
 
-    flags = ("account_parallelism", "parallelism", "force", "allow_empty", "dry_run")
+    flags = ("account_parallelism", "app_share", "parallelism", "force", "allow_empty", "dry_run")
     options = _options(args, *flags)
     saved = planfile.read_run(args.planfile) if args.planfile else None
     if saved is not None:

@@ -138,16 +138,27 @@ def _parser() -> type[yaml.SafeLoader] | type[yaml.CSafeLoader]:
 class _Frame:
     """An open mapping or sequence while building from events."""
 
-    __slots__ = ("container", "keep", "key", "path")
+    __slots__ = ("container", "is_list", "keep", "key", "path")
 
     def __init__(self, container: dict[str, Any] | list[Any], path: JSONPath, keep: bool) -> None:
         self.container = container
+        self.is_list = isinstance(container, list)
         self.path = path
         self.keep = keep  # False inside a value that is being discarded (duplicate or bad key)
         self.key: str | None = None  # a mapping's pending key; None while a key is expected
 
 
 _DISCARD = "\0discard"  # pending key of a value that is dropped; cannot occur in a YAML key
+
+# Events are told apart by their exact class: both of PyYAML's parsers make these classes and
+# no subclass, and a fleet's files are a few hundred thousand events, where a chain of
+# isinstance checks per event was most of the cost of reading.
+_SCALAR = yaml.ScalarEvent
+_ALIAS = yaml.AliasEvent
+_MAPPING_START = yaml.MappingStartEvent
+_SEQUENCE_START = yaml.SequenceStartEvent
+_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+_NODES = frozenset({_SCALAR, _ALIAS, _MAPPING_START, _SEQUENCE_START})
 
 
 def _compose(text: str, issues: Issues) -> Doc | None:
@@ -164,20 +175,25 @@ def _compose(text: str, issues: Issues) -> Doc | None:
     aliases = 0
 
     parser = _parser()(text)
+    get_event = parser.get_event
     try:
-        while not isinstance(event := parser.get_event(), yaml.StreamEndEvent):
-            if isinstance(event, yaml.CollectionEndEvent):
+        while True:
+            event: Any = get_event()
+            kind = type(event)
+            if kind in _ENDS:
                 stack.pop()
                 continue
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    issues.add((), _event_mark(event), "holds more than one YAML document")
-                    return None
+            if kind not in _NODES:
+                if kind is yaml.StreamEndEvent:
+                    break
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        issues.add((), _event_mark(event), "holds more than one YAML document")
+                        return None
                 continue
-            if not isinstance(event, yaml.NodeEvent):
-                continue
-            mark = _event_mark(event)
+            start = event.start_mark
+            mark = (start.line + 1, start.column + 1) if start else (1, 1)
             nodes += 1
             if nodes > MAX_NODES or len(stack) >= MAX_DEPTH:
                 too_much = (
@@ -195,15 +211,15 @@ def _compose(text: str, issues: Issues) -> Doc | None:
             key = ""
             if top is None:
                 pass
-            elif isinstance(top.container, list):
+            elif top.is_list:
                 path, keep = (*top.path, len(top.container)), top.keep
             elif top.key is None:  # the node is a mapping key
-                if isinstance(event, yaml.ScalarEvent) and event.tag in _KEY_TAGS:
+                if kind is _SCALAR and event.tag in _KEY_TAGS:
                     _add_key(top, event.value, mark, key_marks, issues)
                     continue
                 issues.add(top.path, mark, "mapping keys must be plain strings")
                 top.key = _DISCARD
-                if not isinstance(event, yaml.CollectionStartEvent):
+                if kind is _SCALAR or kind is _ALIAS:
                     continue
                 path, keep = top.path, False
             else:
@@ -213,7 +229,7 @@ def _compose(text: str, issues: Issues) -> Doc | None:
 
             # What the node is.
             value: Any = None
-            if isinstance(event, yaml.AliasEvent):
+            if kind is _ALIAS:
                 why = (
                     ""
                     if aliases
@@ -225,14 +241,14 @@ def _compose(text: str, issues: Issues) -> Doc | None:
             else:
                 if event.anchor is not None:
                     issues.add(where, mark, "YAML anchors (&name) are not allowed")
-                if isinstance(event, yaml.ScalarEvent):
+                if kind is _SCALAR:
                     value, problem = _scalar(event)
                     if problem:
                         issues.add(where, mark, problem)
-                elif isinstance(event, yaml.CollectionStartEvent):
+                else:
                     if event.tag not in _COLLECTION_TAGS:
                         issues.add(where, mark, f"the YAML tag {short(event.tag)} is not supported")
-                    value = {} if isinstance(event, yaml.MappingStartEvent) else []
+                    value = {} if kind is _MAPPING_START else []
 
             if top is None:
                 root = value
@@ -243,7 +259,7 @@ def _compose(text: str, issues: Issues) -> Doc | None:
                 else:
                     top.container[key] = value
                 marks[path] = mark
-            if isinstance(value, (dict, list)):
+            if kind is _MAPPING_START or kind is _SEQUENCE_START:
                 stack.append(_Frame(value, path, keep))
     except yaml.MarkedYAMLError as exc:
         at = exc.problem_mark or exc.context_mark

@@ -214,8 +214,8 @@ class Ownership:
         return None
 
     def ignores(self, hook_url: str) -> bool:
-        rule = self.why(hook_url)
-        return rule is not None and not rule.manages
+        # An ignore glob wins over every other rule (why), so no other rule needs trying.
+        return any(fnmatch.fnmatchcase(hook_url, glob) for glob in self.ignore)
 
     def manages(self, hook_url: str) -> bool:
         rule = self.why(hook_url)

@@ -64,6 +64,22 @@ def parse_url(url: str, *, userinfo: bool = False) -> SplitResult | UrlProblem:
     (Unicode's too) and control characters; else the first problem found. A `user:password@`
     part is a problem unless `userinfo` allows it. The one url check: hooks.yaml's urls (`host`),
     import's, the client's API url and the --notify url all go through it."""
+    found = _parse(url, userinfo)
+    return found if isinstance(found, UrlProblem) else found[0]
+
+
+def host(url: str) -> str:
+    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
+    loader's check of every url, and import's of the urls it is about to write."""
+    found = _parse(url, False)
+    if isinstance(found, UrlProblem):
+        raise ValueError(found.reason)
+    return found[1]
+
+
+def _parse(url: str, userinfo: bool) -> tuple[SplitResult, str] | UrlProblem:
+    """parse_url's parts and the host name (SplitResult parses it again each time it is asked,
+    and a fleet's files hold tens of thousands of urls)."""
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -79,16 +95,7 @@ def parse_url(url: str, *, userinfo: bool = False) -> SplitResult | UrlProblem:
         return UrlProblem("port")
     if _SPACE_OR_CONTROL.search(url):
         return UrlProblem("characters")
-    return parts
-
-
-def host(url: str) -> str:
-    """The host of an absolute http(s) url; ValueError saying why when it is not one. The
-    loader's check of every url, and import's of the urls it is about to write."""
-    parts = parse_url(url)
-    if isinstance(parts, UrlProblem):
-        raise ValueError(parts.reason)
-    return parts.hostname or ""
+    return parts, hostname
 
 
 # A fleet's files name the same few hosts thousands of times, and parsing an address is
@@ -151,27 +158,41 @@ def under_prefix(url: str, prefix: str) -> bool:
     hooks.example.com.partner.net. Scheme, host and port must be the same; the path matches
     by whole segments (a prefix path ending in "/" owns everything below it, one that does not
     owns itself and what is below it)."""
+    want = _prefix_parts(prefix)
     try:
-        have, want = urlsplit(url), urlsplit(prefix)
-        ports = (_port(have), _port(want))
+        have = urlsplit(url)
+        origin = (have.scheme.lower(), have.hostname, _port(have), have.username, have.password)
     except ValueError:
         return False
-    if (
-        have.scheme.lower() != want.scheme.lower()
-        or not want.hostname
-        or have.hostname != want.hostname
-        or ports[0] != ports[1]
-        or (have.username, have.password) != (want.username, want.password)
-    ):
+    if want is None or origin != want.origin:
         return False
-    path, base = have.path or "/", want.path or "/"
-    inside = path.startswith(base if base.endswith("/") else base + "/")
-    if not (inside or path == base):
+    path = have.path or "/"
+    inside = path.startswith(want.path if want.path.endswith("/") else want.path + "/")
+    if not (inside or path == want.path):
         return False
-    if want.query or want.fragment:
-        # A prefix that goes on past the path is taken as written.
-        return url.startswith(prefix)
-    return True
+    # A prefix that goes on past the path is taken as written.
+    return url.startswith(prefix) if want.goes_on else True
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    # scheme, host, port, user, password: what a url must share with the prefix.
+    origin: tuple[str, str | None, int | None, str | None, str | None]
+    path: str
+    goes_on: bool  # a query or fragment follows the path
+
+
+# A file's few prefixes are tried against every url of the account's plan.
+@lru_cache(maxsize=256)
+def _prefix_parts(prefix: str) -> _Prefix | None:
+    try:
+        want = urlsplit(prefix)
+        origin = (want.scheme.lower(), want.hostname, _port(want), want.username, want.password)
+    except ValueError:
+        return None
+    if not want.hostname:
+        return None
+    return _Prefix(origin, want.path or "/", bool(want.query or want.fragment))
 
 
 def _port(parts: SplitResult) -> int | None:

@@ -83,6 +83,8 @@ class Options:
     parallelism: int = 4
     # Accounts worked on at once, each with its own client and rate budget.
     account_parallelism: int = DEFAULT_ACCOUNT_PARALLELISM
+    # Processes using one OAuth app at once (a CI matrix): each takes this part of its limit.
+    app_share: int = 1
     # Lifts the safety thresholds' ratio limits.
     force: bool = False
     # Lets a desired state with no hooks delete every managed subscription.
@@ -150,6 +152,7 @@ def client(
         api_key_env=account.api_key_env if account else None,
         access_token_env=account.access_token_env if account else None,
         oauth=account.oauth if account else None,
+        app_share=options.app_share,
         pool_size=pool_size,
         max_wait=options.max_wait,
         max_rate=_max_rate(options, account),

@@ -81,6 +81,9 @@ class ClientSettings(TransportSettings):
     api_key_env: str | None = None
     access_token_env: str | None = None
     oauth: OAuthEnv | None = None
+    # The processes using one OAuth app at once (--app-share): this one takes 1/app_share of
+    # the app's per-minute limit (keap.waits.AppBudget).
+    app_share: int = 1
 
 
 class ClientOptions(TypedDict, total=False):
@@ -89,6 +92,7 @@ class ClientOptions(TypedDict, total=False):
     api_key_env: str | None
     access_token_env: str | None
     oauth: OAuthEnv | None
+    app_share: int
     timeout: tuple[float, float]
     retry: RetryPolicy | None
     pool_size: int
@@ -138,7 +142,7 @@ class Keap:
             environ=environ,
             pacer=pacer,
             # Accounts of one OAuth app share its budget (Keap counts it across tenants).
-            app=app_budget(app) if app else None,
+            app=app_budget(app, settings.app_share) if app else None,
             connections=connections,
         )
 

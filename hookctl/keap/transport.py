@@ -169,6 +169,13 @@ class Connections:
 
     def __init__(self, pool_size: int) -> None:
         self.adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(pool_size, 1))
+        # The proxy variables as the run started: scanning an environment of a thousand
+        # credentials variables for each of a thousand clients was a third of their CPU.
+        self._proxy_variables = _proxy_variables()
+
+    def proxies(self, api_url: str) -> dict[str, str]:
+        """The proxies for `api_url` (environ_proxies), from the variables as the run started."""
+        return dict(_proxies(api_url, self._proxy_variables))
 
     def close(self) -> None:
         self.adapter.close()
@@ -228,7 +235,11 @@ class Transport:
         # Proxies and REQUESTS_CA_BUNDLE still come from the environment; credentials must
         # not, or ~/.netrc could add an Authorization header we never chose to send.
         self._session.trust_env = False
-        self._session.proxies = environ_proxies(self.api_url)
+        self._session.proxies = (
+            connections.proxies(self.api_url)
+            if connections is not None
+            else environ_proxies(self.api_url)
+        )
         self._session.verify = _ca_bundle(
             os.environ if environ is None else environ, parts.scheme == "https"
         )

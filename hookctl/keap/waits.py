@@ -294,11 +294,18 @@ class AppBudget:
     A sliding window: at most `limit` starts in any `window` seconds, each request reserving
     the first free slot, so none waits longer than the queue ahead of it. A slot further
     off than the caller's `max_wait` raises WaitTooLong and reserves nothing.
+
+    `share`: this process is one of that many that use the app at once (the jobs of a CI
+    matrix, --app-share), and takes that part of the limit. The processes cannot see each
+    other's calls, so dividing the limit is what keeps them within it together.
     """
 
-    def __init__(self, limit: int = APP_CALLS_PER_MINUTE, window: float = 60.0) -> None:
+    def __init__(
+        self, limit: int = APP_CALLS_PER_MINUTE, window: float = 60.0, share: int = 1
+    ) -> None:
         self.limit = limit
         self.window = window
+        self.share = share
         self._lock = threading.Lock()
         self._starts: deque[float] = deque()  # reserved start times, in order
 
@@ -308,16 +315,23 @@ class AppBudget:
             while self._starts and self._starts[0] <= now - self.window:
                 self._starts.popleft()
             start = now
-            if len(self._starts) >= self.limit:
-                start = self._starts[-self.limit] + self.window
+            limit = self.allowed
+            if len(self._starts) >= limit:
+                start = self._starts[-limit] + self.window
             if self._starts:
                 start = max(start, self._starts[-1])  # keeps the reservations in order
             if start - now > max_wait:
-                why = f"the OAuth app's {self.limit:g} calls per {_duration(self.window)} are spent"
-                raise WaitTooLong(start - now, why)
+                calls = f"{limit:g} calls per {_duration(self.window)}"
+                of = f" (1/{self.share} of {self.limit:g}, --app-share)" if self.share > 1 else ""
+                raise WaitTooLong(start - now, f"the OAuth app's {calls}{of} are spent")
             self._starts.append(start)
         if start > now:
             pause(start - now)
+
+    @property
+    def allowed(self) -> int:
+        """The calls this process may start in a window: its share of the app's limit."""
+        return max(1, self.limit // self.share)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """The app's limit as an answer's product-throttle headers give it (Keap's product
@@ -340,14 +354,16 @@ _APPS: dict[str, AppBudget] = {}
 _APPS_LOCK = threading.Lock()
 
 
-def app_budget(client_id: str) -> AppBudget:
-    """The one budget of the OAuth app `client_id` in this process, whichever account asks."""
+def app_budget(client_id: str, share: int = 1) -> AppBudget:
+    """The one budget of the OAuth app `client_id` in this process, whichever account asks;
+    `share`: the part of the app's limit this process takes (AppBudget), as last asked."""
     # Keyed by a digest: the id itself is not kept around.
     key = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()
     with _APPS_LOCK:
         budget = _APPS.get(key)
         if budget is None:
             budget = _APPS[key] = AppBudget()
+        budget.share = share
         return budget
 
 

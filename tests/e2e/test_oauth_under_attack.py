@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
 import threading
 import time
@@ -49,11 +50,17 @@ def test_a_token_with_a_header_injection_is_one_line_without_the_token(
     assert "AT-line1" not in shown and "Traceback" not in shown
 
 
-@pytest.mark.parametrize("how", ["writable by others", "symlink"])
+@pytest.mark.parametrize("how", ["writable by others", "symlink", "owned by another user"])
 def test_a_token_file_not_safely_the_users_is_refused_and_left_alone(
     how: str, app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if how == "symlink":
+    if how == "owned by another user":
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            pytest.skip("giving a file to another user takes root")
+        _write_tokens(app, "AT-fine", expires_at=time.time() + 86400)
+        # Root reads any file: the refusal must come from the owner check, not from the mode.
+        os.chown(app, 65534, 65534)
+    elif how == "symlink":
         real = tmp_path / "elsewhere.json"
         _write_tokens(real, "AT-fine", expires_at=time.time() + 86400)
         app.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

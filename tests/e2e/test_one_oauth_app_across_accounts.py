@@ -13,6 +13,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
 
 from hookctl.keap.client import Keap
 from hookctl.keap.oauth import OAuthAuth
@@ -135,3 +136,47 @@ def test_the_budget_follows_the_product_throttle_headers_and_ignores_nonsense() 
     for nonsense in ("0", "-5", "nan", "inf", "lots"):
         budget.observe({"x-keap-product-throttle-limit": nonsense})
         assert budget.limit == 10000
+
+
+def test_a_run_with_an_app_share_takes_only_its_part_of_the_apps_limit() -> None:
+    budget = AppBudget(limit=4, window=30.0, share=2)
+    budget.wait()
+    budget.wait()
+    with pytest.raises(WaitTooLong) as refused:
+        budget.wait(max_wait=5.0)
+    assert "2 calls per 30 s (1/2 of 4, --app-share)" in refused.value.why
+    budget.observe(
+        {"x-keap-product-throttle-limit": "10", "x-keap-product-throttle-time-unit": "s"}
+    )
+    assert budget.allowed == 5
+    budget.share = 100
+    assert budget.allowed == 1  # never none at all
+
+
+def test_app_share_on_the_command_line_divides_the_apps_limit_between_ci_jobs(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three accounts of one app, one after the other. As one of 1,500 jobs sharing the app's
+    # 1,500 calls a minute, this run may start one call a minute: the first account's list
+    # takes it and the next ones would wait a minute, longer than --max-wait allows.
+    app = f"app-{uuid.uuid4().hex}"
+    with Sandbox(SandboxSettings(client_id=app)) as tenant:
+        monkeypatch.delenv("KEAP_API_KEY", raising=False)
+        monkeypatch.setenv("KEAP_API_URL", tenant.api_url)
+        monkeypatch.setenv("KEAP_TOKEN_URL", tenant.url + "/token")
+        monkeypatch.setenv("KEAP_CLIENT_ID", app)
+        monkeypatch.setenv("KEAP_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+        monkeypatch.setenv("KEAP_REFRESH_TOKEN", tenant.tokens.new_refresh_token())
+        monkeypatch.setenv("KEAP_TOKEN_FILE", str(tmp_path / "token.json"))
+        hooks = tmp_path / "hooks.yaml"
+        hooks.write_text(
+            "version: 1\naccounts: {a: {}, b: {}, c: {}}\nhooks:\n"
+            f"  - {{name: h, url: '{tenant.receiver_url}/h', events: [contact.add]}}\n"
+        )
+        drift = ("drift", "-f", str(hooks), "--account-parallelism", "1", "--max-wait", "1")
+        shared = cli.run(*drift, "--app-share", "1500", status=1)
+        assert "1 calls per 60 s (1/1500 of 1500, --app-share) are spent" in shared.err
+        assert tenant.stats()["calls"].get("GET /hooks", 0) == 1
+        # Alone with the app, every account is planned (and has drifted: exit 2).
+        alone = cli.run(*drift, status=2)
+        assert "--app-share" not in alone.err
