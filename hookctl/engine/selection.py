@@ -53,6 +53,7 @@ __all__ = [
     "for_saved_plan",
     "hooks_files",
     "in_shard",
+    "in_shard_of",
     "one_account",
     "parse_shard",
     "read_all",
@@ -480,10 +481,7 @@ def _handing_on(
             label = _label(document, account, several_files)
             if selection.account not in (None, account.name, label):
                 continue
-            if (
-                selection.shard is not None
-                and shard_of(label, selection.shard[1]) != (selection.shard[0])
-            ):
+            if selection.shard is not None and not in_shard_of(label, *selection.shard):
                 continue
             ready(Selected(document, account, label))
 
@@ -664,12 +662,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
+def in_shard_of(label: str, index: int, count: int) -> bool:
+    """Whether the account `label` is in shard `index` (from 0) of `count`."""
+    return shard_of(label, count) == index
+
+
 def in_shard(found: Sequence[Selected], index: int, count: int) -> list[Selected]:
     """The accounts of shard `index` (from 0) of `count`: the shards 0..count-1 of the same
     accounts hold each exactly once."""
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index runs from 0 to {count - 1}")
-    return [each for each in found if shard_of(each.label, count) == index]
+    return [each for each in found if in_shard_of(each.label, index, count)]
 
 
 def same_account(
