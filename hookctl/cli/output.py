@@ -195,18 +195,19 @@ def _cut(text: bytes, room: int, command: str) -> bytes:
 
 
 def label_log_lines() -> None:
-    """With several accounts at once, start each log line with the account it is about."""
-
-    def label(record: logging.LogRecord) -> bool:
-        account = CURRENT.get()
-        if account is not None and not getattr(record, "labelled", False):
-            # A % in a label (a file name) must not be taken for a format of the arguments.
-            record.msg = f"{account.replace('%', '%%')}: {record.msg}"
-            record.labelled = True
-        return True
-
+    """With several accounts at once, start each log line with the account it is about (once,
+    however often it is called)."""
     for handler in logging.getLogger().handlers:
-        handler.addFilter(label)
+        handler.addFilter(_labelled)
+
+
+def _labelled(record: logging.LogRecord) -> bool:
+    account = CURRENT.get()
+    if account is not None and not getattr(record, "labelled", False):
+        # A % in a label (a file name) must not be taken for a format of the arguments.
+        record.msg = f"{account.replace('%', '%%')}: {record.msg}"
+        record.labelled = True
+    return True
 
 
 def preview(plans: Sequence[tuple[Selected, Plan]], fmt: str, multi: bool) -> None:

@@ -28,7 +28,7 @@ from hookctl.engine import planfile, selection
 from hookctl.engine.applier import apply as apply_plan
 from hookctl.engine.planfile import SavedRun
 from hookctl.engine.probe import PROBED_ACTIONS, Probe, probe_all
-from hookctl.engine.selection import Outcome, Selected
+from hookctl.engine.selection import Choosing, Outcome, Selected
 from hookctl.errors import ConfigError, HookctlError
 from hookctl.keap.client import ClientSettings, Keap, resolve_api_url
 from hookctl.keap.transport import Connections
@@ -188,8 +188,10 @@ def validate(chosen: Sequence[Selected], options: Options) -> list[Outcome[Desir
     return selection.run_each(chosen, work, options.account_parallelism)
 
 
-def plan(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]:
-    """Every account planned, with why apply would refuse its plan under `options`."""
+def plan(chosen: Sequence[Selected] | Choosing, options: Options) -> list[Outcome[Planned]]:
+    """Every account planned, with why apply would refuse its plan under `options`. `chosen`
+    may still have to read its files (selection.run_each): each account's plan then starts as
+    soon as its file is read, and an error reading a later one ends the run with no result."""
 
     def judge(selected: Selected, planned: Planned) -> Planned:
         if options.probe:
@@ -235,8 +237,9 @@ def check_quota(the_plan: Plan, quota: Quota | None) -> None:
         )
 
 
-def drift(chosen: Sequence[Selected], options: Options) -> list[Outcome[Planned]]:
-    """Every account planned: an account whose plan has changes has drifted."""
+def drift(chosen: Sequence[Selected] | Choosing, options: Options) -> list[Outcome[Planned]]:
+    """Every account planned: an account whose plan has changes has drifted. `chosen` may
+    still have to read its files, as in plan."""
     return _read_each(chosen, options)
 
 
@@ -400,7 +403,7 @@ def execute(
 
 
 def _plan_each(
-    chosen: Sequence[Selected],
+    chosen: Sequence[Selected] | Choosing,
     options: Options,
     *,
     pool_size: int = READ_POOL_SIZE,
@@ -438,7 +441,7 @@ def _plan_each(
 
 
 def _read_each(
-    chosen: Sequence[Selected],
+    chosen: Sequence[Selected] | Choosing,
     options: Options,
     judge: Callable[[Selected, Planned], Planned] | None = None,
     on_quota: OnQuota | None = None,

@@ -24,8 +24,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Generic, TypeVar
 
 from hookctl import config
@@ -39,7 +40,9 @@ from hookctl.system.interrupts import watch
 __all__ = [
     "CURRENT",
     "DEFAULT_FILES",
+    "Choosing",
     "Outcome",
+    "Ready",
     "Selected",
     "Selection",
     "UnknownAccount",
@@ -50,6 +53,7 @@ __all__ = [
     "for_saved_plan",
     "hooks_files",
     "in_shard",
+    "in_shard_of",
     "one_account",
     "parse_shard",
     "read_all",
@@ -57,6 +61,8 @@ __all__ = [
     "same_account",
     "saved_plan_for",
     "select",
+    "settled_names",
+    "several_as_asked",
 ]
 
 logger = logging.getLogger(__name__)
@@ -117,6 +123,13 @@ class Outcome(Generic[T]):
         return self.error is None
 
 
+# Given each account that is certain to be chosen, as soon as it is (choose's `ready`).
+Ready = Callable[[Selected], None]
+# The accounts of a run still to be chosen: reads the files, hands each account to its `Ready`
+# as soon as it is certain, and returns every account chosen (choose with `ready`).
+Choosing = Callable[[Ready], Sequence[Selected]]
+
+
 def choose(
     selection: Selection,
     saved: SavedRun | None = None,
@@ -124,17 +137,36 @@ def choose(
     *,
     each_file_alone: bool = False,
     placeholders: bool = False,
+    ready: Ready | None = None,
 ) -> list[Selected]:
-    """The accounts `selection` covers, every file read and checked before anything is sent to
-    Keap; with a saved plan, the accounts it was made for (see for_saved_plan). `api_url`, the
-    url each account's client would call, lets two selections of one Keap account be warned
-    about. `each_file_alone`: files are checked each on its own (validate), so two files
-    naming one account are not refused. `placeholders`: the hooks entries' unset variables
-    stand in (validate, and commands that never send a hook url)."""
+    """The accounts `selection` covers, every file read and checked; with a saved plan, the
+    accounts it was made for (see for_saved_plan). `api_url`, the url each account's client
+    would call, lets two selections of one Keap account be warned about. `each_file_alone`:
+    files are checked each on its own (validate), so two files naming one account are not
+    refused. `placeholders`: the hooks entries' unset variables stand in (validate, and
+    commands that never send a hook url).
+
+    Without `ready`, every file is read and checked before the caller sends anything to Keap,
+    as apply, a saved plan and the commands of one file need. With `ready` (read-only runs
+    over several files: drift, plan), each account is handed to it as soon as it is certain to
+    be among those returned, under the label it is returned with, while the next files are
+    still to be read: its own file read and passed every check a file has on its own (its
+    api_url, its credential variables, its entries), its name final whatever the other files
+    turn out to hold (settled_names), --account and --shard decided on that name. The checks
+    across files (the problems of every file in one ConfigError, two files naming one account,
+    --target naming nothing, an unknown --account) still run when every file is read: they
+    decide whether the run's output is shown, and the caller discards what the accounts handed
+    on did when they fail. The list returned is the same, in the same order, either way.
+
+    That stays safe with a pull request's files: what an account sends depends on its own file
+    and the environment alone, and that file is fully checked before its first request; a
+    read-only run sends only reads, so a later file's error costs some GETs and shows nothing
+    of them."""
     if saved is not None:
         return _choose_saved(for_saved_plan(selection, saved), saved)
     paths = hooks_files(selection.files or DEFAULT_FILES)
-    documents = read_all(paths, placeholders=placeholders)
+    on_read = _handing_on(selection, paths, ready) if ready is not None else None
+    documents = read_all(paths, placeholders=placeholders, on_read=on_read)
     found = select(documents, selection.account, each_file_alone=each_file_alone)
     check_entry_patterns(found, selection.entry_patterns)
     if api_url is not None:
@@ -180,11 +212,24 @@ def covers_several(
         return saved.several and selection.account is None
     if selection.account is not None:
         return False
+    return (
+        several_as_asked(selection)
+        or len({os.path.realpath(each.source) for each in found}) > 1
+        or any(each.document.declares_accounts for each in found)
+    )
+
+
+def several_as_asked(selection: Selection) -> bool:
+    """Whether a run shows several accounts' output whatever its files hold, as the command
+    line alone says (see covers_several): --account not given, and a shard, a directory, a
+    glob or more than one file. Then the output's shape is known before anything is read."""
+    if selection.account is not None:
+        return False
     files = selection.files or DEFAULT_FILES
     return (
-        len({os.path.realpath(each.source) for each in found}) > 1
+        selection.shard is not None
         or any(os.path.isdir(path) or _is_glob(path) for path in files)
-        or any(each.document.declares_accounts for each in found)
+        or len({os.path.realpath(path) for path in files}) > 1
     )
 
 
@@ -392,20 +437,55 @@ def _reason(exc: OSError) -> str:
 
 
 def read_all(
-    paths: Sequence[str], env: Mapping[str, str] | None = None, *, placeholders: bool = False
+    paths: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    placeholders: bool = False,
+    on_read: Callable[[config.Document], None] | None = None,
 ) -> list[config.Document]:
-    """Read and check every file; one ConfigError listing the problems of all of them. With
-    `placeholders`, the hooks entries' unset variables stand in (config.read_text)."""
+    """Read and check every file, in order; one ConfigError listing the problems of all of
+    them. With `placeholders`, the hooks entries' unset variables stand in
+    (config.read_text). `on_read` is given each file's document as soon as it is read, as long
+    as no file has failed: once one has, the run will end in that error."""
     documents: list[config.Document] = []
     issues = []
     for path in paths:
         try:
-            documents.append(config.read(path, env, placeholders=placeholders))
+            document = config.read(path, env, placeholders=placeholders)
         except ConfigError as exc:
             issues.extend(exc.issues)
+            continue
+        documents.append(document)
+        if on_read is not None and not issues:
+            on_read(document)
     if issues:
         raise ConfigError(issues)
     return documents
+
+
+def _handing_on(
+    selection: Selection, paths: Sequence[str], ready: Ready
+) -> Callable[[config.Document], None]:
+    """What hands each account of a document just read to `ready`, when select will choose it
+    under that label whatever the other files of `paths` hold (see choose)."""
+    several_files = len(paths) > 1
+    settled = settled_names(paths) if several_files else {}
+
+    def hand_on(document: config.Document) -> None:
+        if _unnamed(document):
+            name = settled.get(document.source)
+            if name is None:
+                return  # its name depends on the other files: it waits for the end
+            document = _renamed(document, name)
+        for account in document.accounts:
+            label = _label(document, account, several_files)
+            if selection.account not in (None, account.name, label):
+                continue
+            if selection.shard is not None and not in_shard_of(label, *selection.shard):
+                continue
+            ready(Selected(document, account, label))
+
+    return hand_on
 
 
 def select(
@@ -490,13 +570,7 @@ def path_names(sources: Sequence[str], among: Sequence[str] = ()) -> dict[str, s
     it lives. Where two would still have one name, directories above are added until they
     differ (a/staging, b/staging). `among`: every file of the run, named or not (default:
     `sources`), which decides whether a directory holds one file or several."""
-    directories = Counter(os.path.dirname(os.path.normpath(path)) for path in among or sources)
-    chosen: dict[str, tuple[list[str], int]] = {}
-    for source in sources:
-        parts = _components(source)
-        directory = os.path.dirname(os.path.normpath(source))
-        by_stem = directories[directory] > 1 or len(parts) < 2
-        chosen[source] = (parts, len(parts) - 1 if by_stem else len(parts) - 2)
+    chosen = _first_names(sources, among or sources)
     extra = dict.fromkeys(chosen, 0)
 
     def name(source: str) -> str:
@@ -513,6 +587,31 @@ def path_names(sources: Sequence[str], among: Sequence[str] = ()) -> dict[str, s
         for source in clashing:
             extra[source] += 1
     return {source: name(source) for source in chosen}
+
+
+def _first_names(sources: Sequence[str], among: Sequence[str]) -> dict[str, tuple[list[str], int]]:
+    """Each source's path parts and the index of the part that first names it (its stem, or
+    its directory when it is alone there), before any clash adds directories above."""
+    directories = Counter(os.path.dirname(os.path.normpath(path)) for path in among)
+    chosen: dict[str, tuple[list[str], int]] = {}
+    for source in sources:
+        parts = _components(source)
+        directory = os.path.dirname(os.path.normpath(source))
+        by_stem = directories[directory] > 1 or len(parts) < 2
+        chosen[source] = (parts, len(parts) - 1 if by_stem else len(parts) - 2)
+    return chosen
+
+
+def settled_names(paths: Sequence[str]) -> dict[str, str]:
+    """The files of `paths` whose path name (path_names) is already final, whichever of the
+    files turn out to name their own accounts, and that name: a file whose first name (one
+    part) no other file of `paths` has as its first name. Such a file never clashes, so never
+    takes a directory more; and no other file's name can come to equal it, since a name that
+    took a directory more holds a "/". The others' names depend on which files are unnamed,
+    known only once every file is read."""
+    first = {source: parts[end] for source, (parts, end) in _first_names(paths, paths).items()}
+    count = Counter(first.values())
+    return {source: name for source, name in first.items() if count[name] == 1}
 
 
 def _renamed(document: config.Document, name: str) -> config.Document:
@@ -563,12 +662,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
+def in_shard_of(label: str, index: int, count: int) -> bool:
+    """Whether the account `label` is in shard `index` (from 0) of `count`."""
+    return shard_of(label, count) == index
+
+
 def in_shard(found: Sequence[Selected], index: int, count: int) -> list[Selected]:
     """The accounts of shard `index` (from 0) of `count`: the shards 0..count-1 of the same
     accounts hold each exactly once."""
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index runs from 0 to {count - 1}")
-    return [each for each in found if shard_of(each.label, count) == index]
+    return [each for each in found if in_shard_of(each.label, index, count)]
 
 
 def same_account(
@@ -594,12 +698,18 @@ class UnknownAccount(HookctlError):
 
 
 def run_each(
-    found: Sequence[Selected], work: Callable[[Selected], T], max_workers: int = 4
+    found: Sequence[Selected] | Choosing, work: Callable[[Selected], T], max_workers: int = 4
 ) -> list[Outcome[T]]:
     """Run `work` for every selected account, at most `max_workers` at a time, and return the
-    outcomes in the order of `found`. A HookctlError ends only its own account's work.
-    Anything else (a bug, or Ctrl-C) propagates at once: accounts not yet started are not
-    started, and those at work see check_interrupted() raise."""
+    outcomes in the order of the accounts chosen. A HookctlError ends only its own account's
+    work. Anything else (a bug, or Ctrl-C) propagates at once: accounts not yet started are not
+    started, and those at work see check_interrupted() raise.
+
+    `found` is the accounts, or a Choosing that still has to read them (choose with `ready`):
+    then each account's work starts as soon as it is handed on, while the main thread reads
+    the next files, and the others start once it returns. When it raises, the run ends in that
+    error as if nothing had started: the accounts at work are stopped and waited for, and
+    their results and what they logged are dropped (_HeldLogs)."""
     stop = threading.Event()
 
     def one(selected: Selected) -> Outcome[T]:
@@ -613,17 +723,116 @@ def run_each(
             return Outcome(selected, error=exc, seconds=time.monotonic() - started)
         return Outcome(selected, value=value, seconds=time.monotonic() - started)
 
-    if len(found) == 1:
+    if isinstance(found, Sequence) and len(found) == 1:
         # Same thread: a single account gains nothing from a pool, and a traceback or a
         # debugger stays simple.
         context = contextvars.copy_context()
         return [context.run(one, found[0])]
     pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="account")
     try:
-        futures = [pool.submit(contextvars.copy_context().run, one, s) for s in found]
-        return [future.result() for future in futures]
+        if isinstance(found, Sequence):
+            futures = [pool.submit(contextvars.copy_context().run, one, s) for s in found]
+            return [future.result() for future in futures]
+        return _run_while_choosing(found, one, pool, stop)
     except BaseException:
         stop.set()
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_while_choosing(
+    choosing: Choosing,
+    one: Callable[[Selected], Outcome[T]],
+    pool: ThreadPoolExecutor,
+    stop: threading.Event,
+) -> list[Outcome[T]]:
+    started: dict[tuple[str, str], Future[Outcome[T]]] = {}
+
+    def start(selected: Selected) -> None:
+        started[_key(selected)] = pool.submit(contextvars.copy_context().run, one, selected)
+
+    with _HeldLogs() as held:
+        try:
+            chosen = choosing(start)
+        except HookctlError:
+            # Bad input: the run ends as if nothing had been sent (only reads were). The
+            # accounts at work stop at their next check, and are waited for (each call is
+            # bounded) so that nothing they log comes after the error.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            held.drop()
+            raise
+    for selected in chosen:
+        if _key(selected) not in started:
+            start(selected)
+    # The Selected chosen, equal to the one handed on, so that callers get choose's list.
+    return [replace(started[_key(each)].result(), selected=each) for each in chosen]
+
+
+def _key(selected: Selected) -> tuple[str, str]:
+    """What tells the accounts of a run apart: a label is unique within a file."""
+    return selected.source, selected.label
+
+
+class _Holding(logging.Filter):
+    """On one handler, holds back the records of accounts' threads (CURRENT set) until
+    released; the main thread's (the files' own warnings) pass."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__()
+        self.handler = handler
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, logging.LogRecord]] | None = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        label = CURRENT.get()
+        if label is None:
+            return True
+        with self._lock:
+            if self._held is None:
+                return True
+            self._held.append((label, record))
+            return False
+
+    def release(self, show: bool) -> None:
+        """Let records through from now on; those held go out first when `show`, each in
+        its account's context, so that filters see what they would have seen then."""
+        with self._lock:
+            held, self._held = self._held or [], None
+        for label, record in held if show else ():
+            context = contextvars.copy_context()
+            context.run(_handle_as, label, self.handler, record)
+
+
+def _handle_as(label: str, handler: logging.Handler, record: logging.LogRecord) -> None:
+    CURRENT.set(label)
+    handler.handle(record)
+
+
+class _HeldLogs:
+    """While a run still reads its files, what its accounts already at work log is held back:
+    a run that ends in a file's error shows that error alone, as when nothing had started.
+    When reading ends well, the records go out in the order they came."""
+
+    def __init__(self) -> None:
+        self._holding = [_Holding(handler) for handler in logging.getLogger().handlers]
+        self._dropped = False
+
+    def __enter__(self) -> _HeldLogs:
+        for holding in self._holding:
+            holding.handler.addFilter(holding)
+        return self
+
+    def drop(self) -> None:
+        self._dropped = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for holding in self._holding:
+            holding.release(show=kind is None and not self._dropped)
+            holding.handler.removeFilter(holding)
