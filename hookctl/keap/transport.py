@@ -353,7 +353,7 @@ class Transport:
         secrets: tuple[str, ...],
     ) -> Any:
         try:
-            self.pacer.wait(self.max_wait)
+            sent_at = self.pacer.wait(self.max_wait)
             if self.app is not None:
                 self.app.wait(self.max_wait)
         except WaitTooLong as held:
@@ -413,7 +413,7 @@ class Transport:
             raise slow if idempotent else _Ambiguous(slow) from None
         finally:
             response.close()
-        self.pacer.observe(response.headers)
+        self.pacer.observe(response.headers, sent_at)
         if self.app is not None:
             self.app.observe(response.headers)
         status = response.status_code

@@ -76,3 +76,32 @@ def test_a_long_pause_ends_at_the_first_slice_after_ctrl_c(monkeypatch: pytest.M
     with pytest.raises(Interrupted):
         contextvars.copy_context().run(wait_an_hour)
     assert slices == [0.1, 0.1, 0.1]
+
+
+def test_an_answer_to_a_request_sent_before_the_budget_ran_low_does_not_lift_the_spacing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(hookctl.keap.waits, "pause", waits.append)
+    clock = ManualClock()
+    pacer = Pacer(clock=clock)
+    # 600 calls a minute: 0.1 s a call once the budget is low.
+    plenty = {**NEARLY_SPENT, "x-keap-tenant-throttle-limit": "600"}
+    plenty["x-keap-tenant-throttle-available"] = "500"
+    low = {**plenty, "x-keap-tenant-throttle-available": "5"}
+    early = pacer.wait()  # sent before anyone knew the budget was low
+    clock.advance(1.0)
+    pacer.observe(low, pacer.wait())
+    clock.advance(1.0)
+    # The early request's answer, overtaken by a later one: plenty left, as there was then.
+    pacer.observe(plenty, early)
+    pacer.wait()
+    pacer.wait()
+    assert waits == [pytest.approx(0.1)]  # still spaced
+    # A request sent after the budget was seen low brings news: the spacing goes.
+    pacer.observe(plenty, pacer.wait())
+    clock.advance(1.0)
+    waits.clear()
+    pacer.wait()
+    pacer.wait()
+    assert waits == []
