@@ -3,7 +3,12 @@ server that answers each call after a fixed latency (issue 22, item 7).
 
 Usage: python bench/bench_fleet.py [--accounts N] [--subscriptions S] [--latency SECONDS]
                                    [--parallelism P ...] [--layout files|accounts]
-                                   [--profile FILE]
+                                   [--profile FILE] [--source DIR ...]
+
+--source DIR runs the child from another source tree (`git archive COMMIT | tar -x -C DIR`)
+instead of the installed hookctl, so that two commits are compared in one run, their runs
+taking turns: on a shared machine CPU time per account drifts by 10% or more from one
+quarter of an hour to the next, and only figures of one run compare.
 
 --layout files (the default) writes clients/cNNNN.yaml, one account each; --layout accounts
 writes one fleet.yaml whose `accounts:` names them all. Each account has its own credentials
@@ -124,6 +129,7 @@ def drift(
     tmp: Path,
     profile: str | None = None,
     layout: str = "files",
+    source: str | None = None,
 ) -> FleetRun:
     """One `hookctl drift -f clients/` (or `-f fleet.yaml`) in a child process, against a
     fresh sandbox."""
@@ -134,6 +140,9 @@ def drift(
         env = {**os.environ, **variables}
         env.pop("KEAP_API_URL", None)
         env.pop("GITHUB_STEP_SUMMARY", None)
+        if source:
+            # Ahead of the installed (editable) package, whose finder comes after sys.path.
+            env["PYTHONPATH"] = source
         command = HOOKCTL
         if profile and profile.endswith(".txt"):
             # py-spy samples every thread (cProfile sees only the main one): --profile X.txt.
@@ -155,7 +164,7 @@ def drift(
     if code != 0:
         raise RuntimeError(f"drift exited {code}: {errors.decode(errors='replace')[-2000:]}")
     return FleetRun(
-        layout,
+        f"{layout}, {source}" if source else layout,
         accounts,
         parallelism,
         code,
@@ -175,20 +184,29 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[32])
     parser.add_argument("--layout", choices=("files", "accounts"), default="files")
     parser.add_argument("--profile", metavar="FILE", help="write the child's cProfile stats here")
+    parser.add_argument(
+        "--source",
+        metavar="DIR",
+        nargs="+",
+        default=[""],
+        help="source trees to run in turn ('' is the installed hookctl)",
+    )
     args = parser.parse_args()
     os.environ["HOOKCTL_SANDBOX_LOOPBACK_ONLY"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
         for parallelism in args.parallelism:
-            run = drift(
-                args.accounts,
-                args.subscriptions,
-                parallelism,
-                args.latency,
-                Path(tmp),
-                args.profile,
-                args.layout,
-            )
-            print(run.line(), flush=True)
+            for source in args.source:
+                run = drift(
+                    args.accounts,
+                    args.subscriptions,
+                    parallelism,
+                    args.latency,
+                    Path(tmp),
+                    args.profile,
+                    args.layout,
+                    source or None,
+                )
+                print(run.line(), flush=True)
 
 
 if __name__ == "__main__":
