@@ -161,7 +161,7 @@ def under_prefix(url: str, prefix: str) -> bool:
     want = _prefix_parts(prefix)
     try:
         have = urlsplit(url)
-        origin = (have.scheme.lower(), have.hostname, _port(have), have.username, have.password)
+        origin = _origin(have)
     except ValueError:
         return False
     if want is None or origin != want.origin:
@@ -187,12 +187,17 @@ class _Prefix:
 def _prefix_parts(prefix: str) -> _Prefix | None:
     try:
         want = urlsplit(prefix)
-        origin = (want.scheme.lower(), want.hostname, _port(want), want.username, want.password)
+        origin = _origin(want)
     except ValueError:
         return None
     if not want.hostname:
         return None
     return _Prefix(origin, want.path or "/", bool(want.query or want.fragment))
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None, str | None, str | None]:
+    """What a url must share with a prefix that owns it (ValueError for a bad port)."""
+    return (parts.scheme.lower(), parts.hostname, _port(parts), parts.username, parts.password)
 
 
 def _port(parts: SplitResult) -> int | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import validator
+from helpers.reads import one_account_file
 
 from hookctl.cli.commands import main
 from hookctl.engine import selection
@@ -29,22 +30,6 @@ def repo(sandbox: Sandbox, api_key: str, tmp_path: Path, monkeypatch: pytest.Mon
     return tmp_path
 
 
-def hooks_file(
-    path: str, sandbox: Sandbox, entry: str, variable: str, name: str | None = None
-) -> Path:
-    """A hooks file of one account with one entry of its own, at `path` (relative)."""
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    named = f"  name: {name}\n" if name else ""
-    file.write_text(
-        f"version: 1\naccount:\n{named}  api_url: {sandbox.api_url}\n"
-        f"  credentials: {{api_key_env: {variable}}}\n"
-        f"hooks:\n  - name: {entry}\n    url: {sandbox.receiver_url}/{entry}\n"
-        "    events: [contact.add]\n"
-    )
-    return file
-
-
 def labels(out: str) -> list[str]:
     return [each["label"] for each in json.loads(out)["accounts"]]
 
@@ -56,8 +41,8 @@ def urls(sandbox: Sandbox) -> set[str]:
 def test_one_directory_per_environment_works_in_every_command(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("envs/staging/hooks.yaml", sandbox, "staging-contacts", "KEY_STAGING")
-    hooks_file("envs/prod/hooks.yaml", sandbox, "prod-contacts", "KEY_PROD")
+    one_account_file(Path("envs/staging/hooks.yaml"), sandbox, "staging-contacts", "KEY_STAGING")
+    one_account_file(Path("envs/prod/hooks.yaml"), sandbox, "prod-contacts", "KEY_PROD")
 
     # pre-commit's way: every file as an argument, each checked on its own.
     assert main(["validate", "--offline", "envs/staging/hooks.yaml", "envs/prod/hooks.yaml"]) == 0
@@ -92,8 +77,10 @@ def test_one_directory_per_environment_works_in_every_command(
 def test_one_directory_per_service_names_each_by_its_directory(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("services/crm/keap-hooks.yaml", sandbox, "crm-contacts", "KEY_CRM")
-    hooks_file("services/billing/keap-hooks.yaml", sandbox, "billing-contacts", "KEY_BILLING")
+    one_account_file(Path("services/crm/keap-hooks.yaml"), sandbox, "crm-contacts", "KEY_CRM")
+    one_account_file(
+        Path("services/billing/keap-hooks.yaml"), sandbox, "billing-contacts", "KEY_BILLING"
+    )
     assert main(["validate", "--offline", "-f", "services/*/keap-hooks.yaml"]) == 0
     capsys.readouterr()
     assert main(["plan", "-f", "services", "--format", "json"]) == 0
@@ -108,8 +95,8 @@ def test_one_directory_per_service_names_each_by_its_directory(
 def test_one_file_per_client_and_the_single_account_commands(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("clients/acme.yaml", sandbox, "acme-contacts", "KEY_ACME")
-    hooks_file("clients/globex.yaml", sandbox, "globex-contacts", "KEY_GLOBEX")
+    one_account_file(Path("clients/acme.yaml"), sandbox, "acme-contacts", "KEY_ACME")
+    one_account_file(Path("clients/globex.yaml"), sandbox, "globex-contacts", "KEY_GLOBEX")
     assert main(["apply", "-f", "clients/", "--auto-approve"]) == 0
     out = capsys.readouterr().out
     assert "=== acme ===" in out and "=== globex ===" in out
@@ -142,8 +129,12 @@ def test_one_file_per_client_and_the_single_account_commands(
 def test_a_file_names_its_account_and_the_name_is_used_everywhere(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("keap/hooks.yaml", sandbox, "staging-contacts", "KEY_STAGING", name="staging")
-    hooks_file("keap/production.yaml", sandbox, "prod-contacts", "KEY_PROD", name="production")
+    one_account_file(
+        Path("keap/hooks.yaml"), sandbox, "staging-contacts", "KEY_STAGING", name="staging"
+    )
+    one_account_file(
+        Path("keap/production.yaml"), sandbox, "prod-contacts", "KEY_PROD", name="production"
+    )
     assert main(["plan", "-f", "keap", "--format", "json"]) == 0
     assert labels(capsys.readouterr().out) == ["staging", "production"]
     assert main(["plan", "-f", "keap/hooks.yaml", "--account", "staging", "--format", "json"]) == 0
@@ -160,8 +151,8 @@ def test_a_file_names_its_account_and_the_name_is_used_everywhere(
 def test_validate_checks_each_file_alone_and_plan_refuses_two_files_of_one_name(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("a/hooks.yaml", sandbox, "a-contacts", "KEY_STAGING", name="same")
-    hooks_file("b/hooks.yaml", sandbox, "b-contacts", "KEY_PROD", name="same")
+    one_account_file(Path("a/hooks.yaml"), sandbox, "a-contacts", "KEY_STAGING", name="same")
+    one_account_file(Path("b/hooks.yaml"), sandbox, "b-contacts", "KEY_PROD", name="same")
     assert main(["validate", "--offline", "a/hooks.yaml", "b/hooks.yaml"]) == 0
     capsys.readouterr()
     assert main(["plan", "-f", "a/hooks.yaml", "-f", "b/hooks.yaml"]) == 1
@@ -178,8 +169,8 @@ def test_directory_search_skips_hidden_directories_and_is_bounded(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    hooks_file("fleet/one/hooks.yaml", sandbox, "one", "KEY_ACME")
-    hooks_file("fleet/two/deeper/hooks.yaml", sandbox, "two", "KEY_GLOBEX")
+    one_account_file(Path("fleet/one/hooks.yaml"), sandbox, "one", "KEY_ACME")
+    one_account_file(Path("fleet/two/deeper/hooks.yaml"), sandbox, "two", "KEY_GLOBEX")
     Path("fleet/.github").mkdir()
     Path("fleet/.github/ci.yaml").write_text("on: push\n")  # not a hooks file, never read
     assert selection.hooks_files(["fleet"]) == [
@@ -206,9 +197,9 @@ def test_directory_search_skips_hidden_directories_and_is_bounded(
 def test_every_shard_prints_the_accounts_document_of_one_schema(
     repo: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hooks_file("clients/acme.yaml", sandbox, "acme-contacts", "KEY_ACME")
-    hooks_file("clients/globex.yaml", sandbox, "globex-contacts", "KEY_GLOBEX")
-    hooks_file("clients/initech.yaml", sandbox, "initech-contacts", "KEY_CRM")
+    one_account_file(Path("clients/acme.yaml"), sandbox, "acme-contacts", "KEY_ACME")
+    one_account_file(Path("clients/globex.yaml"), sandbox, "globex-contacts", "KEY_GLOBEX")
+    one_account_file(Path("clients/initech.yaml"), sandbox, "initech-contacts", "KEY_CRM")
     schema = validator("accounts.schema.json")
     shards = []
     for index in range(3):
@@ -225,8 +216,8 @@ def test_a_plan_saved_for_one_environment_applies_to_its_file_alone(
 ) -> None:
     """The fleet recipe's way: each job plans `-f envs/ --account NAME --out`, and the apply job
     runs `apply PLANFILE` with no -f: the plan names its file and account."""
-    hooks_file("a/staging/hooks.yaml", sandbox, "a-contacts", "KEY_STAGING")
-    hooks_file("b/staging/hooks.yaml", sandbox, "b-contacts", "KEY_PROD")
+    one_account_file(Path("a/staging/hooks.yaml"), sandbox, "a-contacts", "KEY_STAGING")
+    one_account_file(Path("b/staging/hooks.yaml"), sandbox, "b-contacts", "KEY_PROD")
     assert main(["accounts", "-f", "a", "-f", "b", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)["accounts"]
     assert [row["name"] for row in listed] == ["a/staging", "b/staging"]

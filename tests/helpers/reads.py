@@ -69,12 +69,8 @@ def mixed_fleet(
         f"hooks:\n  - name: regions\n    url: {sandbox.receiver_url}/regions\n"
         "    events: [contact.add]\n"
     )
-    return [
-        str(root / "clients"),
-        str(root / "envs"),
-        str(root / "own"),
-        str(root / "regions.yaml"),
-    ]
+    paths = ("clients", "envs", "own", "regions.yaml")
+    return [arg for path in paths for arg in ("-f", str(root / path))]
 
 
 class HeldReads:

@@ -23,6 +23,14 @@ NEARLY_SPENT = {
 }
 
 
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every pause the pacer asks for, recorded instead of slept."""
+    asked: list[float] = []
+    monkeypatch.setattr(hookctl.keap.waits, "pause", asked.append)
+    return asked
+
+
 def test_a_hold_lasts_until_the_pacers_clock_passes_it() -> None:
     clock = ManualClock()
     pacer = Pacer(clock=clock)
@@ -36,10 +44,8 @@ def test_a_hold_lasts_until_the_pacers_clock_passes_it() -> None:
 
 
 def test_requests_queued_at_once_each_wait_at_most_max_wait(
-    monkeypatch: pytest.MonkeyPatch,
+    waits: list[float],
 ) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(hookctl.keap.waits, "pause", waits.append)
     clock = ManualClock()
     pacer = Pacer(clock=clock)
     pacer.observe(NEARLY_SPENT)
@@ -79,10 +85,8 @@ def test_a_long_pause_ends_at_the_first_slice_after_ctrl_c(monkeypatch: pytest.M
 
 
 def test_an_answer_to_a_request_sent_before_the_budget_ran_low_does_not_lift_the_spacing(
-    monkeypatch: pytest.MonkeyPatch,
+    waits: list[float],
 ) -> None:
-    waits: list[float] = []
-    monkeypatch.setattr(hookctl.keap.waits, "pause", waits.append)
     clock = ManualClock()
     pacer = Pacer(clock=clock)
     # 600 calls a minute: 0.1 s a call once the budget is low.
